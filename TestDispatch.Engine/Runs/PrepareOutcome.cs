@@ -1,0 +1,16 @@
+namespace TestDispatch.Engine.Runs;
+
+/// <summary>What an atomic prepare did (DESIGN §4.2). Callers branch on <see cref="Kind"/>.</summary>
+public sealed record PrepareOutcome(PrepareKind Kind, Run Run);
+
+public enum PrepareKind
+{
+    /// <summary>A fresh pending run was created.</summary>
+    Created,
+
+    /// <summary>A non-terminal run of the same test dir hash on this machine exists; the caller gets it.</summary>
+    Reused,
+
+    /// <summary>The machine is occupied by a non-terminal run of another hash; that run is returned.</summary>
+    Busy,
+}

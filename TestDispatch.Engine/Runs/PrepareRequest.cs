@@ -1,0 +1,10 @@
+namespace TestDispatch.Engine.Runs;
+
+/// <summary>A request to create a pending run of <paramref name="TestDir"/> on <paramref name="Machine"/>.</summary>
+public sealed record PrepareRequest(
+    string Machine,
+    string TestDir,
+    string TestDirHash,
+    RunSpec Spec,
+    string? BatchId = null,
+    string? PlanEntry = null);

@@ -1,0 +1,41 @@
+using System.Text.Json.Serialization;
+
+namespace TestDispatch.Engine.Runs;
+
+/// <summary>
+/// One dispatch of one test directory to one machine: the public JSON contract (DESIGN §3).
+/// Field names and order are the contract; <c>batch_id</c>/<c>plan_entry</c> are left out when empty,
+/// so a single run's JSON has exactly twelve fields. Timestamps are RFC 3339 UTC, null until known.
+/// </summary>
+public sealed record Run
+{
+    public required string Id { get; init; }
+    public required string Machine { get; init; }
+    public required string TestDir { get; init; }
+    public required string TestDirHash { get; init; }
+    public required RunStatus Status { get; init; }
+    public int? ExitCode { get; init; }
+
+    [JsonConverter(typeof(UtcTimestampConverter))]
+    public DateTimeOffset? StartedAt { get; init; }
+
+    [JsonConverter(typeof(UtcTimestampConverter))]
+    public DateTimeOffset? EndedAt { get; init; }
+
+    public required string ArtifactsPath { get; init; }
+    public required string LogsPath { get; init; }
+
+    /// <summary>Empty when the test itself decided the verdict; set when we could not run it.</summary>
+    public string ErrorCode { get; init; } = "";
+
+    public string ErrorMsg { get; init; } = "";
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BatchId { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PlanEntry { get; init; }
+
+    [JsonIgnore]
+    public TimeSpan? Duration => StartedAt is { } start ? (EndedAt ?? DateTimeOffset.UtcNow) - start : null;
+}

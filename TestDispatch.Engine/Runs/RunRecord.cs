@@ -1,0 +1,20 @@
+namespace TestDispatch.Engine.Runs;
+
+/// <summary>
+/// What the store keeps per run: the public <see cref="Runs.Run"/> plus the private facts the agent
+/// needs (spec, process, cancel request) and the creation order. Only <see cref="Run"/> is contract.
+/// </summary>
+public sealed record RunRecord
+{
+    public required Run Run { get; init; }
+    public required RunSpec Spec { get; init; }
+
+    /// <summary>Creation order in this state dir; larger is newer.</summary>
+    public required long Seq { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+    public RunProcess? Process { get; init; }
+    public DateTimeOffset? CancelRequestedAt { get; init; }
+
+    public string Id => Run.Id;
+}

@@ -1,0 +1,39 @@
+using System.Collections.Concurrent;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>Process-local stand-in for flock, for unit tests on MockFileSystem. Not reentrant, like flock on separate opens.</summary>
+public sealed class InMemoryFileLocks : IFileLocks
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
+
+    public IDisposable? TryAcquire(string path)
+    {
+        SemaphoreSlim gate = Gate(path);
+        return gate.Wait(0) ? new Releaser(gate) : null;
+    }
+
+    public IDisposable Acquire(string path, TimeSpan timeout)
+    {
+        SemaphoreSlim gate = Gate(path);
+        return gate.Wait(timeout) ? new Releaser(gate) : throw new TimeoutException($"lock {path} not acquired within {timeout}");
+    }
+
+    /// <summary>True while someone holds the lock on <paramref name="path"/>.</summary>
+    public bool IsHeld(string path) => Gate(path).CurrentCount == 0;
+
+    private SemaphoreSlim Gate(string path) => _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate.Release();
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.IO.Abstractions;
+using System.Text.Json;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>
+/// journal.&lt;gen&gt;.jsonl: one JSON record per line, appended and fsync'd under the state lock.
+/// A last line without its newline is a torn append (a crash mid-write, never acknowledged): it is
+/// ignored when read and cut off before the next append. A complete line that does not parse is damage.
+/// </summary>
+internal sealed class JournalFile(IFileSystem fs, string path)
+{
+    public string Path => path;
+
+    /// <summary>Reads the complete lines after <paramref name="offset"/> (line <paramref name="lineNumber"/> + 1 onwards).</summary>
+    public (List<JournalEntry> Entries, long Offset, int Lines) ReadFrom(long offset, int lineNumber)
+    {
+        List<JournalEntry> entries = [];
+        if (!fs.File.Exists(path))
+        {
+            return (entries, offset, lineNumber);
+        }
+        byte[] bytes;
+        using (Stream stream = fs.FileStream.New(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            if (stream.Length < offset)
+            {
+                throw StateCorruption.At(path, $"it is shorter ({stream.Length} bytes) than what was already read from it ({offset} bytes)");
+            }
+            stream.Seek(offset, SeekOrigin.Begin);
+            bytes = new byte[stream.Length - offset];
+            stream.ReadExactly(bytes);
+        }
+        ReadOnlySpan<byte> rest = bytes;
+        while (rest.IndexOf((byte)'\n') is var end and >= 0)
+        {
+            lineNumber++;
+            ReadOnlySpan<byte> line = rest[..end];
+            entries.Add(Parse(line, lineNumber));
+            offset += end + 1;
+            rest = rest[(end + 1)..];
+        }
+        return (entries, offset, lineNumber);
+    }
+
+    /// <summary>Appends one line at <paramref name="validLength"/> (cutting a torn tail) and fsyncs it before returning.</summary>
+    public long Append(JournalEntry entry, long validLength)
+    {
+        byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(entry, StoreJson.Default.JournalEntry), (byte)'\n'];
+        bool created = !fs.File.Exists(path);
+        using (Stream stream = fs.FileStream.New(path, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite | FileShare.Delete,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            BufferSize = 0,
+        }))
+        {
+            if (stream.Length != validLength)
+            {
+                stream.SetLength(validLength);
+            }
+            stream.Seek(validLength, SeekOrigin.Begin);
+            stream.Write(line);
+            SnapshotFile.Fsync(stream);
+        }
+        if (created)
+        {
+            Durability.SyncDirectory(fs, fs.Path.GetDirectoryName(path)!);
+        }
+        return validLength + line.Length;
+    }
+
+    private JournalEntry Parse(ReadOnlySpan<byte> line, int lineNumber)
+    {
+        try
+        {
+            JournalEntry? entry = JsonSerializer.Deserialize(line, StoreJson.Default.JournalEntry);
+            if (entry?.Run?.Run is null)
+            {
+                throw StateCorruption.At($"{path}:{lineNumber}", "the line holds no run");
+            }
+            return entry;
+        }
+        catch (JsonException e)
+        {
+            throw StateCorruption.At($"{path}:{lineNumber}", $"invalid JSON: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+using System.IO.Abstractions;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>
+/// The persisted runs of one state dir (DESIGN §4–§5). Every operation takes the cross-process state
+/// lock, catches up with what other processes appended (only the new journal bytes), then acts. A
+/// write is one fsync'd journal append, acknowledged only after it is durable; compaction folds the
+/// journal into snapshot.json so neither grows without bound. Keeps invariants 1 (one active run per
+/// machine), 2 (atomic prepare) and 3 (durable before acknowledged); never overwrites damaged state.
+/// </summary>
+public sealed class RunStore
+{
+    private readonly IFileSystem _fs;
+    private readonly IFileLocks _locks;
+    private readonly TimeProvider _clock;
+    private readonly StoreOptions _options;
+    private readonly SnapshotFile _snapshot;
+    private readonly RunIndex _index = new();
+    private readonly Lock _gate = new();
+
+    private long _generation = -1;
+    private JournalFile? _journal;
+    private long _journalOffset;
+    private int _journalLines;
+
+    public RunStore(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null, StoreOptions? options = null)
+    {
+        _fs = fs;
+        _locks = locks;
+        _clock = clock ?? TimeProvider.System;
+        _options = options ?? new StoreOptions();
+        Paths = new StatePaths(fs.Path.GetFullPath(stateDir));
+        _snapshot = new SnapshotFile(fs, Paths);
+        StateDirectory.Ensure(fs, Paths.Root);
+    }
+
+    public StatePaths Paths { get; }
+
+    /// <summary>Grows whenever this store instance sees a change (its own or another process's).</summary>
+    public long Version { get; private set; }
+
+    /// <summary>Catches up with the disk; returns <see cref="Version"/> so a caller can tell whether anything changed.</summary>
+    public long Refresh() => Locked(() => Version);
+
+    public RunRecord Get(string id) =>
+        Locked(() => _index.Get(id)) ?? throw new DispatchException(ErrorCodes.RunNotFound, $"no run with id '{id}'; 'testdispatch runs' lists them");
+
+    /// <summary>Finds a run by its id or any unique prefix of it.</summary>
+    public RunRecord Find(string idOrPrefix)
+    {
+        string wanted = idOrPrefix.Trim().ToLowerInvariant();
+        if (wanted.Length == 0)
+        {
+            throw new DispatchException(ErrorCodes.BadInput, "a run id is empty; give an id or a unique prefix of one");
+        }
+        return Locked(() =>
+        {
+            if (_index.Get(wanted) is { } exact)
+            {
+                return exact;
+            }
+            List<string> matches = [.. _index.Ids.Where(id => id.StartsWith(wanted, StringComparison.Ordinal)).Take(5)];
+            return matches.Count switch
+            {
+                1 => _index.Get(matches[0])!,
+                0 => throw new DispatchException(ErrorCodes.RunNotFound, $"no run id starts with '{idOrPrefix}'; 'testdispatch runs' lists them"),
+                _ => throw new DispatchException(ErrorCodes.AmbiguousId,
+                    $"run id prefix '{idOrPrefix}' matches several runs ({string.Join(", ", matches)}…); type more of the id"),
+            };
+        });
+    }
+
+    /// <summary>Runs matching <paramref name="filter"/>, newest first.</summary>
+    public IReadOnlyList<RunRecord> List(RunFilter? filter = null)
+    {
+        filter ??= RunFilter.All;
+        return Locked(() =>
+        {
+            IEnumerable<RunRecord> matching = _index.NewestFirst().Where(r => filter.Matches(r.Run));
+            return (IReadOnlyList<RunRecord>)[.. filter.Limit is { } limit ? matching.Take(limit) : matching];
+        });
+    }
+
+    /// <summary>The non-terminal runs (pending and running), oldest first.</summary>
+    public IReadOnlyList<RunRecord> Active() => Locked(() => (IReadOnlyList<RunRecord>)[.. _index.ActiveAll()]);
+
+    /// <summary>The non-terminal run occupying <paramref name="machine"/>, if any.</summary>
+    public RunRecord? ActiveOn(string machine) => Locked(() => _index.Active(machine).FirstOrDefault());
+
+    /// <summary>
+    /// DESIGN §4.2 in one critical section: reuse a non-terminal twin (same machine and hash), refuse
+    /// with the occupying run if the machine is busy with another hash, or create a pending run.
+    /// </summary>
+    public PrepareOutcome Prepare(PrepareRequest request) => Locked(() =>
+    {
+        if (_index.Active(request.Machine).FirstOrDefault() is { } occupying)
+        {
+            return occupying.Run.TestDirHash == request.TestDirHash
+                ? new PrepareOutcome(PrepareKind.Reused, occupying.Run)
+                : new PrepareOutcome(PrepareKind.Busy, occupying.Run);
+        }
+
+        string id = NewUniqueId();
+        RunRecord record = new()
+        {
+            Run = new Run
+            {
+                Id = id,
+                Machine = request.Machine,
+                TestDir = request.TestDir,
+                TestDirHash = request.TestDirHash,
+                Status = RunStatus.Pending,
+                ArtifactsPath = Paths.Artifacts(id),
+                LogsPath = Paths.Log(id),
+                BatchId = string.IsNullOrEmpty(request.BatchId) ? null : request.BatchId,
+                PlanEntry = string.IsNullOrEmpty(request.PlanEntry) ? null : request.PlanEntry,
+            },
+            Spec = request.Spec,
+            Seq = _index.MaxSeq + 1,
+            CreatedAt = _clock.GetUtcNow(),
+        };
+        Write(record);
+        return new PrepareOutcome(PrepareKind.Created, record.Run);
+    });
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to the current record under the lock and persists it. The change
+    /// sees the latest state, so it can decide (return the record unchanged to do nothing). Refuses
+    /// illegal transitions: a terminal run never changes; a run never goes back to pending.
+    /// </summary>
+    public RunRecord Update(string id, Func<RunRecord, RunRecord> change) => Locked(() =>
+    {
+        RunRecord before = _index.Get(id) ?? throw new DispatchException(ErrorCodes.RunNotFound, $"no run with id '{id}'");
+        RunRecord after = change(before);
+        if (after == before)
+        {
+            return before;
+        }
+        RunTransitions.Check(before, after);
+        Write(after);
+        return after;
+    });
+
+    /// <summary>Folds the journal into a new snapshot now (it also happens by itself as the journal grows).</summary>
+    public void Compact() => Locked(() =>
+    {
+        CompactLocked();
+        return 0;
+    });
+
+    private T Locked<T>(Func<T> action)
+    {
+        lock (_gate)
+        {
+            IDisposable held;
+            try
+            {
+                held = _locks.Acquire(Paths.StateLock, _options.LockTimeout);
+            }
+            catch (TimeoutException e)
+            {
+                throw new DispatchException(ErrorCodes.StateLocked,
+                    $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {Paths.StateLock}'.", inner: e);
+            }
+            using (held)
+            {
+                CatchUp();
+                return action();
+            }
+        }
+    }
+
+    private void CatchUp()
+    {
+        long generation = _snapshot.ReadGeneration();
+        if (generation != _generation)
+        {
+            Snapshot snapshot = _snapshot.Read();
+            _index.Clear();
+            foreach (RunRecord record in snapshot.Runs)
+            {
+                _index.Apply(record);
+            }
+            _generation = snapshot.Generation;
+            _journal = new JournalFile(_fs, Paths.Journal(_generation));
+            _journalOffset = 0;
+            _journalLines = 0;
+            Version++;
+        }
+
+        (List<JournalEntry> entries, long offset, int lines) = _journal!.ReadFrom(_journalOffset, _journalLines);
+        foreach (JournalEntry entry in entries)
+        {
+            _index.Apply(entry.Run);
+        }
+        _journalOffset = offset;
+        _journalLines = lines;
+        if (entries.Count > 0)
+        {
+            Version++;
+        }
+    }
+
+    private void Write(RunRecord record)
+    {
+        _journalOffset = _journal!.Append(new JournalEntry(record), _journalOffset);
+        _journalLines++;
+        _index.Apply(record);
+        Version++;
+        if (_journalLines >= _options.CompactAfterLines)
+        {
+            CompactLocked();
+        }
+    }
+
+    private void CompactLocked()
+    {
+        long next = _generation + 1;
+        _snapshot.Write(new Snapshot(next, _index.InCreationOrder()));
+        // The new snapshot holds everything; older journals are now dead weight (also any left by a crash mid-compaction).
+        foreach (string old in _fs.Directory.EnumerateFiles(Paths.Root, "journal.*.jsonl"))
+        {
+            _fs.File.Delete(old);
+        }
+        _generation = next;
+        _journal = new JournalFile(_fs, Paths.Journal(next));
+        _journalOffset = 0;
+        _journalLines = 0;
+    }
+
+    private string NewUniqueId()
+    {
+        string id;
+        do
+        {
+            id = RunIds.New();
+        }
+        while (_index.Get(id) is not null);
+        return id;
+    }
+}

@@ -1,0 +1,16 @@
+using System.IO.Abstractions;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>Creates a state dir private to its user (0700), as DESIGN §5 asks.</summary>
+public static class StateDirectory
+{
+    public static void Ensure(IFileSystem fs, string path)
+    {
+        if (fs.Directory.Exists(path))
+        {
+            return;
+        }
+        fs.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+}

@@ -1,0 +1,22 @@
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>Where everything lives in a state dir (DESIGN §5). Operators and tools rely on these names.</summary>
+public sealed record StatePaths(string Root)
+{
+    public string StateLock => Path.Combine(Root, "state.lock");
+    public string AgentLock => Path.Combine(Root, "agent.lock");
+    public string AgentLog => Path.Combine(Root, "agent.log");
+    public string Snapshot => Path.Combine(Root, "snapshot.json");
+    public string SnapshotTemp => Path.Combine(Root, "snapshot.json.tmp");
+    public string RunsDir => Path.Combine(Root, "runs");
+
+    public string Journal(long generation) => Path.Combine(Root, $"journal.{generation}.jsonl");
+
+    public string RunDir(string id) => Path.Combine(RunsDir, id);
+
+    public string Log(string id) => Path.Combine(RunDir(id), "output.log");
+
+    public string Artifacts(string id) => Path.Combine(RunDir(id), "artifacts");
+
+    public string Work(string id) => Path.Combine(RunDir(id), "work");
+}
