@@ -1,1 +1,9 @@
-return 0;
+using TestDispatch.Tui.Cli;
+
+using CancellationTokenSource cancel = new();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+return await CliApp.RunAsync(args, Console.Out, Console.Error, cancel.Token);

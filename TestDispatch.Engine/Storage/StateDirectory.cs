@@ -11,6 +11,7 @@ public static class StateDirectory
         {
             return;
         }
-        fs.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        fs.Directory.CreateDirectory(path);
+        fs.File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 }

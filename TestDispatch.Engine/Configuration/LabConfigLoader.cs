@@ -1,0 +1,203 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Configuration;
+
+/// <summary>
+/// Layers the configuration sources and validates them into a <see cref="LabConfig"/>. Every problem is
+/// reported at once, each naming the key, where it came from, the offending value and the fix.
+/// Lists (Machines, Command, Tags, SshOptions) come whole from the last source that sets them: merging
+/// lists index by index would splice a user's machines into the default ones.
+/// </summary>
+public static class LabConfigLoader
+{
+    private const string Root = "TestDispatch";
+    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines"];
+    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle"];
+    private static readonly string[] MachineKeys =
+        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags"];
+
+    public static LabConfig Load(ConfigSources sources)
+    {
+        IConfigurationRoot config = Build(sources);
+        List<string> errors = [];
+        ConfigReader read = new(config, errors);
+
+        read.CheckKnownKeys(Root, RootKeys);
+        read.CheckKnownKeys($"{Root}:Defaults", DefaultsKeys);
+
+        RunDefaults defaults = new(
+            Command: ReadCommand(read, $"{Root}:Defaults:Command") ?? ["./run.sh"],
+            Timeout: ReadPositiveDuration(read, $"{Root}:Defaults:Timeout") ?? TimeSpan.FromMinutes(30),
+            AgentIdle: ReadPositiveDuration(read, $"{Root}:Defaults:AgentIdle") ?? TimeSpan.FromMinutes(2));
+
+        List<Machine> machines = ReadMachines(read, errors);
+
+        string stateDir = sources.StateDirOverride is { Length: > 0 } overridden
+            ? ExpandHome(overridden, sources.Home)
+            : read.Value($"{Root}:StateDir") is { Length: > 0 } configured
+                ? ExpandHome(configured, sources.Home)
+                : sources.DefaultStateDir;
+
+        if (errors.Count > 0)
+        {
+            throw new DispatchException(ErrorCodes.ConfigInvalid,
+                "configuration is invalid:\n  - " + string.Join("\n  - ", errors));
+        }
+        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines);
+    }
+
+    private static IConfigurationRoot Build(ConfigSources sources)
+    {
+        if (sources.ExplicitFile is { } explicitFile && !File.Exists(explicitFile))
+        {
+            throw new DispatchException(ErrorCodes.ConfigInvalid,
+                $"config file '{explicitFile}' (from --config) does not exist; check the path");
+        }
+        ConfigurationBuilder builder = new();
+        foreach (string? file in new[] { sources.DefaultFile, sources.UserFile, sources.ExplicitFile })
+        {
+            if (file is not null && File.Exists(file))
+            {
+                builder.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
+            }
+        }
+        builder.AddInMemoryCollection(sources.Environment
+            .Where(e => e.Key.StartsWith(ConfigSources.EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+            .Select(e => KeyValuePair.Create(
+                Root + ":" + e.Key[ConfigSources.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal),
+                (string?)e.Value)));
+        try
+        {
+            return builder.Build();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DispatchException(ErrorCodes.ConfigInvalid,
+                $"{e.Message.TrimEnd('.')}: {e.InnerException?.Message ?? "not valid JSON"}. Fix the JSON syntax at that line.", inner: e);
+        }
+    }
+
+    private static List<Machine> ReadMachines(ConfigReader read, List<string> errors)
+    {
+        List<Machine> machines = [];
+        ConfigReader.ListSource? source = read.ListFrom($"{Root}:Machines");
+        if (source is null)
+        {
+            errors.Add($"{Root}:Machines: no machines are configured; add at least one, e.g. {{ \"Name\": \"local-1\", \"Transport\": \"local\" }}");
+            return machines;
+        }
+        foreach (string index in source.Indices)
+        {
+            string key = $"{Root}:Machines:{index}";
+            ConfigReader.ListSource machine = source.Child(index);
+            read.CheckKnownKeys(machine, key, MachineKeys);
+
+            string? name = machine.Value("Name");
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                errors.Add($"{key}:Name is missing{machine.Where}; give every machine a unique name");
+                continue;
+            }
+            if (!IsGoodName(name))
+            {
+                errors.Add($"{key}:Name '{name}'{machine.Where} has characters other than letters, digits, '.', '_' and '-'; rename it");
+            }
+            if (machines.Any(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add($"{key}:Name '{name}'{machine.Where} is a duplicate: another machine already has that name; give each machine its own name");
+            }
+
+            string transportText = machine.Value("Transport") ?? "";
+            TransportKind? transport = transportText.ToLowerInvariant() switch
+            {
+                "local" => TransportKind.Local,
+                "ssh" => TransportKind.Ssh,
+                _ => null,
+            };
+            if (transport is null)
+            {
+                errors.Add($"{key}:Transport '{transportText}'{machine.Where} (machine '{name}') is not a transport; use \"local\" or \"ssh\"");
+            }
+            string? host = machine.Value("Host");
+            if (transport == TransportKind.Ssh && string.IsNullOrWhiteSpace(host))
+            {
+                errors.Add($"{key}:Host is missing{machine.Where}: ssh machine '{name}' needs a host; set \"Host\": \"rig.lab\"");
+            }
+            int port = 22;
+            if (machine.Value("Port") is { } portText &&
+                (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+            {
+                errors.Add($"{key}:Port '{portText}'{machine.Where} (machine '{name}') is not a TCP port; use a number from 1 to 65535");
+            }
+            bool keep = false;
+            if (machine.Value("KeepWorkDir") is { } keepText && !bool.TryParse(keepText, out keep))
+            {
+                errors.Add($"{key}:KeepWorkDir '{keepText}'{machine.Where} (machine '{name}') is not true or false");
+            }
+
+            machines.Add(new Machine
+            {
+                Name = name,
+                Transport = transport ?? TransportKind.Local,
+                Host = string.IsNullOrWhiteSpace(host) ? null : host,
+                User = machine.Value("User"),
+                Port = port,
+                IdentityFile = machine.Value("IdentityFile"),
+                SshOptions = machine.List("SshOptions"),
+                WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
+                KeepWorkDir = keep,
+                Tags = machine.List("Tags"),
+            });
+        }
+        return machines;
+    }
+
+    private static IReadOnlyList<string>? ReadCommand(ConfigReader read, string key)
+    {
+        ConfigReader.ListSource? source = read.ListFrom(key);
+        if (source is null)
+        {
+            if (read.Value(key) is { Length: > 0 } single)
+            {
+                read.Error($"{key} '{single}'{read.Where(key)} must be a list of arguments, e.g. [\"./run.sh\", \"--fast\"]");
+            }
+            return null;
+        }
+        List<string> command = [.. source.Indices.Select(i => source.Value(i) ?? "")];
+        if (command.Count == 0 || string.IsNullOrWhiteSpace(command[0]))
+        {
+            read.Error($"{key}{source.Where} has an empty program name; give the test's entry command, e.g. [\"./run.sh\"]");
+        }
+        return command;
+    }
+
+    private static TimeSpan? ReadPositiveDuration(ConfigReader read, string key)
+    {
+        string? text = read.Value(key);
+        if (text is null)
+        {
+            return null;
+        }
+        if (!Duration.TryParse(text, out TimeSpan value))
+        {
+            read.Error($"{key} '{text}'{read.Where(key)} is not a duration; {Duration.Help}");
+            return null;
+        }
+        if (value <= TimeSpan.Zero)
+        {
+            read.Error($"{key} '{text}'{read.Where(key)} must be more than zero; e.g. 00:30:00 or 30m");
+            return null;
+        }
+        return value;
+    }
+
+    private static bool IsGoodName(string name) =>
+        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && char.IsAsciiLetterOrDigit(name[0]);
+
+    private static string ExpandHome(string path, string home) =>
+        path == "~" ? home : path.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(home, path[2..]) : path;
+}

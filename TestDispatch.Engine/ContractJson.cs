@@ -1,0 +1,16 @@
+using System.Text.Json.Serialization;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine;
+
+/// <summary>
+/// Serialization of the public JSON contract (DESIGN §3, §9): snake_case names, nulls written while a
+/// value is unknown. What <c>--json</c> prints and scripts parse.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(Run))]
+[JsonSerializable(typeof(IReadOnlyList<Run>))]
+[JsonSerializable(typeof(MachineState))]
+[JsonSerializable(typeof(IReadOnlyList<MachineState>))]
+public sealed partial class ContractJson : JsonSerializerContext;

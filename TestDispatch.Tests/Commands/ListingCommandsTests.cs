@@ -1,0 +1,125 @@
+using System.Text.Json;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+using TestDispatch.Tui.Cli;
+using static TestDispatch.Tests.Support.TestRuns;
+
+namespace TestDispatch.Tests.Commands;
+
+[Trait("Category", "Integration")]
+public sealed class ListingCommandsTests : IDisposable
+{
+    private readonly CliHarness _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Machines_json_lists_every_machine_with_its_state_and_current_run()
+    {
+        Lab lab = _cli.OpenLab();
+        Run run = lab.Store.Prepare(Request(machine: "local-2")).Run;
+
+        (int exit, string output, string error) = await _cli.Run("machines", "--json");
+
+        Assert.Equal((ExitCodes.Passed, ""), (exit, error));
+        using JsonDocument json = JsonDocument.Parse(output);
+        JsonElement[] machines = [.. json.RootElement.EnumerateArray()];
+        Assert.Equal(["local-1", "local-2"], machines.Select(m => m.GetProperty("name").GetString()));
+        Assert.Equal("idle", machines[0].GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, machines[0].GetProperty("current_run").ValueKind);
+        Assert.Equal("busy", machines[1].GetProperty("state").GetString());
+        Assert.Equal(run.Id, machines[1].GetProperty("current_run").GetString());
+        Assert.Equal("local", machines[1].GetProperty("transport").GetString());
+        Assert.Equal(["local", "fast"], machines[1].GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.True(machines[1].TryGetProperty("host", out _));
+    }
+
+    [Fact]
+    public async Task Machines_prints_aligned_columns_for_people()
+    {
+        (int exit, string output, _) = await _cli.Run("machines");
+
+        string[] lines = output.TrimEnd().Split('\n');
+        Assert.Equal(0, exit);
+        Assert.StartsWith("NAME", lines[0], StringComparison.Ordinal);
+        Assert.Equal(lines[0].IndexOf("STATE", StringComparison.Ordinal), lines[1].IndexOf("idle", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Runs_json_lists_runs_newest_first_and_filters()
+    {
+        Lab lab = _cli.OpenLab();
+        Run older = lab.Store.Prepare(Request(machine: "local-1")).Run;
+        lab.Store.Update(older.Id, r => Finished(Running(r), RunStatus.Failed, 1));
+        Run newer = lab.Store.Prepare(Request(machine: "local-2")).Run;
+
+        (_, string all, _) = await _cli.Run("runs", "--json");
+        (_, string failed, _) = await _cli.Run("runs", "--json", "--status", "failed");
+        (_, string onTwo, _) = await _cli.Run("runs", "--json", "--machine", "local-2");
+
+        Assert.Equal([newer.Id, older.Id], Ids(all));
+        Assert.Equal([older.Id], Ids(failed));
+        Assert.Equal([newer.Id], Ids(onTwo));
+    }
+
+    [Fact]
+    public async Task Runs_with_an_unknown_status_exits_2_naming_the_choices()
+    {
+        (int exit, string output, string error) = await _cli.Run("runs", "--status", "done");
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Equal("", output);
+        Assert.Contains("'done' is not a status", error, StringComparison.Ordinal);
+        Assert.Contains("completed", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Show_finds_a_run_by_prefix_and_prints_the_contract()
+    {
+        Lab lab = _cli.OpenLab();
+        Run run = lab.Store.Prepare(Request(machine: "local-1")).Run;
+
+        (int exit, string output, _) = await _cli.Run("show", run.Id[..8], "--json");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(JsonSerializer.Serialize(run, ContractJson.Default.Run).Trim(), output.Trim());
+    }
+
+    [Fact]
+    public async Task Show_of_an_unknown_id_exits_2_with_nothing_on_stdout()
+    {
+        (int exit, string output, string error) = await _cli.Run("show", "deadbeef", "--json");
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Equal("", output);
+        Assert.Contains("run_not_found", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_config_exits_2_with_the_message()
+    {
+        File.WriteAllText(_cli.ConfigFile, """{ "TestDispatch": { "Machines": [ { "Name": "x", "Transport": "carrier-pigeon" } ] } }""");
+
+        (int exit, _, string error) = await _cli.Run("machines");
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("config_invalid", error, StringComparison.Ordinal);
+        Assert.Contains("carrier-pigeon", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_command_exits_2()
+    {
+        (int exit, _, string error) = await _cli.Run("frobnicate");
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("frobnicate", error, StringComparison.Ordinal);
+    }
+
+    private static string[] Ids(string json)
+    {
+        using JsonDocument doc = JsonDocument.Parse(json);
+        return [.. doc.RootElement.EnumerateArray().Select(r => r.GetProperty("id").GetString()!)];
+    }
+}

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Text.Json;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tui.Cli;
+
+/// <summary><c>runs [--status S] [--machine M] [--batch B] [--limit N] [--json]</c>: run history, newest first.</summary>
+public static class RunsCommand
+{
+    public static Command Build(GlobalOptions global)
+    {
+        Option<bool> json = GlobalOptions.Json();
+        Option<RunStatus?> status = new("--status")
+        {
+            Description = "Only runs with this status: pending, running, completed, failed, interrupted, timeout",
+            CustomParser = result =>
+            {
+                string word = result.Tokens.Single().Value;
+                if (RunStatusExtensions.TryParse(word, out RunStatus parsed))
+                {
+                    return parsed;
+                }
+                result.AddError($"--status '{word}' is not a status; use one of: pending, running, completed, failed, interrupted, timeout");
+                return null;
+            },
+        };
+        Option<string?> machine = new("--machine") { Description = "Only runs on this machine" };
+        Option<string?> batch = new("--batch") { Description = "Only runs of this batch" };
+        Option<int?> limit = new("--limit") { Description = "At most this many runs (newest first)" };
+        limit.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1)
+            {
+                result.AddError("--limit must be 1 or more");
+            }
+        });
+        Command command = new("runs", "List runs, newest first") { status, machine, batch, limit, json };
+        command.SetAction(parse =>
+        {
+            RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), parse.GetValue(batch), parse.GetValue(limit));
+            IReadOnlyList<Run> runs = global.OpenLab(parse).Runs(filter);
+            TextWriter output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(runs, ContractJson.Default.IReadOnlyListRun));
+                return ExitCodes.Passed;
+            }
+            TextTable table = new("ID", "MACHINE", "STATUS", "EXIT", "STARTED", "DURATION", "BATCH", "TEST");
+            foreach (Run run in runs)
+            {
+                table.Add(run.Id, run.Machine, Format.Status(run), Format.Exit(run), Format.Time(run.StartedAt),
+                    Format.Duration(run), Format.Batch(run) is { Length: > 0 } b ? b : "-", run.TestDir);
+            }
+            table.WriteTo(output);
+            return ExitCodes.Passed;
+        });
+        return command;
+    }
+}
