@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -6,15 +5,16 @@ namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// flock(2) on a file opened with libc open(2) (O_CLOEXEC, mode 0600), so children we spawn never
-/// inherit it and the kernel releases it when the holder dies, even by SIGKILL. Waiting polls
-/// LOCK_NB with a short, growing backoff: a blocked flock(2) cannot be given a timeout.
+/// inherit it and the kernel releases it when the holder dies, even by SIGKILL. A contended acquire
+/// blocks in the kernel (woken the moment the holder lets go) on a thread of its own, so it can be
+/// given up on after a timeout: polling with LOCK_NB starves waiters behind a busy holder.
 /// </summary>
 public sealed class FlockFileLocks : IFileLocks
 {
     public IDisposable? TryAcquire(string path)
     {
-        SafeFileHandle fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
-        if (TryLock(fd, path))
+        SafeFileHandle fd = OpenLockFile(path);
+        if (Flock(fd, path, Libc.LOCK_EX | Libc.LOCK_NB))
         {
             return new Held(fd);
         }
@@ -24,30 +24,25 @@ public sealed class FlockFileLocks : IFileLocks
 
     public IDisposable Acquire(string path, TimeSpan timeout)
     {
-        SafeFileHandle fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
-        Stopwatch waited = Stopwatch.StartNew();
-        int pauseMicros = 50;
-        while (!TryLock(fd, path))
+        if (TryAcquire(path) is { } held)
         {
-            if (waited.Elapsed > timeout)
-            {
-                fd.Dispose();
-                throw new TimeoutException($"lock {path} still held by another process after {timeout.TotalSeconds:0.#}s");
-            }
-            Thread.Sleep(TimeSpan.FromMicroseconds(pauseMicros + Random.Shared.Next(pauseMicros)));
-            pauseMicros = Math.Min(pauseMicros * 2, 2_000);
+            return held;
         }
-        return new Held(fd);
+        Waiter waiter = new(OpenLockFile(path), path);
+        Thread thread = new(waiter.Block) { IsBackground = true, Name = "flock " + Path.GetFileName(path) };
+        thread.Start();
+        return waiter.Wait(timeout)
+            ? new Held(waiter.Fd)
+            : throw new TimeoutException($"lock {path} still held by another process after {timeout.TotalSeconds:0.#}s");
     }
 
-    private static bool TryLock(SafeFileHandle fd, string path)
+    private static SafeFileHandle OpenLockFile(string path) => Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
+
+    /// <summary>Returns false only for EWOULDBLOCK (held elsewhere, with LOCK_NB); retries EINTR.</summary>
+    private static bool Flock(SafeFileHandle fd, string path, int operation)
     {
-        while (true)
+        while (Libc.Flock(fd, operation) != 0)
         {
-            if (Libc.Flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0)
-            {
-                return true;
-            }
             int errno = Marshal.GetLastPInvokeError();
             if (errno == Libc.EWOULDBLOCK)
             {
@@ -57,6 +52,60 @@ public sealed class FlockFileLocks : IFileLocks
             {
                 throw new IOException($"flock({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A blocking flock on its own fd. If the caller gives up first, whichever of the two comes second
+    /// (the caller abandoning, or the thread getting the lock) closes the fd, which releases the lock.
+    /// </summary>
+    private sealed class Waiter(SafeFileHandle fd, string path)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _gate = new();
+        private bool _abandoned;
+        private Exception? _error;
+
+        public SafeFileHandle Fd => fd;
+
+        public void Block()
+        {
+            try
+            {
+                Flock(fd, path, Libc.LOCK_EX);
+            }
+            catch (IOException e)
+            {
+                _error = e;
+            }
+            lock (_gate)
+            {
+                if (_abandoned)
+                {
+                    fd.Dispose();
+                }
+                _done.SetResult();
+            }
+        }
+
+        public bool Wait(TimeSpan timeout)
+        {
+            _done.Task.Wait(timeout);
+            lock (_gate)
+            {
+                if (!_done.Task.IsCompleted)
+                {
+                    _abandoned = true;
+                    return false;
+                }
+            }
+            if (_error is not null)
+            {
+                fd.Dispose();
+                throw _error;
+            }
+            return true;
         }
     }
 
