@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace TestDispatch.Engine.Storage;
+namespace TestDispatch.Engine;
 
 /// <summary>
-/// The few libc calls .NET does not expose: a blocking-capable flock on an fd we own (FileStream's own
+/// The few libc calls .NET does not expose: flock on an fd we own (FileStream's own
 /// implicit flock gets in the way, see shared/DISK.md) and fsync of a directory.
 /// </summary>
 internal static partial class Libc
@@ -22,6 +22,18 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenRaw(string path, int flags, uint mode);
+
+    public const int O_WRONLY = 0x1;
+    public const int O_APPEND = 0x400;
+    public const int ESRCH = 3;
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    public static partial int Dup2(SafeFileHandle oldFd, int newFd);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(SafeFileHandle fd, int operation);

@@ -8,5 +8,11 @@ public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyL
     public Machine? FindMachine(string name) => Machines.FirstOrDefault(m => m.Name == name);
 }
 
-/// <summary>Defaults for every run and the agent: the test entry command (an argument list), time limit, agent idle exit.</summary>
-public sealed record RunDefaults(IReadOnlyList<string> Command, TimeSpan Timeout, TimeSpan AgentIdle);
+/// <summary>
+/// Defaults for every run and the agent: the test entry command (an argument list), its time limit, how
+/// long a stopped test gets between SIGTERM and SIGKILL, and how long an idle agent waits before exiting.
+/// </summary>
+public sealed record RunDefaults(IReadOnlyList<string> Command, TimeSpan Timeout, TimeSpan AgentIdle)
+{
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(5);
+}

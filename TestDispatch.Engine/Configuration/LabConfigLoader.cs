@@ -16,7 +16,7 @@ public static class LabConfigLoader
 {
     private const string Root = "TestDispatch";
     private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines"];
-    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle"];
+    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace"];
     private static readonly string[] MachineKeys =
         ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags"];
 
@@ -32,7 +32,10 @@ public static class LabConfigLoader
         RunDefaults defaults = new(
             Command: ReadCommand(read, $"{Root}:Defaults:Command") ?? ["./run.sh"],
             Timeout: ReadPositiveDuration(read, $"{Root}:Defaults:Timeout") ?? TimeSpan.FromMinutes(30),
-            AgentIdle: ReadPositiveDuration(read, $"{Root}:Defaults:AgentIdle") ?? TimeSpan.FromMinutes(2));
+            AgentIdle: ReadPositiveDuration(read, $"{Root}:Defaults:AgentIdle") ?? TimeSpan.FromMinutes(2))
+        {
+            KillGrace = ReadPositiveDuration(read, $"{Root}:Defaults:KillGrace") ?? TimeSpan.FromSeconds(5),
+        };
 
         List<Machine> machines = ReadMachines(read, errors);
 

@@ -11,6 +11,7 @@ internal sealed class RunIndex
     private readonly Dictionary<string, RunRecord> _byId = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
     private readonly Dictionary<string, HashSet<string>> _activeByMachine = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RunRecord> _lastFinishedByMachine = new(StringComparer.Ordinal);
 
     public int Count => _byId.Count;
 
@@ -21,6 +22,7 @@ internal sealed class RunIndex
         _byId.Clear();
         _order.Clear();
         _activeByMachine.Clear();
+        _lastFinishedByMachine.Clear();
         MaxSeq = 0;
     }
 
@@ -42,11 +44,21 @@ internal sealed class RunIndex
             }
             active.Add(record.Id);
         }
-        else if (_activeByMachine.TryGetValue(machine, out HashSet<string>? active))
+        else
         {
-            active.Remove(record.Id);
+            if (_activeByMachine.TryGetValue(machine, out HashSet<string>? active))
+            {
+                active.Remove(record.Id);
+            }
+            if (!_lastFinishedByMachine.TryGetValue(machine, out RunRecord? last) || last.Seq <= record.Seq)
+            {
+                _lastFinishedByMachine[machine] = record;
+            }
         }
     }
+
+    /// <summary>The newest (by creation) terminal run on a machine.</summary>
+    public RunRecord? LastFinished(string machine) => _lastFinishedByMachine.GetValueOrDefault(machine);
 
     public RunRecord? Get(string id) => _byId.GetValueOrDefault(id);
 

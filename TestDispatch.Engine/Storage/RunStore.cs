@@ -86,6 +86,9 @@ public sealed class RunStore
     /// <summary>The non-terminal runs (pending and running), oldest first.</summary>
     public IReadOnlyList<RunRecord> Active() => Locked(() => (IReadOnlyList<RunRecord>)[.. _index.ActiveAll()]);
 
+    /// <summary>The newest terminal run on <paramref name="machine"/>, if any: its last verdict.</summary>
+    public RunRecord? LastFinishedOn(string machine) => Locked(() => _index.LastFinished(machine));
+
     /// <summary>The non-terminal run occupying <paramref name="machine"/>, if any.</summary>
     public RunRecord? ActiveOn(string machine) => Locked(() => _index.Active(machine).FirstOrDefault());
 

@@ -167,7 +167,7 @@ public sealed class LabConfigLoaderTests : IDisposable
         DispatchException error = Invalid("""{ "TestDispatch": { "Defaults": { "Comand": ["x"] }, "Machines": [ { "Name": "a", "Transport": "local" } ] } }""");
 
         Assert.Contains("TestDispatch:Defaults:Comand", error.Message, StringComparison.Ordinal);
-        Assert.Contains("known keys there: Command, Timeout, AgentIdle", error.Message, StringComparison.Ordinal);
+        Assert.Contains("known keys there: Command, Timeout, AgentIdle, KillGrace", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

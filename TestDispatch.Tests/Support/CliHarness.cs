@@ -1,25 +1,33 @@
+using System.Text;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Execution;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Support;
 
-/// <summary>Runs the real CLI in-process against a temporary state dir and config file, capturing its output.</summary>
+/// <summary>
+/// Runs the real CLI in-process against a temporary state dir and config file, capturing its output.
+/// Agents it causes are real detached processes of the built testdispatch binary; they idle out quickly.
+/// </summary>
 public sealed class CliHarness : IDisposable
 {
     private readonly TempDir _dir = new("testdispatch-cli-");
 
-    public CliHarness(string? machinesJson = null)
+    public CliHarness(string? machinesJson = null, string defaults = """ "AgentIdle": "3s", "KillGrace": "1s" """)
     {
         StateDir = _dir.Combine("state");
         ConfigFile = _dir.Combine("config.json");
         File.WriteAllText(ConfigFile, $$"""
-            { "TestDispatch": { "Defaults": { "AgentIdle": "5s" }, "Machines": {{machinesJson ?? """
+            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? """
                 [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
                   { "Name": "local-2", "Transport": "local", "Tags": ["local", "fast"] } ]
                 """}} } }
             """);
     }
+
+    /// <summary>The built testdispatch program (copied beside the tests by the project reference).</summary>
+    public static IReadOnlyList<string> Program => [Path.Combine(AppContext.BaseDirectory, "testdispatch")];
 
     public string StateDir { get; }
 
@@ -27,14 +35,36 @@ public sealed class CliHarness : IDisposable
 
     public string Root => _dir.Path;
 
-    public Lab OpenLab() => Lab.Open(LabConfigLoader.Load(ConfigSources.ForThisProcess(ConfigFile, StateDir)));
+    public string Combine(params string[] parts) => _dir.Combine(parts);
 
-    public async Task<(int Exit, string Out, string Err)> Run(params string[] args)
+    /// <summary>A lab on the same state dir and config as the CLI; it starts agents like the CLI does unless told not to.</summary>
+    public Lab OpenLab(bool startsAgents = true) => Lab.Open(
+        LabConfigLoader.Load(ConfigSources.ForThisProcess(ConfigFile, StateDir)),
+        startsAgents ? new AgentLauncher(Program, ["--config", ConfigFile]) : null);
+
+    public async Task<(int Exit, string Out, string Err)> Run(params string[] args) => await Run(args, CancellationToken.None);
+
+    public async Task<(int Exit, string Out, string Err)> Run(string[] args, CancellationToken cancellationToken, Stream? rawOut = null)
     {
-        StringWriter output = new();
+        MemoryStream buffer = new();
+        Stream raw = rawOut ?? buffer;
+        StreamWriter output = new(raw, new UTF8Encoding(false), leaveOpen: true) { AutoFlush = true };
         StringWriter error = new();
-        int exit = await CliApp.RunAsync([.. args, "--state-dir", StateDir, "--config", ConfigFile], output, error);
-        return (exit, output.ToString(), error.ToString());
+        CliConsole console = new(output, error, raw) { Program = Program };
+        int exit = await CliApp.RunAsync([.. args, "--state-dir", StateDir, "--config", ConfigFile], console, cancellationToken);
+        await output.FlushAsync(CancellationToken.None);
+        return (exit, rawOut is null ? Encoding.UTF8.GetString(buffer.ToArray()) : "", error.ToString());
+    }
+
+    /// <summary>Makes a test directory holding an executable run.sh with <paramref name="script"/>.</summary>
+    public string MakeTest(string name, string script)
+    {
+        string dir = _dir.Combine("tests", name);
+        Directory.CreateDirectory(dir);
+        string runSh = Path.Combine(dir, "run.sh");
+        File.WriteAllText(runSh, "#!/bin/sh\n" + script + "\n");
+        File.SetUnixFileMode(runSh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return dir;
     }
 
     public void Dispose() => _dir.Dispose();

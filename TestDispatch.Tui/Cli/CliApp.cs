@@ -9,43 +9,51 @@ namespace TestDispatch.Tui.Cli;
 /// </summary>
 public static class CliApp
 {
-    public static RootCommand BuildRoot()
+    public static RootCommand BuildRoot(CliConsole console)
     {
-        GlobalOptions global = new();
+        GlobalOptions global = new(console);
         RootCommand root = new("TestDispatch: dispatch test directories to lab machines, follow their logs, browse history.");
         root.Options.Add(global.StateDir);
         root.Options.Add(global.Config);
         root.Subcommands.Add(MachinesCommand.Build(global));
+        root.Subcommands.Add(RunCommand.Build(global));
         root.Subcommands.Add(RunsCommand.Build(global));
         root.Subcommands.Add(ShowCommand.Build(global));
+        root.Subcommands.Add(LogsCommand.Build(global));
+        root.Subcommands.Add(CancelCommand.Build(global));
+        root.Subcommands.Add(AgentCommand.Build(global));
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
     {
-        ParseResult parse = BuildRoot().Parse(args);
+        ParseResult parse = BuildRoot(console).Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (System.CommandLine.Parsing.ParseError parseError in parse.Errors)
             {
-                await error.WriteLineAsync($"testdispatch: {parseError.Message}");
+                await console.Error.WriteLineAsync($"testdispatch: {parseError.Message}");
             }
-            await error.WriteLineAsync("Run 'testdispatch --help' (or 'testdispatch COMMAND --help') for usage.");
+            await console.Error.WriteLineAsync("Run 'testdispatch --help' (or 'testdispatch COMMAND --help') for usage.");
             return ExitCodes.BadInput;
         }
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration
             {
-                Output = output,
-                Error = error,
+                Output = console.Out,
+                Error = console.Error,
                 EnableDefaultExceptionHandler = false,
             }, cancellationToken);
         }
         catch (DispatchException e)
         {
-            await error.WriteLineAsync($"testdispatch: {e.ErrorCode}: {e.Message}");
+            await console.Error.WriteLineAsync($"testdispatch: {e.ErrorCode}: {e.Message}");
             return ExitCodes.For(e);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
         }
     }
 }

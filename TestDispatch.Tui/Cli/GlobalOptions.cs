@@ -1,12 +1,15 @@
 using System.CommandLine;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Execution;
 
 namespace TestDispatch.Tui.Cli;
 
 /// <summary>Options every command takes, and opening the lab they point at.</summary>
-public sealed class GlobalOptions
+public sealed class GlobalOptions(CliConsole console)
 {
+    public CliConsole Console => console;
+
     public Option<string?> StateDir { get; } = new("--state-dir")
     {
         Description = "State directory (default: $XDG_STATE_HOME/testdispatch or ~/.local/state/testdispatch)",
@@ -22,7 +25,13 @@ public sealed class GlobalOptions
     public LabConfig LoadConfig(ParseResult parse) =>
         LabConfigLoader.Load(ConfigSources.ForThisProcess(parse.GetValue(Config), parse.GetValue(StateDir)));
 
-    public Lab OpenLab(ParseResult parse) => Lab.Open(LoadConfig(parse));
+    /// <summary>Opens the lab; an agent it starts gets the same configuration file.</summary>
+    public Lab OpenLab(ParseResult parse)
+    {
+        string? configFile = parse.GetValue(Config) is { } file ? Path.GetFullPath(file) : null;
+        AgentLauncher launcher = new(console.Program, configFile is null ? [] : ["--config", configFile]);
+        return Lab.Open(LoadConfig(parse), launcher);
+    }
 
     public static Option<bool> Json() => new("--json") { Description = "Print the JSON contract instead of text" };
 }

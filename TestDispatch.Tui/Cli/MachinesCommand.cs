@@ -13,13 +13,16 @@ public static class MachinesCommand
     {
         Option<bool> json = GlobalOptions.Json();
         Command command = new("machines", "List the configured machines: idle or busy, and with which run") { json };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            IReadOnlyList<MachineState> machines = global.OpenLab(parse).Machines();
+            Lab lab = global.OpenLab(parse);
+            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
+            await lab.EnsureAgentAsync(cancellationToken);
+            IReadOnlyList<MachineState> machines = lab.Machines();
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(machines, ContractJson.Default.IReadOnlyListMachineState));
+                await output.WriteLineAsync(JsonSerializer.Serialize(machines, ContractJson.Default.IReadOnlyListMachineState));
                 return ExitCodes.Passed;
             }
             TextTable table = new("NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "CURRENT RUN", "LAST");

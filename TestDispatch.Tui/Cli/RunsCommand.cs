@@ -36,14 +36,17 @@ public static class RunsCommand
             }
         });
         Command command = new("runs", "List runs, newest first") { status, machine, batch, limit, json };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
+            Lab lab = global.OpenLab(parse);
+            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
+            await lab.EnsureAgentAsync(cancellationToken);
             RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), parse.GetValue(batch), parse.GetValue(limit));
-            IReadOnlyList<Run> runs = global.OpenLab(parse).Runs(filter);
+            IReadOnlyList<Run> runs = lab.Runs(filter);
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(runs, ContractJson.Default.IReadOnlyListRun));
+                await output.WriteLineAsync(JsonSerializer.Serialize(runs, ContractJson.Default.IReadOnlyListRun));
                 return ExitCodes.Passed;
             }
             TextTable table = new("ID", "MACHINE", "STATUS", "EXIT", "STARTED", "DURATION", "BATCH", "TEST");

@@ -13,13 +13,16 @@ public static class ShowCommand
         Option<bool> json = GlobalOptions.Json();
         Argument<string> id = new("id") { Description = "Run id, or any unique prefix of it" };
         Command command = new("show", "Show one run") { id, json };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            Run run = global.OpenLab(parse).Show(parse.GetValue(id)!);
+            Lab lab = global.OpenLab(parse);
+            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
+            await lab.EnsureAgentAsync(cancellationToken);
+            Run run = lab.Show(parse.GetValue(id)!);
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(run, ContractJson.Default.Run));
+                await output.WriteLineAsync(JsonSerializer.Serialize(run, ContractJson.Default.Run));
                 return ExitCodes.Passed;
             }
             Write(output, run);

@@ -1,0 +1,105 @@
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
+
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// The one background process per state dir that executes runs (DESIGN §6). Holds agent.lock for its
+/// whole life (its liveness signal), recovers orphans at start, keeps one loop per machine with work,
+/// and exits after the configured idle time. A run's failure never blocks the runs behind it.
+/// </summary>
+public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
+    private readonly Dictionary<string, MachineLoop> _loops = [];
+
+    /// <summary>Runs until idle for the configured time or <paramref name="cancellationToken"/>; 0 also when another agent is already running.</summary>
+    public async Task<int> RunAsync(CancellationToken cancellationToken = default)
+    {
+        RunStore store = lab.Store;
+        using StoreWatcher watcher = new(lab.FileSystem, store.Paths.Root);
+        // A client probing agent.lock holds it for a moment; wait that out rather than exit for nothing.
+        IDisposable? held = AgentLock.TryTake(lab, TimeSpan.FromSeconds(2));
+        if (held is null)
+        {
+            log.WriteLine($"{Now()} another agent holds {store.Paths.AgentLock}; exiting");
+            return 0;
+        }
+        log.WriteLine($"{Now()} agent {Environment.ProcessId} started on {store.Paths.Root}");
+        try
+        {
+            while (true)
+            {
+                foreach (Run lost in Recovery.Sweep(store, lab.Clock))
+                {
+                    log.WriteLine($"{Now()} run {lost.Id} was running under a dead agent: marked interrupted (agent_lost)");
+                }
+                await ServeUntilIdleAsync(watcher, cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                // Idle: let go of agent.lock, then look once more. Work prepared before this look is ours
+                // (take the lock back); work prepared after it finds the lock free and starts a new agent.
+                held.Dispose();
+                held = null;
+                if (!store.Active().Any(r => r.Run.Status == RunStatus.Pending) ||
+                    (held = lab.Locks.TryAcquire(store.Paths.AgentLock)) is null)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            held?.Dispose();
+        }
+        log.WriteLine($"{Now()} agent {Environment.ProcessId} exiting");
+        return 0;
+    }
+
+    private async Task ServeUntilIdleAsync(StoreWatcher watcher, CancellationToken cancellationToken)
+    {
+        DateTimeOffset idleSince = lab.Clock.GetUtcNow();
+        while (true)
+        {
+            IReadOnlyList<RunRecord> active = lab.Store.Active();
+            foreach (RunRecord record in active)
+            {
+                string machine = record.Run.Machine;
+                if (record.Run.Status == RunStatus.Pending && !_loops.ContainsKey(machine))
+                {
+                    _loops[machine] = MachineLoop.Start(machine, lab.Store, executor, cancellationToken);
+                }
+                if (record.CancelRequestedAt is not null && _loops.TryGetValue(machine, out MachineLoop? loop))
+                {
+                    loop.Cancel(record.Id);
+                }
+            }
+            foreach ((string machine, MachineLoop loop) in _loops.Where(l => l.Value.Task.IsCompleted).ToList())
+            {
+                _loops.Remove(machine);
+                await loop.Task;
+            }
+
+            if (_loops.Count > 0 || active.Count > 0)
+            {
+                idleSince = lab.Clock.GetUtcNow();
+            }
+            else if (lab.Clock.GetUtcNow() - idleSince >= lab.Config.Defaults.AgentIdle || cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            try
+            {
+                await watcher.WaitAsync(Poll, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping: the machine loops see the same token, stop their tests and record them interrupted.
+            }
+        }
+    }
+
+    private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());
+}

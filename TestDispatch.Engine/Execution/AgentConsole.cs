@@ -1,0 +1,27 @@
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// Points the agent's own stdin/stdout/stderr at /dev/null and agent.log (dup2 over fds 0–2), so a
+/// detached agent never writes to a terminal that went away, and its starter's pipes close at once.
+/// Returns a writer to agent.log, also made Console.Out/Error: .NET's console holds its own duplicate
+/// of the original fd 1, which dup2 does not reach.
+/// </summary>
+public static class AgentConsole
+{
+    public static TextWriter RedirectTo(string logPath)
+    {
+        using (Microsoft.Win32.SafeHandles.SafeFileHandle log = Libc.Open(logPath, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND, 0b110_000_000))
+        {
+            Libc.Dup2(log, 1);
+            Libc.Dup2(log, 2);
+        }
+        using Microsoft.Win32.SafeHandles.SafeFileHandle nothing = Libc.Open("/dev/null", Libc.O_RDONLY, 0);
+        Libc.Dup2(nothing, 0);
+
+        StreamWriter writer = new(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        TextWriter synchronized = TextWriter.Synchronized(writer);
+        Console.SetOut(synchronized);
+        Console.SetError(synchronized);
+        return synchronized;
+    }
+}

@@ -1,0 +1,31 @@
+using System.Reflection;
+using CliWrap;
+
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// Starts <c>testdispatch agent</c> detached: setsid -f puts it in a new session, so closing the
+/// terminal or losing the SSH session never reaches it; the agent moves its own stdio to agent.log.
+/// </summary>
+public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyList<string> agentArguments)
+{
+    /// <summary>The command that runs this program: its apphost, or <c>dotnet testdispatch.dll</c>.</summary>
+    public static IReadOnlyList<string> ThisProgram()
+    {
+        string process = Environment.ProcessPath ?? "dotnet";
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll
+            ? [process, dll]
+            : [process];
+    }
+
+    public async Task StartAsync(string stateDir, CancellationToken cancellationToken = default)
+    {
+        await Cli.Wrap("setsid")
+            .WithArguments(["-f", .. testdispatch, "agent", "--background", "--state-dir", stateDir, .. agentArguments])
+            .WithStandardInputPipe(PipeSource.Null)
+            .WithStandardOutputPipe(PipeTarget.Null)
+            .WithStandardErrorPipe(PipeTarget.Null)
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteAsync(cancellationToken);
+    }
+}

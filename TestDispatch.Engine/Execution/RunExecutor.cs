@@ -1,0 +1,123 @@
+using System.IO.Abstractions;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Transports;
+
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// Takes one pending run through its life: running (started_at), executed by its machine's transport
+/// with the time limit, then terminal (ended_at, exit_code, error fields). Whatever happens, the run
+/// ends terminal: a failure here is recorded on the run, never left to strand it.
+/// </summary>
+public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
+{
+    /// <summary>Executes the run if it is still pending; <paramref name="cancel"/> is the user's cancel.</summary>
+    public async Task ExecuteAsync(string runId, CancellationToken cancel)
+    {
+        RunRecord record = store.Update(runId, r => r.Run.Status != RunStatus.Pending ? r : r with
+        {
+            Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
+        });
+        if (record.Run.Status != RunStatus.Running || record.Run.StartedAt is null)
+        {
+            return;
+        }
+        log.WriteLine($"{Now()} run {runId} started on {record.Run.Machine}: {record.Run.TestDir}");
+
+        using CancellationTokenSource timeout = new(record.Spec.Timeout);
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, timeout.Token);
+        ExecutionResult result;
+        try
+        {
+            result = await RunAsync(record, stop.Token);
+        }
+        catch (Exception e)
+        {
+            result = ExecutionResult.Failure(ErrorCodes.AgentError, $"the agent failed while running the test: {e.Message}");
+            log.WriteLine($"{Now()} run {runId}: {e}");
+        }
+
+        Run ended = Verdict(record.Run, result, timedOut: timeout.IsCancellationRequested, cancelled: cancel.IsCancellationRequested,
+            record.Spec.Timeout) with { EndedAt = clock.GetUtcNow() };
+        store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended });
+        log.WriteLine($"{Now()} run {runId} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
+    }
+
+    private async Task<ExecutionResult> RunAsync(RunRecord record, CancellationToken stop)
+    {
+        Run run = record.Run;
+        fs.Directory.CreateDirectory(run.ArtifactsPath);
+        await using FileSystemStream output = fs.FileStream.New(run.LogsPath, new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            BufferSize = 0,
+        });
+
+        if (config.FindMachine(run.Machine) is not { } machine)
+        {
+            return ExecutionResult.Failure(ErrorCodes.MachineUnknown,
+                $"machine '{run.Machine}' is no longer in the configuration; add it back or dispatch elsewhere");
+        }
+        if (!fs.Directory.Exists(run.TestDir))
+        {
+            return ExecutionResult.Failure(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");
+        }
+
+        string workDir = store.Paths.Work(run.Id);
+        try
+        {
+            ExecutionResult result = await transports(machine).ExecuteAsync(new ExecutionRequest
+            {
+                Run = run,
+                Machine = machine,
+                Command = record.Spec.Command,
+                Log = output,
+                WorkDir = workDir,
+                KillGrace = config.Defaults.KillGrace,
+                Environment = new Dictionary<string, string>
+                {
+                    ["TESTDISPATCH_RUN_ID"] = run.Id,
+                    ["TESTDISPATCH_MACHINE"] = run.Machine,
+                    ["TESTDISPATCH_ARTIFACTS"] = run.ArtifactsPath,
+                    ["TESTDISPATCH_BATCH_ID"] = run.BatchId ?? "",
+                },
+                OnStarted = process => store.Update(run.Id, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }),
+            }, stop);
+            if (result.ErrorCode.Length > 0)
+            {
+                await output.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"testdispatch: {result.ErrorCode}: {result.ErrorMsg}\n"), CancellationToken.None);
+            }
+            return result;
+        }
+        finally
+        {
+            if (!machine.KeepWorkDir && fs.Directory.Exists(workDir))
+            {
+                fs.Directory.Delete(workDir, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>A stop we asked for decides the status; otherwise an infrastructure error, else the exit code.</summary>
+    internal static Run Verdict(Run run, ExecutionResult result, bool timedOut, bool cancelled, TimeSpan limit) => run with
+    {
+        ExitCode = result.ExitCode,
+        Status = timedOut ? RunStatus.Timeout
+            : cancelled ? RunStatus.Interrupted
+            : result.ErrorCode.Length > 0 ? RunStatus.Failed
+            : result.ExitCode == 0 ? RunStatus.Completed
+            : RunStatus.Failed,
+        ErrorCode = timedOut ? ErrorCodes.Timeout : cancelled ? ErrorCodes.Interrupted : result.ErrorCode,
+        ErrorMsg = timedOut ? $"the test ran longer than its {Duration.Format(limit)} time limit and was stopped"
+            : cancelled ? "cancelled; the test was stopped"
+            : result.ErrorMsg,
+    };
+
+    private string Now() => clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,74 @@
+using System.Text;
+using CliWrap;
+using CliWrap.Buffered;
+using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Transports;
+
+/// <summary>
+/// Runs a test on this host: copies the test dir to the run's private work dir (cp -a keeps modes and
+/// symlinks), then starts the command through setsid(1) so the test leads a new session and process
+/// group that cancel and timeout can kill whole. stdout and stderr go to the log as they arrive.
+/// </summary>
+public sealed class LocalTransport : ITransport
+{
+    public async Task<ExecutionResult> ExecuteAsync(ExecutionRequest request, CancellationToken stop)
+    {
+        Directory.CreateDirectory(request.WorkDir);
+        BufferedCommandResult copy = await Cli.Wrap("cp")
+            .WithArguments(["-a", "--", request.Run.TestDir + "/.", request.WorkDir])
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteBufferedAsync(CancellationToken.None);
+        if (copy.ExitCode != 0)
+        {
+            return ExecutionResult.Failure(ErrorCodes.CopyFailed,
+                $"could not copy {request.Run.TestDir} to {request.WorkDir}: {copy.StandardError.Trim()}");
+        }
+
+        if (CommandResolver.Check(request.Command, request.WorkDir, request.Environment) is { } problem)
+        {
+            return ExecutionResult.Failure(ErrorCodes.SpawnFailed, problem);
+        }
+
+        // Both pipes write into one log; Synchronized keeps their chunks whole, in arrival order.
+        Stream log = Stream.Synchronized(request.Log);
+        Command command = Cli.Wrap("setsid")
+            .WithArguments(["--", .. request.Command])
+            .WithWorkingDirectory(request.WorkDir)
+            .WithEnvironmentVariables(request.Environment.ToDictionary(e => e.Key, string? (e) => e.Value))
+            .WithStandardInputPipe(PipeSource.Null)
+            .WithStandardOutputPipe(PipeTarget.ToStream(log))
+            .WithStandardErrorPipe(PipeTarget.ToStream(log))
+            .WithValidation(CommandResultValidation.None);
+
+        CommandTask<CommandResult> task;
+        try
+        {
+            task = command.ExecuteAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return ExecutionResult.Failure(ErrorCodes.SpawnFailed, $"could not start {request.Command[0]}: {e.Message}");
+        }
+
+        RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);
+        request.OnStarted(process);
+        await using CancellationTokenRegistration onStop = stop.Register(() =>
+            _ = ProcessGroups.TerminateAsync(process, request.KillGrace));
+
+        // When the test's own process ends, anything it left in its group dies with it: nothing outlives
+        // the run, and a leftover background child can no longer hold the output pipes (and the run) open.
+        while (!task.Task.IsCompleted)
+        {
+            if (ProcessGroups.HasExited(process.ProcessGroupId, process.StartTicks))
+            {
+                ProcessGroups.Signal(process, Libc.SIGKILL);
+            }
+            await Task.WhenAny(task.Task, Task.Delay(50, CancellationToken.None));
+        }
+        CommandResult result = await task;
+        ProcessGroups.Signal(process, Libc.SIGKILL);
+        return new ExecutionResult(result.ExitCode);
+    }
+}

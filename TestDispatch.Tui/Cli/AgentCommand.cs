@@ -1,0 +1,34 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Transports;
+
+namespace TestDispatch.Tui.Cli;
+
+/// <summary>
+/// <c>agent [--background]</c>: the process that executes runs. Clients start it by themselves; run it
+/// by hand only to watch it work. SIGTERM or Ctrl+C stop it, interrupting the runs it is executing.
+/// </summary>
+public static class AgentCommand
+{
+    public static Command Build(GlobalOptions global)
+    {
+        Option<bool> background = new("--background") { Description = "Detach stdio to agent.log (how clients start it)" };
+        Command command = new("agent", "Execute pending runs until idle (started on demand by other commands)") { background };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            Lab lab = global.OpenLab(parse);
+            TextWriter log = parse.GetValue(background) ? AgentConsole.RedirectTo(lab.Store.Paths.AgentLog) : Console.Out;
+            using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            });
+            RunExecutor executor = new(lab.FileSystem, lab.Store, lab.Config, _ => new LocalTransport(), lab.Clock, log);
+            return await new Agent(lab, executor, log).RunAsync(stop.Token);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Logs;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tui.Cli;
+
+/// <summary>
+/// <c>logs &lt;id&gt; [-f] [--tail N]</c>: a run's merged output, bytes as the test wrote them. With -f,
+/// starts at the last lines (never reading a huge log whole) and follows until the run ends.
+/// </summary>
+public static class LogsCommand
+{
+    private const int FollowTailDefault = 100;
+
+    public static Command Build(GlobalOptions global)
+    {
+        Argument<string> id = new("id") { Description = "Run id, or any unique prefix of it" };
+        Option<bool> follow = new("--follow", "-f") { Description = $"Keep printing new output until the run ends (starts at the last {FollowTailDefault} lines)" };
+        Option<int?> tail = new("--tail", "-n") { Description = "Start at the last N lines" };
+        tail.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 0)
+            {
+                result.AddError("--tail must be 0 or more");
+            }
+        });
+        Command command = new("logs", "Print a run's log") { id, follow, tail };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            Lab lab = global.OpenLab(parse);
+            await lab.EnsureAgentAsync(cancellationToken);
+            Run run = lab.Show(parse.GetValue(id)!);
+            LogFollower logs = new(lab.FileSystem, lab.Store);
+            Stream output = global.Console.RawOut;
+            if (!parse.GetValue(follow))
+            {
+                await logs.CopyAsync(run, output, parse.GetValue(tail), cancellationToken);
+                return ExitCodes.Passed;
+            }
+            try
+            {
+                long start = logs.OffsetOfLastLines(run, parse.GetValue(tail) ?? FollowTailDefault);
+                Run ended = await logs.FollowAsync(run.Id, output, start, cancellationToken);
+                return ExitCodes.For(ended);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Interrupted;
+            }
+        });
+        return command;
+    }
+}
