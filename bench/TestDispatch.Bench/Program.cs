@@ -1,0 +1,47 @@
+namespace TestDispatch.Bench;
+
+/// <summary>
+/// Stopwatch benchmarks of the engine, one subcommand per benchmark class. They print figures and
+/// never assert: a benchmark that "fails" is still a result to read.
+/// </summary>
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            PrintUsage(Console.Out);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "store" => StoreBenchmark.Run(BenchArgs.Parse(args[1..])),
+                StoreBenchmark.LoadCommand => StoreBenchmark.LoadOnce(args[1..]),
+                _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
+            };
+        }
+        catch (BenchUsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            PrintUsage(Console.Error);
+            return 2;
+        }
+    }
+
+    private static void PrintUsage(TextWriter to)
+    {
+        to.WriteLine("usage: dotnet run -c Release --project bench/TestDispatch.Bench -- <benchmark> [options]");
+        to.WriteLine();
+        to.WriteLine("benchmarks:");
+        to.WriteLine("  store   RunStore commit latency, cold load and a rewrite-one-JSON-file comparison, on the real disk");
+        to.WriteLine("          --sizes 1000,10000,100000   runs held by each store");
+        to.WriteLine("          --dir PATH                  where to create the scratch dir (default: the temp dir)");
+        to.WriteLine("          --baseline-iters N          fsync'd appends for the baseline (default 1000, at least 500)");
+        to.WriteLine("          --commit-iters N            prepare+update pairs per size (default 1000, at least 300)");
+        to.WriteLine("          --cold-tries N              cold loads per size (default 5)");
+        to.WriteLine("          --naive-iters N             rewrites per size for the naive design (default: 200, fewer when large)");
+        to.WriteLine("          --keep                      leave the scratch dir behind");
+    }
+}
