@@ -66,7 +66,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         RequireMachine(machine);
-        string directory = fs.Path.GetFullPath(testDir);
+        string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
         string hash = TestDirHasher.Compute(fs, directory);
         if (timeout is { } t && t <= TimeSpan.Zero)
         {
@@ -79,6 +79,13 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             await EnsureAgentAsync(cancellationToken);
         }
         return outcome;
+    }
+
+    /// <summary>Dispatches a run's test dir again to its machine, with the same command and time limit.</summary>
+    public async Task<PrepareOutcome> RedispatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
+    {
+        RunRecord record = store.Find(idOrPrefix);
+        return await DispatchAsync(record.Run.TestDir, record.Run.Machine, record.Spec.Command, record.Spec.Timeout, cancellationToken);
     }
 
     /// <summary>

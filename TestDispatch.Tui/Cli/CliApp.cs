@@ -22,6 +22,17 @@ public static class CliApp
         root.Subcommands.Add(LogsCommand.Build(global));
         root.Subcommands.Add(CancelCommand.Build(global));
         root.Subcommands.Add(AgentCommand.Build(global));
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            // No command: on a terminal, the full-screen app; otherwise (a pipe, a script) the help.
+            if (Console.IsInputRedirected || Console.IsOutputRedirected || console.Out != Console.Out)
+            {
+                return new System.CommandLine.Help.HelpAction().Invoke(parse);
+            }
+            Lab lab = global.OpenLab(parse);
+            await lab.EnsureAgentAsync(cancellationToken);
+            return App.TuiApp.Run(lab);
+        });
         return root;
     }
 

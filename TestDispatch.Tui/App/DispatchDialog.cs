@@ -1,0 +1,182 @@
+using System.Collections.ObjectModel;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+using Terminal.Gui.App;
+using Terminal.Gui.Input;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// 'd': dispatch a test directory. Tab in the path completes directory names; the machine list marks
+/// busy machines. Errors (busy, missing dir, bad timeout) stay in the dialog with everything typed kept.
+/// </summary>
+public sealed class DispatchDialog : Window
+{
+    private readonly IApplication _app;
+    private readonly Lab _lab;
+    private readonly TextField _testDir = new() { X = 12, Y = 0, Width = Dim.Fill(1) };
+    private readonly ListView _machines = new() { X = 12, Y = 2, Width = Dim.Fill(1), Height = 5 };
+    private readonly TextField _command = new() { X = 12, Y = 8, Width = Dim.Fill(1) };
+    private readonly TextField _timeout = new() { X = 12, Y = 10, Width = 12 };
+    private readonly Label _error = new() { X = 1, Y = 12, Width = Dim.Fill(1), Height = 2 };
+    private readonly IReadOnlyList<MachineState> _states;
+    private bool _busy;
+
+    public DispatchDialog(IApplication app, Lab lab, string? machine)
+    {
+        _app = app;
+        _lab = lab;
+        Title = "Dispatch a test (Enter: dispatch, Tab: complete / next field, Esc: close)";
+        Width = Dim.Percent(90);
+        Height = 17;
+        X = Pos.Center();
+        Y = Pos.Center();
+        _states = lab.Machines();
+        _machines.SetSource(new ObservableCollection<string>(_states.Select(m =>
+            m.CurrentRun is { } run ? $"{m.Name}  (busy: {run})" : $"{m.Name}  {string.Join(",", m.Tags)}")));
+        int selected = Math.Max(0, _states.ToList().FindIndex(m => m.Name == machine));
+        _machines.SelectedItem = selected;
+        _testDir.Text = Environment.CurrentDirectory.TrimEnd('/') + "/";
+        Button ok = new() { Text = "Dispatch", X = Pos.Center() - 10, Y = 14, IsDefault = true };
+        Button cancel = new() { Text = "Close", X = Pos.Center() + 4, Y = 14 };
+        Add(
+            new Label { Text = "Test dir", X = 1, Y = 0 }, _testDir,
+            new Label { Text = "Machine", X = 1, Y = 2 }, _machines,
+            new Label { Text = "Command", X = 1, Y = 8 }, _command,
+            new Label { Text = "(optional: program and arguments separated by spaces; default from configuration)", X = 12, Y = 9 },
+            new Label { Text = "Timeout", X = 1, Y = 10 }, _timeout,
+            new Label { Text = $"(optional, e.g. 90s, 5m; default {Duration.Format(lab.Config.Defaults.Timeout)})", X = 25, Y = 10 },
+            _error, ok, cancel);
+        ok.Accepting += (_, e) =>
+        {
+            e.Handled = true;
+            Dispatch();
+        };
+        cancel.Accepting += (_, e) =>
+        {
+            e.Handled = true;
+            app.RequestStop();
+        };
+        _testDir.KeyDown += (_, key) =>
+        {
+            if (key == Key.Tab && Complete())
+            {
+                key.Handled = true;
+            }
+        };
+        KeyDown += (_, key) =>
+        {
+            if (key == Key.Esc)
+            {
+                key.Handled = true;
+                app.RequestStop();
+            }
+            else if (key == Key.Enter && !key.Handled)
+            {
+                key.Handled = true;
+                Dispatch();
+            }
+        };
+        _testDir.SetFocus();
+    }
+
+    /// <summary>The run dispatched (created or reused), once Dispatch succeeded.</summary>
+    public Run? Dispatched { get; private set; }
+
+    /// <summary>Completes the directory name being typed; false when there is nothing to complete (Tab moves on).</summary>
+    private bool Complete()
+    {
+        string text = _testDir.Text;
+        string directory = text.EndsWith('/') ? text : Path.GetDirectoryName(text) ?? "";
+        string prefix = text.EndsWith('/') ? "" : Path.GetFileName(text);
+        if (directory.Length == 0 || !Directory.Exists(directory))
+        {
+            return false;
+        }
+        List<string> matches = [.. Directory.EnumerateDirectories(directory)
+            .Select(Path.GetFileName).OfType<string>()
+            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)];
+        if (matches.Count == 0)
+        {
+            _error.Text = $"no directory in {directory} starts with '{prefix}'";
+            return true;
+        }
+        string common = matches.Aggregate((a, b) => new string([.. a.Zip(b).TakeWhile(p => p.First == p.Second).Select(p => p.First)]));
+        string completed = Path.Combine(directory, common) + (matches.Count == 1 ? "/" : "");
+        if (completed == text && matches.Count == 1)
+        {
+            return false;
+        }
+        _testDir.Text = completed;
+        _testDir.MoveEnd();
+        _error.Text = matches.Count > 1 ? string.Join("  ", matches.Take(12)) + (matches.Count > 12 ? "  …" : "") : "";
+        return true;
+    }
+
+    private void Dispatch()
+    {
+        if (_busy)
+        {
+            return;
+        }
+        string testDir = _testDir.Text.Trim();
+        if (_machines.SelectedItem is not int index || index < 0 || index >= _states.Count)
+        {
+            _error.Text = "choose a machine";
+            return;
+        }
+        string machine = _states[index].Name;
+        TimeSpan? timeout = null;
+        if (_timeout.Text.Trim() is { Length: > 0 } t)
+        {
+            if (!Duration.TryParse(t, out TimeSpan parsed) || parsed <= TimeSpan.Zero)
+            {
+                _error.Text = $"timeout '{t}' is not a positive duration; {Duration.Help}";
+                return;
+            }
+            timeout = parsed;
+        }
+        string[] command = _command.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        _busy = true;
+        _error.Text = $"dispatching {testDir} to {machine}…";
+        _ = Task.Run(async () =>
+        {
+            string? error = null;
+            Run? run = null;
+            try
+            {
+                PrepareOutcome outcome = await _lab.DispatchAsync(testDir, machine, command.Length > 0 ? command : null, timeout);
+                if (outcome.Kind == PrepareKind.Busy)
+                {
+                    error = $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}); pick another machine or cancel that run";
+                }
+                else
+                {
+                    run = outcome.Run;
+                }
+            }
+            catch (DispatchException e)
+            {
+                error = $"{e.ErrorCode}: {e.Message}";
+            }
+            _app.Invoke(() =>
+            {
+                _busy = false;
+                if (run is not null)
+                {
+                    Dispatched = run;
+                    _app.RequestStop();
+                }
+                else
+                {
+                    _error.Text = error ?? "";
+                }
+            });
+        });
+    }
+}

@@ -1,0 +1,455 @@
+using System.Drawing;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+using Terminal.Gui.App;
+using Terminal.Gui.Input;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// The main screen: tabs Machines / Runs / Batches over one list each, a filter line, a message line
+/// and the key hints. It refreshes itself from the store every second off the UI thread, keeping the
+/// selection and scroll position; every action is an engine call, run in the background.
+/// </summary>
+public sealed class MainWindow : Window
+{
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(1);
+    private static readonly string[] TabNames = ["Machines", "Runs", "Batches"];
+
+    private readonly IApplication _app;
+    private readonly Lab _lab;
+    private readonly Theme _theme;
+    private readonly Label _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly TableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly TableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly Label _batches = new() { X = 1, Y = 2, Width = Dim.Fill(), Height = 3 };
+    private readonly TextField _filter = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
+    private readonly Label _filterLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "filter /", Visible = false };
+    private readonly Label _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+    private readonly StatusBar _statusBar;
+
+    private int _tab = 1;
+    private ScreenQuery _query = new();
+    private ScreenData? _data;
+    private object? _timer;
+    private bool _loading;
+    private bool _reloadQueued;
+    private Func<Task>? _confirm;
+
+    public MainWindow(IApplication app, Lab lab, Theme theme)
+    {
+        _app = app;
+        _lab = lab;
+        _theme = theme;
+        Title = "TestDispatch";
+        _machines.Table = new MachinesTable([]);
+        _runs.Table = new RunsTable([]);
+        MachinesTable.Style(_machines, theme);
+        RunsTable.Style(_runs, theme);
+        _batches.Text = "No batches yet.\nBatches come from 'testdispatch batch submit <plan>' once that command exists.";
+
+        _statusBar = new StatusBar([
+            new Shortcut(Key.Enter, "open", null),
+            new Shortcut(new Key('/'), "filter", null),
+            new Shortcut(new Key('d'), "dispatch", null),
+            new Shortcut(new Key('x'), "cancel", null),
+            new Shortcut(new Key('r'), "re-run", null),
+            new Shortcut(new Key('?'), "help", null),
+            new Shortcut(new Key('q'), "quit", null),
+        ]);
+
+        Add(_header, _machines, _runs, _batches, _filterLabel, _filter, _message, _statusBar);
+        foreach (View view in new View[] { _machines, _runs, this })
+        {
+            view.KeyDown += (_, key) =>
+            {
+                if (!key.Handled && HandleKey(key))
+                {
+                    key.Handled = true;
+                }
+            };
+        }
+        _filter.KeyDown += (_, key) => key.Handled = key.Handled || HandleFilterKey(key);
+        _filter.TextChanged += (_, _) => SetQuery(_tab == 0 ? _query with { MachineText = _filter.Text } : _query with { RunText = _filter.Text });
+        _machines.Accepting += (_, e) =>
+        {
+            e.Handled = true;
+            OpenSelected();
+        };
+        _runs.Accepting += (_, e) =>
+        {
+            e.Handled = true;
+            OpenSelected();
+        };
+
+        ShowTab(1);
+        Reload();
+        _timer = app.AddTimeout(RefreshEvery, () =>
+        {
+            Reload();
+            return true;
+        });
+    }
+
+    /// <summary>For tests and shutdown: stop the periodic refresh.</summary>
+    public void StopRefreshing()
+    {
+        if (_timer is not null)
+        {
+            _app.RemoveTimeout(_timer);
+            _timer = null;
+        }
+    }
+
+    /// <summary>Loads the lists in the background and shows them; a load already under way is followed by one more.</summary>
+    public void Reload()
+    {
+        if (_loading)
+        {
+            _reloadQueued = true;
+            return;
+        }
+        _loading = true;
+        ScreenQuery query = _query;
+        _ = Task.Run(() =>
+        {
+            ScreenData? data = null;
+            string? error = null;
+            try
+            {
+                data = ScreenData.Load(_lab, query);
+            }
+            catch (DispatchException e)
+            {
+                error = $"{e.ErrorCode}: {e.Message}";
+            }
+            _app.Invoke(() =>
+            {
+                _loading = false;
+                if (data is not null)
+                {
+                    Apply(data);
+                }
+                if (error is not null)
+                {
+                    Say(error);
+                }
+                if (_reloadQueued)
+                {
+                    _reloadQueued = false;
+                    Reload();
+                }
+            });
+        });
+    }
+
+    private void Apply(ScreenData data)
+    {
+        bool sameRuns = _data is not null && _data.Version == data.Version && _data.Query == data.Query;
+        _data = data;
+        Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
+        if (!sameRuns)
+        {
+            Replace(_runs, new RunsTable(data.Runs), null);
+        }
+        _runs.SetNeedsDraw(); // durations of running runs move on
+        UpdateHeader();
+    }
+
+    /// <summary>Swaps a table's rows keeping the selected item (by identity) and the scroll position.</summary>
+    private static void Replace(TableView table, ITableSource source, Func<ITableSource, List<string>>? keys)
+    {
+        string? selectedKey = SelectedKey(table);
+        int row = table.Value?.SelectedCell.Y ?? 0;
+        int offset = table.RowOffset;
+        table.Table = source;
+        int newRow = selectedKey is null ? row : IndexOf(source, selectedKey);
+        if (newRow < 0)
+        {
+            newRow = Math.Min(row, source.Rows - 1);
+        }
+        if (source.Rows > 0)
+        {
+            table.Value = new TableSelection(new Point(0, Math.Max(0, newRow)));
+            table.RowOffset = Math.Clamp(offset + (newRow - row), 0, Math.Max(0, source.Rows - 1));
+        }
+        table.Update();
+    }
+
+    private static string? SelectedKey(TableView table)
+    {
+        int row = table.Value?.SelectedCell.Y ?? -1;
+        return table.Table is { } source && row >= 0 && row < source.Rows ? source[row, 0]?.ToString() : null;
+    }
+
+    private static int IndexOf(ITableSource source, string key) => source switch
+    {
+        RunsTable runs => IndexWhere(runs.Runs, r => r.Id == key),
+        MachinesTable machines => IndexWhere(machines.Machines, m => m.Name == key),
+        _ => -1,
+    };
+
+    private static int IndexWhere<T>(IReadOnlyList<T> items, Func<T, bool> match)
+    {
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (match(items[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private void UpdateHeader()
+    {
+        string tabs = string.Join("  ", TabNames.Select((name, i) => i == _tab ? $"[{i + 1} {name}]" : $" {i + 1} {name} "));
+        string scope = _query.Machine is { } m ? $"  machine: {m} (Esc: all)" : "";
+        string text = _tab == 0 ? _query.MachineText : _query.RunText;
+        string filter = text.Length > 0 ? $"  filter: {text}" : "";
+        string count = _data is null ? "" : _tab == 0 ? $"  {_data.Machines.Count} machines" : _tab == 1 ? $"  {_data.Runs.Count} runs" : "";
+        _header.Text = tabs + scope + filter + count;
+    }
+
+    private void ShowTab(int tab)
+    {
+        _tab = tab;
+        _machines.Visible = tab == 0;
+        _runs.Visible = tab == 1;
+        _batches.Visible = tab == 2;
+        (tab == 0 ? _machines : tab == 1 ? _runs : (View)this).SetFocus();
+        if (_filter.Visible)
+        {
+            CloseFilter(keep: true);
+        }
+        UpdateHeader();
+    }
+
+    private bool HandleKey(Key key)
+    {
+        if (_confirm is { } confirmed)
+        {
+            _confirm = null;
+            if (key == new Key('y') || key == new Key('Y'))
+            {
+                _ = confirmed();
+            }
+            else
+            {
+                Say("not cancelled");
+            }
+            return true;
+        }
+        TableView? table = _tab == 0 ? _machines : _tab == 1 ? _runs : null;
+        switch (key)
+        {
+            case var k when k == new Key('q') || k == Key.C.WithCtrl:
+                _app.RequestStop();
+                return true;
+            case var k when k == new Key('1'):
+                ShowTab(0);
+                return true;
+            case var k when k == new Key('2'):
+                ShowTab(1);
+                return true;
+            case var k when k == new Key('3'):
+                ShowTab(2);
+                return true;
+            case var k when k == Key.Tab:
+                ShowTab((_tab + 1) % 3);
+                return true;
+            case var k when k == new Key('/'):
+                OpenFilter();
+                return true;
+            case var k when k == Key.Esc:
+                if (_query.Machine is not null)
+                {
+                    SetQuery(_query with { Machine = null });
+                }
+                else if ((_tab == 0 ? _query.MachineText : _query.RunText).Length > 0)
+                {
+                    SetQuery(_tab == 0 ? _query with { MachineText = "" } : _query with { RunText = "" });
+                }
+                return true;
+            case var k when k == new Key('j') && table is not null:
+                table.MoveCursorByOffset(0, 1, false, null);
+                return true;
+            case var k when k == new Key('k') && table is not null:
+                table.MoveCursorByOffset(0, -1, false, null);
+                return true;
+            case var k when k == new Key('g') && table is not null:
+                table.MoveCursorToStartOfTable(false, null);
+                return true;
+            case var k when k == new Key('G') && table is not null:
+                table.MoveCursorToEndOfTable(false, null);
+                return true;
+            case var k when k == new Key('l'):
+                OpenSelected();
+                return true;
+            case var k when k == new Key('d'):
+                OpenDispatch();
+                return true;
+            case var k when k == new Key('x'):
+                AskCancel();
+                return true;
+            case var k when k == new Key('r'):
+                Redispatch();
+                return true;
+            case var k when k == new Key('?'):
+                HelpWindow.Show(_app, HelpWindow.MainKeys);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool HandleFilterKey(Key key)
+    {
+        if (key == Key.Esc)
+        {
+            _filter.Text = "";
+            CloseFilter(keep: false);
+            return true;
+        }
+        if (key == Key.Enter)
+        {
+            CloseFilter(keep: true);
+            return true;
+        }
+        return false;
+    }
+
+    private void OpenFilter()
+    {
+        if (_tab == 2)
+        {
+            return;
+        }
+        _filter.Text = _tab == 0 ? _query.MachineText : _query.RunText;
+        _filter.Visible = _filterLabel.Visible = true;
+        _message.Visible = false;
+        _filter.SetFocus();
+    }
+
+    private void CloseFilter(bool keep)
+    {
+        _filter.Visible = _filterLabel.Visible = false;
+        _message.Visible = true;
+        if (!keep)
+        {
+            SetQuery(_tab == 0 ? _query with { MachineText = "" } : _query with { RunText = "" });
+        }
+        (_tab == 0 ? _machines : _runs).SetFocus();
+    }
+
+    private void SetQuery(ScreenQuery query)
+    {
+        _query = query;
+        UpdateHeader();
+        Reload();
+    }
+
+    private MachineState? SelectedMachine() =>
+        _machines.Table is MachinesTable m && _machines.Value?.SelectedCell.Y is int row && row >= 0 && row < m.Rows ? m.Machines[row] : null;
+
+    private Run? SelectedRun() =>
+        _runs.Table is RunsTable r && _runs.Value?.SelectedCell.Y is int row && row >= 0 && row < r.Rows ? r.Runs[row] : null;
+
+    /// <summary>Enter: a machine drills into its runs; a run opens the run view.</summary>
+    private void OpenSelected()
+    {
+        if (_tab == 0 && SelectedMachine() is { } machine)
+        {
+            _query = _query with { Machine = machine.Name, RunText = "" };
+            ShowTab(1);
+            Reload();
+        }
+        else if (_tab == 1 && SelectedRun() is { } run)
+        {
+            OpenRun(run.Id);
+        }
+    }
+
+    private void OpenRun(string id)
+    {
+        using RunWindow view = new(_app, _lab, _theme, id);
+        _app.Run(view);
+        view.StopRefreshing();
+        Reload();
+    }
+
+    private void OpenDispatch()
+    {
+        string? machine = _tab == 0 ? SelectedMachine()?.Name : SelectedRun()?.Machine;
+        using DispatchDialog dialog = new(_app, _lab, machine);
+        _app.Run(dialog);
+        if (dialog.Dispatched is { } run)
+        {
+            Reload();
+            OpenRun(run.Id);
+        }
+    }
+
+    private void AskCancel()
+    {
+        Run? run = _tab == 1 ? SelectedRun() : _tab == 0 && SelectedMachine()?.CurrentRun is { } current ? _data?.Runs.FirstOrDefault(r => r.Id == current) : null;
+        if (run is null || run.Status.IsTerminal())
+        {
+            Say(run is null ? "nothing to cancel here" : $"run {run.Id} has already ended ({run.Status.ToWord()})");
+            return;
+        }
+        Say($"Cancel run {run.Id} on {run.Machine} ({run.Status.ToWord()})? y to confirm, any other key to keep it");
+        _confirm = () => Act($"cancelling {run.Id}…", async () =>
+        {
+            Run after = await _lab.CancelAsync(run.Id);
+            return $"run {after.Id}: {(after.Status.IsTerminal() ? after.Status.ToWord() : "stopping")}";
+        });
+    }
+
+    private void Redispatch()
+    {
+        if (_tab != 1 || SelectedRun() is not { } run)
+        {
+            Say("select a run to re-run it");
+            return;
+        }
+        _ = Act($"re-running {run.TestDir} on {run.Machine}…", async () =>
+        {
+            PrepareOutcome outcome = await _lab.RedispatchAsync(run.Id);
+            return outcome.Kind switch
+            {
+                PrepareKind.Busy => $"machine_busy: {run.Machine} is busy with run {outcome.Run.Id}",
+                PrepareKind.Reused => $"already {outcome.Run.Status.ToWord()} as run {outcome.Run.Id}",
+                _ => $"dispatched run {outcome.Run.Id}",
+            };
+        });
+    }
+
+    /// <summary>Runs an engine action in the background with a message while it is in flight, then reports.</summary>
+    private Task Act(string inFlight, Func<Task<string>> action)
+    {
+        Say(inFlight);
+        return Task.Run(async () =>
+        {
+            string result;
+            try
+            {
+                result = await action();
+            }
+            catch (DispatchException e)
+            {
+                result = $"{e.ErrorCode}: {e.Message}";
+            }
+            _app.Invoke(() =>
+            {
+                Say(result);
+                Reload();
+            });
+        });
+    }
+
+    private void Say(string text) => _message.Text = text;
+}

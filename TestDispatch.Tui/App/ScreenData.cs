@@ -1,0 +1,28 @@
+using TestDispatch.Engine;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>What the lists show, loaded off the UI thread in one go from the store.</summary>
+public sealed record ScreenData(IReadOnlyList<MachineState> Machines, IReadOnlyList<Run> Runs, long Version, ScreenQuery Query)
+{
+    public static ScreenData Load(Lab lab, ScreenQuery query)
+    {
+        long version = lab.Store.Refresh();
+        IReadOnlyList<MachineState> machines = lab.Machines();
+        if (!string.IsNullOrEmpty(query.MachineText))
+        {
+            machines = [.. machines.Where(m =>
+                m.Name.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase) ||
+                m.Machine.Location.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase) ||
+                m.State.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase) ||
+                m.Tags.Any(t => t.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase)))];
+        }
+        IReadOnlyList<Run> runs = lab.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText));
+        return new ScreenData(machines, runs, version, query);
+    }
+}
+
+/// <summary>The filters in force: a machine drilled into, and the text typed after '/' on each list.</summary>
+public sealed record ScreenQuery(string? Machine = null, string RunText = "", string MachineText = "");

@@ -1,0 +1,40 @@
+using TestDispatch.Engine.Runs;
+using Terminal.Gui.Drawing;
+using Attribute = Terminal.Gui.Drawing.Attribute;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// Status colours (DESIGN §9) from the 16 ANSI colours, so the user's terminal theme applies; none at
+/// all under NO_COLOR or TERM=dumb. The status word is always drawn too: colour is never the only signal.
+/// </summary>
+public sealed class Theme(bool useColor)
+{
+    public bool UseColor => useColor;
+
+    public static Theme FromEnvironment() => new(
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")) &&
+        Environment.GetEnvironmentVariable("TERM") != "dumb");
+
+    public static ColorName16 ColorOf(RunStatus status) => status switch
+    {
+        RunStatus.Pending => ColorName16.Gray,
+        RunStatus.Running => ColorName16.Cyan,
+        RunStatus.Completed => ColorName16.Green,
+        RunStatus.Failed => ColorName16.Red,
+        RunStatus.Timeout => ColorName16.Magenta,
+        RunStatus.Interrupted => ColorName16.Yellow,
+        _ => ColorName16.White,
+    };
+
+    /// <summary>A scheme for a status cell keeping the row's background, or null (no colour).</summary>
+    public Scheme? ForStatus(RunStatus? status, Scheme? row)
+    {
+        if (!useColor || status is not { } s)
+        {
+            return null;
+        }
+        Color background = row?.Normal.Background ?? Color.None;
+        return new Scheme(new Attribute(new Color(ColorOf(s)), background));
+    }
+}
