@@ -22,7 +22,7 @@ public sealed class DispatchDialog : Window
     private readonly ListView _machines = new() { X = 12, Y = 2, Width = Dim.Fill(1), Height = 5 };
     private readonly TextField _command = new() { X = 12, Y = 8, Width = Dim.Fill(1) };
     private readonly TextField _timeout = new() { X = 12, Y = 10, Width = 12 };
-    private readonly Label _error = new() { X = 1, Y = 12, Width = Dim.Fill(1), Height = 2 };
+    private readonly PlainLabel _error = new() { X = 1, Y = 12, Width = Dim.Fill(1), Height = 2 };
     private readonly IReadOnlyList<MachineState> _states;
     private bool _busy;
 

@@ -22,13 +22,13 @@ public sealed class MainWindow : Window
     private readonly IApplication _app;
     private readonly Lab _lab;
     private readonly Theme _theme;
-    private readonly Label _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly PlainLabel _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
     private readonly TableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
     private readonly TableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly Label _batches = new() { X = 1, Y = 2, Width = Dim.Fill(), Height = 3 };
+    private readonly PlainLabel _batches = new() { X = 1, Y = 2, Width = Dim.Fill(), Height = 3 };
     private readonly TextField _filter = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
-    private readonly Label _filterLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "filter /", Visible = false };
-    private readonly Label _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+    private readonly PlainLabel _filterLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "filter /", Visible = false };
+    private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private readonly StatusBar _statusBar;
 
     private int _tab = 1;

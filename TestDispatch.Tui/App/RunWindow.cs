@@ -19,11 +19,11 @@ public sealed class RunWindow : Window
     private readonly Lab _lab;
     private readonly Theme _theme;
     private readonly string _runId;
-    private readonly Label _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 4 };
+    private readonly PlainLabel _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 4 };
     private readonly LogView _log;
-    private readonly Label _strip = new() { X = 0, Y = Pos.AnchorEnd(3), Width = Dim.Fill(), Height = 1 };
-    private readonly Label _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
-    private readonly Label _searchLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "search /", Visible = false };
+    private readonly PlainLabel _strip = new() { X = 0, Y = Pos.AnchorEnd(3), Width = Dim.Fill(), Height = 1 };
+    private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
+    private readonly PlainLabel _searchLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "search /", Visible = false };
     private readonly TextField _search = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
     private readonly LogPager _pager;
     private object? _timer;

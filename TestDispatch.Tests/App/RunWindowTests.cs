@@ -1,0 +1,106 @@
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+using TestDispatch.Tui.App;
+using Terminal.Gui.Input;
+using static TestDispatch.Tests.Support.TestRuns;
+
+namespace TestDispatch.Tests.App;
+
+[Trait("Category", "Terminal")]
+[Collection("Terminal")]
+public sealed class RunWindowTests : IDisposable
+{
+    private readonly CliHarness _lab = new();
+    private readonly HeadlessApp _ui = new(100, 24);
+    private readonly Lab _engine;
+    private readonly Run _run;
+
+    public RunWindowTests()
+    {
+        _engine = _lab.OpenLab(startsAgents: false);
+        _run = _engine.Store.Update(_engine.Store.Prepare(Request(machine: "local-1")).Run.Id, Running).Run;
+        Directory.CreateDirectory(Path.GetDirectoryName(_run.LogsPath)!);
+    }
+
+    public void Dispose()
+    {
+        _ui.Dispose();
+        _lab.Dispose();
+    }
+
+    private void Log(string lines) => File.AppendAllText(_run.LogsPath, lines);
+
+    [Fact]
+    public void Shows_the_run_fields_and_follows_lines_appended_to_its_log()
+    {
+        Log("first line\n");
+        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        _ui.Show(window);
+        string before = _ui.WaitFor("first line");
+
+        Log(string.Concat(Enumerable.Range(1, 200).Select(i => $"appended {i}\n")));
+        string after = _ui.WaitFor("appended 200");
+
+        Assert.Contains("RUNNING", before, StringComparison.Ordinal);
+        Assert.Contains(_run.TestDir, before, StringComparison.Ordinal);
+        Assert.Contains("follow ON", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("first line", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Scrolling_up_pauses_follow_and_G_resumes_it()
+    {
+        Log(string.Concat(Enumerable.Range(1, 100).Select(i => $"line {i}\n")));
+        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        _ui.Show(window);
+        _ui.WaitFor("line 100");
+
+        _ui.Press(new Key('g'));
+        string top = _ui.WaitFor(s => s.Contains("line 1\u0020", StringComparison.Ordinal) || s.Contains("line 1 ", StringComparison.Ordinal) || s.Contains("│line 1", StringComparison.Ordinal), "the first line");
+        Log("line 101\n");
+        string paused = _ui.WaitFor("follow off");
+        _ui.Press(new Key('G'));
+        string resumed = _ui.WaitFor("line 101");
+
+        Assert.DoesNotContain("line 100", top, StringComparison.Ordinal);
+        Assert.DoesNotContain("line 101", paused, StringComparison.Ordinal);
+        Assert.Contains("follow ON", resumed, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Slash_searches_the_log_and_n_goes_to_the_next_hit()
+    {
+        Log(string.Concat(Enumerable.Range(1, 300).Select(i => i is 120 or 250 ? $"ERROR number {i}\n" : $"ok {i}\n")));
+        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        _ui.Show(window);
+        _ui.WaitFor("ok 300");
+        _ui.Press(new Key('g'));
+        _ui.WaitFor("follow off");
+
+        _ui.Press(new Key('/'));
+        _ui.Type("error");
+        _ui.Press(Key.Enter);
+        string first = _ui.WaitFor("ERROR number 120");
+        _ui.Press(new Key('n'));
+        string second = _ui.WaitFor(s => s.Contains("ERROR number 250", StringComparison.Ordinal) && !s.Contains("ERROR number 120", StringComparison.Ordinal), "the second hit");
+
+        Assert.Contains("search: error", first, StringComparison.Ordinal);
+        Assert.Contains("search: error", second, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void W_toggles_wrap_of_long_lines()
+    {
+        Log(new string('a', 150) + "END\n");
+        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        _ui.Show(window);
+        string cut = _ui.WaitFor("aaaa");
+
+        _ui.Press(new Key('w'));
+        string wrapped = _ui.WaitFor("aEND");
+
+        Assert.DoesNotContain("END", cut, StringComparison.Ordinal);
+        Assert.Contains("wrap ON", wrapped, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,75 @@
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+
+namespace TestDispatch.Tests.App;
+
+/// <summary>The built app in a real terminal (tmux), driven by keys like a person would.</summary>
+[Trait("Category", "Terminal")]
+[Collection("Terminal")]
+public sealed class TerminalEndToEndTests : IDisposable
+{
+    private readonly CliHarness _lab = new(defaults: """ "AgentIdle": "5s", "KillGrace": "1s" """);
+
+    public void Dispose() => _lab.Dispose();
+
+    [Fact]
+    public async Task Open_see_machines_dispatch_watch_the_log_cancel_and_quit()
+    {
+        string test = _lab.MakeTest("steady", "i=1; while [ $i -le 600 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.1; done");
+        await using Tmux terminal = new();
+        await terminal.StartAsync([.. CliHarness.Program, "--state-dir", _lab.StateDir, "--config", _lab.ConfigFile]);
+
+        await terminal.WaitForAsync("[2 Runs]");
+        await terminal.SendKeysAsync("1");
+        string machines = await terminal.WaitForAsync("[1 Machines]");
+        Assert.Contains("local-1", machines, StringComparison.Ordinal);
+        Assert.Contains("local-2", machines, StringComparison.Ordinal);
+
+        await terminal.SendKeysAsync("d");
+        await terminal.WaitForAsync("Dispatch a test");
+        await terminal.SendKeysAsync("-N", "300", "BSpace");
+        await terminal.TypeAsync(test);
+        await terminal.SendKeysAsync("Enter");
+        string log = await terminal.WaitForAsync(s => s.Contains("tick 3", StringComparison.Ordinal) && s.Contains("RUNNING", StringComparison.Ordinal), "the log of the running test");
+        Assert.Contains("follow ON", log, StringComparison.Ordinal);
+
+        await terminal.SendKeysAsync("x");
+        await terminal.WaitForAsync("y to confirm");
+        await terminal.SendKeysAsync("y");
+        string cancelled = await terminal.WaitForAsync("INTERRUPTED");
+        Assert.Contains("cancelled", cancelled, StringComparison.Ordinal);
+
+        await terminal.SendKeysAsync("Escape");
+        string back = await terminal.WaitForAsync("[1 Machines]");
+        Assert.Contains("interrupted", back, StringComparison.Ordinal);
+        await terminal.SendKeysAsync("2");
+        await terminal.WaitForAsync(s => s.Contains("[2 Runs]", StringComparison.Ordinal) && s.Contains("interrupted", StringComparison.Ordinal), "the cancelled run in Runs");
+        await terminal.SendKeysAsync("q");
+        await Eventually.True(() => !terminal.IsRunningAsync().GetAwaiter().GetResult(), what: "the app to quit");
+
+        Run run = Assert.Single(_lab.OpenLab(startsAgents: false).Runs(RunFilter.All));
+        Assert.Equal((RunStatus.Interrupted, test), (run.Status, run.TestDir));
+    }
+
+    [Fact]
+    public async Task A_run_keeps_going_after_the_app_quits()
+    {
+        string release = _lab.Combine("release");
+        string test = _lab.MakeTest("outlives", $"while [ ! -e '{release}' ]; do sleep 0.05; done; echo released");
+        Lab lab = _lab.OpenLab();
+        Run run = (await lab.DispatchAsync(test, "local-2")).Run;
+        await using (Tmux terminal = new())
+        {
+            await terminal.StartAsync([.. CliHarness.Program, "--state-dir", _lab.StateDir, "--config", _lab.ConfigFile]);
+            await terminal.WaitForAsync(run.Id);
+            await terminal.SendKeysAsync("q");
+            await Eventually.True(() => !terminal.IsRunningAsync().GetAwaiter().GetResult(), what: "the app to quit");
+        }
+
+        Assert.Equal(RunStatus.Running, lab.Store.Get(run.Id).Run.Status);
+        await File.WriteAllTextAsync(release, "");
+        Run ended = await lab.WaitAsync(run.Id);
+        Assert.Equal(RunStatus.Completed, ended.Status);
+    }
+}
