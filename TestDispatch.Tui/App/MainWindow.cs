@@ -114,13 +114,14 @@ public sealed class MainWindow : Window
         }
         _loading = true;
         ScreenQuery query = _query;
+        ScreenData? previous = _data;
         _ = Task.Run(() =>
         {
             ScreenData? data = null;
             string? error = null;
             try
             {
-                data = ScreenData.Load(_lab, query);
+                data = ScreenData.Load(_lab, query, previous);
             }
             catch (DispatchException e)
             {
@@ -148,7 +149,7 @@ public sealed class MainWindow : Window
 
     private void Apply(ScreenData data)
     {
-        bool sameRuns = _data is not null && _data.Version == data.Version && _data.Query == data.Query;
+        bool sameRuns = _data is not null && ReferenceEquals(_data.Runs, data.Runs);
         _data = data;
         Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
         if (!sameRuns)

@@ -7,7 +7,8 @@ namespace TestDispatch.Tui.App;
 /// <summary>What the lists show, loaded off the UI thread in one go from the store.</summary>
 public sealed record ScreenData(IReadOnlyList<MachineState> Machines, IReadOnlyList<Run> Runs, long Version, ScreenQuery Query)
 {
-    public static ScreenData Load(Lab lab, ScreenQuery query)
+    /// <summary>Loads what changed: when the store and the query are as before, the runs list is reused as is.</summary>
+    public static ScreenData Load(Lab lab, ScreenQuery query, ScreenData? previous = null)
     {
         long version = lab.Store.Refresh();
         IReadOnlyList<MachineState> machines = lab.Machines();
@@ -19,7 +20,9 @@ public sealed record ScreenData(IReadOnlyList<MachineState> Machines, IReadOnlyL
                 m.State.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase) ||
                 m.Tags.Any(t => t.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase)))];
         }
-        IReadOnlyList<Run> runs = lab.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText));
+        IReadOnlyList<Run> runs = previous is not null && previous.Version == version && previous.Query == query
+            ? previous.Runs
+            : lab.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText));
         return new ScreenData(machines, runs, version, query);
     }
 }
