@@ -72,7 +72,10 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         {
             throw new DispatchException(ErrorCodes.BadInput, $"timeout {t} must be more than zero");
         }
-        RunSpec spec = new(command is { Count: > 0 } ? command : config.Defaults.Command, timeout ?? config.Defaults.Timeout);
+        TestManifest? manifest = TestManifest.Read(fs, directory);
+        RunSpec spec = new(
+            command is { Count: > 0 } ? command : manifest?.Command ?? config.Defaults.Command,
+            timeout ?? manifest?.Timeout ?? config.Defaults.Timeout);
         PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec));
         if (outcome.Kind != PrepareKind.Busy)
         {

@@ -90,6 +90,22 @@ public sealed class AgentRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_manifest_in_the_test_dir_gives_its_command_and_time_limit()
+    {
+        string test = _cli.MakeTest("manifest", "exit 9");
+        File.WriteAllText(Path.Combine(test, "check.sh"), "#!/bin/sh\necho \"manifest says $1\"\n");
+        File.SetUnixFileMode(Path.Combine(test, "check.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(test, "testdispatch.json"), """{ "command": ["./check.sh", "hi"], "timeout": "45s" }""");
+
+        (int exit, string output, _) = await _cli.Run("run", test, "--machine", "local-1", "--wait", "--json");
+
+        Assert.Equal(ExitCodes.Passed, exit);
+        Run run = Parse(output);
+        Assert.Contains("manifest says hi", await File.ReadAllTextAsync(run.LogsPath), StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(45), _cli.OpenLab(startsAgents: false).Store.Get(run.Id).Spec.Timeout);
+    }
+
+    [Fact]
     public async Task A_test_gets_its_environment_and_its_artifacts_are_kept()
     {
         string test = _cli.MakeTest("artifacts", """

@@ -1,0 +1,65 @@
+using System.IO.Abstractions;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TestDispatch.Engine.Configuration;
+
+namespace TestDispatch.Engine.Runs;
+
+/// <summary>
+/// <c>testdispatch.json</c> in a test directory: how that test wants to be run, e.g.
+/// <c>{ "command": ["make", "check"], "timeout": "10m" }</c>. Both fields are optional; a dispatch's own
+/// <c>--command</c>/<c>--timeout</c> win over it, and it wins over the configuration's defaults.
+/// </summary>
+public sealed record TestManifest(IReadOnlyList<string>? Command, TimeSpan? Timeout)
+{
+    public const string FileName = "testdispatch.json";
+
+    /// <summary>The manifest in <paramref name="testDir"/>, or null when it has none. Bad content is refused naming the file and the fix.</summary>
+    public static TestManifest? Read(IFileSystem fs, string testDir)
+    {
+        string path = fs.Path.Combine(testDir, FileName);
+        if (!fs.File.Exists(path))
+        {
+            return null;
+        }
+        ManifestJson? json;
+        try
+        {
+            using Stream stream = fs.File.OpenRead(path);
+            json = JsonSerializer.Deserialize(stream, ManifestJsonContext.Default.ManifestJson);
+        }
+        catch (JsonException e)
+        {
+            throw Bad(path, $"is not valid JSON (line {e.LineNumber + 1}): {e.Message}");
+        }
+        if (json is null)
+        {
+            throw Bad(path, "is empty");
+        }
+        if (json.Command is { } command && (command.Count == 0 || string.IsNullOrWhiteSpace(command[0])))
+        {
+            throw Bad(path, "has an empty \"command\"; give the program and its arguments, e.g. [\"./run.sh\", \"--fast\"]");
+        }
+        TimeSpan? timeout = null;
+        if (json.Timeout is { } text)
+        {
+            if (!Duration.TryParse(text, out TimeSpan parsed) || parsed <= TimeSpan.Zero)
+            {
+                throw Bad(path, $"has \"timeout\": \"{text}\", which is not a positive duration; {Duration.Help}");
+            }
+            timeout = parsed;
+        }
+        return new TestManifest(json.Command, timeout);
+    }
+
+    private static DispatchException Bad(string path, string problem) =>
+        new(ErrorCodes.BadInput, $"test manifest {path} {problem}");
+}
+
+internal sealed record ManifestJson(
+    [property: JsonPropertyName("command")] IReadOnlyList<string>? Command,
+    [property: JsonPropertyName("timeout")] string? Timeout);
+
+[JsonSourceGenerationOptions(UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(ManifestJson))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;

@@ -1,0 +1,40 @@
+using System.IO.Abstractions.TestingHelpers;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tests.Runs;
+
+[Trait("Category", "Unit")]
+public class TestManifestTests
+{
+    private static MockFileSystem With(string json) => new(new Dictionary<string, MockFileData>
+    {
+        ["/t/testdispatch.json"] = new(json),
+    });
+
+    [Fact]
+    public void Reads_the_command_and_timeout()
+    {
+        TestManifest manifest = TestManifest.Read(With("""{ "command": ["make", "check"], "timeout": "10m" }"""), "/t")!;
+
+        Assert.Equal(["make", "check"], manifest.Command);
+        Assert.Equal(TimeSpan.FromMinutes(10), manifest.Timeout);
+    }
+
+    [Fact]
+    public void A_test_without_a_manifest_has_none() => Assert.Null(TestManifest.Read(new MockFileSystem(), "/t"));
+
+    [Theory]
+    [InlineData("""{ "command": ["x"], """, "not valid JSON")]
+    [InlineData("""{ "command": [] }""", "empty \"command\"")]
+    [InlineData("""{ "timeout": "forever" }""", "not a positive duration")]
+    [InlineData("""{ "comand": ["x"] }""", "not valid JSON")]
+    public void Bad_content_is_refused_naming_the_file_and_the_problem(string json, string problem)
+    {
+        DispatchException error = Assert.Throws<DispatchException>(() => TestManifest.Read(With(json), "/t"));
+
+        Assert.Equal(ErrorCodes.BadInput, error.ErrorCode);
+        Assert.Contains("/t/testdispatch.json", error.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+    }
+}
