@@ -70,6 +70,23 @@ public sealed class DispatchDialogTests : IDisposable
     }
 
     [Fact]
+    public void Esc_with_typed_input_asks_before_discarding_it()
+    {
+        using DispatchDialog dialog = new(_ui.App, _engine, "local-1");
+        _ui.Show(dialog);
+        SetTestDir("/some/where");
+
+        _ui.Press(Key.Esc);
+        string asked = _ui.WaitFor("Discard what you typed?");
+        _ui.Press(new Key('n'));
+        string kept = _ui.WaitFor(s => !s.Contains("Discard", StringComparison.Ordinal), "the question to go");
+
+        Assert.Contains("/some/where", asked, StringComparison.Ordinal);
+        Assert.Contains("/some/where", kept, StringComparison.Ordinal);
+        Assert.True(dialog.IsRunning);
+    }
+
+    [Fact]
     public void Tab_completes_a_directory_name()
     {
         string test = _lab.MakeTest("unique-name", "exit 0");

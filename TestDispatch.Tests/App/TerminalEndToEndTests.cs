@@ -22,7 +22,7 @@ public sealed class TerminalEndToEndTests : IDisposable
 
         await terminal.WaitForAsync("[2 Runs]");
         await terminal.SendKeysAsync("1");
-        string machines = await terminal.WaitForAsync("[1 Machines]");
+        string machines = await terminal.WaitForAsync(s => s.Contains("[1 Machines]", StringComparison.Ordinal) && s.Contains("local-2", StringComparison.Ordinal), "the machines");
         Assert.Contains("local-1", machines, StringComparison.Ordinal);
         Assert.Contains("local-2", machines, StringComparison.Ordinal);
 
@@ -41,8 +41,8 @@ public sealed class TerminalEndToEndTests : IDisposable
         Assert.Contains("cancelled", cancelled, StringComparison.Ordinal);
 
         await terminal.SendKeysAsync("Escape");
-        string back = await terminal.WaitForAsync("[1 Machines]");
-        Assert.Contains("interrupted", back, StringComparison.Ordinal);
+        await terminal.WaitForAsync(s => s.Contains("[1 Machines]", StringComparison.Ordinal) && s.Contains("interrupted", StringComparison.Ordinal),
+            "the machine's last verdict");
         await terminal.SendKeysAsync("2");
         await terminal.WaitForAsync(s => s.Contains("[2 Runs]", StringComparison.Ordinal) && s.Contains("interrupted", StringComparison.Ordinal), "the cancelled run in Runs");
         await terminal.SendKeysAsync("q");
@@ -71,5 +71,28 @@ public sealed class TerminalEndToEndTests : IDisposable
         await File.WriteAllTextAsync(release, "");
         Run ended = await lab.WaitAsync(run.Id);
         Assert.Equal(RunStatus.Completed, ended.Status);
+    }
+
+    [Fact]
+    public async Task Losing_the_terminal_stops_the_app_cleanly_and_the_run_goes_on()
+    {
+        string release = _lab.Combine("release");
+        string test = _lab.MakeTest("hangup", $"echo waiting; while [ ! -e '{release}' ]; do sleep 0.05; done; echo released");
+        Lab lab = _lab.OpenLab();
+        Run run = (await lab.DispatchAsync(test, "local-1")).Run;
+        await using Tmux terminal = new();
+        await terminal.StartAsync([.. CliHarness.Program, "--state-dir", _lab.StateDir, "--config", _lab.ConfigFile]);
+        await terminal.WaitForAsync(run.Id);
+        await terminal.SendKeysAsync("Enter");
+        await terminal.WaitForAsync("waiting");
+        int app = await terminal.PanePidAsync();
+
+        await terminal.HangUpAsync();
+
+        await Eventually.True(() => !File.Exists($"/proc/{app}/stat") || File.ReadAllText($"/proc/{app}/stat").Contains(") Z", StringComparison.Ordinal),
+            what: "the app to exit on SIGHUP");
+        Assert.Equal(RunStatus.Running, lab.Store.Get(run.Id).Run.Status);
+        await File.WriteAllTextAsync(release, "");
+        Assert.Equal(RunStatus.Completed, (await lab.WaitAsync(run.Id)).Status);
     }
 }

@@ -33,6 +33,18 @@ public sealed class Tmux : IAsyncDisposable
         return result.StandardOutput;
     }
 
+    /// <summary>The pid of the program in the pane.</summary>
+    public async Task<int> PanePidAsync()
+    {
+        BufferedCommandResult result = await Cli.Wrap("tmux").WithArguments(["-L", _socket, "list-panes", "-t", "e2e", "-F", "#{pane_pid}"])
+            .ExecuteBufferedAsync();
+        return int.Parse(result.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The terminal goes away, as when an SSH session drops: the program gets SIGHUP.</summary>
+    public async Task HangUpAsync() =>
+        await Cli.Wrap("tmux").WithArguments(["-L", _socket, "kill-server"]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+
     public async Task<bool> IsRunningAsync()
     {
         BufferedCommandResult result = await Cli.Wrap("tmux").WithArguments(["-L", _socket, "has-session", "-t", "e2e"])

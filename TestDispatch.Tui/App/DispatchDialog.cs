@@ -24,7 +24,9 @@ public sealed class DispatchDialog : Window
     private readonly TextField _timeout = new() { X = 12, Y = 10, Width = 12 };
     private readonly PlainLabel _error = new() { X = 1, Y = 12, Width = Dim.Fill(1), Height = 2 };
     private readonly IReadOnlyList<MachineState> _states;
+    private readonly string _initialTestDir;
     private bool _busy;
+    private bool _confirmDiscard;
 
     public DispatchDialog(IApplication app, Lab lab, string? machine)
     {
@@ -40,7 +42,7 @@ public sealed class DispatchDialog : Window
             m.CurrentRun is { } run ? $"{m.Name}  (busy: {run})" : $"{m.Name}  {string.Join(",", m.Tags)}")));
         int selected = Math.Max(0, _states.ToList().FindIndex(m => m.Name == machine));
         _machines.SelectedItem = selected;
-        _testDir.Text = Environment.CurrentDirectory.TrimEnd('/') + "/";
+        _testDir.Text = _initialTestDir = Environment.CurrentDirectory.TrimEnd('/') + "/";
         Button ok = new() { Text = "Dispatch", X = Pos.Center() - 10, Y = 14, IsDefault = true };
         Button cancel = new() { Text = "Close", X = Pos.Center() + 4, Y = 14 };
         Add(
@@ -68,21 +70,52 @@ public sealed class DispatchDialog : Window
                 key.Handled = true;
             }
         };
-        KeyDown += (_, key) =>
+        // Subviews see keys first (a text field would type a confirming 'y'), so every one routes here first.
+        foreach (View view in new View[] { _testDir, _machines, _command, _timeout, this })
         {
-            if (key == Key.Esc)
-            {
-                key.Handled = true;
-                app.RequestStop();
-            }
-            else if (key == Key.Enter && !key.Handled)
-            {
-                key.Handled = true;
-                Dispatch();
-            }
-        };
+            view.KeyDown += (_, key) => key.Handled = key.Handled || HandleKey(key);
+        }
         _testDir.SetFocus();
     }
+
+    private bool HandleKey(Key key)
+    {
+        if (_confirmDiscard)
+        {
+            _confirmDiscard = false;
+            if (key == new Key('y') || key == new Key('Y'))
+            {
+                _app.RequestStop();
+            }
+            else
+            {
+                _error.Text = "";
+            }
+            return true;
+        }
+        if (key == Key.Esc)
+        {
+            if (HasUnsavedInput)
+            {
+                _confirmDiscard = true;
+                _error.Text = "Discard what you typed? y to close, any other key to keep editing";
+            }
+            else
+            {
+                _app.RequestStop();
+            }
+            return true;
+        }
+        if (key == Key.Enter)
+        {
+            Dispatch();
+            return true;
+        }
+        return false;
+    }
+
+    private bool HasUnsavedInput =>
+        _testDir.Text != _initialTestDir || _command.Text.Length > 0 || _timeout.Text.Length > 0;
 
     /// <summary>The run dispatched (created or reused), once Dispatch succeeded.</summary>
     public Run? Dispatched { get; private set; }

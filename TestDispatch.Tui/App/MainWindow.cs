@@ -38,9 +38,11 @@ public sealed class MainWindow : Window
     private bool _loading;
     private bool _reloadQueued;
     private Func<Task>? _confirm;
+    private readonly CancellationToken _closing;
 
-    public MainWindow(IApplication app, Lab lab, Theme theme)
+    public MainWindow(IApplication app, Lab lab, Theme theme, CancellationToken closing = default)
     {
+        _closing = closing;
         _app = app;
         _lab = lab;
         _theme = theme;
@@ -301,6 +303,7 @@ public sealed class MainWindow : Window
                 return true;
             case var k when k == new Key('?'):
                 HelpWindow.Show(_app, HelpWindow.MainKeys);
+                AfterNestedView();
                 return true;
             default:
                 return false;
@@ -379,6 +382,17 @@ public sealed class MainWindow : Window
         using RunWindow view = new(_app, _lab, _theme, id);
         _app.Run(view);
         view.StopRefreshing();
+        AfterNestedView();
+    }
+
+    /// <summary>A nested view ended: if the app is closing (SIGHUP, SIGTERM) this window goes too, else it catches up.</summary>
+    private void AfterNestedView()
+    {
+        if (_closing.IsCancellationRequested)
+        {
+            _app.RequestStop();
+            return;
+        }
         Reload();
     }
 
@@ -387,9 +401,9 @@ public sealed class MainWindow : Window
         string? machine = _tab == 0 ? SelectedMachine()?.Name : SelectedRun()?.Machine;
         using DispatchDialog dialog = new(_app, _lab, machine);
         _app.Run(dialog);
-        if (dialog.Dispatched is { } run)
+        AfterNestedView();
+        if (dialog.Dispatched is { } run && !_closing.IsCancellationRequested)
         {
-            Reload();
             OpenRun(run.Id);
         }
     }

@@ -6,25 +6,44 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// Starts the full-screen app on this terminal. Runs are never touched by quitting: they live in the
-/// agent. SIGHUP (the SSH session went away) and SIGTERM stop the app cleanly, restoring the terminal.
+/// agent. SIGHUP (the SSH session went away) and SIGTERM/SIGINT (arriving as <paramref name="cancellationToken"/>
+/// from the command line layer) stop the app cleanly, restoring the terminal when there still is one.
 /// </summary>
 public static class TuiApp
 {
-    public static int Run(Lab lab)
+    public static int Run(Lab lab, CancellationToken cancellationToken = default)
     {
         using IApplication app = Application.Create();
         app.Init();
-        using MainWindow window = new(app, lab, Theme.FromEnvironment());
-        using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
-        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        app.Run(window);
-        window.StopRefreshing();
-        return 0;
-
-        void Stop(PosixSignalContext context)
+        // Leave the mouse to the terminal: engineers select run ids and log lines with it (lazygit#602).
+        app.Mouse.IsMouseDisabled = true;
+        using CancellationTokenSource closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bool hungUp = false;
+        using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
-            app.Invoke(() => app.RequestStop());
+            hungUp = true;
+            closing.Cancel();
+        });
+        using MainWindow window = new(app, lab, Theme.FromEnvironment(), closing.Token);
+        // Signals arrive on other threads: the UI thread stops view after view (a run view or dialog on
+        // top first, then the main window), the same way 'q' and Esc do.
+        app.AddTimeout(TimeSpan.FromMilliseconds(100), () =>
+        {
+            if (closing.IsCancellationRequested)
+            {
+                app.RequestStop();
+            }
+            return true;
+        });
+        app.Run(window);
+        window.StopRefreshing();
+        if (hungUp)
+        {
+            // The terminal is gone: there is nothing to restore, and Terminal.Gui 2.5's input thread spins
+            // on the hung-up tty, so disposing the app would wait for it forever. Everything we own is saved.
+            Environment.Exit(128 + 1);
         }
+        return 0;
     }
 }

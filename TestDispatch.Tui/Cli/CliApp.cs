@@ -31,7 +31,7 @@ public static class CliApp
             }
             Lab lab = global.OpenLab(parse);
             await lab.EnsureAgentAsync(cancellationToken);
-            return App.TuiApp.Run(lab);
+            return App.TuiApp.Run(lab, cancellationToken);
         });
         return root;
     }
