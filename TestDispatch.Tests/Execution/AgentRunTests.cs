@@ -38,6 +38,23 @@ public sealed class AgentRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_test_gets_default_signal_handling_like_in_a_shell()
+    {
+        string test = _cli.MakeTest("signals", """
+            mask=$(awk '/^SigIgn/ {print $2}' /proc/self/status)
+            echo "ignored: $mask"
+            [ $(( 0x$mask & 0x1000 )) -eq 0 ] || { echo "SIGPIPE is ignored"; exit 1; }
+            yes | head -c 10 >/dev/null
+            """);
+
+        (int exit, string output, _) = await _cli.Run("run", test, "--machine", "local-1", "--wait", "--json");
+
+        string log = await File.ReadAllTextAsync(Parse(output).LogsPath);
+        Assert.True(exit == ExitCodes.Passed, log);
+        Assert.DoesNotContain("Broken pipe", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_failing_test_is_failed_with_its_exit_code_and_no_error_code()
     {
         string test = _cli.MakeTest("fail", "echo about to fail; exit 3");

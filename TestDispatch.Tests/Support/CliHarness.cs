@@ -67,5 +67,22 @@ public sealed class CliHarness : IDisposable
         return dir;
     }
 
-    public void Dispose() => _dir.Dispose();
+    /// <summary>Kills what is left of this state dir's runs (a failed test may leave one waiting forever), then removes the dir.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            foreach (Engine.Runs.RunRecord record in OpenLab(startsAgents: false).Store.Active())
+            {
+                if (record.Process is { } process)
+                {
+                    ProcessGroups.Signal(process, 9);
+                }
+            }
+        }
+        catch (DispatchException)
+        {
+        }
+        _dir.Dispose();
+    }
 }
