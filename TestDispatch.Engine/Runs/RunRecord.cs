@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace TestDispatch.Engine.Runs;
 
 /// <summary>
@@ -16,5 +18,6 @@ public sealed record RunRecord
     public RunProcess? Process { get; init; }
     public DateTimeOffset? CancelRequestedAt { get; init; }
 
+    [JsonIgnore]
     public string Id => Run.Id;
 }

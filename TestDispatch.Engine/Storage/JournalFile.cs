@@ -31,12 +31,13 @@ internal sealed class JournalFile(IFileSystem fs, string path)
             bytes = new byte[stream.Length - offset];
             stream.ReadExactly(bytes);
         }
+        StoreJsonReader json = new();
         ReadOnlySpan<byte> rest = bytes;
         while (rest.IndexOf((byte)'\n') is var end and >= 0)
         {
             lineNumber++;
             ReadOnlySpan<byte> line = rest[..end];
-            entries.Add(Parse(line, lineNumber));
+            entries.Add(Parse(line, lineNumber, json));
             offset += end + 1;
             rest = rest[(end + 1)..];
         }
@@ -72,20 +73,16 @@ internal sealed class JournalFile(IFileSystem fs, string path)
         return validLength + line.Length;
     }
 
-    private JournalEntry Parse(ReadOnlySpan<byte> line, int lineNumber)
+    private JournalEntry Parse(ReadOnlySpan<byte> line, int lineNumber, StoreJsonReader json)
     {
+        Utf8JsonReader reader = new(line);
         try
         {
-            JournalEntry? entry = JsonSerializer.Deserialize(line, StoreJson.Default.JournalEntry);
-            if (entry?.Run?.Run is null)
-            {
-                throw StateCorruption.At($"{path}:{lineNumber}", "the line holds no run");
-            }
-            return entry;
+            return json.ReadJournalEntry(ref reader);
         }
         catch (JsonException e)
         {
-            throw StateCorruption.At($"{path}:{lineNumber}", $"invalid JSON: {e.Message}", e);
+            throw StateCorruption.At($"{path}:{lineNumber}", $"invalid at column {reader.TokenStartIndex + 1}: {e.Message}", e);
         }
     }
 }

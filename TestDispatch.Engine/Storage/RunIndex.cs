@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -17,22 +18,30 @@ internal sealed class RunIndex
 
     public long MaxSeq { get; private set; }
 
-    public void Clear()
+    /// <summary>Replaces everything with <paramref name="records"/> (a snapshot, in creation order).</summary>
+    public void Load(IReadOnlyList<RunRecord> records)
     {
         _byId.Clear();
         _order.Clear();
         _activeByMachine.Clear();
         _lastFinishedByMachine.Clear();
         MaxSeq = 0;
+        _byId.EnsureCapacity(records.Count);
+        _order.EnsureCapacity(records.Count);
+        foreach (RunRecord record in records)
+        {
+            Apply(record);
+        }
     }
 
     public void Apply(RunRecord record)
     {
-        if (!_byId.ContainsKey(record.Id))
+        ref RunRecord? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_byId, record.Id, out bool known);
+        if (!known)
         {
             _order.Add(record.Id);
         }
-        _byId[record.Id] = record;
+        slot = record;
         MaxSeq = Math.Max(MaxSeq, record.Seq);
 
         string machine = record.Run.Machine;

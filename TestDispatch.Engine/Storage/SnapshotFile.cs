@@ -1,11 +1,15 @@
+using System.Buffers;
 using System.IO.Abstractions;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// snapshot.json: replaced atomically (temp, fsync, rename, fsync dir), so a reader sees the old or
-/// the new snapshot, never half of one.
+/// the new snapshot, never half of one. A <see cref="SnapshotHeader"/> line, then one run per line: a newline is
+/// never inside a record, so the runs split into parts that parse in parallel, one per core.
 /// </summary>
 internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
 {
@@ -44,16 +48,50 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
         {
             return new Snapshot(0, []);
         }
+        byte[] bytes;
+        using (Stream stream = Open())
+        {
+            // Read whole, then parse: the parts need the bytes, and parsing from the stream cost several times more.
+            bytes = GC.AllocateUninitializedArray<byte>(checked((int)stream.Length));
+            stream.ReadExactly(bytes);
+        }
+        return Parse(bytes);
+    }
+
+    /// <summary>Parses a snapshot's bytes: its run lines in parallel, in parts of at least <paramref name="minPartBytes"/>.</summary>
+    internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20)
+    {
+        Utf8JsonReader header = new(bytes, ManyValues);
+        (long generation, int count, List<RunRecord>? runs) = Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r));
+        if (runs is not null)
+        {
+            return new Snapshot(generation, runs);
+        }
+        int start = checked((int)header.BytesConsumed);
+        int[] bounds = PartBounds(bytes, start, Math.Clamp((bytes.Length - start) / minPartBytes, 1, Environment.ProcessorCount));
+        List<RunRecord>[] parts = new List<RunRecord>[bounds.Length - 1];
         try
         {
-            using Stream stream = Open();
-            return JsonSerializer.Deserialize(stream, StoreJson.Default.Snapshot)
-                ?? throw StateCorruption.At(paths.Snapshot, "it holds null");
+            Parallel.For(0, parts.Length, i =>
+            {
+                Utf8JsonReader lines = new(bytes.AsSpan(bounds[i], bounds[i + 1] - bounds[i]), ManyValues);
+                parts[i] = Guarded(bytes, bounds[i], ref lines, static (ref r, json) => json.ReadRecords(ref r));
+            });
         }
-        catch (JsonException e)
+        catch (AggregateException e) when (e.InnerExceptions.OfType<DispatchException>().FirstOrDefault() is { } damage)
         {
-            throw StateCorruption.At(paths.Snapshot, $"invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
+            ExceptionDispatchInfo.Throw(damage);
         }
+        if (parts.Sum(p => p.Count) != count)
+        {
+            throw StateCorruption.At(paths.Snapshot, $"its first line says {count} runs follow, but {parts.Sum(p => p.Count)} do");
+        }
+        List<RunRecord> all = new(count);
+        foreach (List<RunRecord> part in parts)
+        {
+            all.AddRange(part);
+        }
+        return new Snapshot(generation, all);
     }
 
     public void Write(Snapshot snapshot)
@@ -67,12 +105,76 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
             BufferSize = 1 << 16,
         }))
         {
-            JsonSerializer.Serialize(stream, snapshot, StoreJson.Default.Snapshot);
+            WriteTo(stream, snapshot);
             stream.Flush();
             Fsync(stream);
         }
         fs.File.Move(paths.SnapshotTemp, paths.Snapshot, overwrite: true);
         Durability.SyncDirectory(fs, paths.Root);
+    }
+
+    /// <summary>The format alone: a <see cref="SnapshotHeader"/> line, then one line per run record.</summary>
+    internal static void WriteTo(Stream stream, Snapshot snapshot)
+    {
+        // Into a buffer, not the stream: the serializer flushes its writer after each value, and a stream flush per
+        // run would be a write(2) per run.
+        ArrayBufferWriter<byte> lines = new(1 << 16);
+        using Utf8JsonWriter json = new(lines);
+        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count), StoreJson.Default.SnapshotHeader);
+        EndLine();
+        foreach (RunRecord record in snapshot.Runs)
+        {
+            JsonSerializer.Serialize(json, record, StoreJson.Default.RunRecord);
+            EndLine();
+        }
+        stream.Write(lines.WrittenSpan);
+
+        void EndLine()
+        {
+            json.Flush();
+            lines.Write("\n"u8);
+            json.Reset();
+            if (lines.WrittenCount >= 1 << 16)
+            {
+                stream.Write(lines.WrittenSpan);
+                lines.ResetWrittenCount();
+            }
+        }
+    }
+
+    private static readonly JsonReaderOptions ManyValues = new() { AllowMultipleValues = true };
+
+    /// <summary>Where each part starts: just after a line end, so each holds whole records (a newline is never inside one).</summary>
+    private static int[] PartBounds(byte[] bytes, int start, int parts)
+    {
+        int[] bounds = new int[parts + 1];
+        bounds[0] = start;
+        bounds[parts] = bytes.Length;
+        for (int i = 1; i < parts; i++)
+        {
+            int guess = Math.Max(bounds[i - 1], start + (int)((long)(bytes.Length - start) * i / parts));
+            int newline = bytes.AsSpan(guess).IndexOf((byte)'\n');
+            bounds[i] = newline < 0 ? bytes.Length : guess + newline + 1;
+        }
+        return bounds;
+    }
+
+    private delegate T Parser<T>(ref Utf8JsonReader reader, StoreJsonReader json);
+
+    /// <summary>Runs <paramref name="parse"/> and reports damage with the file, line and column it is at.</summary>
+    private T Guarded<T>(byte[] bytes, int offset, ref Utf8JsonReader reader, Parser<T> parse)
+    {
+        try
+        {
+            return parse(ref reader, new StoreJsonReader());
+        }
+        catch (JsonException e)
+        {
+            int at = offset + (int)reader.TokenStartIndex;
+            int lineStart = bytes.AsSpan(0, at).LastIndexOf((byte)'\n') + 1;
+            int line = bytes.AsSpan(0, at).Count((byte)'\n') + 1;
+            throw StateCorruption.At($"{paths.Snapshot}:{line}", $"invalid at column {at - lineStart + 1}: {e.Message}", e);
+        }
     }
 
     private FileSystemStream Open() => fs.FileStream.New(paths.Snapshot, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

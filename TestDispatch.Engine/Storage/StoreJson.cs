@@ -3,13 +3,27 @@ using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
-/// <summary>The snapshot file: every run as of journal generation <see cref="Generation"/> (written first, so it can be read cheaply).</summary>
+/// <summary>Every run as of journal generation <see cref="Generation"/>: what snapshot.json holds.</summary>
 internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs);
+
+/// <summary>
+/// The first line of snapshot.json (the generation first, so it can be read cheaply); <see cref="Count"/> run records
+/// follow, one per line, so the file parses in parallel and a cut at a line end still shows. Snapshots written before
+/// were one object, <c>{"generation": n, "runs": [...]}</c>; they still load.
+/// </summary>
+internal sealed record SnapshotHeader(long Generation, int Count);
 
 /// <summary>One journal line: the whole new state of one run (last line for an id wins).</summary>
 internal sealed record JournalEntry(RunRecord Run);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(Snapshot))]
+/// <summary>
+/// Writes the store's private files (read back by <see cref="StoreJsonReader"/>); not the public contract, which is
+/// <see cref="ContractJson"/>. Nulls are left out: they are most of a finished run's optional fields, and a reader
+/// gives absent fields their defaults.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Snapshot))] // the older one-object form; SnapshotFile.WriteTo writes the current one
+[JsonSerializable(typeof(SnapshotHeader))]
+[JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(JournalEntry))]
 internal sealed partial class StoreJson : JsonSerializerContext;

@@ -212,6 +212,79 @@ public class RunStoreTests
     }
 
     [Fact]
+    public void A_snapshot_with_a_field_of_the_wrong_type_is_reported_and_left_untouched()
+    {
+        RunStore store = _dir.Open();
+        store.Prepare(Request());
+        store.Compact();
+        string damaged = _dir.Fs.File.ReadAllText(_dir.Paths.Snapshot).Replace("\"seq\":1", "\"seq\":\"1\"", StringComparison.Ordinal);
+        _dir.Fs.File.WriteAllText(_dir.Paths.Snapshot, damaged);
+
+        DispatchException error = Assert.Throws<DispatchException>(() => _dir.Open().List());
+
+        Assert.Equal(ErrorCodes.StateCorrupt, error.ErrorCode);
+        Assert.Contains(_dir.Paths.Snapshot, error.Message, StringComparison.Ordinal);
+        Assert.Contains("expected an integer", error.Message, StringComparison.Ordinal);
+        Assert.Equal(damaged, _dir.Fs.File.ReadAllText(_dir.Paths.Snapshot));
+    }
+
+    [Fact]
+    public void A_store_written_in_the_previous_format_still_loads_with_every_value()
+    {
+        // Verbatim from the store before nulls were left out (with a duplicate "id" per record).
+        const string oldRecord =
+            "{\"run\":{\"id\":\"0a1b2c3d4e5f\",\"machine\":\"lab-m01\",\"test_dir\":\"/tests/a\",\"test_dir_hash\":\"hash-a\",\"status\":\"failed\",\"exit_code\":3," +
+            "\"started_at\":\"2026-01-05T08:00:02.250Z\",\"ended_at\":\"2026-01-05T08:01:00.000Z\",\"artifacts_path\":\"/state/runs/0a1b2c3d4e5f/artifacts\"," +
+            "\"logs_path\":\"/state/runs/0a1b2c3d4e5f/output.log\",\"error_code\":\"timeout\",\"error_msg\":\"took \\u0022too\\u0022 long\\n\",\"batch_id\":\"b-7\",\"plan_entry\":\"smoke\"}," +
+            "\"spec\":{\"command\":[\"./run.sh\",\"--fast\"],\"timeout\":\"00:05:00\"},\"seq\":7,\"created_at\":\"2026-01-05T08:00:00+00:00\"," +
+            "\"process\":{\"process_group_id\":4321,\"start_ticks\":987654321,\"agent_pid\":1234},\"cancel_requested_at\":\"2026-01-05T08:00:30+00:00\",\"id\":\"0a1b2c3d4e5f\"}";
+        const string oldPending =
+            "{\"run\":{\"id\":\"ffeeddccbbaa\",\"machine\":\"lab-m02\",\"test_dir\":\"/tests/b\",\"test_dir_hash\":\"hash-b\",\"status\":\"pending\",\"exit_code\":null," +
+            "\"started_at\":null,\"ended_at\":null,\"artifacts_path\":\"/state/runs/ffeeddccbbaa/artifacts\",\"logs_path\":\"/state/runs/ffeeddccbbaa/output.log\"," +
+            "\"error_code\":\"\",\"error_msg\":\"\"},\"spec\":{\"command\":[\"./run.sh\"],\"timeout\":\"00:30:00\"},\"seq\":8,\"created_at\":\"2026-01-05T09:00:00+00:00\"," +
+            "\"process\":null,\"cancel_requested_at\":null,\"id\":\"ffeeddccbbaa\"}";
+        _dir.Fs.Directory.CreateDirectory(FakeStateDir.Root);
+        _dir.Fs.File.WriteAllText(_dir.Paths.Snapshot, $"{{\"generation\":1,\"runs\":[{oldPending}]}}");
+        _dir.Fs.File.WriteAllText(_dir.Paths.Journal(1), $"{{\"run\":{oldRecord}}}\n");
+
+        RunStore store = _dir.Open();
+
+        RunRecord full = store.Get("0a1b2c3d4e5f");
+        Assert.Equal(
+            ("lab-m01", "/tests/a", "hash-a", RunStatus.Failed, 3, "timeout", "took \"too\" long\n", "b-7", "smoke"),
+            (full.Run.Machine, full.Run.TestDir, full.Run.TestDirHash, full.Run.Status, full.Run.ExitCode, full.Run.ErrorCode, full.Run.ErrorMsg, full.Run.BatchId, full.Run.PlanEntry));
+        Assert.Equal(new DateTimeOffset(2026, 1, 5, 8, 0, 2, 250, TimeSpan.Zero), full.Run.StartedAt);
+        Assert.Equal(new DateTimeOffset(2026, 1, 5, 8, 1, 0, TimeSpan.Zero), full.Run.EndedAt);
+        Assert.Equal(("/state/runs/0a1b2c3d4e5f/artifacts", "/state/runs/0a1b2c3d4e5f/output.log"), (full.Run.ArtifactsPath, full.Run.LogsPath));
+        Assert.Equal(["./run.sh", "--fast"], full.Spec.Command);
+        Assert.Equal((TimeSpan.FromMinutes(5), 7L, new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero)), (full.Spec.Timeout, full.Seq, full.CreatedAt));
+        Assert.Equal(new RunProcess(4321, 987654321, 1234), full.Process);
+        Assert.Equal(new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero), full.CancelRequestedAt);
+        RunRecord pending = store.Get("ffeeddccbbaa");
+        Assert.Equal((RunStatus.Pending, null, null, null, "", ""),
+            (pending.Run.Status, pending.Run.ExitCode, pending.Run.StartedAt, pending.Run.EndedAt, pending.Run.ErrorCode, pending.Run.ErrorMsg));
+        Assert.Equal((null, null, null, null), (pending.Process, pending.CancelRequestedAt, pending.Run.BatchId, pending.Run.PlanEntry));
+        Assert.Equal(2, store.List().Count);
+        Assert.Equal(PrepareKind.Busy, store.Prepare(Request(machine: "lab-m02")).Kind);
+    }
+
+    [Fact]
+    public void A_finished_run_no_longer_keeps_its_process()
+    {
+        RunStore store = _dir.Open();
+        Run run = store.Prepare(Request()).Run;
+        RunProcess process = new(4321, 987654321, 1234);
+        store.Update(run.Id, r => Running(r) with { Process = process });
+        Assert.Equal(process, _dir.Open().Get(run.Id).Process);
+
+        RunRecord finished = store.Update(run.Id, r => Finished(r));
+
+        Assert.Null(finished.Process);
+        Assert.Null(store.Get(run.Id).Process);
+        Assert.Null(_dir.Open().Get(run.Id).Process);
+    }
+
+    [Fact]
     public void Compaction_keeps_every_run_and_empties_the_journal()
     {
         RunStore store = _dir.Open(new StoreOptions { CompactAfterLines = 10 });
@@ -243,6 +316,37 @@ public class RunStoreTests
         first.Update(run.Id, r => Finished(Running(r)));
 
         Assert.Equal(RunStatus.Completed, second.Get(run.Id).Run.Status);
+    }
+
+    [Fact]
+    public void A_new_snapshot_is_parsed_while_the_state_lock_is_free_and_then_used()
+    {
+        RunStore first = _dir.Open();
+        Run run = first.Prepare(Request()).Run;
+        first.Compact();
+        string snapshot = _dir.Fs.File.ReadAllText(_dir.Paths.Snapshot);
+        string headerOnly = snapshot[..(snapshot.IndexOf('\n', StringComparison.Ordinal) + 1)];
+        // Same generation, runs gone, just before the second acquire: a store that parsed the snapshot while the lock was
+        // free (after the first acquire found it new) still has the run; one that read it under the lock would not.
+        RunStore second = new(_dir.Fs, new InterleavedLocks(_dir.Locks, 2, () => _dir.Fs.File.WriteAllText(_dir.Paths.Snapshot, headerOnly)), FakeStateDir.Root);
+
+        Assert.Equal(RunStatus.Pending, second.Get(run.Id).Run.Status);
+    }
+
+    [Fact]
+    public void A_snapshot_replaced_while_waiting_for_the_state_lock_is_read_again_under_it()
+    {
+        RunStore first = _dir.Open();
+        Run run = first.Prepare(Request()).Run;
+        first.Compact();
+        RunStore second = new(_dir.Fs, new InterleavedLocks(_dir.Locks, 2, () =>
+        {
+            first.Update(run.Id, r => Finished(Running(r)));
+            first.Compact();
+        }), FakeStateDir.Root);
+
+        Assert.Equal(RunStatus.Completed, second.Get(run.Id).Run.Status);
+        Assert.Equal(2, new SnapshotFile(_dir.Fs, _dir.Paths).ReadGeneration());
     }
 
     [Fact]
@@ -298,5 +402,22 @@ public class RunStoreTests
         Assert.Throws<DispatchException>(() => store.Find("zz"));
 
         Assert.False(_dir.Locks.IsHeld(_dir.Paths.StateLock));
+    }
+
+    /// <summary>Runs <paramref name="meanwhile"/> just before acquire number <paramref name="at"/>: what another process does in between.</summary>
+    private sealed class InterleavedLocks(IFileLocks inner, int at, Action meanwhile) : IFileLocks
+    {
+        private int _acquires;
+
+        public IDisposable? TryAcquire(string path) => inner.TryAcquire(path);
+
+        public IDisposable Acquire(string path, TimeSpan timeout)
+        {
+            if (Interlocked.Increment(ref _acquires) == at)
+            {
+                meanwhile();
+            }
+            return inner.Acquire(path, timeout);
+        }
     }
 }

@@ -1,0 +1,369 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using TestDispatch.Engine.Runs;
+using static TestDispatch.Engine.Storage.Utf8JsonReaderExtensions;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>
+/// Reads the store's files (snapshot, journal lines) in the private JSON shape <see cref="StoreJson"/> writes, by hand:
+/// every cold start parses the whole snapshot, and the generated deserializer took ~1 s and 270 MiB for 100k runs.
+/// Values that repeat from run to run (machine, test dir, hash, command, error text) become one shared string, and a
+/// spec equal to the previous run's is that one. Unknown properties are skipped and absent optional ones keep their
+/// defaults, so files written before nulls were left out (or with the old duplicate "id") still load. Damage throws
+/// <see cref="JsonException"/>; the caller names the file. One instance per thread: it caches what it has read.
+/// The per-run methods are compiled optimized at once: a CLI process parses the snapshot once, before tiered
+/// compilation would get to them (-10% for a fresh process).
+/// </summary>
+internal sealed class StoreJsonReader
+{
+    private static readonly (byte[] Word, RunStatus Status)[] Statuses =
+        [.. Enum.GetValues<RunStatus>().Select(s => (Encoding.UTF8.GetBytes(s.ToWord()), s))];
+
+    private readonly HashSet<string> _shared = new(StringComparer.Ordinal);
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _sharedByChars;
+    private readonly List<string> _command = [];
+    private RunSpec? _lastSpec;
+
+    public StoreJsonReader() => _sharedByChars = _shared.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>
+    /// The first object of a snapshot: its generation and how many records follow it (<see cref="SnapshotHeader"/>), or,
+    /// in the older one-object form, the generation and the runs themselves (and then nothing may follow).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public (long Generation, int Count, List<RunRecord>? Runs) ReadSnapshotHeader(ref Utf8JsonReader reader)
+    {
+        long? generation = null;
+        int? count = null;
+        List<RunRecord>? runs = null;
+        reader.Next();
+        reader.ExpectObject("a snapshot header");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("generation"u8))
+            {
+                generation = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("count"u8))
+            {
+                count = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("runs"u8))
+            {
+                reader.NextArray("runs");
+                runs = [];
+                while (reader.Next() != JsonTokenType.EndArray)
+                {
+                    runs.Add(ReadRecord(ref reader));
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        if (runs is not null)
+        {
+            reader.ExpectEnd("the snapshot");
+        }
+        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs);
+    }
+
+    /// <summary>Run records, one top-level object each, to the end of the data (for a reader that allows several values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public List<RunRecord> ReadRecords(ref Utf8JsonReader reader)
+    {
+        List<RunRecord> records = [];
+        while (reader.Read())
+        {
+            records.Add(ReadRecord(ref reader));
+        }
+        return records;
+    }
+
+    /// <summary>One journal line: <c>{"run": record}</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public JournalEntry ReadJournalEntry(ref Utf8JsonReader reader)
+    {
+        RunRecord? record = null;
+        reader.Next();
+        reader.ExpectObject("a journal entry");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("run"u8))
+            {
+                reader.Next();
+                record = ReadRecord(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        reader.ExpectEnd("the journal entry");
+        return new JournalEntry(record ?? throw new JsonException("the line holds no run"));
+    }
+
+    /// <summary>The record whose start the reader is on; leaves the reader on its end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private RunRecord ReadRecord(ref Utf8JsonReader reader)
+    {
+        Run? run = null;
+        RunSpec? spec = null;
+        long? seq = null;
+        DateTimeOffset? createdAt = null;
+        RunProcess? process = null;
+        DateTimeOffset? cancelRequestedAt = null;
+        reader.ExpectObject("a run record");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("run"u8))
+            {
+                run = ReadRun(ref reader);
+            }
+            else if (reader.ValueTextEquals("spec"u8))
+            {
+                spec = ReadSpec(ref reader);
+            }
+            else if (reader.ValueTextEquals("seq"u8))
+            {
+                seq = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("created_at"u8))
+            {
+                createdAt = reader.NextTimestamp();
+            }
+            else if (reader.ValueTextEquals("process"u8))
+            {
+                process = ReadProcess(ref reader);
+            }
+            else if (reader.ValueTextEquals("cancel_requested_at"u8))
+            {
+                cancelRequestedAt = reader.NextTimestamp();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new RunRecord
+        {
+            Run = run ?? throw Missing("run"),
+            Spec = spec ?? throw Missing("spec"),
+            Seq = seq ?? throw Missing("seq"),
+            CreatedAt = createdAt ?? throw Missing("created_at"),
+            Process = process,
+            CancelRequestedAt = cancelRequestedAt,
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Run ReadRun(ref Utf8JsonReader reader)
+    {
+        string? id = null, machine = null, testDir = null, testDirHash = null, artifactsPath = null, logsPath = null;
+        string? batchId = null, planEntry = null;
+        string errorCode = "", errorMsg = "";
+        RunStatus? status = null;
+        int? exitCode = null;
+        DateTimeOffset? startedAt = null, endedAt = null;
+        reader.Next();
+        reader.ExpectObject("a run");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("id"u8))
+            {
+                id = reader.NextString();
+            }
+            else if (reader.ValueTextEquals("machine"u8))
+            {
+                machine = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("test_dir"u8))
+            {
+                testDir = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("test_dir_hash"u8))
+            {
+                testDirHash = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("status"u8))
+            {
+                status = NextStatus(ref reader);
+            }
+            else if (reader.ValueTextEquals("exit_code"u8))
+            {
+                exitCode = reader.NextNullableInt32();
+            }
+            else if (reader.ValueTextEquals("started_at"u8))
+            {
+                startedAt = reader.NextTimestamp()?.ToUniversalTime();
+            }
+            else if (reader.ValueTextEquals("ended_at"u8))
+            {
+                endedAt = reader.NextTimestamp()?.ToUniversalTime();
+            }
+            else if (reader.ValueTextEquals("artifacts_path"u8))
+            {
+                artifactsPath = reader.NextString();
+            }
+            else if (reader.ValueTextEquals("logs_path"u8))
+            {
+                logsPath = reader.NextString();
+            }
+            else if (reader.ValueTextEquals("error_code"u8))
+            {
+                errorCode = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("error_msg"u8))
+            {
+                errorMsg = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("batch_id"u8))
+            {
+                batchId = NextSharedString(ref reader, nullable: true);
+            }
+            else if (reader.ValueTextEquals("plan_entry"u8))
+            {
+                planEntry = NextSharedString(ref reader, nullable: true);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new Run
+        {
+            Id = id ?? throw Missing("run.id"),
+            Machine = machine ?? throw Missing("run.machine"),
+            TestDir = testDir ?? throw Missing("run.test_dir"),
+            TestDirHash = testDirHash ?? throw Missing("run.test_dir_hash"),
+            Status = status ?? throw Missing("run.status"),
+            ExitCode = exitCode,
+            StartedAt = startedAt,
+            EndedAt = endedAt,
+            ArtifactsPath = artifactsPath ?? throw Missing("run.artifacts_path"),
+            LogsPath = logsPath ?? throw Missing("run.logs_path"),
+            ErrorCode = errorCode,
+            ErrorMsg = errorMsg,
+            BatchId = batchId,
+            PlanEntry = planEntry,
+        };
+    }
+
+    /// <summary>Most runs have the configured default command and timeout, so a spec equal to the previous one is that one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private RunSpec ReadSpec(ref Utf8JsonReader reader)
+    {
+        bool hasCommand = false;
+        TimeSpan? timeout = null;
+        reader.Next();
+        reader.ExpectObject("a spec");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("command"u8))
+            {
+                reader.NextArray("spec.command");
+                _command.Clear();
+                while (reader.Next() != JsonTokenType.EndArray)
+                {
+                    _command.Add(SharedString(ref reader));
+                }
+                hasCommand = true;
+            }
+            else if (reader.ValueTextEquals("timeout"u8))
+            {
+                timeout = reader.NextDuration();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        if (!hasCommand || timeout is null)
+        {
+            throw Missing(hasCommand ? "spec.timeout" : "spec.command");
+        }
+        if (_lastSpec is not { } last || last.Timeout != timeout || !last.Command.SequenceEqual(_command))
+        {
+            _lastSpec = new RunSpec(_command.ToArray(), timeout.Value);
+        }
+        return _lastSpec;
+    }
+
+    private static RunProcess? ReadProcess(ref Utf8JsonReader reader)
+    {
+        if (reader.Next() == JsonTokenType.Null)
+        {
+            return null;
+        }
+        reader.ExpectObject("a process");
+        int processGroupId = 0, agentPid = 0;
+        long startTicks = 0;
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("process_group_id"u8))
+            {
+                processGroupId = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("start_ticks"u8))
+            {
+                startTicks = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("agent_pid"u8))
+            {
+                agentPid = reader.NextInt32();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new RunProcess(processGroupId, startTicks, agentPid);
+    }
+
+    private static RunStatus NextStatus(ref Utf8JsonReader reader)
+    {
+        reader.Next();
+        reader.ExpectString();
+        foreach ((byte[] word, RunStatus status) in Statuses)
+        {
+            if (reader.ValueTextEquals(word))
+            {
+                return status;
+            }
+        }
+        throw new JsonException($"'{Encoding.UTF8.GetString(reader.ValueSpan)}' is not a run status");
+    }
+
+    private string NextSharedString(ref Utf8JsonReader reader) => NextSharedString(ref reader, nullable: false)!;
+
+    private string? NextSharedString(ref Utf8JsonReader reader, bool nullable) =>
+        reader.Next() == JsonTokenType.Null && nullable ? null : SharedString(ref reader);
+
+    /// <summary>The string value the reader is on, as the one instance shared by every run that has it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private string SharedString(ref Utf8JsonReader reader)
+    {
+        reader.ExpectString();
+        if (reader.ValueSpan.IsEmpty)
+        {
+            return "";
+        }
+        // Unescaped and transcoded, a value never has more UTF-16 chars than it has UTF-8 bytes.
+        Span<char> buffer = stackalloc char[256];
+        if (reader.ValueSpan.Length > buffer.Length)
+        {
+            return reader.CurrentString();
+        }
+        ReadOnlySpan<char> value = buffer[..reader.CopyCurrentString(buffer)];
+        if (!_sharedByChars.TryGetValue(value, out string? shared))
+        {
+            shared = value.ToString();
+            _shared.Add(shared);
+        }
+        return shared;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Collections;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
+
+namespace TestDispatch.Tests.Storage;
+
+/// <summary>The store's private format: what <see cref="StoreJson"/> writes, <see cref="StoreJsonReader"/> reads back unchanged.</summary>
+[Trait("Category", "Unit")]
+public class StoreJsonReaderTests
+{
+    /// <summary>Every settable property set to something other than its default, so a field the reader forgets shows.</summary>
+    internal static RunRecord Full() => new()
+    {
+        Run = new Run
+        {
+            Id = "0a1b2c3d4e5f",
+            Machine = "lab-m01",
+            TestDir = "/tests/é a",
+            TestDirHash = "hash-a",
+            Status = RunStatus.Failed,
+            ExitCode = 3,
+            StartedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 2, 250, TimeSpan.Zero),
+            EndedAt = new DateTimeOffset(2026, 1, 5, 8, 1, 0, TimeSpan.Zero),
+            ArtifactsPath = "/state/runs/0a1b2c3d4e5f/artifacts",
+            LogsPath = "/state/runs/0a1b2c3d4e5f/output.log",
+            ErrorCode = "timeout",
+            ErrorMsg = "took \"too\" long\n",
+            BatchId = "b-7",
+            PlanEntry = "smoke",
+        },
+        Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500)),
+        Seq = 7,
+        CreatedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero),
+        Process = new RunProcess(4321, 987654321, 1234),
+        CancelRequestedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero),
+    };
+
+    internal static RunRecord Pending() => new()
+    {
+        Run = new Run
+        {
+            Id = "ffeeddccbbaa",
+            Machine = "lab-m02",
+            TestDir = "/tests/b",
+            TestDirHash = "hash-b",
+            Status = RunStatus.Pending,
+            ArtifactsPath = "/state/runs/ffeeddccbbaa/artifacts",
+            LogsPath = "/state/runs/ffeeddccbbaa/output.log",
+        },
+        Spec = new RunSpec(["./run.sh"], TimeSpan.FromMinutes(30)),
+        Seq = 8,
+        CreatedAt = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero),
+    };
+
+    [Fact]
+    public void Every_field_of_a_run_record_reads_back_as_written()
+    {
+        RunRecord written = Full();
+        AssertNoPropertyIsDefault(written);
+
+        RunRecord read = RoundTrip(written);
+
+        AssertSameValues(written, read);
+    }
+
+    [Fact]
+    public void Absent_fields_read_back_as_their_defaults_and_nulls_are_not_written()
+    {
+        RunRecord written = Pending();
+
+        string json = Encoding.UTF8.GetString(Line(written));
+        RunRecord read = RoundTrip(written);
+
+        Assert.DoesNotContain("null", json, StringComparison.Ordinal);
+        Assert.Single(Occurrences(json, "\"id\""));
+        AssertSameValues(written, read);
+        Assert.Equal(("", ""), (read.Run.ErrorCode, read.Run.ErrorMsg));
+    }
+
+    [Theory]
+    [InlineData("not json", "invalid JSON literal")]
+    [InlineData("{\"run\":{\"run\":{\"id\":\"x\"", "open JSON object")]
+    [InlineData("{\"other\":1}", "holds no run")]
+    [InlineData("{\"run\":{\"spec\":{\"command\":[],\"timeout\":\"00:01:00\"},\"seq\":1,\"created_at\":\"2026-01-05T08:00:00Z\"}}", "'run' is missing")]
+    [InlineData("{\"run\":{\"run\":{\"id\":\"x\",\"machine\":\"m\",\"test_dir\":\"/t\",\"test_dir_hash\":\"h\",\"status\":\"exploded\"}}}", "not a run status")]
+    [InlineData("{\"run\":{\"seq\":\"seven\"}}", "expected an integer")]
+    [InlineData("{\"run\":{\"created_at\":\"yesterday\"}}", "timestamp")]
+    [InlineData("{\"run\":{\"spec\":{\"command\":\"./run.sh\"}}}", "not an array")]
+    [InlineData("{\"run\":{\"spec\":{\"timeout\":\"soon\"}}}", "duration")]
+    [InlineData("{\"other\":1} {}", "after a single JSON value")]
+    public void Damaged_lines_throw_JsonException_saying_what_is_wrong(string line, string expected)
+    {
+        JsonException error = Assert.ThrowsAny<JsonException>(() => Parse(Encoding.UTF8.GetBytes(line)));
+
+        Assert.Contains(expected, error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void A_string_that_is_not_UTF8_throws_JsonException()
+    {
+        byte[] line = Line(Pending());
+        int at = Encoding.UTF8.GetString(line).IndexOf("lab-m02", StringComparison.Ordinal);
+        line[at] = 0xC3; // a lead byte followed by ASCII: not UTF-8
+        line[at + 1] = (byte)'x';
+
+        Assert.ThrowsAny<JsonException>(() => Parse(line));
+    }
+
+    private static byte[] Line(RunRecord record) => JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(record), StoreJson.Default.JournalEntry);
+
+    private static RunRecord RoundTrip(RunRecord record) => Parse(Line(record)).Run;
+
+    private static JournalEntry Parse(byte[] line)
+    {
+        Utf8JsonReader reader = new(line);
+        return new StoreJsonReader().ReadJournalEntry(ref reader);
+    }
+
+    private static IEnumerable<int> Occurrences(string text, string part)
+    {
+        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + 1, StringComparison.Ordinal))
+        {
+            yield return at;
+        }
+    }
+
+    private static IEnumerable<PropertyInfo> Stored(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
+
+    private static void AssertNoPropertyIsDefault(object value)
+    {
+        foreach (PropertyInfo property in Stored(value.GetType()))
+        {
+            object? field = property.GetValue(value);
+            object? empty = property.PropertyType.IsValueType ? Activator.CreateInstance(property.PropertyType) : null;
+            Assert.False(Equals(field, empty) || field is "", $"the sample leaves {value.GetType().Name}.{property.Name} at its default");
+            if (field is Run or RunSpec or RunProcess)
+            {
+                AssertNoPropertyIsDefault(field);
+            }
+        }
+    }
+
+    /// <summary>Property by property (a spec's command is a list, which records compare by reference).</summary>
+    internal static void AssertSameValues(object expected, object actual)
+    {
+        foreach (PropertyInfo property in Stored(expected.GetType()))
+        {
+            object? want = property.GetValue(expected);
+            object? got = property.GetValue(actual);
+            string name = $"{expected.GetType().Name}.{property.Name}";
+            if (want is Run or RunSpec or RunProcess && got is not null)
+            {
+                AssertSameValues(want, got);
+            }
+            else if (want is IEnumerable items and not string)
+            {
+                Assert.True(got is IEnumerable gotItems && items.Cast<object>().SequenceEqual(gotItems.Cast<object>()), $"{name} differs");
+            }
+            else
+            {
+                Assert.True(Equals(want, got), $"{name}: wrote {want}, read {got}");
+            }
+        }
+    }
+}
