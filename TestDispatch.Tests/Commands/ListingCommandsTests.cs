@@ -117,6 +117,39 @@ public sealed class ListingCommandsTests : IDisposable
         Assert.Contains("frobnicate", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Doctor_reports_a_damaged_store_and_repair_rebuilds_it_keeping_a_backup()
+    {
+        Lab lab = _cli.OpenLab(startsAgents: false);
+        Run kept = lab.Store.Prepare(Request(machine: "local-1")).Run;
+        File.AppendAllText(lab.Store.Paths.Journal(0), "not json\n");
+
+        (int broken, string report, _) = await _cli.Run("doctor");
+        (int listing, _, string error) = await _cli.Run("runs");
+        (int repaired, string repair, _) = await _cli.Run("doctor", "--repair");
+        (int after, string runs, _) = await _cli.Run("runs", "--json");
+
+        Assert.Equal((ExitCodes.Infrastructure, ExitCodes.Infrastructure), (broken, listing));
+        Assert.Contains("FAIL  store", report, StringComparison.Ordinal);
+        Assert.Contains("state_corrupt", error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Passed, repaired);
+        Assert.Contains("dropped 1 unreadable journal lines", repair, StringComparison.Ordinal);
+        string backup = repair.Split('\n').First(l => l.Contains("backup kept at", StringComparison.Ordinal)).Split("backup kept at ")[1].Trim();
+        Assert.Contains("not json", File.ReadAllText(backup), StringComparison.Ordinal);
+        Assert.Equal(0, after);
+        Assert.Equal([kept.Id], Ids(runs));
+    }
+
+    [Fact]
+    public async Task Doctor_on_a_healthy_lab_exits_0()
+    {
+        (int exit, string output, _) = await _cli.Run("doctor");
+
+        Assert.Equal(ExitCodes.Passed, exit);
+        Assert.Contains("ok    store", output, StringComparison.Ordinal);
+        Assert.Contains("ok    setsid", output, StringComparison.Ordinal);
+    }
+
     private static string[] Ids(string json)
     {
         using JsonDocument doc = JsonDocument.Parse(json);

@@ -22,18 +22,22 @@ public static class CliApp
         root.Subcommands.Add(LogsCommand.Build(global));
         root.Subcommands.Add(CancelCommand.Build(global));
         root.Subcommands.Add(AgentCommand.Build(global));
-        root.SetAction(async (parse, cancellationToken) =>
+        root.Subcommands.Add(DoctorCommand.Build(global));
+        root.SetAction((parse, cancellationToken) => Task.FromResult(OpenApp(parse, cancellationToken)));
+        return root;
+
+        // No command: on a terminal, the full-screen app; otherwise (a pipe, a script) the help.
+        int OpenApp(ParseResult parse, CancellationToken cancellationToken)
         {
-            // No command: on a terminal, the full-screen app; otherwise (a pipe, a script) the help.
             if (Console.IsInputRedirected || Console.IsOutputRedirected || console.Out != Console.Out)
             {
                 return new System.CommandLine.Help.HelpAction().Invoke(parse);
             }
             Lab lab = global.OpenLab(parse);
-            await lab.EnsureAgentAsync(cancellationToken);
+            // Recovery reads the whole store: let the first screen come first.
+            _ = Task.Run(() => lab.EnsureAgentAsync(cancellationToken), cancellationToken);
             return App.TuiApp.Run(lab, cancellationToken);
-        });
-        return root;
+        }
     }
 
     public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)

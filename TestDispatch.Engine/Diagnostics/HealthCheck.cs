@@ -1,0 +1,90 @@
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Diagnostics;
+
+/// <summary>One thing <c>doctor</c> looked at, and what it found.</summary>
+public sealed record Finding(Health Health, string Subject, string Message);
+
+public enum Health
+{
+    Ok,
+    Warning,
+    Failure,
+}
+
+/// <summary>
+/// What <c>testdispatch doctor</c> checks: the state dir, the store, the agent, and the programs the
+/// configured transports need. It only looks; repairing the store is a separate, explicit step.
+/// </summary>
+public static class HealthCheck
+{
+    public static IReadOnlyList<Finding> Run(Lab lab)
+    {
+        List<Finding> findings = [];
+        string root = lab.Store.Paths.Root;
+        UnixFileMode mode = File.GetUnixFileMode(root);
+        findings.Add((mode & (UnixFileMode)0b000_111_111) == 0
+            ? new Finding(Health.Ok, "state dir", $"{root} (private to its owner)")
+            : new Finding(Health.Warning, "state dir", $"{root} is readable by others ({Convert.ToString((int)mode, 8)}); run 'chmod 700 {root}'"));
+
+        IReadOnlyList<RunRecord> active;
+        try
+        {
+            int total = lab.Store.List().Count;
+            active = lab.Store.Active();
+            findings.Add(new Finding(Health.Ok, "store", $"{total} runs, {active.Count} pending or running"));
+        }
+        catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
+        {
+            findings.Add(new Finding(Health.Failure, "store", e.Message));
+            return findings;
+        }
+
+        bool agentAlive;
+        using (IDisposable? probe = lab.Locks.TryAcquire(lab.Store.Paths.AgentLock))
+        {
+            agentAlive = probe is null;
+        }
+        int running = active.Count(r => r.Run.Status == RunStatus.Running);
+        int pending = active.Count - running;
+        findings.Add(agentAlive
+            ? new Finding(Health.Ok, "agent", $"running (holds {lab.Store.Paths.AgentLock}); log: {lab.Store.Paths.AgentLog}")
+            : running > 0
+                ? new Finding(Health.Warning, "agent", $"not running, but {running} runs are marked running: any other command will mark them interrupted (agent_lost) and kill what is left of them")
+                : pending > 0
+                    ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
+                    : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
+
+        foreach (string program in ProgramsNeeded(lab.Config.Machines))
+        {
+            findings.Add(OnPath(program) is { } path
+                ? new Finding(Health.Ok, program, path)
+                : new Finding(Health.Failure, program, $"'{program}' is not on PATH; install it (Debian: apt-get install {Package(program)})"));
+        }
+        return findings;
+    }
+
+    private static IEnumerable<string> ProgramsNeeded(IReadOnlyList<Machine> machines)
+    {
+        List<string> programs = ["env", "setsid", "cp"];
+        if (machines.Any(m => m.Transport == TransportKind.Ssh))
+        {
+            programs.AddRange(["ssh", "rsync"]);
+        }
+        return programs;
+    }
+
+    private static string Package(string program) => program switch
+    {
+        "setsid" => "util-linux",
+        "cp" => "coreutils",
+        "ssh" => "openssh-client",
+        _ => program,
+    };
+
+    private static string? OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, program))
+            .FirstOrDefault(File.Exists);
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.IO.Abstractions;
+using System.Text.Json;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>What <see cref="StoreRepair"/> did: the backups it made, what it kept and what it could not read.</summary>
+public sealed record RepairReport(bool WasDamaged, IReadOnlyList<string> Backups, int RunsKept, int LinesDropped, bool SnapshotLost);
+
+/// <summary>
+/// <c>doctor --repair</c>: rebuilds a damaged store from whatever is still readable (DESIGN §4.5). Every
+/// state file is first copied to a timestamped backup, never silently replaced; then the readable runs
+/// (the snapshot if it parses, plus every journal line that parses) become a new snapshot. A healthy
+/// store is left untouched.
+/// </summary>
+public static class StoreRepair
+{
+    public static RepairReport Repair(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null)
+    {
+        StatePaths paths = new(fs.Path.GetFullPath(stateDir));
+        using IDisposable held = locks.Acquire(paths.StateLock, TimeSpan.FromSeconds(30));
+        SnapshotFile snapshotFile = new(fs, paths);
+
+        Snapshot? snapshot = null;
+        try
+        {
+            snapshot = snapshotFile.Read();
+        }
+        catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
+        {
+        }
+
+        List<(long Generation, string Path)> journals = [.. fs.Directory.EnumerateFiles(paths.Root, "journal.*.jsonl")
+            .Select(path => (Generation: GenerationOf(fs, path), Path: path))
+            .Where(j => j.Generation >= 0 && (snapshot is null || j.Generation >= snapshot.Generation))
+            .OrderBy(j => j.Generation)];
+
+        Dictionary<string, RunRecord> runs = new(StringComparer.Ordinal);
+        foreach (RunRecord record in snapshot?.Runs ?? [])
+        {
+            runs[record.Id] = record;
+        }
+        int dropped = 0;
+        foreach ((_, string path) in journals)
+        {
+            dropped += ReadTolerantly(fs.File.ReadAllBytes(path), runs);
+        }
+
+        bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;
+        if (!damaged)
+        {
+            return new RepairReport(false, [], runs.Count, 0, false);
+        }
+
+        string stamp = (clock ?? TimeProvider.System).GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        List<string> backups = [];
+        foreach (string file in journals.Select(j => j.Path).Prepend(paths.Snapshot).Where(fs.File.Exists))
+        {
+            string backup = $"{file}.corrupt-{stamp}";
+            fs.File.Copy(file, backup, overwrite: true);
+            backups.Add(backup);
+        }
+
+        long generation = Math.Max(snapshot?.Generation ?? 0, journals.Count > 0 ? journals[^1].Generation : 0) + 1;
+        snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)]));
+        foreach ((_, string path) in journals)
+        {
+            fs.File.Delete(path);
+        }
+        return new RepairReport(true, backups, runs.Count, dropped, snapshot is null);
+    }
+
+    /// <summary>Applies every complete line that parses; returns how many complete lines did not. A torn last line is not counted.</summary>
+    private static int ReadTolerantly(byte[] bytes, Dictionary<string, RunRecord> runs)
+    {
+        int dropped = 0;
+        ReadOnlySpan<byte> rest = bytes;
+        StoreJsonReader json = new();
+        while (rest.IndexOf((byte)'\n') is var end and >= 0)
+        {
+            try
+            {
+                Utf8JsonReader reader = new(rest[..end]);
+                RunRecord record = json.ReadJournalEntry(ref reader).Run;
+                runs[record.Id] = record;
+            }
+            catch (Exception e) when (e is JsonException or DispatchException or InvalidOperationException)
+            {
+                dropped++;
+            }
+            rest = rest[(end + 1)..];
+        }
+        return dropped;
+    }
+
+    private static long GenerationOf(IFileSystem fs, string path)
+    {
+        string name = fs.Path.GetFileName(path); // journal.<gen>.jsonl
+        string[] parts = name.Split('.');
+        return parts.Length == 3 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long generation) ? generation : -1;
+    }
+}
