@@ -158,7 +158,10 @@ public sealed class MainWindow : Window
         {
             Replace(_runs, new RunsTable(data.Runs), null);
         }
-        _runs.SetNeedsDraw(); // durations of running runs move on
+        if (data.Runs.Take(200).Any(r => r.Status == RunStatus.Running))
+        {
+            _runs.SetNeedsDraw(); // the durations of running runs move on
+        }
         UpdateHeader();
     }
 
@@ -177,7 +180,9 @@ public sealed class MainWindow : Window
         if (source.Rows > 0)
         {
             table.Value = new TableSelection(new Point(0, Math.Max(0, newRow)));
-            table.RowOffset = Math.Clamp(offset + (newRow - row), 0, Math.Max(0, source.Rows - 1));
+            // Scrolled to the top, stay there so new runs show up above the selection; else keep the
+            // selected row where it was on screen.
+            table.RowOffset = offset == 0 ? 0 : Math.Clamp(offset + (newRow - row), 0, Math.Max(0, source.Rows - 1));
         }
         table.Update();
     }

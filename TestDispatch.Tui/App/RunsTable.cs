@@ -42,7 +42,7 @@ public sealed class RunsTable(IReadOnlyList<Run> runs) : ITableSource
     public static void Style(TableView table, Theme theme)
     {
         int[] min = [12, 8, 9, 4, 19, 8, 5, 10];
-        int[] max = [12, 16, 32, 5, 19, 9, 20, 200];
+        int[] max = [12, 16, 32, 5, 19, 9, 20, 60];
         for (int i = 0; i < min.Length; i++)
         {
             ColumnStyle style = table.Style.GetOrCreateColumnStyle(i);
