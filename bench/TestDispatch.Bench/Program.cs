@@ -19,6 +19,8 @@ internal static class Program
             {
                 "store" => StoreBenchmark.Run(BenchArgs.Parse(args[1..])),
                 StoreBenchmark.LoadCommand => StoreBenchmark.LoadOnce(args[1..]),
+                "dispatch" => DispatchBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "tui" => TuiBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -42,6 +44,16 @@ internal static class Program
         to.WriteLine("          --commit-iters N            prepare+update pairs per size (default 1000, at least 300)");
         to.WriteLine("          --cold-tries N              cold loads per size (default 5)");
         to.WriteLine("          --naive-iters N             rewrites per size for the naive design (default: 200, fewer when large)");
+        to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  dispatch  the agent through the real CLI (build it first: dotnet build TestDispatch.Tui -c Release):");
+        to.WriteLine("            overhead of 'run --wait' on a trivial test (agent up and cold), throughput of many trivial tests");
+        to.WriteLine("            over 2 local machines vs GNU parallel -j2, and 'logs -f' lag and peak memory on a fast, large log");
+        to.WriteLine("          --testdispatch PATH         the binary (default: TestDispatch.Tui/bin/Release/net10.0/testdispatch of this repository)");
+        to.WriteLine("          --only overhead,throughput,follow   which parts to run (default: all three)");
+        to.WriteLine("          --iters N                   calls per overhead figure (default 20, at least 10)");
+        to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
+        to.WriteLine("          --follow-mb 20,200          log sizes for the follow part, in MB");
+        to.WriteLine("          --dir PATH                  where to create the scratch dir (default: the temp dir)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
     }
 }
