@@ -103,7 +103,9 @@ public sealed class AgentRunTests : IDisposable
         (int exit, string output, _) = await _cli.Run("run", test, "--machine", "local-1", "--wait", "--json", "--", "./other.sh", "a b", "--fast");
 
         Assert.Equal(ExitCodes.Passed, exit);
-        Assert.Contains("args:a b|--fast", await File.ReadAllTextAsync(Parse(output).LogsPath), StringComparison.Ordinal);
+        Run run = Parse(output);
+        Assert.StartsWith(_cli.StateDir, run.LogsPath, StringComparison.Ordinal);
+        Assert.Equal("args:a b|--fast\n", await File.ReadAllTextAsync(run.LogsPath));
     }
 
     [Fact]

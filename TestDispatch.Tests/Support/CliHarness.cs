@@ -51,7 +51,8 @@ public sealed class CliHarness : IDisposable
         StreamWriter output = new(raw, new UTF8Encoding(false), leaveOpen: true) { AutoFlush = true };
         StringWriter error = new();
         CliConsole console = new(output, error, raw) { Program = Program };
-        int exit = await CliApp.RunAsync([.. args, "--state-dir", StateDir, "--config", ConfigFile], console, cancellationToken);
+        // Global options first: anything after a "--" in args belongs to the test command.
+        int exit = await CliApp.RunAsync(["--state-dir", StateDir, "--config", ConfigFile, .. args], console, cancellationToken);
         await output.FlushAsync(CancellationToken.None);
         return (exit, rawOut is null ? Encoding.UTF8.GetString(buffer.ToArray()) : "", error.ToString());
     }
