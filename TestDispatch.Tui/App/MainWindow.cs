@@ -151,6 +151,12 @@ public sealed class MainWindow : Window
 
     private void Apply(ScreenData data)
     {
+        if (_data is null)
+        {
+            // The first load read the whole store (tens of MB for 100k runs) and left its buffers as garbage;
+            // give that memory back once, so a long-open app stays small.
+            _ = Task.Run(() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true));
+        }
         bool sameRuns = _data is not null && ReferenceEquals(_data.Runs, data.Runs);
         _data = data;
         Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
