@@ -18,6 +18,7 @@ public sealed class ListingCommandsTests : IDisposable
     public async Task Machines_json_lists_every_machine_with_its_state_and_current_run()
     {
         Lab lab = _cli.OpenLab();
+        using IDisposable agent = PretendAnAgentIsUp(lab);
         Run run = lab.Store.Prepare(Request(machine: "local-2")).Run;
 
         (int exit, string output, string error) = await _cli.Run("machines", "--json");
@@ -50,6 +51,7 @@ public sealed class ListingCommandsTests : IDisposable
     public async Task Runs_json_lists_runs_newest_first_and_filters()
     {
         Lab lab = _cli.OpenLab();
+        using IDisposable agent = PretendAnAgentIsUp(lab);
         Run older = lab.Store.Prepare(Request(machine: "local-1")).Run;
         lab.Store.Update(older.Id, r => Finished(Running(r), RunStatus.Failed, 1));
         Run newer = lab.Store.Prepare(Request(machine: "local-2")).Run;
@@ -78,6 +80,7 @@ public sealed class ListingCommandsTests : IDisposable
     public async Task Show_finds_a_run_by_prefix_and_prints_the_contract()
     {
         Lab lab = _cli.OpenLab();
+        using IDisposable agent = PretendAnAgentIsUp(lab);
         Run run = lab.Store.Prepare(Request(machine: "local-1")).Run;
 
         (int exit, string output, _) = await _cli.Run("show", run.Id[..8], "--json");
@@ -149,6 +152,12 @@ public sealed class ListingCommandsTests : IDisposable
         Assert.Contains("ok    store", output, StringComparison.Ordinal);
         Assert.Contains("ok    setsid", output, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Holds agent.lock as a live agent would, so the reads' recovery check starts no real agent that would
+    /// execute these made-up runs while the test looks at them.
+    /// </summary>
+    private static IDisposable PretendAnAgentIsUp(Lab lab) => lab.Locks.TryAcquire(lab.Store.Paths.AgentLock)!;
 
     private static string[] Ids(string json)
     {
