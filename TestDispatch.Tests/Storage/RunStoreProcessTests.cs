@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine;
@@ -68,14 +67,12 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
         await using FixtureProgram holder = FixtureProgram.Start("hold-lock", state.Path);
         await holder.WaitForLinesAsync(lines => lines.Contains("locked"), Deadline);
         RunStore impatient = OpenStore(state.Path, lockTimeout: TimeSpan.FromMilliseconds(300));
-        Stopwatch waited = Stopwatch.StartNew();
 
         // Act
         DispatchException error = Assert.Throws<DispatchException>(() => impatient.Prepare(Request("m0")));
 
         // Assert
         Assert.Equal(ErrorCodes.StateLocked, error.ErrorCode);
-        Assert.InRange(waited.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(10));
         Assert.Contains(impatient.Paths.StateLock, error.Message, StringComparison.Ordinal);
     }
 
@@ -97,19 +94,15 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
         Assert.False(prepare.IsCompleted, "a prepare got through while another process held the state lock");
 
         // Act
-        Stopwatch sinceKill = Stopwatch.StartNew();
         int holderExit = await holder.KillAsync();
         PrepareOutcome outcome = await prepare.WaitAsync(TimeSpan.FromSeconds(10));
-        TimeSpan prepareAfterKill = sinceKill.Elapsed;
         WorkerReport waited = await FinishAsync(waiter);
 
         // Assert
-        output.WriteLine($"prepare went through {prepareAfterKill.TotalMilliseconds:0} ms after the SIGKILL");
         Assert.Equal(128 + 9, holderExit);
         Assert.Equal(0, writesWhileHeld);
         Assert.Equal(PrepareKind.Created, outcome.Kind);
         Assert.True(waited.Summary!.Writes > 0, "the waiting process wrote nothing after the holder died");
-        Assert.InRange(prepareAfterKill, TimeSpan.Zero, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -154,10 +147,8 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
             {
                 running.Add(FixtureProgram.Start(HammerArguments(stateDir, $"w{i}", Iterations, compactAfter)));
             }
-            Stopwatch took = Stopwatch.StartNew();
             await ReleaseWhenReadyAsync(gate, [.. running]);
             WorkerReport[] reports = [.. await Task.WhenAll(running.Select(FinishAsync))];
-            output.WriteLine($"{workers} workers × {Iterations} iterations took {took.Elapsed.TotalSeconds:0.0}s once started");
             foreach (WorkerReport report in reports)
             {
                 output.WriteLine(JsonSerializer.Serialize(report.Summary, Json));
