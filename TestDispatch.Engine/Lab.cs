@@ -67,7 +67,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     {
         RequireMachine(machine);
         string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
-        string hash = TestDirHasher.Compute(fs, directory);
+        string hash = TestDirHasher.Compute(fs, testDir); // its error shows the path as typed and as resolved
         if (timeout is { } t && t <= TimeSpan.Zero)
         {
             throw new DispatchException(ErrorCodes.BadInput, $"timeout {t} must be more than zero");
