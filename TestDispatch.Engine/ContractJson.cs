@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 
@@ -13,4 +14,6 @@ namespace TestDispatch.Engine;
 [JsonSerializable(typeof(IReadOnlyList<Run>))]
 [JsonSerializable(typeof(MachineState))]
 [JsonSerializable(typeof(IReadOnlyList<MachineState>))]
+[JsonSerializable(typeof(Batch))]
+[JsonSerializable(typeof(IReadOnlyList<Batch>))]
 public sealed partial class ContractJson : JsonSerializerContext;

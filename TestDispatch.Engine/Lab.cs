@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Execution;
 using TestDispatch.Engine.Machines;
@@ -124,24 +125,110 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// <summary>Waits until the run is terminal (a completion handle over the store). Never touches the run itself.</summary>
     public async Task<Run> WaitAsync(string id, CancellationToken cancellationToken = default)
     {
+        return await WaitForAsync(() => store.Get(id).Run is { } run && run.Status.IsTerminal() ? run : null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Submits a plan file (DESIGN §8): checks it whole (nothing is stored if anything is wrong), records the batch,
+    /// and makes sure the agent is up to hand its items to free matching machines.
+    /// </summary>
+    public async Task<Batch> SubmitBatchAsync(string planPath, CancellationToken cancellationToken = default)
+    {
+        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(fs, planPath, config);
+        BatchRecord batch = store.AddBatch(name, fs.Path.GetFullPath(planPath), entries);
+        await EnsureAgentAsync(cancellationToken);
+        return store.FindBatch(batch.Id).Batch;
+    }
+
+    /// <summary>Batches, newest first, with their progress.</summary>
+    public IReadOnlyList<Batch> Batches() => store.Batches();
+
+    /// <summary>The batch with this id or unique id prefix, with its items.</summary>
+    public Batch ShowBatch(string idOrPrefix) => store.FindBatch(idOrPrefix, withItems: true).Batch;
+
+    /// <summary>Cancels a batch: its waiting items are dropped and its runs cancelled. Returns the batch after the request.</summary>
+    public async Task<Batch> CancelBatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
+    {
+        (BatchRecord batch, IReadOnlyList<RunRecord> active) = store.CancelBatch(store.FindBatch(idOrPrefix).Record.Id);
+        foreach (RunRecord run in active)
+        {
+            await CancelAsync(run.Id, cancellationToken);
+        }
+        return store.FindBatch(batch.Id, withItems: true).Batch;
+    }
+
+    /// <summary>
+    /// A new batch of the entries of another (with <paramref name="failedOnly"/>, only those that did not pass), with the
+    /// same targets, commands and limits; test dirs are hashed again, as they may have changed.
+    /// </summary>
+    public async Task<Batch> RerunBatchAsync(string idOrPrefix, bool failedOnly, CancellationToken cancellationToken = default)
+    {
+        (BatchRecord old, Batch progress) = store.FindBatch(idOrPrefix, withItems: true);
+        HashSet<string> again = [.. progress.Items!
+            .Where(i => !failedOnly || BatchProgress.EndedWithoutPassing(i.Status))
+            .Select(i => i.Name)];
+        if (again.Count == 0)
+        {
+            throw new DispatchException(ErrorCodes.BadInput, failedOnly
+                ? $"batch {old.Id} has no entries that ended without passing; nothing to rerun"
+                : $"batch {old.Id} has no entries; nothing to rerun");
+        }
+        List<string> problems = [];
+        List<BatchEntry> entries = [];
+        foreach (BatchEntry entry in old.Entries.Where(e => again.Contains(e.Name)))
+        {
+            try
+            {
+                entries.Add(entry with { TestDirHash = TestDirHasher.Compute(fs, entry.TestDir) });
+            }
+            catch (DispatchException e)
+            {
+                problems.Add($"{entry.Name}: {e.Message}");
+            }
+        }
+        if (problems.Count > 0)
+        {
+            throw new DispatchException(ErrorCodes.TestDirNotFound,
+                $"cannot rerun batch {old.Id}; nothing was submitted:{string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"))}");
+        }
+        BatchRecord batch = store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
+        await EnsureAgentAsync(cancellationToken);
+        return store.FindBatch(batch.Id).Batch;
+    }
+
+    /// <summary>Waits until every item of the batch is terminal. Never touches the batch itself.</summary>
+    public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
+    {
+        await WaitForAsync(() => store.FindBatch(id).Batch is { IsTerminal: true } batch ? batch : null, cancellationToken);
+        return store.FindBatch(id, withItems: true).Batch;
+    }
+
+    /// <summary>
+    /// Follows the store until <paramref name="done"/> gives a value. Checks on the agent every few seconds: if it
+    /// died, the sweep moves its runs to agent_lost (and starts a new one for the rest) instead of waiting forever.
+    /// </summary>
+    private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken)
+        where T : class
+    {
         using StoreWatcher watcher = new(fs, store.Paths.Root);
         DateTime nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
         while (true)
         {
-            Run run = store.Get(id).Run;
-            if (run.Status.IsTerminal())
+            if (done() is { } value)
             {
-                return run;
+                return value;
             }
             if (DateTime.UtcNow >= nextAgentCheck)
             {
-                // If the agent died, this sweeps the run to agent_lost instead of waiting forever.
                 await EnsureAgentAsync(cancellationToken);
                 nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
             }
             await watcher.WaitAsync(TimeSpan.FromMilliseconds(250), cancellationToken);
         }
     }
+
+    /// <summary>Whether the agent has work: a pending run, or a batch item that a configured machine can take.</summary>
+    public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags)));
 
     /// <summary>
     /// Makes sure an agent will execute pending work: if agent.lock is free, no agent is alive, so runs
@@ -159,7 +246,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             Recovery.Sweep(store, Clock);
         }
         // After letting go of agent.lock: see AgentLock for why this check must come after.
-        if (launcher is not null && store.Active().Any(r => r.Run.Status == RunStatus.Pending))
+        if (launcher is not null && HasWork())
         {
             await launcher.StartAsync(store.Paths.Root, cancellationToken);
         }

@@ -43,7 +43,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 // (take the lock back); work prepared after it finds the lock free and starts a new agent.
                 held.Dispose();
                 held = null;
-                if (!store.Active().Any(r => r.Run.Status == RunStatus.Pending) ||
+                if (!lab.HasWork() ||
                     (held = lab.Locks.TryAcquire(store.Paths.AgentLock)) is null)
                 {
                     break;
@@ -63,23 +63,32 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
         DateTimeOffset idleSince = lab.Clock.GetUtcNow();
         while (true)
         {
+            // Finished loops go first, so a loop that ended just before new work arrived is started again below.
+            foreach ((string machine, MachineLoop loop) in _loops.Where(l => l.Value.Task.IsCompleted).ToList())
+            {
+                _loops.Remove(machine);
+                await loop.Task;
+            }
             IReadOnlyList<RunRecord> active = lab.Store.Active();
             foreach (RunRecord record in active)
             {
                 string machine = record.Run.Machine;
                 if (record.Run.Status == RunStatus.Pending && !_loops.ContainsKey(machine))
                 {
-                    _loops[machine] = MachineLoop.Start(machine, lab.Store, executor, cancellationToken);
+                    _loops[machine] = StartLoop(machine, cancellationToken);
                 }
                 if (record.CancelRequestedAt is not null && _loops.TryGetValue(machine, out MachineLoop? loop))
                 {
                     loop.Cancel(record.Id);
                 }
             }
-            foreach ((string machine, MachineLoop loop) in _loops.Where(l => l.Value.Task.IsCompleted).ToList())
+            if (lab.HasWork())
             {
-                _loops.Remove(machine);
-                await loop.Task;
+                // Batch items wait for any free machine that matches; a loop with nothing to take ends at once.
+                foreach (string machine in lab.Config.Machines.Select(m => m.Name).Where(m => !_loops.ContainsKey(m)))
+                {
+                    _loops[machine] = StartLoop(machine, cancellationToken);
+                }
             }
 
             if (_loops.Count > 0 || active.Count > 0)
@@ -100,6 +109,9 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             }
         }
     }
+
+    private MachineLoop StartLoop(string machine, CancellationToken agentStopping) =>
+        MachineLoop.Start(machine, lab.Config.FindMachine(machine)?.Tags ?? [], lab.Store, executor, agentStopping);
 
     private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());
 }

@@ -4,8 +4,9 @@ using TestDispatch.Engine.Storage;
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// One machine's loop in the agent: take its next pending run, execute it, repeat until it has none.
-/// Like a per-session runtime loop: one run at a time per machine, and a failed run never blocks the next.
+/// One machine's loop in the agent: take its next pending run, or else the next batch item waiting for it (oldest
+/// batch first), execute it, repeat until it has neither. Like a per-session runtime loop: one run at a time per
+/// machine, and a failed run never blocks the next.
 /// </summary>
 internal sealed class MachineLoop
 {
@@ -19,10 +20,10 @@ internal sealed class MachineLoop
 
     public Task Task { get; private set; } = Task.CompletedTask;
 
-    public static MachineLoop Start(string machine, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    public static MachineLoop Start(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
         MachineLoop loop = new();
-        loop.Task = Task.Run(() => loop.RunAsync(machine, store, executor, agentStopping), CancellationToken.None);
+        loop.Task = Task.Run(() => loop.RunAsync(machine, tags, store, executor, agentStopping), CancellationToken.None);
         return loop;
     }
 
@@ -38,10 +39,10 @@ internal sealed class MachineLoop
         }
     }
 
-    private async Task RunAsync(string machine, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    private async Task RunAsync(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
         while (!agentStopping.IsCancellationRequested &&
-               store.ActiveOn(machine) is { Run.Status: RunStatus.Pending } next)
+               (store.ActiveOn(machine) ?? store.PrepareNextItem(machine, tags)) is { Run.Status: RunStatus.Pending } next)
         {
             using CancellationTokenSource cancel = CancellationTokenSource.CreateLinkedTokenSource(agentStopping);
             lock (_gate)

@@ -25,7 +25,16 @@ public static class ErrorCodes
     public const string AmbiguousId = "ambiguous_id";
     public const string IllegalTransition = "illegal_transition";
     public const string StateLocked = "state_locked";
+    public const string PlanInvalid = "plan_invalid";
+    public const string BatchNotFound = "batch_not_found";
 
     public static bool IsBadInput(string code) => code is
-        BadInput or ConfigInvalid or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;
+        BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;
+
+    /// <summary>
+    /// Failures of the infrastructure rather than the test, which a batch entry's <c>retries</c> may retry: the
+    /// machine or the copy failed, or the agent died under the run. A test's own verdict, a timeout, a cancel or a
+    /// command that cannot start are never retried.
+    /// </summary>
+    public static bool IsRetryable(string code) => code is TransportUnreachable or CopyFailed or ArtifactsFailed or AgentLost or AgentError;
 }

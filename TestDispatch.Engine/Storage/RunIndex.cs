@@ -1,14 +1,20 @@
 using System.Runtime.InteropServices;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// The in-memory view of the store: runs by id, creation order, and the non-terminal runs of each
-/// machine, so prepare and updates cost the same whatever the history size.
+/// machine, so prepare and updates cost the same whatever the history size. Batches by id, each with its runs, and
+/// the open ones (that may still have work) in submission order, so the agent's next-item search skips history.
 /// </summary>
 internal sealed class RunIndex
 {
+    private readonly Dictionary<string, BatchRecord> _batches = new(StringComparer.Ordinal);
+    private readonly List<string> _batchOrder = [];
+    private readonly Dictionary<string, List<RunRecord>> _runsByBatch = new(StringComparer.Ordinal);
+    private readonly List<string> _openBatches = [];
     private readonly Dictionary<string, RunRecord> _byId = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
     private readonly Dictionary<string, HashSet<string>> _activeByMachine = new(StringComparer.Ordinal);
@@ -19,8 +25,16 @@ internal sealed class RunIndex
     public long MaxSeq { get; private set; }
 
     /// <summary>Replaces everything with <paramref name="records"/> (a snapshot, in creation order).</summary>
-    public void Load(IReadOnlyList<RunRecord> records)
+    public void Load(IReadOnlyList<RunRecord> records, IReadOnlyList<BatchRecord> batches)
     {
+        _batches.Clear();
+        _batchOrder.Clear();
+        _runsByBatch.Clear();
+        _openBatches.Clear();
+        foreach (BatchRecord batch in batches)
+        {
+            Apply(batch);
+        }
         _byId.Clear();
         _order.Clear();
         _activeByMachine.Clear();
@@ -42,6 +56,19 @@ internal sealed class RunIndex
             _order.Add(record.Id);
         }
         slot = record;
+        if (record.Run.BatchId is { } batchId)
+        {
+            List<RunRecord> ofBatch = RunsOfBatch(batchId);
+            int at = known ? ofBatch.FindLastIndex(r => r.Id == record.Id) : -1;
+            if (at >= 0)
+            {
+                ofBatch[at] = record;
+            }
+            else
+            {
+                ofBatch.Add(record);
+            }
+        }
         MaxSeq = Math.Max(MaxSeq, record.Seq);
 
         string machine = record.Run.Machine;
@@ -65,6 +92,49 @@ internal sealed class RunIndex
             }
         }
     }
+
+    public void Apply(BatchRecord batch)
+    {
+        if (!_batches.ContainsKey(batch.Id))
+        {
+            _batchOrder.Add(batch.Id);
+            _openBatches.Add(batch.Id);
+        }
+        _batches[batch.Id] = batch;
+        MaxBatchSeq = Math.Max(MaxBatchSeq, batch.Seq);
+    }
+
+    public long MaxBatchSeq { get; private set; }
+
+    public BatchRecord? GetBatch(string id) => _batches.GetValueOrDefault(id);
+
+    public IEnumerable<string> BatchIds => _batches.Keys;
+
+    /// <summary>A batch's runs in creation order (a live list: copy it before letting go of the lock).</summary>
+    public List<RunRecord> RunsOfBatch(string batchId)
+    {
+        if (!_runsByBatch.TryGetValue(batchId, out List<RunRecord>? runs))
+        {
+            _runsByBatch[batchId] = runs = [];
+        }
+        return runs;
+    }
+
+    public IEnumerable<BatchRecord> BatchesNewestFirst()
+    {
+        for (int i = _batchOrder.Count - 1; i >= 0; i--)
+        {
+            yield return _batches[_batchOrder[i]];
+        }
+    }
+
+    public List<BatchRecord> BatchesInCreationOrder() => [.. _batchOrder.Select(id => _batches[id])];
+
+    /// <summary>Batches that may still have work, oldest first.</summary>
+    public IReadOnlyList<string> OpenBatches => _openBatches;
+
+    /// <summary>Forgets a batch found finished: it never gets work again (a retry needs a run still in it).</summary>
+    public void Close(string batchId) => _openBatches.Remove(batchId);
 
     /// <summary>The newest (by creation) terminal run on a machine.</summary>
     public RunRecord? LastFinished(string machine) => _lastFinishedByMachine.GetValueOrDefault(machine);

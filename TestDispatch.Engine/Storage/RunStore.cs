@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -105,8 +106,109 @@ public sealed class RunStore
                 : new PrepareOutcome(PrepareKind.Busy, occupying.Run);
         }
 
+        return new PrepareOutcome(PrepareKind.Created, Create(request).Run);
+    });
+
+    /// <summary>
+    /// The agent's next work for a free machine, in one critical section: the first waiting item, in plan order, of
+    /// the oldest open batch that targets this machine becomes a pending run on it. Null when the machine is not free
+    /// or nothing waits for it.
+    /// </summary>
+    public RunRecord? PrepareNextItem(string machine, IReadOnlyCollection<string> tags) => Locked(() =>
+    {
+        if (_index.Active(machine).Any())
+        {
+            return null;
+        }
+        foreach (string batchId in _index.OpenBatches.ToList())
+        {
+            BatchRecord batch = _index.GetBatch(batchId)!;
+            List<RunRecord> runs = _index.RunsOfBatch(batchId);
+            if (BatchProgress.NextFor(batch, runs, machine, tags) is { } entry)
+            {
+                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Id, entry.Name));
+            }
+            if (BatchProgress.Describe(batch, runs).IsTerminal)
+            {
+                _index.Close(batchId);
+            }
+        }
+        return null;
+    });
+
+    /// <summary>Whether the agent has anything to do: a pending run, or a batch item waiting that <paramref name="runnable"/> says a machine can take.</summary>
+    public bool HasWork(Func<BatchEntry, bool> runnable) => Locked(() =>
+        _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Pending) ||
+        _index.OpenBatches.Any(id => BatchProgress.Waiting(_index.GetBatch(id)!, _index.RunsOfBatch(id)).Any(runnable)));
+
+    /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
+    public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>
+    {
+        string id;
+        do
+        {
+            id = RunIds.New();
+        }
+        while (_index.GetBatch(id) is not null);
+        return Write(new BatchRecord
+        {
+            Id = id,
+            Name = name,
+            Plan = plan,
+            Seq = _index.MaxBatchSeq + 1,
+            CreatedAt = _clock.GetUtcNow(),
+            RerunOf = rerunOf,
+            Entries = entries,
+        });
+    });
+
+    /// <summary>Marks a batch cancelled (its waiting items are dropped); returns its runs still active, for the caller to cancel.</summary>
+    public (BatchRecord Batch, IReadOnlyList<RunRecord> Active) CancelBatch(string id) => Locked(() =>
+    {
+        BatchRecord batch = _index.GetBatch(id) ?? throw BatchNotFound(id);
+        if (batch.CancelledAt is null)
+        {
+            batch = Write(batch with { CancelledAt = _clock.GetUtcNow() });
+        }
+        return (batch, (IReadOnlyList<RunRecord>)[.. _index.RunsOfBatch(id).Where(r => !r.Run.Status.IsTerminal())]);
+    });
+
+    /// <summary>Batches, newest first, with their progress (and items, when <paramref name="withItems"/>).</summary>
+    public IReadOnlyList<Batch> Batches(bool withItems = false) => Locked(() =>
+        (IReadOnlyList<Batch>)[.. _index.BatchesNewestFirst().Select(b => BatchProgress.Describe(b, _index.RunsOfBatch(b.Id), withItems))]);
+
+    /// <summary>A batch's record and progress, by its id or any unique prefix of it.</summary>
+    public (BatchRecord Record, Batch Batch) FindBatch(string idOrPrefix, bool withItems = false)
+    {
+        string wanted = idOrPrefix.Trim().ToLowerInvariant();
+        if (wanted.Length == 0)
+        {
+            throw new DispatchException(ErrorCodes.BadInput, "a batch id is empty; give an id or a unique prefix of one");
+        }
+        return Locked(() =>
+        {
+            List<string> matches = _index.GetBatch(wanted) is not null
+                ? [wanted]
+                : [.. _index.BatchIds.Where(id => id.StartsWith(wanted, StringComparison.Ordinal)).Take(5)];
+            if (matches.Count != 1)
+            {
+                throw matches.Count == 0
+                    ? BatchNotFound(idOrPrefix)
+                    : new DispatchException(ErrorCodes.AmbiguousId,
+                        $"batch id prefix '{idOrPrefix}' matches several batches ({string.Join(", ", matches)}…); type more of the id");
+            }
+            BatchRecord record = _index.GetBatch(matches[0])!;
+            return (record, BatchProgress.Describe(record, _index.RunsOfBatch(record.Id), withItems));
+        });
+    }
+
+    private static DispatchException BatchNotFound(string id) =>
+        new(ErrorCodes.BatchNotFound, $"no batch id starts with '{id}'; 'testdispatch batch list' lists them");
+
+    private RunRecord Create(PrepareRequest request)
+    {
         string id = NewUniqueId();
-        RunRecord record = new()
+        return Write(new RunRecord
         {
             Run = new Run
             {
@@ -123,10 +225,8 @@ public sealed class RunStore
             Spec = request.Spec,
             Seq = _index.MaxSeq + 1,
             CreatedAt = _clock.GetUtcNow(),
-        };
-        Write(record);
-        return new PrepareOutcome(PrepareKind.Created, record.Run);
-    });
+        });
+    }
 
     /// <summary>
     /// Applies <paramref name="change"/> to the current record under the lock and persists it. The change
@@ -194,7 +294,7 @@ public sealed class RunStore
         if (generation != _generation)
         {
             Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read();
-            _index.Load(snapshot.Runs);
+            _index.Load(snapshot.Runs, snapshot.Batches ?? []);
             _generation = snapshot.Generation;
             _journal = new JournalFile(_fs, Paths.Journal(_generation));
             _journalOffset = 0;
@@ -205,7 +305,14 @@ public sealed class RunStore
         (List<JournalEntry> entries, long offset, int lines) = _journal!.ReadFrom(_journalOffset, _journalLines);
         foreach (JournalEntry entry in entries)
         {
-            _index.Apply(entry.Run);
+            if (entry.Run is not null)
+            {
+                _index.Apply(entry.Run);
+            }
+            else
+            {
+                _index.Apply(entry.Batch!);
+            }
         }
         _journalOffset = offset;
         _journalLines = lines;
@@ -223,21 +330,40 @@ public sealed class RunStore
         {
             record = record with { Process = null };
         }
-        _journalOffset = _journal!.Append(new JournalEntry(record), _journalOffset);
-        _journalLines++;
+        Append(new JournalEntry(record));
         _index.Apply(record);
         Version++;
+        CompactIfLong();
+        return record;
+    }
+
+    private BatchRecord Write(BatchRecord batch)
+    {
+        Append(new JournalEntry(null, batch));
+        _index.Apply(batch);
+        Version++;
+        CompactIfLong();
+        return batch;
+    }
+
+    private void Append(JournalEntry entry)
+    {
+        _journalOffset = _journal!.Append(entry, _journalOffset);
+        _journalLines++;
+    }
+
+    private void CompactIfLong()
+    {
         if (_journalLines >= _options.CompactAfterLines)
         {
             CompactLocked();
         }
-        return record;
     }
 
     private void CompactLocked()
     {
         long next = _generation + 1;
-        _snapshot.Write(new Snapshot(next, _index.InCreationOrder()));
+        _snapshot.Write(new Snapshot(next, _index.InCreationOrder(), _index.BatchesInCreationOrder()));
         // The new snapshot holds everything; older journals are now dead weight (also any left by a crash mid-compaction).
         foreach (string old in _fs.Directory.EnumerateFiles(Paths.Root, "journal.*.jsonl"))
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Abstractions;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -62,10 +63,11 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
     internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20)
     {
         Utf8JsonReader header = new(bytes, ManyValues);
-        (long generation, int count, List<RunRecord>? runs) = Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r));
+        (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches) =
+            Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r));
         if (runs is not null)
         {
-            return new Snapshot(generation, runs);
+            return new Snapshot(generation, runs, batches);
         }
         int start = checked((int)header.BytesConsumed);
         int[] bounds = PartBounds(bytes, start, Math.Clamp((bytes.Length - start) / minPartBytes, 1, Environment.ProcessorCount));
@@ -91,7 +93,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
         {
             all.AddRange(part);
         }
-        return new Snapshot(generation, all);
+        return new Snapshot(generation, all, batches);
     }
 
     public void Write(Snapshot snapshot)
@@ -120,7 +122,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
         // run would be a write(2) per run.
         ArrayBufferWriter<byte> lines = new(1 << 16);
         using Utf8JsonWriter json = new(lines);
-        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count), StoreJson.Default.SnapshotHeader);
+        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count, snapshot.Batches is { Count: > 0 } b ? b : null), StoreJson.Default.SnapshotHeader);
         EndLine();
         foreach (RunRecord record in snapshot.Runs)
         {

@@ -1,20 +1,21 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
-/// <summary>Every run as of journal generation <see cref="Generation"/>: what snapshot.json holds.</summary>
-internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs);
+/// <summary>Every run and batch as of journal generation <see cref="Generation"/>: what snapshot.json holds.</summary>
+internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs, IReadOnlyList<BatchRecord>? Batches = null);
 
 /// <summary>
-/// The first line of snapshot.json (the generation first, so it can be read cheaply); <see cref="Count"/> run records
-/// follow, one per line, so the file parses in parallel and a cut at a line end still shows. Snapshots written before
-/// were one object, <c>{"generation": n, "runs": [...]}</c>; they still load.
+/// The first line of snapshot.json (the generation first, so it can be read cheaply), holding the batches (few, next to
+/// runs); <see cref="Count"/> run records follow, one per line, so the file parses in parallel and a cut at a line end
+/// still shows. Snapshots written before were one object, <c>{"generation": n, "runs": [...]}</c>; they still load.
 /// </summary>
-internal sealed record SnapshotHeader(long Generation, int Count);
+internal sealed record SnapshotHeader(long Generation, int Count, IReadOnlyList<BatchRecord>? Batches = null);
 
-/// <summary>One journal line: the whole new state of one run (last line for an id wins).</summary>
-internal sealed record JournalEntry(RunRecord Run);
+/// <summary>One journal line: the whole new state of one run or one batch (last line for an id wins).</summary>
+internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 
 /// <summary>
 /// Writes the store's private files (read back by <see cref="StoreJsonReader"/>); not the public contract, which is
@@ -26,4 +27,6 @@ internal sealed record JournalEntry(RunRecord Run);
 [JsonSerializable(typeof(SnapshotHeader))]
 [JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(JournalEntry))]
+[JsonSerializable(typeof(BatchRecord))]
+[JsonSerializable(typeof(List<BatchRecord>))]
 internal sealed partial class StoreJson : JsonSerializerContext;

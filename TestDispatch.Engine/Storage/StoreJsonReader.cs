@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using static TestDispatch.Engine.Storage.Utf8JsonReaderExtensions;
 
@@ -30,14 +31,15 @@ internal sealed class StoreJsonReader
 
     /// <summary>
     /// The first object of a snapshot: its generation and how many records follow it (<see cref="SnapshotHeader"/>), or,
-    /// in the older one-object form, the generation and the runs themselves (and then nothing may follow).
+    /// in the older one-object form, the generation and the runs themselves (and then nothing may follow); and the batches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public (long Generation, int Count, List<RunRecord>? Runs) ReadSnapshotHeader(ref Utf8JsonReader reader)
+    public (long Generation, int Count, List<RunRecord>? Runs, List<BatchRecord> Batches) ReadSnapshotHeader(ref Utf8JsonReader reader)
     {
         long? generation = null;
         int? count = null;
         List<RunRecord>? runs = null;
+        List<BatchRecord> batches = [];
         reader.Next();
         reader.ExpectObject("a snapshot header");
         while (reader.NextProperty())
@@ -59,6 +61,11 @@ internal sealed class StoreJsonReader
                     runs.Add(ReadRecord(ref reader));
                 }
             }
+            else if (reader.ValueTextEquals("batches"u8))
+            {
+                reader.Next();
+                batches = JsonSerializer.Deserialize(ref reader, StoreJson.Default.ListBatchRecord) ?? [];
+            }
             else
             {
                 reader.Skip();
@@ -68,7 +75,7 @@ internal sealed class StoreJsonReader
         {
             reader.ExpectEnd("the snapshot");
         }
-        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs);
+        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs, batches);
     }
 
     /// <summary>Run records, one top-level object each, to the end of the data (for a reader that allows several values).</summary>
@@ -83,11 +90,12 @@ internal sealed class StoreJsonReader
         return records;
     }
 
-    /// <summary>One journal line: <c>{"run": record}</c>.</summary>
+    /// <summary>One journal line: <c>{"run": record}</c> or <c>{"batch": record}</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public JournalEntry ReadJournalEntry(ref Utf8JsonReader reader)
     {
         RunRecord? record = null;
+        BatchRecord? batch = null;
         reader.Next();
         reader.ExpectObject("a journal entry");
         while (reader.NextProperty())
@@ -97,13 +105,20 @@ internal sealed class StoreJsonReader
                 reader.Next();
                 record = ReadRecord(ref reader);
             }
+            else if (reader.ValueTextEquals("batch"u8))
+            {
+                reader.Next();
+                batch = JsonSerializer.Deserialize(ref reader, StoreJson.Default.BatchRecord);
+            }
             else
             {
                 reader.Skip();
             }
         }
         reader.ExpectEnd("the journal entry");
-        return new JournalEntry(record ?? throw new JsonException("the line holds no run"));
+        return record is null == batch is null
+            ? throw new JsonException("the line must hold one run or one batch")
+            : new JournalEntry(record, batch);
     }
 
     /// <summary>The record whose start the reader is on; leaves the reader on its end.</summary>

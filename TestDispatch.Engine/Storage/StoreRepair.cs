@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Abstractions;
 using System.Text.Json;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -41,10 +42,15 @@ public static class StoreRepair
         {
             runs[record.Id] = record;
         }
+        Dictionary<string, BatchRecord> batches = new(StringComparer.Ordinal);
+        foreach (BatchRecord batch in snapshot?.Batches ?? [])
+        {
+            batches[batch.Id] = batch;
+        }
         int dropped = 0;
         foreach ((_, string path) in journals)
         {
-            dropped += ReadTolerantly(fs.File.ReadAllBytes(path), runs);
+            dropped += ReadTolerantly(fs.File.ReadAllBytes(path), runs, batches);
         }
 
         bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;
@@ -63,7 +69,7 @@ public static class StoreRepair
         }
 
         long generation = Math.Max(snapshot?.Generation ?? 0, journals.Count > 0 ? journals[^1].Generation : 0) + 1;
-        snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)]));
+        snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)], [.. batches.Values.OrderBy(b => b.Seq)]));
         foreach ((_, string path) in journals)
         {
             fs.File.Delete(path);
@@ -72,7 +78,7 @@ public static class StoreRepair
     }
 
     /// <summary>Applies every complete line that parses; returns how many complete lines did not. A torn last line is not counted.</summary>
-    private static int ReadTolerantly(byte[] bytes, Dictionary<string, RunRecord> runs)
+    private static int ReadTolerantly(byte[] bytes, Dictionary<string, RunRecord> runs, Dictionary<string, BatchRecord> batches)
     {
         int dropped = 0;
         ReadOnlySpan<byte> rest = bytes;
@@ -82,8 +88,15 @@ public static class StoreRepair
             try
             {
                 Utf8JsonReader reader = new(rest[..end]);
-                RunRecord record = json.ReadJournalEntry(ref reader).Run;
-                runs[record.Id] = record;
+                JournalEntry entry = json.ReadJournalEntry(ref reader);
+                if (entry.Run is { } record)
+                {
+                    runs[record.Id] = record;
+                }
+                else
+                {
+                    batches[entry.Batch!.Id] = entry.Batch;
+                }
             }
             catch (Exception e) when (e is JsonException or DispatchException or InvalidOperationException)
             {

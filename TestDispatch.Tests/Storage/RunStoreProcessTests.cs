@@ -214,7 +214,7 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
         long lastSeq = 0;
         for (int line = 1; line <= journal.Count; line++)
         {
-            RunRecord record = journal[line - 1].Run;
+            RunRecord record = journal[line - 1].Run!;
             string at = $"journal line {line}, run {record.Id}";
             if (runs.TryGetValue(record.Id, out RunRecord? before))
             {

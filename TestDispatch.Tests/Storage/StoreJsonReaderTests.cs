@@ -83,7 +83,7 @@ public class StoreJsonReaderTests
     [Theory]
     [InlineData("not json", "invalid JSON literal")]
     [InlineData("{\"run\":{\"run\":{\"id\":\"x\"", "open JSON object")]
-    [InlineData("{\"other\":1}", "holds no run")]
+    [InlineData("{\"other\":1}", "must hold one run or one batch")]
     [InlineData("{\"run\":{\"spec\":{\"command\":[],\"timeout\":\"00:01:00\"},\"seq\":1,\"created_at\":\"2026-01-05T08:00:00Z\"}}", "'run' is missing")]
     [InlineData("{\"run\":{\"run\":{\"id\":\"x\",\"machine\":\"m\",\"test_dir\":\"/t\",\"test_dir_hash\":\"h\",\"status\":\"exploded\"}}}", "not a run status")]
     [InlineData("{\"run\":{\"seq\":\"seven\"}}", "expected an integer")]
@@ -111,7 +111,7 @@ public class StoreJsonReaderTests
 
     private static byte[] Line(RunRecord record) => JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(record), StoreJson.Default.JournalEntry);
 
-    private static RunRecord RoundTrip(RunRecord record) => Parse(Line(record)).Run;
+    private static RunRecord RoundTrip(RunRecord record) => Parse(Line(record)).Run!;
 
     private static JournalEntry Parse(byte[] line)
     {

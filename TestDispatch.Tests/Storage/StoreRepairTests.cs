@@ -1,4 +1,5 @@
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
@@ -45,6 +46,22 @@ public class StoreRepairTests
         RunStore repaired = _dir.Open();
         Assert.Equal(before.Id, Assert.Single(repaired.List()).Id);
         Assert.Equal(PrepareKind.Busy, repaired.Prepare(Request(machine: "m1", hash: "other")).Kind);
+    }
+
+    [Fact]
+    public void Repair_keeps_the_batches_of_the_snapshot_and_of_the_journal()
+    {
+        RunStore store = _dir.Open();
+        BatchEntry entry = new() { Name = "e", TestDir = "/t", TestDirHash = "h", Machine = "m1", Spec = new RunSpec(["./run.sh"], TimeSpan.FromMinutes(1)) };
+        string compacted = store.AddBatch("one", "/p", [entry]).Id;
+        store.Compact();
+        string journaled = store.AddBatch("two", "/p", [entry]).Id;
+        _dir.Fs.File.AppendAllText(_dir.Paths.Journal(1), "garbage\n");
+
+        RepairReport report = Repair();
+
+        Assert.True(report.WasDamaged);
+        Assert.Equal([journaled, compacted], _dir.Open().Batches().Select(b => b.Id));
     }
 
     [Fact]

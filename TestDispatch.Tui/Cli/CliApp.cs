@@ -21,6 +21,7 @@ public static class CliApp
         root.Subcommands.Add(ShowCommand.Build(global));
         root.Subcommands.Add(LogsCommand.Build(global));
         root.Subcommands.Add(CancelCommand.Build(global));
+        root.Subcommands.Add(BatchCommand.Build(global));
         root.Subcommands.Add(AgentCommand.Build(global));
         root.Subcommands.Add(DoctorCommand.Build(global));
         root.SetAction((parse, cancellationToken) => Task.FromResult(OpenApp(parse, cancellationToken)));

@@ -1,4 +1,5 @@
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
@@ -30,5 +31,14 @@ public static class ExitCodes
         RunStatus.Failed when run.ErrorCode.Length > 0 => Infrastructure,
         RunStatus.Failed => TestFailed,
         _ => throw new ArgumentException($"run {run.Id} is not finished ({run.Status.ToWord()})", nameof(run)),
+    };
+
+    /// <summary>The verdict of an ended batch: 0 when every entry passed, 130 when it was cancelled, else 1.</summary>
+    public static int For(Batch batch) => batch.Status switch
+    {
+        BatchStatus.Completed => Passed,
+        BatchStatus.Cancelled => Interrupted,
+        BatchStatus.Failed => TestFailed,
+        _ => throw new ArgumentException($"batch {batch.Id} is not finished ({batch.Status.ToWord()})", nameof(batch)),
     };
 }

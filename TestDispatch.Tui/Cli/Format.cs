@@ -1,4 +1,5 @@
 using System.Globalization;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 
@@ -24,4 +25,33 @@ public static class Format
     public static string Tags(IReadOnlyList<string> tags) => tags.Count == 0 ? "-" : string.Join(",", tags);
 
     public static string Span(TimeSpan span) => Engine.Configuration.Duration.Format(span);
+
+    public static string Count(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>How many of a batch's items are over: "12/200".</summary>
+    public static string Progress(Batch batch) => $"{Count(batch.Counts.Done)}/{Count(batch.Counts.Total)}";
+
+    /// <summary>A text progress bar of <paramref name="width"/> cells: "[#####.....]".</summary>
+    public static string Bar(Batch batch, int width)
+    {
+        int filled = batch.Counts.Total == 0 ? width : batch.Counts.Done * width / batch.Counts.Total;
+        return $"[{new string('#', filled)}{new string('.', width - filled)}]";
+    }
+
+    public static string Target(BatchItem item) => item.Machine ?? $"tags:{Tags(item.Tags ?? [])}";
+
+    /// <summary>An item's state, with why its run ended when that was not the test's own doing.</summary>
+    public static string Status(BatchItem item) =>
+        item.ErrorCode.Length > 0 && item.ErrorCode != item.Status ? $"{item.Status} ({item.ErrorCode})" : item.Status;
+
+    /// <summary>How long ago, shortly: "5s", "3m", "2h", "4d".</summary>
+    public static string Age(DateTimeOffset? time, DateTimeOffset now) => time is { } t
+        ? (now - t) switch
+        {
+            { TotalSeconds: < 60 } d => $"{Math.Max(0, (int)d.TotalSeconds)}s",
+            { TotalMinutes: < 60 } d => $"{(int)d.TotalMinutes}m",
+            { TotalHours: < 48 } d => $"{(int)d.TotalHours}h",
+            var d => $"{(int)d.TotalDays}d",
+        }
+        : "-";
 }

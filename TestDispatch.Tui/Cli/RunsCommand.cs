@@ -26,7 +26,7 @@ public static class RunsCommand
             },
         };
         Option<string?> machine = new("--machine") { Description = "Only runs on this machine" };
-        Option<string?> batch = new("--batch") { Description = "Only runs of this batch" };
+        Option<string?> batch = new("--batch") { Description = "Only runs of this batch (id or unique prefix)" };
         Option<int?> limit = new("--limit") { Description = "At most this many runs (newest first)" };
         limit.Validators.Add(result =>
         {
@@ -41,7 +41,8 @@ public static class RunsCommand
             Lab lab = global.OpenLab(parse);
             // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
             await lab.EnsureAgentAsync(cancellationToken);
-            RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), parse.GetValue(batch), parse.GetValue(limit));
+            string? batchId = parse.GetValue(batch) is { } wanted ? lab.ShowBatch(wanted).Id : null;
+            RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
             IReadOnlyList<Run> runs = lab.Runs(filter);
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))

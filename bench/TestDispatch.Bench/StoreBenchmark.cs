@@ -361,12 +361,12 @@ internal sealed class StoreBenchmark
         long t2 = Stopwatch.GetTimestamp();
         TimeSpan pauseAfterParse = GC.GetTotalPauseDuration();
         RunIndex index = new();
-        index.Load(snapshot.Runs);
+        index.Load(snapshot.Runs, snapshot.Batches ?? []);
         long t3 = Stopwatch.GetTimestamp();
         (List<JournalEntry> entries, _, _) = new JournalFile(_fs, paths.Journal(snapshot.Generation)).ReadFrom(0, 0);
         foreach (JournalEntry entry in entries)
         {
-            index.Apply(entry.Run);
+            index.Apply(entry.Run!);
         }
         long t4 = Stopwatch.GetTimestamp();
         result.AllocatedMiB.Add((GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)(1 << 20));

@@ -1,0 +1,143 @@
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Batches;
+
+/// <summary>
+/// Where a batch stands, derived from its record and its runs (DESIGN §8). An item is waiting until a run is made
+/// for it, and again after an infrastructure failure while it has retries left; a cancelled batch's waiting items
+/// are dropped. The batch is running while any item is waiting, pending or running.
+/// </summary>
+public static class BatchProgress
+{
+    public const string WaitingWord = "waiting";
+    public const string DroppedWord = "dropped";
+
+    /// <summary>Whether an item in this state is over without having passed (what <c>batch rerun --failed</c> takes).</summary>
+    public static bool EndedWithoutPassing(string itemStatus) =>
+        itemStatus == DroppedWord || (RunStatusExtensions.TryParse(itemStatus, out RunStatus status) && status.IsTerminal() && status != RunStatus.Completed);
+
+    /// <summary>The batch as the contract shows it; with its items when <paramref name="withItems"/>.</summary>
+    public static Batch Describe(BatchRecord batch, IReadOnlyList<RunRecord> runs, bool withItems = false)
+    {
+        Dictionary<string, List<RunRecord>> attempts = AttemptsByEntry(runs);
+        List<BatchItem> items = new(batch.Entries.Count);
+        int waiting = 0, pending = 0, running = 0, completed = 0, failed = 0, timeout = 0, interrupted = 0, dropped = 0;
+        DateTimeOffset? lastEnd = batch.CancelledAt;
+        foreach (BatchEntry entry in batch.Entries)
+        {
+            List<RunRecord>? tried = attempts.GetValueOrDefault(entry.Name);
+            RunRecord? last = tried?[^1];
+            string status = StatusOf(batch, entry, tried);
+            switch (status)
+            {
+                case WaitingWord: waiting++; break;
+                case DroppedWord: dropped++; break;
+                default:
+                    switch (last!.Run.Status)
+                    {
+                        case RunStatus.Pending: pending++; break;
+                        case RunStatus.Running: running++; break;
+                        case RunStatus.Completed: completed++; break;
+                        case RunStatus.Failed: failed++; break;
+                        case RunStatus.Timeout: timeout++; break;
+                        case RunStatus.Interrupted: interrupted++; break;
+                    }
+                    break;
+            }
+            if (last?.Run.EndedAt is { } ended && (lastEnd is null || ended > lastEnd))
+            {
+                lastEnd = ended;
+            }
+            if (withItems)
+            {
+                items.Add(new BatchItem
+                {
+                    Name = entry.Name,
+                    TestDir = entry.TestDir,
+                    Machine = entry.Machine,
+                    Tags = entry.Machine is null ? entry.Tags : null,
+                    Status = status,
+                    Attempts = tried?.Count ?? 0,
+                    RunId = last?.Id,
+                    RanOn = last?.Run.Machine,
+                    ExitCode = last?.Run.ExitCode,
+                    ErrorCode = last?.Run.ErrorCode ?? "",
+                });
+            }
+        }
+
+        BatchStatus batchStatus = waiting + pending + running > 0 ? BatchStatus.Running
+            : batch.CancelledAt is not null ? BatchStatus.Cancelled
+            : completed == batch.Entries.Count ? BatchStatus.Completed
+            : BatchStatus.Failed;
+        return new Batch
+        {
+            Id = batch.Id,
+            Name = batch.Name,
+            Status = batchStatus,
+            Plan = batch.Plan,
+            CreatedAt = batch.CreatedAt,
+            EndedAt = batchStatus == BatchStatus.Running ? null : lastEnd ?? batch.CreatedAt,
+            RerunOf = batch.RerunOf,
+            Counts = new BatchCounts
+            {
+                Total = batch.Entries.Count,
+                Waiting = waiting,
+                Pending = pending,
+                Running = running,
+                Completed = completed,
+                Failed = failed,
+                Timeout = timeout,
+                Interrupted = interrupted,
+                Dropped = dropped,
+            },
+            Items = withItems ? items : null,
+        };
+    }
+
+    /// <summary>The first entry, in plan order, that is waiting and may run on this machine.</summary>
+    public static BatchEntry? NextFor(BatchRecord batch, IReadOnlyList<RunRecord> runs, string machine, IReadOnlyCollection<string> tags) =>
+        Waiting(batch, runs).FirstOrDefault(e => e.Targets(machine, tags));
+
+    /// <summary>The entries waiting for a machine, in plan order.</summary>
+    public static IEnumerable<BatchEntry> Waiting(BatchRecord batch, IReadOnlyList<RunRecord> runs)
+    {
+        if (batch.CancelledAt is not null)
+        {
+            return [];
+        }
+        Dictionary<string, List<RunRecord>> attempts = AttemptsByEntry(runs);
+        return batch.Entries.Where(e => StatusOf(batch, e, attempts.GetValueOrDefault(e.Name)) == WaitingWord);
+    }
+
+    private static string StatusOf(BatchRecord batch, BatchEntry entry, List<RunRecord>? tried)
+    {
+        RunRecord? last = tried?[^1];
+        if (last is not null && !last.Run.Status.IsTerminal())
+        {
+            return last.Run.Status.ToWord();
+        }
+        bool again = last is null || (ErrorCodes.IsRetryable(last.Run.ErrorCode) && tried!.Count <= entry.Retries);
+        return !again ? last!.Run.Status.ToWord()
+            : batch.CancelledAt is null ? WaitingWord
+            : last is null ? DroppedWord
+            : last.Run.Status.ToWord();
+    }
+
+    private static Dictionary<string, List<RunRecord>> AttemptsByEntry(IReadOnlyList<RunRecord> runs)
+    {
+        Dictionary<string, List<RunRecord>> attempts = new(StringComparer.Ordinal);
+        foreach (RunRecord run in runs)
+        {
+            if (run.Run.PlanEntry is { } entry)
+            {
+                if (!attempts.TryGetValue(entry, out List<RunRecord>? list))
+                {
+                    attempts[entry] = list = [];
+                }
+                list.Add(run);
+            }
+        }
+        return attempts;
+    }
+}

@@ -1,0 +1,249 @@
+using System.IO.Abstractions;
+using System.Text.Json;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Batches;
+
+/// <summary>
+/// A plan file (DESIGN §8), read and checked whole before anything is stored: every problem is reported at once,
+/// naming the file, the entry and the field, with the fix (DESIGN §4.5). Test dirs are relative to the plan's folder.
+/// <code>
+/// { "name": "nightly",
+///   "entries": [
+///     { "name": "boot", "test_dir": "boot", "machine": "rig-07" },
+///     { "name": "gpu", "test_dir": "gpu", "tags": ["x86", "gpu"], "command": ["./run.sh", "--long"], "timeout": "20m", "retries": 2 } ] }
+/// </code>
+/// </summary>
+public static class PlanFile
+{
+    public const int MaxRetries = 10;
+    private static readonly string[] TopKeys = ["name", "entries"];
+    private static readonly string[] EntryKeys = ["name", "test_dir", "machine", "tags", "command", "timeout", "retries"];
+
+    /// <summary>The plan's batch name and its entries, resolved (absolute test dir, hash, command, time limit).</summary>
+    public static (string Name, IReadOnlyList<BatchEntry> Entries) Read(IFileSystem fs, string path, LabConfig config)
+    {
+        string full = fs.Path.GetFullPath(path);
+        if (!fs.File.Exists(full))
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid,
+                $"plan file {path} does not exist{(full != path ? $" (resolved to {full})" : "")}; give the path of a plan JSON file");
+        }
+        using JsonDocument document = Parse(fs.File.ReadAllBytes(full), path);
+        List<string> problems = [];
+        JsonElement root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(path, ["the plan must be a JSON object: { \"name\": \"...\", \"entries\": [ ... ] }"]);
+        }
+        UnknownKeys(root, TopKeys, "the plan", problems);
+
+        string name = fs.Path.GetFileNameWithoutExtension(full);
+        if (root.TryGetProperty("name", out JsonElement nameElement))
+        {
+            if (nameElement.ValueKind == JsonValueKind.String && nameElement.GetString()!.Trim().Length > 0)
+            {
+                name = nameElement.GetString()!.Trim();
+            }
+            else
+            {
+                problems.Add("name: must be a non-empty string, e.g. \"nightly\" (or leave it out to use the file name)");
+            }
+        }
+
+        List<BatchEntry> entries = [];
+        if (!root.TryGetProperty("entries", out JsonElement list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+        {
+            problems.Add("entries: must be a non-empty list of entries, each like { \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }");
+        }
+        else
+        {
+            string baseDir = fs.Path.GetDirectoryName(full)!;
+            Dictionary<string, int> seen = new(StringComparer.Ordinal);
+            int index = 0;
+            foreach (JsonElement element in list.EnumerateArray())
+            {
+                if (ReadEntry(fs, element, $"entries[{index}]", baseDir, config, problems) is { } entry)
+                {
+                    if (seen.TryGetValue(entry.Name, out int first))
+                    {
+                        problems.Add($"entries[{index}]: name '{entry.Name}' is already the name of entries[{first}]; names must be unique in a plan (set \"name\" on one of them)");
+                    }
+                    else
+                    {
+                        seen[entry.Name] = index;
+                        entries.Add(entry);
+                    }
+                }
+                index++;
+            }
+        }
+        return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
+    }
+
+    private static BatchEntry? ReadEntry(IFileSystem fs, JsonElement element, string where, string baseDir, LabConfig config, List<string> problems)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            problems.Add($"{where}: must be an object like {{ \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }}");
+            return null;
+        }
+        int before = problems.Count;
+        string? name = OptionalString(element, "name", where, problems);
+        if (name is not null)
+        {
+            where = $"{where} ('{name}')";
+        }
+        UnknownKeys(element, EntryKeys, where, problems);
+
+        string? testDir = OptionalString(element, "test_dir", where, problems);
+        string? directory = null;
+        if (testDir is null)
+        {
+            if (!element.TryGetProperty("test_dir", out _))
+            {
+                problems.Add($"{where}: test_dir is missing; give the test's folder, relative to the plan file");
+            }
+        }
+        else
+        {
+            directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir, baseDir));
+            if (!fs.Directory.Exists(directory))
+            {
+                problems.Add($"{where}: test_dir '{testDir}' does not exist (resolved to {directory}); paths are relative to the plan file's folder");
+                directory = null;
+            }
+        }
+
+        string? machine = OptionalString(element, "machine", where, problems);
+        IReadOnlyList<string>? tags = OptionalStrings(element, "tags", where, problems);
+        if (machine is not null && tags is not null)
+        {
+            problems.Add($"{where}: give either machine or tags, not both");
+        }
+        else if (machine is null && tags is null && !element.TryGetProperty("machine", out _) && !element.TryGetProperty("tags", out _))
+        {
+            problems.Add($"{where}: no target; add \"machine\": \"NAME\" or \"tags\": [\"TAG\", ...]");
+        }
+        else if (machine is not null && config.FindMachine(machine) is null)
+        {
+            problems.Add($"{where}: machine '{machine}' is not configured; configured machines: {string.Join(", ", config.Machines.Select(m => m.Name))}");
+        }
+        else if (tags is not null && !config.Machines.Any(m => tags.All(m.Tags.Contains)))
+        {
+            problems.Add($"{where}: no configured machine has all of the tags {string.Join(", ", tags)}; machines' tags: " +
+                string.Join("; ", config.Machines.Select(m => $"{m.Name}: {(m.Tags.Count == 0 ? "none" : string.Join(",", m.Tags))}")));
+        }
+
+        IReadOnlyList<string>? command = null;
+        if (element.TryGetProperty("command", out JsonElement commandElement) && commandElement.ValueKind == JsonValueKind.String)
+        {
+            problems.Add($"{where}: command must be a list of arguments like [\"./run.sh\", \"--fast\"], not one string (no shell is involved)");
+        }
+        else
+        {
+            command = OptionalStrings(element, "command", where, problems);
+        }
+
+        TimeSpan? timeout = null;
+        if (element.TryGetProperty("timeout", out JsonElement timeoutElement))
+        {
+            if (timeoutElement.ValueKind == JsonValueKind.String && Duration.TryParse(timeoutElement.GetString(), out TimeSpan t) && t > TimeSpan.Zero)
+            {
+                timeout = t;
+            }
+            else
+            {
+                problems.Add($"{where}: timeout {timeoutElement.GetRawText()} is not a positive duration; {Duration.Help}");
+            }
+        }
+
+        int retries = 0;
+        if (element.TryGetProperty("retries", out JsonElement retriesElement) &&
+            !(retriesElement.ValueKind == JsonValueKind.Number && retriesElement.TryGetInt32(out retries) && retries is >= 0 and <= MaxRetries))
+        {
+            problems.Add($"{where}: retries {retriesElement.GetRawText()} must be a whole number from 0 to {MaxRetries} (retries are for infrastructure failures only)");
+        }
+
+        if (directory is null || problems.Count > before)
+        {
+            return null;
+        }
+        try
+        {
+            TestManifest? manifest = TestManifest.Read(fs, directory);
+            return new BatchEntry
+            {
+                Name = name ?? fs.Path.GetFileName(directory),
+                TestDir = directory,
+                TestDirHash = TestDirHasher.Compute(fs, directory),
+                Machine = machine,
+                Tags = tags ?? [],
+                Spec = new RunSpec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout),
+                Retries = retries,
+            };
+        }
+        catch (DispatchException e)
+        {
+            problems.Add($"{where}: {e.Message}");
+            return null;
+        }
+    }
+
+    private static JsonDocument Parse(byte[] bytes, string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid,
+                $"plan file {path} is not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
+        }
+    }
+
+    private static string FirstSentence(string message) => message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd();
+
+    private static void UnknownKeys(JsonElement element, string[] known, string where, List<string> problems)
+    {
+        foreach (JsonProperty property in element.EnumerateObject().Where(p => !known.Contains(p.Name)))
+        {
+            problems.Add($"{where}: unknown field '{property.Name}'; the fields are {string.Join(", ", known)}");
+        }
+    }
+
+    private static string? OptionalString(JsonElement element, string key, string where, List<string> problems)
+    {
+        if (!element.TryGetProperty(key, out JsonElement value))
+        {
+            return null;
+        }
+        if (value.ValueKind == JsonValueKind.String && value.GetString()!.Trim().Length > 0)
+        {
+            return value.GetString()!;
+        }
+        problems.Add($"{where}: {key} must be a non-empty string, not {value.GetRawText()}");
+        return null;
+    }
+
+    private static IReadOnlyList<string>? OptionalStrings(JsonElement element, string key, string where, List<string> problems)
+    {
+        if (!element.TryGetProperty(key, out JsonElement value))
+        {
+            return null;
+        }
+        if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 &&
+            value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0))
+        {
+            return [.. value.EnumerateArray().Select(v => v.GetString()!)];
+        }
+        problems.Add($"{where}: {key} must be a non-empty list of non-empty strings, not {value.GetRawText()}");
+        return null;
+    }
+
+    private static DispatchException Invalid(string path, List<string> problems) => new(ErrorCodes.PlanInvalid,
+        $"plan file {path} has {problems.Count} problem{(problems.Count == 1 ? "" : "s")}; nothing was submitted:" +
+        string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}")));
+}

@@ -1,0 +1,127 @@
+using System.IO.Abstractions.TestingHelpers;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tests.Batches;
+
+/// <summary>Plan files on a fake disk: how entries resolve, and every mistake reported at once naming the entry and field.</summary>
+[Trait("Category", "Unit")]
+public class PlanFileTests
+{
+    private static readonly LabConfig Config = new("/state", new RunDefaults(["./run.sh"], TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(2)),
+    [
+        new Machine { Name = "rig-1", Transport = TransportKind.Local, Tags = ["x86"] },
+        new Machine { Name = "rig-2", Transport = TransportKind.Local, Tags = ["x86", "gpu"] },
+    ]);
+
+    private readonly MockFileSystem _fs = new(new Dictionary<string, MockFileData>
+    {
+        ["/lab/tests/boot/run.sh"] = new("echo boot"),
+        ["/lab/tests/gpu/run.sh"] = new("echo gpu"),
+        ["/lab/tests/gpu/testdispatch.json"] = new("""{ "command": ["make", "gpu"], "timeout": "10m" }"""),
+    });
+
+    private (string Name, IReadOnlyList<BatchEntry> Entries) Read(string json, string path = "/lab/plans/nightly.json")
+    {
+        _fs.AddFile(path, new MockFileData(json));
+        return PlanFile.Read(_fs, path, Config);
+    }
+
+    private DispatchException Refused(string json)
+    {
+        var error = Assert.Throws<DispatchException>(() => Read(json));
+        Assert.Equal(ErrorCodes.PlanInvalid, error.ErrorCode);
+        return error;
+    }
+
+    [Fact]
+    public void Entries_resolve_test_dirs_from_the_plan_folder_and_take_command_and_limit_from_entry_then_manifest_then_defaults()
+    {
+        (string name, IReadOnlyList<BatchEntry> entries) = Read("""
+            { "entries": [
+                { "test_dir": "../tests/boot", "machine": "rig-1" },
+                { "name": "gpu-fast", "test_dir": "/lab/tests/gpu", "tags": ["gpu"], "command": ["./run.sh", "--fast"], "retries": 2 },
+                { "name": "gpu-manifest", "test_dir": "../tests/gpu/", "tags": ["x86", "gpu"], "timeout": "90s" },
+              ] // trailing commas and comments are fine
+            }
+            """);
+
+        Assert.Equal("nightly", name); // the file name, when the plan has none
+        Assert.Equal(["boot", "gpu-fast", "gpu-manifest"], entries.Select(e => e.Name));
+        Assert.Equal(["/lab/tests/boot", "/lab/tests/gpu", "/lab/tests/gpu"], entries.Select(e => e.TestDir));
+        Assert.Equal(("rig-1", 0), (entries[0].Machine, entries[0].Tags.Count));
+        Assert.Equal(["./run.sh"], entries[0].Spec.Command);
+        Assert.Equal(TimeSpan.FromMinutes(30), entries[0].Spec.Timeout);
+        Assert.Equal(["./run.sh", "--fast"], entries[1].Spec.Command);
+        Assert.Equal((TimeSpan.FromMinutes(10), 2), (entries[1].Spec.Timeout, entries[1].Retries));
+        Assert.Equal(["make", "gpu"], entries[2].Spec.Command);
+        Assert.Equal(TimeSpan.FromSeconds(90), entries[2].Spec.Timeout);
+        Assert.Equal(TestDirHasher.Compute(_fs, "/lab/tests/gpu"), entries[1].TestDirHash);
+        Assert.NotEqual(entries[0].TestDirHash, entries[1].TestDirHash);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_at_once_naming_the_entry_and_the_field()
+    {
+        DispatchException error = Refused("""
+            { "name": "", "entries": [
+                { "test_dir": "../tests/nowhere", "machine": "rig-9" },
+                { "name": "a", "test_dir": "../tests/boot", "tags": ["arm"], "command": "./run.sh --fast", "retries": 11, "colour": "red" },
+                { "name": "b", "test_dir": "../tests/boot", "machine": "rig-1", "tags": ["x86"] },
+                { "name": "c", "test_dir": "../tests/boot", "timeout": "soon" },
+                { "name": "d", "machine": "rig-1" }
+            ] }
+            """);
+
+        string[] expected =
+        [
+            "/lab/plans/nightly.json has 11 problems; nothing was submitted",
+            "name: must be a non-empty string",
+            "entries[0]: test_dir '../tests/nowhere' does not exist (resolved to /lab/tests/nowhere)",
+            "entries[0]: machine 'rig-9' is not configured; configured machines: rig-1, rig-2",
+            "entries[1] ('a'): unknown field 'colour'",
+            "entries[1] ('a'): no configured machine has all of the tags arm",
+            "entries[1] ('a'): command must be a list of arguments",
+            "entries[1] ('a'): retries 11 must be a whole number from 0 to 10",
+            "entries[2] ('b'): give either machine or tags, not both",
+            "entries[3] ('c'): no target; add \"machine\"",
+            "entries[3] ('c'): timeout \"soon\" is not a positive duration",
+            "entries[4] ('d'): test_dir is missing",
+        ];
+        foreach (string part in expected)
+        {
+            Assert.Contains(part, error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Two_entries_with_one_name_are_refused_naming_both()
+    {
+        DispatchException error = Refused("""
+            { "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" }, { "test_dir": "/lab/tests/boot/", "machine": "rig-2" } ] }
+            """);
+
+        Assert.Contains("entries[1]: name 'boot' is already the name of entries[0]", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{ "entries": [ """, "not valid JSON at line 1")]
+    [InlineData("""[ { "test_dir": "x" } ]""", "must be a JSON object")]
+    [InlineData("""{ "entries": [] }""", "entries: must be a non-empty list")]
+    [InlineData("""{ "entries": [ "boot" ] }""", "entries[0]: must be an object")]
+    [InlineData("""{ "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ], "owner": "me" }""", "the plan: unknown field 'owner'")]
+    public void A_malformed_plan_is_refused_saying_what_is_wrong(string json, string expected) =>
+        Assert.Contains(expected, Refused(json).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void A_missing_plan_file_is_refused_naming_it()
+    {
+        var error = Assert.Throws<DispatchException>(() => PlanFile.Read(_fs, "/lab/plans/none.json", Config));
+
+        Assert.Equal(ErrorCodes.PlanInvalid, error.ErrorCode);
+        Assert.Contains("/lab/plans/none.json does not exist", error.Message, StringComparison.Ordinal);
+    }
+}
