@@ -12,13 +12,22 @@ public sealed class HelpWindow : Window
         1 2 3  Tab     Machines / Runs / Batches
         ↑ ↓  j k       move          g G  Home End   first / last
         PgUp PgDn      page
-        Enter  l       open: a machine's runs, a run's view
+        Enter  l       open: a machine's runs, a run's view, a batch's entries
         /              filter the list as you type (any column); Enter keeps it, Esc clears
         Esc            clear the filter, then the machine scope
         d              dispatch a test directory
-        x              cancel the selected run (y to confirm)
+        x              cancel the selected run or batch (y to confirm)
         r              re-run the selected run's test dir on its machine
+        R              on Batches: rerun the selected batch's entries that did not pass
         ?              this help        q  Ctrl+C   quit (runs keep going)
+        """;
+
+    public const string BatchKeys = """
+        ↑ ↓  j k       move          g G  Home End   first / last
+        Enter  l       open the entry's latest run
+        x              cancel this batch: drop waiting entries, stop running ones (y to confirm)
+        R              rerun the entries that did not pass, as a new batch
+        Esc  q         back to the lists
         """;
 
     public const string RunKeys = """

@@ -1,5 +1,6 @@
 using System.Drawing;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using Terminal.Gui.App;
@@ -25,11 +26,17 @@ public sealed class MainWindow : Window
     private readonly PlainLabel _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
     private readonly TableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
     private readonly TableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly PlainLabel _batches = new() { X = 1, Y = 2, Width = Dim.Fill(), Height = 3 };
+    private readonly TableView _batches = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly PlainLabel _noBatches = new()
+    {
+        X = 1, Y = 4, Width = Dim.Fill(), Height = 2, Visible = false,
+        Text = "No batches yet. Submit a plan of tests across machines with\n'testdispatch batch submit PLAN.json' (see examples/plans/).",
+    };
     private readonly TextField _filter = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
     private readonly PlainLabel _filterLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "filter /", Visible = false };
     private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private readonly StatusBar _statusBar;
+    private readonly Shortcut _rerunKey = new(new Key('r'), "re-run", null);
 
     private int _tab = 1;
     private ScreenQuery _query = new();
@@ -51,20 +58,21 @@ public sealed class MainWindow : Window
         _runs.Table = new RunsTable([]);
         MachinesTable.Style(_machines, theme);
         RunsTable.Style(_runs, theme);
-        _batches.Text = "No batches yet.\nBatches come from 'testdispatch batch submit <plan>' once that command exists.";
+        _batches.Table = new BatchesTable([], DateTimeOffset.UtcNow);
+        BatchesTable.Style(_batches, theme);
 
         _statusBar = new StatusBar([
             new Shortcut(Key.Enter, "open", null),
             new Shortcut(new Key('/'), "filter", null),
             new Shortcut(new Key('d'), "dispatch", null),
             new Shortcut(new Key('x'), "cancel", null),
-            new Shortcut(new Key('r'), "re-run", null),
+            _rerunKey,
             new Shortcut(new Key('?'), "help", null),
             new Shortcut(new Key('q'), "quit", null),
         ]);
 
-        Add(_header, _machines, _runs, _batches, _filterLabel, _filter, _message, _statusBar);
-        foreach (View view in new View[] { _machines, _runs, this })
+        Add(_header, _machines, _runs, _batches, _noBatches, _filterLabel, _filter, _message, _statusBar);
+        foreach (View view in new View[] { _machines, _runs, _batches, this })
         {
             view.KeyDown += (_, key) =>
             {
@@ -75,13 +83,18 @@ public sealed class MainWindow : Window
             };
         }
         _filter.KeyDown += (_, key) => key.Handled = key.Handled || HandleFilterKey(key);
-        _filter.TextChanged += (_, _) => SetQuery(_tab == 0 ? _query with { MachineText = _filter.Text } : _query with { RunText = _filter.Text });
+        _filter.TextChanged += (_, _) => SetQuery(WithText(_filter.Text));
         _machines.Accepting += (_, e) =>
         {
             e.Handled = true;
             OpenSelected();
         };
         _runs.Accepting += (_, e) =>
+        {
+            e.Handled = true;
+            OpenSelected();
+        };
+        _batches.Accepting += (_, e) =>
         {
             e.Handled = true;
             OpenSelected();
@@ -158,7 +171,13 @@ public sealed class MainWindow : Window
             _ = Task.Run(() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true));
         }
         bool sameRuns = _data is not null && ReferenceEquals(_data.Runs, data.Runs);
+        bool sameBatches = _data is not null && ReferenceEquals(_data.Batches, data.Batches);
         _data = data;
+        if (!sameBatches || data.Batches.Any(b => !b.IsTerminal))
+        {
+            Replace(_batches, new BatchesTable(data.Batches, DateTimeOffset.UtcNow), null);
+        }
+        _noBatches.Visible = _tab == 2 && data.Batches.Count == 0 && _query.BatchText.Length == 0;
         Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
         if (!sameRuns)
         {
@@ -202,6 +221,7 @@ public sealed class MainWindow : Window
     private static int IndexOf(ITableSource source, string key) => source switch
     {
         RunsTable runs => IndexWhere(runs.Runs, r => r.Id == key),
+        BatchesTable batches => IndexWhere(batches.Batches, b => b.Id == key),
         MachinesTable machines => IndexWhere(machines.Machines, m => m.Name == key),
         _ => -1,
     };
@@ -222,9 +242,14 @@ public sealed class MainWindow : Window
     {
         string tabs = string.Join("  ", TabNames.Select((name, i) => i == _tab ? $"[{i + 1} {name}]" : $" {i + 1} {name} "));
         string scope = _query.Machine is { } m ? $"  machine: {m} (Esc: all)" : "";
-        string text = _tab == 0 ? _query.MachineText : _query.RunText;
+        string text = FilterText();
         string filter = text.Length > 0 ? $"  filter: {text}" : "";
-        string count = _data is null ? "" : _tab == 0 ? $"  {_data.Machines.Count} machines" : _tab == 1 ? $"  {_data.Runs.Count} runs" : "";
+        string count = _data is null ? "" : _tab switch
+        {
+            0 => $"  {_data.Machines.Count} machines",
+            1 => $"  {_data.Runs.Count} runs",
+            _ => $"  {_data.Batches.Count} batches",
+        };
         _header.Text = tabs + scope + filter + count;
     }
 
@@ -234,7 +259,9 @@ public sealed class MainWindow : Window
         _machines.Visible = tab == 0;
         _runs.Visible = tab == 1;
         _batches.Visible = tab == 2;
-        (tab == 0 ? _machines : tab == 1 ? _runs : (View)this).SetFocus();
+        _noBatches.Visible = tab == 2 && _data is { Batches.Count: 0 } && _query.BatchText.Length == 0;
+        (_rerunKey.Key, _rerunKey.Title) = tab == 2 ? (new Key('R'), "rerun failed") : (new Key('r'), "re-run");
+        CurrentTable.SetFocus();
         if (_filter.Visible)
         {
             CloseFilter(keep: true);
@@ -257,7 +284,7 @@ public sealed class MainWindow : Window
             }
             return true;
         }
-        TableView? table = _tab == 0 ? _machines : _tab == 1 ? _runs : null;
+        TableView table = CurrentTable;
         switch (key)
         {
             case var k when k == new Key('q') || k == Key.C.WithCtrl:
@@ -283,21 +310,21 @@ public sealed class MainWindow : Window
                 {
                     SetQuery(_query with { Machine = null });
                 }
-                else if ((_tab == 0 ? _query.MachineText : _query.RunText).Length > 0)
+                else if (FilterText().Length > 0)
                 {
-                    SetQuery(_tab == 0 ? _query with { MachineText = "" } : _query with { RunText = "" });
+                    SetQuery(WithText(""));
                 }
                 return true;
-            case var k when k == new Key('j') && table is not null:
+            case var k when k == new Key('j'):
                 table.MoveCursorByOffset(0, 1, false, null);
                 return true;
-            case var k when k == new Key('k') && table is not null:
+            case var k when k == new Key('k'):
                 table.MoveCursorByOffset(0, -1, false, null);
                 return true;
-            case var k when k == new Key('g') && table is not null:
+            case var k when k == new Key('g'):
                 table.MoveCursorToStartOfTable(false, null);
                 return true;
-            case var k when k == new Key('G') && table is not null:
+            case var k when k == new Key('G'):
                 table.MoveCursorToEndOfTable(false, null);
                 return true;
             case var k when k == new Key('l'):
@@ -311,6 +338,9 @@ public sealed class MainWindow : Window
                 return true;
             case var k when k == new Key('r'):
                 Redispatch();
+                return true;
+            case var k when k == new Key('R'):
+                RerunFailed();
                 return true;
             case var k when k == new Key('?'):
                 HelpWindow.Show(_app, HelpWindow.MainKeys);
@@ -337,13 +367,30 @@ public sealed class MainWindow : Window
         return false;
     }
 
+    private TableView CurrentTable => _tab switch
+    {
+        0 => _machines,
+        1 => _runs,
+        _ => _batches,
+    };
+
+    private string FilterText() => _tab switch
+    {
+        0 => _query.MachineText,
+        1 => _query.RunText,
+        _ => _query.BatchText,
+    };
+
+    private ScreenQuery WithText(string text) => _tab switch
+    {
+        0 => _query with { MachineText = text },
+        1 => _query with { RunText = text },
+        _ => _query with { BatchText = text },
+    };
+
     private void OpenFilter()
     {
-        if (_tab == 2)
-        {
-            return;
-        }
-        _filter.Text = _tab == 0 ? _query.MachineText : _query.RunText;
+        _filter.Text = FilterText();
         _filter.Visible = _filterLabel.Visible = true;
         _message.Visible = false;
         _filter.SetFocus();
@@ -355,9 +402,9 @@ public sealed class MainWindow : Window
         _message.Visible = true;
         if (!keep)
         {
-            SetQuery(_tab == 0 ? _query with { MachineText = "" } : _query with { RunText = "" });
+            SetQuery(WithText(""));
         }
-        (_tab == 0 ? _machines : _runs).SetFocus();
+        CurrentTable.SetFocus();
     }
 
     private void SetQuery(ScreenQuery query)
@@ -373,7 +420,10 @@ public sealed class MainWindow : Window
     private Run? SelectedRun() =>
         _runs.Table is RunsTable r && _runs.Value?.SelectedCell.Y is int row && row >= 0 && row < r.Rows ? r.Runs[row] : null;
 
-    /// <summary>Enter: a machine drills into its runs; a run opens the run view.</summary>
+    private Batch? SelectedBatch() =>
+        _batches.Table is BatchesTable b && _batches.Value?.SelectedCell.Y is int row && row >= 0 && row < b.Rows ? b.Batches[row] : null;
+
+    /// <summary>Enter: a machine drills into its runs; a run opens the run view; a batch its entries.</summary>
     private void OpenSelected()
     {
         if (_tab == 0 && SelectedMachine() is { } machine)
@@ -385,6 +435,13 @@ public sealed class MainWindow : Window
         else if (_tab == 1 && SelectedRun() is { } run)
         {
             OpenRun(run.Id);
+        }
+        else if (_tab == 2 && SelectedBatch() is { } batch)
+        {
+            using BatchWindow view = new(_app, _lab, _theme, batch.Id);
+            _app.Run(view);
+            view.StopRefreshing();
+            AfterNestedView();
         }
     }
 
@@ -421,6 +478,11 @@ public sealed class MainWindow : Window
 
     private void AskCancel()
     {
+        if (_tab == 2)
+        {
+            AskCancelBatch();
+            return;
+        }
         Run? run = _tab == 1 ? SelectedRun() : _tab == 0 && SelectedMachine()?.CurrentRun is { } current ? _data?.Runs.FirstOrDefault(r => r.Id == current) : null;
         if (run is null || run.Status.IsTerminal())
         {
@@ -433,6 +495,32 @@ public sealed class MainWindow : Window
             Run after = await _lab.CancelAsync(run.Id);
             return $"run {after.Id}: {(after.Status.IsTerminal() ? after.Status.ToWord() : "stopping")}";
         });
+    }
+
+    private void AskCancelBatch()
+    {
+        if (SelectedBatch() is not { } batch || batch.IsTerminal)
+        {
+            Say(SelectedBatch() is { } ended ? $"batch {ended.Id} has already ended ({ended.Status.ToWord()})" : "nothing to cancel here");
+            return;
+        }
+        Say($"Cancel batch {batch.Name} ({batch.Id}, {Cli.Format.Progress(batch)} done)? y to confirm, any other key to keep it");
+        _confirm = () => Act($"cancelling batch {batch.Id}…", async () =>
+        {
+            Batch after = await _lab.CancelBatchAsync(batch.Id);
+            return $"batch {after.Id}: {(after.IsTerminal ? after.Status.ToWord() : "cancelling")}";
+        });
+    }
+
+    private void RerunFailed()
+    {
+        if (_tab != 2 || SelectedBatch() is not { } batch)
+        {
+            Say("select a batch on the Batches tab (3) to rerun its failures");
+            return;
+        }
+        _ = Act($"rerunning what did not pass in {batch.Id}…", async () =>
+            $"new batch {(await _lab.RerunBatchAsync(batch.Id, failedOnly: true)).Id}");
     }
 
     private void Redispatch()
@@ -477,5 +565,5 @@ public sealed class MainWindow : Window
         });
     }
 
-    private void Say(string text) => _message.Text = text;
+    private void Say(string text) => _message.Text = text.ReplaceLineEndings(" ");
 }

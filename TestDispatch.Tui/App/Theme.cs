@@ -1,3 +1,4 @@
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using Terminal.Gui.Drawing;
 using Attribute = Terminal.Gui.Drawing.Attribute;
@@ -26,6 +27,21 @@ public sealed class Theme(bool useColor)
         RunStatus.Interrupted => ColorName16.Yellow,
         _ => ColorName16.White,
     };
+
+    /// <summary>The run status whose colour a batch status takes: running cyan, completed green, failed red, cancelled yellow.</summary>
+    public static RunStatus StatusOf(BatchStatus status) => status switch
+    {
+        BatchStatus.Running => RunStatus.Running,
+        BatchStatus.Completed => RunStatus.Completed,
+        BatchStatus.Cancelled => RunStatus.Interrupted,
+        _ => RunStatus.Failed,
+    };
+
+    /// <summary>The colour of a batch item's state: its run's status; waiting as pending, dropped as interrupted.</summary>
+    public static RunStatus? StatusOf(string itemStatus) =>
+        itemStatus == BatchProgress.WaitingWord ? RunStatus.Pending
+        : itemStatus == BatchProgress.DroppedWord ? RunStatus.Interrupted
+        : RunStatusExtensions.TryParse(itemStatus, out RunStatus status) ? status : null;
 
     /// <summary>A scheme for a status cell keeping the row's background, or null (no colour).</summary>
     public Scheme? ForStatus(RunStatus? status, Scheme? row)

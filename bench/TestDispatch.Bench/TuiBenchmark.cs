@@ -594,7 +594,7 @@ internal sealed class TuiBenchmark
             (double machinesWall, double machinesCpu, double machinesAlloc) = Measure(() => probe.Machines());
             IReadOnlyList<Run>? runs = null;
             (double runsWall, double runsCpu, double runsAlloc) = Measure(() => runs = probe.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText)));
-            previous = new ScreenData(previous.Machines, runs!, probe.Store.Version, query);
+            previous = new ScreenData(previous.Machines, runs!, previous.Batches, probe.Store.Version, query);
             if (i < 0)
             {
                 continue;
