@@ -21,6 +21,10 @@ public sealed class RunStore
     private readonly RunIndex _index = new();
     private readonly Lock _gate = new();
 
+    private const int ChangeLogLimit = 50_000;
+    private readonly List<string> _changeLog = [];
+    private long _changeBase;
+    private long _batchChanges;
     private long _generation = -1;
     private JournalFile? _journal;
     private long _journalOffset;
@@ -82,6 +86,49 @@ public sealed class RunStore
             IEnumerable<RunRecord> matching = _index.NewestFirst().Where(r => filter.Matches(r.Run));
             return (IReadOnlyList<RunRecord>)[.. filter.Limit is { } limit ? matching.Take(limit) : matching];
         });
+    }
+
+    /// <summary>Runs matching <paramref name="filter"/>, newest first, and the change cursor they are as of (for <see cref="ChangesSince"/>).</summary>
+    public (IReadOnlyList<RunRecord> Runs, long BatchChanges, long Cursor) ListWithCursor(RunFilter filter) => Locked(() =>
+    {
+        IEnumerable<RunRecord> matching = _index.NewestFirst().Where(r => filter.Matches(r.Run));
+        return ((IReadOnlyList<RunRecord>)[.. filter.Limit is { } limit ? matching.Take(limit) : matching], _batchChanges, ChangeCursor);
+    });
+
+    /// <summary>
+    /// The runs that changed after <paramref name="cursor"/> (each once, as it is now), whether any batch record changed,
+    /// and the new cursor: what a screen that already shows everything up to the cursor needs to patch itself. Runs is
+    /// null when the cursor is too old to answer (the store was reloaded from a newer snapshot, or many changes ago):
+    /// list everything again.
+    /// </summary>
+    public (IReadOnlyList<RunRecord>? Runs, long BatchChanges, long Cursor) ChangesSince(long cursor) => Locked(() =>
+    {
+        if (cursor < _changeBase || cursor > ChangeCursor)
+        {
+            return (null, _batchChanges, ChangeCursor);
+        }
+        HashSet<string> seen = new(StringComparer.Ordinal);
+        List<RunRecord> changed = [];
+        for (int i = (int)(cursor - _changeBase); i < _changeLog.Count; i++)
+        {
+            if (seen.Add(_changeLog[i]))
+            {
+                changed.Add(_index.Get(_changeLog[i])!);
+            }
+        }
+        return ((IReadOnlyList<RunRecord>?)changed, _batchChanges, ChangeCursor);
+    });
+
+    private long ChangeCursor => _changeBase + _changeLog.Count;
+
+    private void Changed(string runId)
+    {
+        if (_changeLog.Count >= ChangeLogLimit)
+        {
+            _changeLog.RemoveRange(0, ChangeLogLimit / 2);
+            _changeBase += ChangeLogLimit / 2;
+        }
+        _changeLog.Add(runId);
     }
 
     /// <summary>The non-terminal runs (pending and running), oldest first.</summary>
@@ -295,6 +342,10 @@ public sealed class RunStore
         {
             Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read();
             _index.Load(snapshot.Runs, snapshot.Batches ?? []);
+            // Everything may have changed: no cursor from before answers any more.
+            _changeBase = ChangeCursor + 1;
+            _changeLog.Clear();
+            _batchChanges++;
             _generation = snapshot.Generation;
             _journal = new JournalFile(_fs, Paths.Journal(_generation));
             _journalOffset = 0;
@@ -308,10 +359,12 @@ public sealed class RunStore
             if (entry.Run is not null)
             {
                 _index.Apply(entry.Run);
+                Changed(entry.Run.Id);
             }
             else
             {
                 _index.Apply(entry.Batch!);
+                _batchChanges++;
             }
         }
         _journalOffset = offset;
@@ -332,6 +385,7 @@ public sealed class RunStore
         }
         Append(new JournalEntry(record));
         _index.Apply(record);
+        Changed(record.Id);
         Version++;
         CompactIfLong();
         return record;
@@ -341,6 +395,7 @@ public sealed class RunStore
     {
         Append(new JournalEntry(null, batch));
         _index.Apply(batch);
+        _batchChanges++;
         Version++;
         CompactIfLong();
         return batch;

@@ -41,6 +41,9 @@ public sealed class MainWindow : Window
     private int _tab = 1;
     private ScreenQuery _query = new();
     private ScreenData? _data;
+    private RunsView _runsView = RunsView.Empty;
+    private IReadOnlyList<Batch> _batchList = [];
+    private bool _relist;
     private object? _timer;
     private bool _loading;
     private bool _reloadQueued;
@@ -55,7 +58,7 @@ public sealed class MainWindow : Window
         _theme = theme;
         Title = "TestDispatch";
         _machines.Table = new MachinesTable([]);
-        _runs.Table = new RunsTable([]);
+        _runs.Table = new RunsTable(RunsView.Empty);
         MachinesTable.Style(_machines, theme);
         RunsTable.Style(_runs, theme);
         _batches.Table = new BatchesTable([], DateTimeOffset.UtcNow);
@@ -109,6 +112,9 @@ public sealed class MainWindow : Window
         });
     }
 
+    /// <summary>How many loads have been applied (for benchmarks and tests to tell a refresh has landed).</summary>
+    public int Refreshes { get; private set; }
+
     /// <summary>For tests and shutdown: stop the periodic refresh.</summary>
     public void StopRefreshing()
     {
@@ -130,13 +136,15 @@ public sealed class MainWindow : Window
         _loading = true;
         ScreenQuery query = _query;
         ScreenData? previous = _data;
+        bool relist = _relist;
+        _relist = false;
         _ = Task.Run(() =>
         {
             ScreenData? data = null;
             string? error = null;
             try
             {
-                data = ScreenData.Load(_lab, query, previous);
+                data = ScreenData.Load(_lab, query, previous, relist);
             }
             catch (DispatchException e)
             {
@@ -170,24 +178,65 @@ public sealed class MainWindow : Window
             // give that memory back once, so a long-open app stays small.
             _ = Task.Run(() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true));
         }
-        bool sameRuns = _data is not null && ReferenceEquals(_data.Runs, data.Runs);
-        bool sameBatches = _data is not null && ReferenceEquals(_data.Batches, data.Batches);
         _data = data;
-        if (!sameBatches || data.Batches.Any(b => !b.IsTerminal))
+        Refreshes++;
+        if (data.Batches is not null || _batchList.Any(b => !b.IsTerminal)) // running batches' ages move on
         {
-            Replace(_batches, new BatchesTable(data.Batches, DateTimeOffset.UtcNow), null);
+            _batchList = data.Batches ?? _batchList;
+            Replace(_batches, new BatchesTable(_batchList, DateTimeOffset.UtcNow), null);
         }
-        _noBatches.Visible = _tab == 2 && data.Batches.Count == 0 && _query.BatchText.Length == 0;
+        _noBatches.Visible = _tab == 2 && _batchList.Count == 0 && _query.BatchText.Length == 0;
         Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
-        if (!sameRuns)
+        if (data.AllRuns is { } all)
         {
-            Replace(_runs, new RunsTable(data.Runs), null);
+            _runsView = new RunsView(all, data.RunFilter);
+            Replace(_runs, new RunsTable(_runsView), null);
         }
-        if (data.Runs.Take(200).Any(r => r.Status == RunStatus.Running))
+        else
+        {
+            PatchRuns(data.ChangedRuns!);
+        }
+        UpdateHeader();
+    }
+
+    /// <summary>
+    /// A refresh that touches only what changed: changed runs are replaced in their rows, new ones go on top, and the
+    /// table is drawn again only if a row on screen changed (or a running run's duration is on screen).
+    /// </summary>
+    private void PatchRuns(IReadOnlyList<RunRecord> changed)
+    {
+        List<int> rows = [];
+        if (!_runsView.TryPatch(changed, out int added, rows))
+        {
+            _relist = true; // a run left or joined the filtered list in the middle: list again
+            _reloadQueued = true;
+            return;
+        }
+        int first = _runs.RowOffset;
+        int last = first + _runs.Viewport.Height;
+        if (added > 0)
+        {
+            // Scrolled to the top, stay there so the new runs show above the selection; else keep the view still.
+            int selected = _runs.Value?.SelectedCell.Y ?? 0;
+            _runs.Value = new TableSelection(new Point(0, Math.Min(selected + added, _runsView.Count - 1)));
+            _runs.RowOffset = first == 0 ? 0 : first + added;
+            _runs.Update();
+            return;
+        }
+        bool visibleChange = rows.Any(r => r >= first && r <= last);
+        bool running = false;
+        for (int r = first; r <= last && r < _runsView.Count && !running; r++)
+        {
+            running = _runsView[r].Status == RunStatus.Running;
+        }
+        if (visibleChange)
+        {
+            _runs.Update(); // column widths follow the visible rows' text ("interrupted" is wider than "running")
+        }
+        else if (running)
         {
             _runs.SetNeedsDraw(); // the durations of running runs move on
         }
-        UpdateHeader();
     }
 
     /// <summary>Swaps a table's rows keeping the selected item (by identity) and the scroll position.</summary>
@@ -220,7 +269,7 @@ public sealed class MainWindow : Window
 
     private static int IndexOf(ITableSource source, string key) => source switch
     {
-        RunsTable runs => IndexWhere(runs.Runs, r => r.Id == key),
+        RunsTable runs => runs.Runs.RowOf(key),
         BatchesTable batches => IndexWhere(batches.Batches, b => b.Id == key),
         MachinesTable machines => IndexWhere(machines.Machines, m => m.Name == key),
         _ => -1,
@@ -247,8 +296,8 @@ public sealed class MainWindow : Window
         string count = _data is null ? "" : _tab switch
         {
             0 => $"  {_data.Machines.Count} machines",
-            1 => $"  {_data.Runs.Count} runs",
-            _ => $"  {_data.Batches.Count} batches",
+            1 => $"  {_runsView.Count} runs",
+            _ => $"  {_batchList.Count} batches",
         };
         _header.Text = tabs + scope + filter + count;
     }
@@ -259,7 +308,7 @@ public sealed class MainWindow : Window
         _machines.Visible = tab == 0;
         _runs.Visible = tab == 1;
         _batches.Visible = tab == 2;
-        _noBatches.Visible = tab == 2 && _data is { Batches.Count: 0 } && _query.BatchText.Length == 0;
+        _noBatches.Visible = tab == 2 && _data is not null && _batchList.Count == 0 && _query.BatchText.Length == 0;
         (_rerunKey.Key, _rerunKey.Title) = tab == 2 ? (new Key('R'), "rerun failed") : (new Key('r'), "re-run");
         CurrentTable.SetFocus();
         if (_filter.Visible)
@@ -483,16 +532,23 @@ public sealed class MainWindow : Window
             AskCancelBatch();
             return;
         }
-        Run? run = _tab == 1 ? SelectedRun() : _tab == 0 && SelectedMachine()?.CurrentRun is { } current ? _data?.Runs.FirstOrDefault(r => r.Id == current) : null;
-        if (run is null || run.Status.IsTerminal())
+        (string Id, string Machine, string Status)? target = _tab == 1
+            ? SelectedRun() is { } run ? (run.Id, run.Machine, run.Status.ToWord()) : null
+            : SelectedMachine() is { CurrentRun: { } current } machine ? (current, machine.Name, "busy") : null;
+        if (target is not { } t)
         {
-            Say(run is null ? "nothing to cancel here" : $"run {run.Id} has already ended ({run.Status.ToWord()})");
+            Say("nothing to cancel here");
             return;
         }
-        Say($"Cancel run {run.Id} on {run.Machine} ({run.Status.ToWord()})? y to confirm, any other key to keep it");
-        _confirm = () => Act($"cancelling {run.Id}…", async () =>
+        if (_tab == 1 && SelectedRun()!.Status.IsTerminal())
         {
-            Run after = await _lab.CancelAsync(run.Id);
+            Say($"run {t.Id} has already ended ({t.Status})");
+            return;
+        }
+        Say($"Cancel run {t.Id} on {t.Machine} ({t.Status})? y to confirm, any other key to keep it");
+        _confirm = () => Act($"cancelling {t.Id}…", async () =>
+        {
+            Run after = await _lab.CancelAsync(t.Id);
             return $"run {after.Id}: {(after.Status.IsTerminal() ? after.Status.ToWord() : "stopping")}";
         });
     }

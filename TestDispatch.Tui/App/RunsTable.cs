@@ -5,14 +5,14 @@ using Terminal.Gui.Views;
 namespace TestDispatch.Tui.App;
 
 /// <summary>
-/// The Runs list as a table source: cells are made only for the rows on screen (O(1) per cell), so
-/// a history of 100k runs costs one list of references, not 100k rows of text.
+/// The Runs list as a table source over a <see cref="RunsView"/>: cells are made only for the rows on screen (O(1)
+/// per cell), so a history of 100k runs costs one list of references, not 100k rows of text.
 /// </summary>
-public sealed class RunsTable(IReadOnlyList<Run> runs) : ITableSource
+public sealed class RunsTable(RunsView runs) : ITableSource
 {
     public const int StatusColumn = 2;
 
-    public IReadOnlyList<Run> Runs => runs;
+    public RunsView Runs => runs;
 
     public string[] ColumnNames { get; } = ["ID", "MACHINE", "STATUS", "EXIT", "STARTED", "DURATION", "BATCH", "TEST"];
 

@@ -5,13 +5,29 @@ using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.App;
 
-/// <summary>What the lists show, loaded off the UI thread in one go from the store.</summary>
-public sealed record ScreenData(IReadOnlyList<MachineState> Machines, IReadOnlyList<Run> Runs, IReadOnlyList<Batch> Batches, long Version, ScreenQuery Query)
+/// <summary>
+/// What one refresh brings, loaded off the UI thread: the machines; the runs, either all that match the query
+/// (<see cref="AllRuns"/>) or only those changed since the last load (<see cref="ChangedRuns"/>, to patch the shown
+/// list in place); and the batches, or null when they did not change.
+/// </summary>
+public sealed record ScreenData(
+    IReadOnlyList<MachineState> Machines,
+    IReadOnlyList<RunRecord>? AllRuns,
+    IReadOnlyList<RunRecord>? ChangedRuns,
+    IReadOnlyList<Batch>? Batches,
+    long Cursor,
+    long BatchChanges,
+    ScreenQuery Query)
 {
-    /// <summary>Loads what changed: when the store and the query are as before, the runs and batches lists are reused as they are.</summary>
-    public static ScreenData Load(Lab lab, ScreenQuery query, ScreenData? previous = null)
+    public RunFilter RunFilter => Query.RunFilter;
+
+    /// <summary>
+    /// Loads what changed since <paramref name="previous"/>: only the changed runs when the runs query is the same
+    /// (unless <paramref name="relist"/>), the batches only when they or their runs changed.
+    /// </summary>
+    public static ScreenData Load(Lab lab, ScreenQuery query, ScreenData? previous = null, bool relist = false)
     {
-        long version = lab.Store.Refresh();
+        lab.Store.Refresh();
         IReadOnlyList<MachineState> machines = lab.Machines();
         if (!string.IsNullOrEmpty(query.MachineText))
         {
@@ -21,16 +37,29 @@ public sealed record ScreenData(IReadOnlyList<MachineState> Machines, IReadOnlyL
                 m.State.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase) ||
                 m.Tags.Any(t => t.Contains(query.MachineText, StringComparison.OrdinalIgnoreCase)))];
         }
-        bool unchanged = previous is not null && previous.Version == version;
-        IReadOnlyList<Run> runs = unchanged && previous!.Query with { MachineText = "", BatchText = "" } == query with { MachineText = "", BatchText = "" }
-            ? previous.Runs
-            : lab.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText));
-        IReadOnlyList<Batch> batches = unchanged && previous!.Query.BatchText == query.BatchText
-            ? previous.Batches
-            : [.. lab.Batches().Where(b => App.BatchesTable.Matches(b, query.BatchText))];
-        return new ScreenData(machines, runs, batches, version, query);
+
+        IReadOnlyList<RunRecord>? all = null;
+        IReadOnlyList<RunRecord>? changed = null;
+        long batchChanges = 0;
+        long cursor = 0;
+        if (previous is not null && !relist && previous.RunFilter == query.RunFilter)
+        {
+            (changed, batchChanges, cursor) = lab.Store.ChangesSince(previous.Cursor);
+        }
+        if (changed is null)
+        {
+            (all, batchChanges, cursor) = lab.Store.ListWithCursor(query.RunFilter);
+        }
+
+        bool batchesChanged = previous is null || all is not null || batchChanges != previous.BatchChanges ||
+            previous.Query.BatchText != query.BatchText || changed!.Any(r => r.Run.BatchId is not null);
+        IReadOnlyList<Batch>? batches = batchesChanged ? [.. lab.Batches().Where(b => BatchesTable.Matches(b, query.BatchText))] : null;
+        return new ScreenData(machines, all, changed, batches, cursor, batchChanges, query);
     }
 }
 
 /// <summary>The filters in force: a machine drilled into, and the text typed after '/' on each list.</summary>
-public sealed record ScreenQuery(string? Machine = null, string RunText = "", string MachineText = "", string BatchText = "");
+public sealed record ScreenQuery(string? Machine = null, string RunText = "", string MachineText = "", string BatchText = "")
+{
+    public RunFilter RunFilter => new(Machine: Machine, Text: RunText);
+}

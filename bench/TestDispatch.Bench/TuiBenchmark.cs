@@ -304,14 +304,15 @@ internal sealed class TuiBenchmark
         TextTable b = new("what", "wall med", "wall p90", "CPU med", "CPU p90", "alloc med");
         AddRow(b, figures, "end to end, whole process CPU (incl. tier-1 JIT of a young process)", "e2e_wall", "e2e_cpu_process", "e2e_alloc_mb");
         AddRow(b, figures, "  of which the UI thread", null, "e2e_cpu_ui", null);
-        AddRow(b, figures, "    Invoke'd apply (MainWindow.Apply: new RunsTable, keep selection)", null, "e2e_cpu_ui_apply", null);
+        AddRow(b, figures, "    Invoke'd apply (MainWindow.Apply: patch the changed row, draw only if on screen)", null, "e2e_cpu_ui_apply", null);
         AddRow(b, figures, "    the LayoutAndDraw that shows it", null, "e2e_cpu_ui_draw", null);
         AddRow(b, figures, "refresh work = Load split (below) + apply + draw", null, "work_cpu", null);
         _out.WriteLine();
         b.Add("ScreenData.Load split, on another Lab (same code, this thread):", "", "", "", "", "");
         AddRow(b, figures, "  RunStore.Refresh (reads the 1 new journal line)", "split_refresh_wall", "split_refresh_cpu", "split_refresh_alloc_mb");
         AddRow(b, figures, "  Lab.Machines()", "split_machines_wall", "split_machines_cpu", "split_machines_alloc_mb");
-        AddRow(b, figures, "  Lab.Runs(filter) ← full pass over every run", "split_runs_wall", "split_runs_cpu", "split_runs_alloc_mb");
+        AddRow(b, figures, "  RunStore.ChangesSince(cursor) ← only the changed runs", "split_runs_wall", "split_runs_cpu", "split_runs_alloc_mb");
+        AddRow(b, figures, "  (for comparison: Lab.Runs(filter), the full relist of every run)", "split_relist_wall", "split_relist_cpu", "split_relist_alloc_mb");
         AddRow(b, figures, "ScreenData.Load when nothing changed (idle 1 s tick)", "idle_wall", "idle_cpu", "idle_alloc_mb");
         b.Add("Drawing alone (UI thread):", "", "", "", "", "");
         AddRow(b, figures, "  LayoutAndDraw(true), a forced full redraw", null, "draw_forced_cpu", null);
@@ -326,11 +327,8 @@ internal sealed class TuiBenchmark
         _out.WriteLine($"  gen2 GCs during the measured refreshes: {Median(figures, "gen2_collections"):F0}; whole-process CPU over as long as a median refresh with nothing to do (noise floor): {Ms(Median(figures, "poll_noise_cpu"))} ms");
         _out.WriteLine($"  real app in tmux ({runs} runs, main screen), app CPU from /proc (10 ms ticks) over {LiveSeconds} s: idle {Ms(liveIdle)} ms/s; " +
             $"with one run changed every second {Ms(liveChanging)} ms/s → {Ms(liveChanging - liveIdle)} ms per refresh (the changing window first, then the idle one; any JIT left over counts against the refresh)");
-        double runsShare = Median(figures, "split_runs_cpu") / Median(figures, "work_cpu");
-        _out.WriteLine($"  Lab.Runs is {Percent(runsShare)} of the refresh work: ScreenData.Load (TestDispatch.Tui/App/ScreenData.cs) calls Lab.Runs whenever the store's");
-        _out.WriteLine("  Version moved, and Lab.Runs (Engine/Lab.cs) → RunStore.List (Storage/RunStore.cs) → RunIndex.NewestFirst walks all runs");
-        _out.WriteLine("  (a dictionary lookup per id, the filter, then two full copies: List<RunRecord> and List<Run>) to change one row;");
-        _out.WriteLine("  the first copy is built inside RunStore.Locked, i.e. holding state.lock, which every other process's commit waits for.");
+        _out.WriteLine($"  the refresh reads only the runs changed since its cursor (RunStore.ChangesSince) and patches them into the shown list (RunsView);");
+        _out.WriteLine($"  a full relist would cost {Ms(Median(figures, "split_relist_cpu"))} ms CPU more, under state.lock.");
 
         _out.WriteLine();
         _out.WriteLine("(c) Memory of the app (real binary in tmux), from /proc/<pid>/status");
@@ -542,8 +540,8 @@ internal sealed class TuiBenchmark
         ScreenQuery query = new();
         ScreenData previous = ScreenData.Load(probe, query);
 
-        // The runs list: polling its Table reference costs nothing, so the loop below neither draws nor reads
-        // the screen until the refresh has been applied (then it draws once, as the main loop would).
+        // Polling the window's refresh count costs nothing, so the loop below neither draws nor reads the screen
+        // until the refresh has been applied (then it draws once, as the main loop would).
         TableView runsTable = Descendants(window).OfType<TableView>().Single(t => t.Table is RunsTable);
         int gen2 = 0;
         for (int i = -RefreshWarmup; i < refreshes; i++)
@@ -557,14 +555,14 @@ internal sealed class TuiBenchmark
             double uiBefore = CpuClock.ThreadMs();
             double applyCpu = 0;
             double drawCpu = 0;
-            ITableSource? shown = runsTable.Table;
+            int shown = window.Refreshes;
             long start = Stopwatch.GetTimestamp();
             window.Reload();
             while (true)
             {
                 double before = CpuClock.ThreadMs();
                 app.TimedEvents!.RunTimers();
-                if (ReferenceEquals(runsTable.Table, shown))
+                if (window.Refreshes == shown)
                 {
                     if (Stopwatch.GetElapsedTime(start) > TimeSpan.FromSeconds(30))
                     {
@@ -582,7 +580,7 @@ internal sealed class TuiBenchmark
                 {
                     break;
                 }
-                shown = runsTable.Table; // applied, yet not drawn with the change: wait for the next refresh (should not happen)
+                shown = window.Refreshes; // applied, yet not drawn with the change: wait for the next refresh (should not happen)
             }
             double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             double process = CpuClock.ProcessMs() - processBefore;
@@ -592,9 +590,10 @@ internal sealed class TuiBenchmark
 
             (double refreshWall, double refreshCpu, double refreshAlloc) = Measure(() => probe.Store.Refresh());
             (double machinesWall, double machinesCpu, double machinesAlloc) = Measure(() => probe.Machines());
-            IReadOnlyList<Run>? runs = null;
-            (double runsWall, double runsCpu, double runsAlloc) = Measure(() => runs = probe.Runs(new RunFilter(Machine: query.Machine, Text: query.RunText)));
-            previous = new ScreenData(previous.Machines, runs!, previous.Batches, probe.Store.Version, query);
+            long cursor = previous.Cursor;
+            (double runsWall, double runsCpu, double runsAlloc) = Measure(() => cursor = probe.Store.ChangesSince(cursor).Cursor);
+            (double relistWall, double relistCpu, double relistAlloc) = Measure(() => probe.Runs(query.RunFilter));
+            previous = previous with { Cursor = cursor };
             if (i < 0)
             {
                 continue;
@@ -615,6 +614,9 @@ internal sealed class TuiBenchmark
             Add("split_runs_wall", runsWall);
             Add("split_runs_cpu", runsCpu);
             Add("split_runs_alloc_mb", runsAlloc);
+            Add("split_relist_wall", relistWall);
+            Add("split_relist_cpu", relistCpu);
+            Add("split_relist_alloc_mb", relistAlloc);
             Add("work_cpu", refreshCpu + machinesCpu + runsCpu + applyCpu + drawCpu);
         }
         Add("gen2_collections", gen2);
@@ -625,9 +627,9 @@ internal sealed class TuiBenchmark
         {
             ScreenData before = previous;
             (double wall, double cpu, double alloc) = Measure(() => previous = ScreenData.Load(probe, query, before));
-            if (!ReferenceEquals(previous.Runs, before.Runs))
+            if (previous.AllRuns is not null || previous.ChangedRuns is not { Count: 0 })
             {
-                throw new InvalidOperationException("an idle refresh reloaded the runs list");
+                throw new InvalidOperationException("an idle refresh loaded runs");
             }
             if (i >= 0)
             {
