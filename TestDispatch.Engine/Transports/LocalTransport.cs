@@ -52,7 +52,10 @@ public sealed class LocalTransport : ITransport
         }
 
         RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);
-        request.OnStarted(process);
+        // Recording the process for recovery is an fsync'd append: let it overlap the test instead of delaying its
+        // start. Either way the group exists unrecorded from the spawn until the record is durable; it is awaited
+        // before returning, so it always lands before the verdict.
+        Task recorded = Task.Run(() => request.OnStarted(process), CancellationToken.None);
         await using CancellationTokenRegistration onStop = stop.Register(() =>
             _ = ProcessGroups.TerminateAsync(process, request.KillGrace));
 
@@ -68,6 +71,7 @@ public sealed class LocalTransport : ITransport
         }
         CommandResult result = await task;
         ProcessGroups.Signal(process, Libc.SIGKILL);
+        await recorded;
         return new ExecutionResult(result.ExitCode);
     }
 }
