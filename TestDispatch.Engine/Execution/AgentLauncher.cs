@@ -1,4 +1,3 @@
-using System.Reflection;
 using CliWrap;
 
 namespace TestDispatch.Engine.Execution;
@@ -9,11 +8,13 @@ namespace TestDispatch.Engine.Execution;
 /// </summary>
 public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyList<string> agentArguments)
 {
-    /// <summary>The command that runs this program: its apphost, or <c>dotnet testdispatch.dll</c>.</summary>
+    /// <summary>The command that runs this program: its apphost or native binary, or <c>dotnet testdispatch.dll</c>.</summary>
     public static IReadOnlyList<string> ThisProgram()
     {
         string process = Environment.ProcessPath ?? "dotnet";
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll
+        // Under the dotnet host, argv[0] as .NET reports it is the entry assembly's full path (Assembly.Location
+        // would say the same, but is empty in a native build).
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && Environment.GetCommandLineArgs() is [{ Length: > 0 } dll, ..]
             ? [process, dll]
             : [process];
     }

@@ -1,14 +1,12 @@
-using System.Text;
 using CliWrap;
-using CliWrap.Buffered;
 using TestDispatch.Engine.Execution;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Transports;
 
 /// <summary>
-/// Runs a test on this host: copies the test dir to the run's private work dir (cp -a keeps modes and
-/// symlinks), then starts the command through env(1) and setsid(1) so the test leads a new session and process
+/// Runs a test on this host: copies the test dir to the run's private work dir (as cp -a would: modes,
+/// times, symlinks), then starts the command through env(1) and setsid(1) so the test leads a new session and process
 /// group that cancel and timeout can kill whole. stdout and stderr go to the log as they arrive.
 /// </summary>
 public sealed class LocalTransport : ITransport
@@ -16,14 +14,13 @@ public sealed class LocalTransport : ITransport
     public async Task<ExecutionResult> ExecuteAsync(ExecutionRequest request, CancellationToken stop)
     {
         Directory.CreateDirectory(request.WorkDir);
-        BufferedCommandResult copy = await Cli.Wrap("cp")
-            .WithArguments(["-a", "--", request.Run.TestDir + "/.", request.WorkDir])
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync(CancellationToken.None);
-        if (copy.ExitCode != 0)
+        try
         {
-            return ExecutionResult.Failure(ErrorCodes.CopyFailed,
-                $"could not copy {request.Run.TestDir} to {request.WorkDir}: {copy.StandardError.Trim()}");
+            TestDirCopier.Copy(request.Run.TestDir, request.WorkDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not copy {request.Run.TestDir} to {request.WorkDir}: {e.Message}");
         }
 
         if (CommandResolver.Check(request.Command, request.WorkDir, request.Environment) is { } problem)
@@ -55,7 +52,10 @@ public sealed class LocalTransport : ITransport
         }
 
         RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);
-        request.OnStarted(process);
+        // Recording the process for recovery is an fsync'd append: let it overlap the test instead of delaying its
+        // start. Either way the group exists unrecorded from the spawn until the record is durable; it is awaited
+        // before returning, so it always lands before the verdict.
+        Task recorded = Task.Run(() => request.OnStarted(process), CancellationToken.None);
         await using CancellationTokenRegistration onStop = stop.Register(() =>
             _ = ProcessGroups.TerminateAsync(process, request.KillGrace));
 
@@ -71,6 +71,7 @@ public sealed class LocalTransport : ITransport
         }
         CommandResult result = await task;
         ProcessGroups.Signal(process, Libc.SIGKILL);
+        await recorded;
         return new ExecutionResult(result.ExitCode);
     }
 }

@@ -98,7 +98,13 @@ internal sealed class DispatchBenchmark
         return 0;
     }
 
-    /// <summary>--testdispatch PATH, else TestDispatch.Tui/bin/Release/net10.0/testdispatch under the repository holding TestDispatch.sln.</summary>
+    /// <summary>The runtime identifier scripts/install.sh publishes for on this host (linux-x64, linux-arm64).</summary>
+    private static string Rid => $"linux-{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}";
+
+    /// <summary>
+    /// --testdispatch PATH, else the published (native) binary that scripts/install.sh installs:
+    /// TestDispatch.Tui/bin/Release/net10.0/&lt;rid&gt;/publish/testdispatch under the repository holding TestDispatch.sln.
+    /// </summary>
     private static string LocateBinary(string? given)
     {
         if (given is not null)
@@ -106,21 +112,32 @@ internal sealed class DispatchBenchmark
             string full = Path.GetFullPath(given);
             return File.Exists(full) ? full : throw new BenchUsageException($"--testdispatch: {full} does not exist");
         }
+        if (FindRepository() is { } repo)
+        {
+            string binary = Path.Combine(repo, "TestDispatch.Tui", "bin", "Release", "net10.0", Rid, "publish", "testdispatch");
+            return File.Exists(binary)
+                ? binary
+                : throw new BenchUsageException(
+                    $"{binary} is not published; run 'dotnet publish TestDispatch.Tui -c Release -r {Rid}' (or scripts/install.sh) in {repo} first " +
+                    "(or pass --testdispatch PATH)");
+        }
+        throw new BenchUsageException("no TestDispatch.sln above this program or the current directory; pass --testdispatch PATH");
+    }
+
+    /// <summary>The repository holding TestDispatch.sln above this program or the current directory.</summary>
+    private static string? FindRepository()
+    {
         foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {
             for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
             {
                 if (File.Exists(Path.Combine(dir.FullName, "TestDispatch.sln")))
                 {
-                    string binary = Path.Combine(dir.FullName, "TestDispatch.Tui", "bin", "Release", "net10.0", "testdispatch");
-                    return File.Exists(binary)
-                        ? binary
-                        : throw new BenchUsageException(
-                            $"{binary} is not built; run 'dotnet build TestDispatch.Tui -c Release' in {dir.FullName} first (or pass --testdispatch PATH)");
+                    return dir.FullName;
                 }
             }
         }
-        throw new BenchUsageException("no TestDispatch.sln above this program or the current directory; pass --testdispatch PATH");
+        return null;
     }
 
     private async Task ExecuteAsync()
@@ -725,8 +742,7 @@ internal sealed class DispatchBenchmark
     private string StaleNote()
     {
         DateTime built = File.GetLastWriteTimeUtc(_binary);
-        string? repo = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(_binary)))));
-        if (repo is null)
+        if (FindRepository() is not { } repo || !_binary.StartsWith(repo + "/", StringComparison.Ordinal))
         {
             return "";
         }
@@ -738,7 +754,7 @@ internal sealed class DispatchBenchmark
             .Select(File.GetLastWriteTimeUtc)
             .DefaultIfEmpty(DateTime.MinValue)
             .Max();
-        return newest > built ? $"; NOTE: sources changed since, at {newest:HH:mm:ss}Z: rebuild with 'dotnet build TestDispatch.Tui -c Release'" : "";
+        return newest > built ? $"; NOTE: sources changed since, at {newest:HH:mm:ss}Z: publish again with 'dotnet publish TestDispatch.Tui -c Release -r {Rid}'" : "";
     }
 
     private static string? FindOnPath(string program) =>

@@ -45,10 +45,10 @@ internal static class Program
         to.WriteLine("          --cold-tries N              cold loads per size (default 5)");
         to.WriteLine("          --naive-iters N             rewrites per size for the naive design (default: 200, fewer when large)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
-        to.WriteLine("  dispatch  the agent through the real CLI (build it first: dotnet build TestDispatch.Tui -c Release):");
+        to.WriteLine("  dispatch  the agent through the real CLI, as installed (publish it first: dotnet publish TestDispatch.Tui -c Release -r linux-x64):");
         to.WriteLine("            overhead of 'run --wait' on a trivial test (agent up and cold), throughput of many trivial tests");
         to.WriteLine("            over 2 local machines vs GNU parallel -j2, and 'logs -f' lag and peak memory on a fast, large log");
-        to.WriteLine("          --testdispatch PATH         the binary (default: TestDispatch.Tui/bin/Release/net10.0/testdispatch of this repository)");
+        to.WriteLine("          --testdispatch PATH         the binary (default: TestDispatch.Tui/bin/Release/net10.0/<rid>/publish/testdispatch of this repository)");
         to.WriteLine("          --only overhead,throughput,follow   which parts to run (default: all three)");
         to.WriteLine("          --iters N                   calls per overhead figure (default 20, at least 10)");
         to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
