@@ -75,7 +75,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 string machine = record.Run.Machine;
                 if (record.Run.Status == RunStatus.Pending && !_loops.ContainsKey(machine))
                 {
-                    _loops[machine] = StartLoop(machine, cancellationToken);
+                    _loops[machine] = StartLoop(machine, watcher, cancellationToken);
                 }
                 if (record.CancelRequestedAt is not null && _loops.TryGetValue(machine, out MachineLoop? loop))
                 {
@@ -87,7 +87,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 // Batch items wait for any free machine that matches; a loop with nothing to take ends at once.
                 foreach (string machine in lab.Config.Machines.Select(m => m.Name).Where(m => !_loops.ContainsKey(m)))
                 {
-                    _loops[machine] = StartLoop(machine, cancellationToken);
+                    _loops[machine] = StartLoop(machine, watcher, cancellationToken);
                 }
             }
 
@@ -110,8 +110,16 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
         }
     }
 
-    private MachineLoop StartLoop(string machine, CancellationToken agentStopping) =>
-        MachineLoop.Start(machine, lab.Config.FindMachine(machine)?.Tags ?? [], lab.Store, executor, agentStopping);
+    /// <summary>
+    /// Starts a machine's loop; its end wakes the agent. Work that arrives while a loop is ending finds the machine still
+    /// "served" and starts nothing; the wake makes the agent look again at once instead of at the next poll.
+    /// </summary>
+    private MachineLoop StartLoop(string machine, StoreWatcher watcher, CancellationToken agentStopping)
+    {
+        MachineLoop loop = MachineLoop.Start(machine, lab.Config.FindMachine(machine)?.Tags ?? [], lab.Store, executor, agentStopping);
+        _ = loop.Task.ContinueWith(_ => watcher.Wake(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        return loop;
+    }
 
     private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());
 }

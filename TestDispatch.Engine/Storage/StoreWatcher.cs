@@ -20,9 +20,9 @@ public sealed class StoreWatcher : IDisposable
         }
         _watcher = fs.FileSystemWatcher.New(stateDir);
         _watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size;
-        _watcher.Changed += (_, _) => Signal();
-        _watcher.Created += (_, _) => Signal();
-        _watcher.Renamed += (_, _) => Signal();
+        _watcher.Changed += (_, _) => Wake();
+        _watcher.Created += (_, _) => Wake();
+        _watcher.Renamed += (_, _) => Wake();
         _watcher.EnableRaisingEvents = true;
     }
 
@@ -30,7 +30,8 @@ public sealed class StoreWatcher : IDisposable
     public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         await _changed.WaitAsync(timeout, cancellationToken);
 
-    private void Signal()
+    /// <summary>Wakes the waiter as a change would: for events of this process that touch no file.</summary>
+    public void Wake()
     {
         try
         {
@@ -38,6 +39,10 @@ public sealed class StoreWatcher : IDisposable
         }
         catch (SemaphoreFullException)
         {
+        }
+        catch (ObjectDisposedException)
+        {
+            // Woken after the waiter left: nobody to wake.
         }
     }
 

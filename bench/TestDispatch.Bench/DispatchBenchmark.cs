@@ -105,7 +105,7 @@ internal sealed class DispatchBenchmark
     /// --testdispatch PATH, else the published (native) binary that scripts/install.sh installs:
     /// TestDispatch.Tui/bin/Release/net10.0/&lt;rid&gt;/publish/testdispatch under the repository holding TestDispatch.sln.
     /// </summary>
-    private static string LocateBinary(string? given)
+    internal static string LocateBinary(string? given)
     {
         if (given is not null)
         {

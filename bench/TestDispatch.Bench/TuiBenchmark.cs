@@ -30,7 +30,7 @@ namespace TestDispatch.Bench;
 /// The headless part runs in a child process with its standard streams redirected, so the ANSI driver can
 /// never touch the terminal this benchmark is started from (and the child starts with a cold store, as the app does).
 /// Options: --runs N (default 100000), --log-mb N (1024), --starts N (3), --refreshes N (20),
-/// --testdispatch PATH (default TestDispatch.Tui/bin/Release/net10.0/testdispatch), --dir PATH, --keep.
+/// --testdispatch PATH (default: the published binary, as for dispatch), --dir PATH, --keep.
 /// Needs tmux. The big log is always deleted, even with --keep.
 /// </remarks>
 internal sealed class TuiBenchmark
@@ -81,7 +81,7 @@ internal sealed class TuiBenchmark
             Dir: args.String("dir"),
             Keep: args.Flag("keep"));
         args.RejectUnused();
-        string binary = LocateBinary(options.Binary);
+        string binary = DispatchBenchmark.LocateBinary(options.Binary);
         if (!File.Exists("/usr/bin/tmux") && !File.Exists("/usr/local/bin/tmux") && !File.Exists("/bin/tmux"))
         {
             throw new BenchUsageException("tmux is needed for the terminal parts (apt-get install tmux)");
@@ -933,30 +933,6 @@ internal sealed class TuiBenchmark
 
     private static double ParseMs(string text) =>
         double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double ms) ? ms : double.NaN;
-
-    /// <summary>--testdispatch PATH, else TestDispatch.Tui/bin/Release/net10.0/testdispatch under the repository holding TestDispatch.sln.</summary>
-    private static string LocateBinary(string? given)
-    {
-        if (given is not null)
-        {
-            string full = Path.GetFullPath(given);
-            return File.Exists(full) ? full : throw new BenchUsageException($"--testdispatch: {full} does not exist");
-        }
-        foreach (string from in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (DirectoryInfo? dir = new(from); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "TestDispatch.sln")))
-                {
-                    string binary = Path.Combine(dir.FullName, "TestDispatch.Tui", "bin", "Release", "net10.0", "testdispatch");
-                    return File.Exists(binary)
-                        ? binary
-                        : throw new BenchUsageException($"{binary} is not built; run 'dotnet build TestDispatch.Tui -c Release' in {dir.FullName} first (or pass --testdispatch PATH)");
-                }
-            }
-        }
-        throw new BenchUsageException("no TestDispatch.sln above this program or the current directory; pass --testdispatch PATH");
-    }
 
     private static string TmuxVersion()
     {
