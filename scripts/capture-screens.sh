@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Plain-text screenshots of the terminal app for the docs: docs/screens/{machines,runs,batches,run-view}.txt
+# Plain-text screenshots of the terminal app for the docs: docs/screens/{machines,runs,batches,batch-view,run-view}.txt
 # at 100x30. Runs the built binary in a private tmux server on a temporary state dir holding real runs of
-# examples/ (pass, fail, artifacts, and slow, cancelled), made with the default configuration.
+# examples/ (pass, fail, artifacts, and slow, cancelled) and a batch of examples/plans/smoke.json, made with the
+# default configuration.
 #
 #   scripts/capture-screens.sh [path/to/testdispatch]
 #
-# The binary defaults to TestDispatch.Tui/bin/Release/net10.0/testdispatch, else the Debug one
-# (build first: dotnet build -c Release TestDispatch.Tui). Needs tmux and flock.
+# The binary defaults to the published one (dotnet publish TestDispatch.Tui -c Release -r linux-x64), else the
+# built Release one, else the Debug one. Needs tmux and flock.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,9 +17,9 @@ height=30
 
 bin=${1:-}
 if [[ -z $bin ]]; then
-  for config in Release Debug; do
-    if [[ -x $repo/TestDispatch.Tui/bin/$config/net10.0/testdispatch ]]; then
-      bin=$repo/TestDispatch.Tui/bin/$config/net10.0/testdispatch
+  for candidate in "Release/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/publish" Release/net10.0 Debug/net10.0; do
+    if [[ -x $repo/TestDispatch.Tui/bin/$candidate/testdispatch ]]; then
+      bin=$repo/TestDispatch.Tui/bin/$candidate/testdispatch
       break
     fi
   done
@@ -90,6 +91,8 @@ sleep 2
 td cancel "$slow_id" >/dev/null
 wait "$slow_wait" || true
 [[ -n $fail_id ]] || { echo "capture-screens: the fail run printed no id" >&2; exit 4; }
+batch_id=$(td batch submit "$repo/examples/plans/smoke.json" --wait 2>/dev/null) || true
+[[ -n $batch_id ]] || { echo "capture-screens: the batch printed no id" >&2; exit 4; }
 
 # 2. The app in a private tmux server.
 tmux -L "$socket" -f /dev/null new-session -d -s screens -x "$width" -y "$height" \
@@ -122,14 +125,18 @@ save() {
 }
 
 mkdir -p "$out"
-wait_for "[2 Runs]" "4 runs" "$slow_id" "$fail_id"
+wait_for "[2 Runs]" "8 runs" "$slow_id" "$fail_id"
 save runs.txt
 keys 1
 wait_for "[1 Machines]" "local-1" "local-2"
 save machines.txt
 keys 3
-wait_for "[3 Batches]"
+wait_for "[3 Batches]" "$batch_id"
 save batches.txt
+keys Enter
+wait_for "Batch smoke" "slow-5s"
+save batch-view.txt
+keys Escape
 # The run view of the failed run: filter the list to it, keep the filter, open it.
 keys 2
 wait_for "[2 Runs]"

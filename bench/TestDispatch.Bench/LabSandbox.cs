@@ -38,7 +38,7 @@ internal sealed partial class LabSandbox
         ConfigFile = Path.Combine(root, "config.json");
         Directory.CreateDirectory(root);
         File.WriteAllText(ConfigFile,
-            $$$"""{"TestDispatch":{"Defaults":{"AgentIdle":"{{{agentIdle}}}"},"Machines":[{"Name":"local-1","Transport":"local"},{"Name":"local-2","Transport":"local"}]}}""");
+            $$$"""{"TestDispatch":{"Defaults":{"AgentIdle":"{{{agentIdle}}}"},"Machines":[{"Name":"local-1","Transport":"local","Tags":["local"]},{"Name":"local-2","Transport":"local","Tags":["local"]}]}}""");
     }
 
     public string Binary { get; }
