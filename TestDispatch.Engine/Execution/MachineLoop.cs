@@ -41,8 +41,7 @@ internal sealed class MachineLoop
 
     private async Task RunAsync(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
-        while (!agentStopping.IsCancellationRequested &&
-               (store.ActiveOn(machine) ?? store.PrepareNextItem(machine, tags)) is { Run.Status: RunStatus.Pending } next)
+        while (!agentStopping.IsCancellationRequested && Next(machine, tags, store) is { } next)
         {
             using CancellationTokenSource cancel = CancellationTokenSource.CreateLinkedTokenSource(agentStopping);
             lock (_gate)
@@ -60,4 +59,12 @@ internal sealed class MachineLoop
             }
         }
     }
+
+    /// <summary>The machine's pending run, else a batch item started on it now; null when it has neither (or is busy).</summary>
+    private static RunRecord? Next(string machine, IReadOnlyList<string> tags, RunStore store) => store.ActiveOn(machine) switch
+    {
+        { Run.Status: RunStatus.Pending } pending => pending,
+        null => store.StartNextItem(machine, tags),
+        _ => null,
+    };
 }

@@ -14,14 +14,17 @@ namespace TestDispatch.Engine.Execution;
 /// </summary>
 public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
 {
-    /// <summary>Executes the run if it is still pending; <paramref name="cancel"/> is the user's cancel.</summary>
+    /// <summary>
+    /// Executes the run if it is still pending, or running without a process yet (a batch item its machine loop has just
+    /// started); <paramref name="cancel"/> is the user's cancel.
+    /// </summary>
     public async Task ExecuteAsync(string runId, CancellationToken cancel)
     {
         RunRecord record = store.Update(runId, r => r.Run.Status != RunStatus.Pending ? r : r with
         {
             Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
         });
-        if (record.Run.Status != RunStatus.Running || record.Run.StartedAt is null)
+        if (record.Run.Status != RunStatus.Running || record.Run.StartedAt is null || record.Process is not null)
         {
             return;
         }
@@ -87,7 +90,10 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
                     ["TESTDISPATCH_ARTIFACTS"] = run.ArtifactsPath,
                     ["TESTDISPATCH_BATCH_ID"] = run.BatchId ?? "",
                 },
-                OnStarted = process => store.Update(run.Id, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }),
+                // The process record lets recovery kill the test's group if this agent dies while the host stays up; all
+                // processes on the host read it from the page cache, so it needs no fsync (after a power cut the group is
+                // gone anyway, and the fsync'd "running" line alone gets the run swept to agent_lost).
+                OnStarted = process => store.Update(run.Id, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }, durable: false),
             }, stop);
             if (result.ErrorCode.Length > 0)
             {

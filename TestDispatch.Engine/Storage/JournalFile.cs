@@ -44,8 +44,8 @@ internal sealed class JournalFile(IFileSystem fs, string path)
         return (entries, offset, lineNumber);
     }
 
-    /// <summary>Appends one line at <paramref name="validLength"/> (cutting a torn tail) and fsyncs it before returning.</summary>
-    public long Append(JournalEntry entry, long validLength)
+    /// <summary>Appends one line at <paramref name="validLength"/> (cutting a torn tail) and, if <paramref name="fsync"/>, fsyncs it before returning.</summary>
+    public long Append(JournalEntry entry, long validLength, bool fsync = true)
     {
         byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(entry, StoreJson.Default.JournalEntry), (byte)'\n'];
         bool created = !fs.File.Exists(path);
@@ -64,7 +64,10 @@ internal sealed class JournalFile(IFileSystem fs, string path)
             }
             stream.Seek(validLength, SeekOrigin.Begin);
             stream.Write(line);
-            SnapshotFile.Fsync(stream);
+            if (fsync)
+            {
+                SnapshotFile.Fsync(stream);
+            }
         }
         if (created)
         {

@@ -37,19 +37,20 @@ public class BatchStoreTests
     }
 
     [Fact]
-    public void A_free_machine_gets_the_first_waiting_entry_that_targets_it_as_a_pending_run_of_the_batch()
+    public void A_free_machine_gets_the_first_waiting_entry_that_targets_it_as_a_run_of_the_batch_already_running()
     {
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/plans/b.json", [Entry("on-m2", machine: "m2"), Entry("gpu", tags: ["gpu"]), Entry("any", tags: ["x86"])]);
 
-        RunRecord? run = store.PrepareNextItem("m1", ["x86"]);
+        RunRecord? run = store.StartNextItem("m1", ["x86"]);
 
         Assert.NotNull(run);
-        Assert.Equal((RunStatus.Pending, "m1", batch.Id, "any", "/tests/any", "hash-any"),
+        Assert.Equal((RunStatus.Running, "m1", batch.Id, "any", "/tests/any", "hash-any"),
             (run.Run.Status, run.Run.Machine, run.Run.BatchId, run.Run.PlanEntry, run.Run.TestDir, run.Run.TestDirHash));
-        Assert.Null(store.PrepareNextItem("m1", ["x86"])); // busy with that run now
-        Assert.Null(store.PrepareNextItem("m3", NoTags)); // nothing targets m3
-        Assert.Equal("on-m2", store.PrepareNextItem("m2", NoTags)!.Run.PlanEntry);
+        Assert.NotNull(run.Run.StartedAt);
+        Assert.Null(store.StartNextItem("m1", ["x86"])); // busy with that run now
+        Assert.Null(store.StartNextItem("m3", NoTags)); // nothing targets m3
+        Assert.Equal("on-m2", store.StartNextItem("m2", NoTags)!.Run.PlanEntry);
     }
 
     [Fact]
@@ -60,7 +61,7 @@ public class BatchStoreTests
         BatchRecord newer = store.AddBatch("new", "/p", [Entry("c", tags: ["t"])]);
         List<string> order = [];
 
-        while (store.PrepareNextItem("m1", ["t"]) is { } run)
+        while (store.StartNextItem("m1", ["t"]) is { } run)
         {
             order.Add($"{(run.Run.BatchId == older.Id ? "old" : "new")}/{run.Run.PlanEntry}");
             Finish(store, run);
@@ -78,7 +79,7 @@ public class BatchStoreTests
         store.Prepare(Request(machine: "m1"));
         store.AddBatch("b", "/p", [Entry("a", machine: "m1")]);
 
-        Assert.Null(store.PrepareNextItem("m1", NoTags));
+        Assert.Null(store.StartNextItem("m1", NoTags));
     }
 
     [Fact]
@@ -86,8 +87,8 @@ public class BatchStoreTests
     {
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/p", [Entry("pass", tags: ["t"]), Entry("fail", tags: ["t"]), Entry("later", tags: ["t"])]);
-        Finish(store, store.PrepareNextItem("m1", ["t"])!);
-        RunRecord failing = store.PrepareNextItem("m1", ["t"])!;
+        Finish(store, store.StartNextItem("m1", ["t"])!);
+        RunRecord failing = store.StartNextItem("m1", ["t"])!;
         store.Update(failing.Id, Running);
 
         Batch during = store.FindBatch(batch.Id, withItems: true).Batch;
@@ -97,7 +98,7 @@ public class BatchStoreTests
         Assert.Equal(["completed", "running", "waiting"], during.Items!.Select(i => i.Status));
 
         store.Update(failing.Id, r => Finished(r, RunStatus.Failed, 1));
-        Finish(store, store.PrepareNextItem("m1", ["t"])!);
+        Finish(store, store.StartNextItem("m1", ["t"])!);
 
         Batch after = store.FindBatch(batch.Id, withItems: true).Batch;
         Assert.Equal(BatchStatus.Failed, after.Status);
@@ -114,15 +115,15 @@ public class BatchStoreTests
 
         for (int attempt = 1; attempt <= 3; attempt++)
         {
-            RunRecord run = store.PrepareNextItem("m1", NoTags)!;
+            RunRecord run = store.StartNextItem("m1", NoTags)!;
             Assert.Equal("flaky-rig", run.Run.PlanEntry);
             store.Update(run.Id, r => Fail(r, ErrorCodes.TransportUnreachable));
         }
-        Assert.Null(store.PrepareNextItem("m1", NoTags)); // 1 try + 2 retries used up
+        Assert.Null(store.StartNextItem("m1", NoTags)); // 1 try + 2 retries used up
 
-        RunRecord failed = store.PrepareNextItem("m2", NoTags)!;
+        RunRecord failed = store.StartNextItem("m2", NoTags)!;
         Finish(store, failed, RunStatus.Failed, exit: 1);
-        Assert.Null(store.PrepareNextItem("m2", NoTags));
+        Assert.Null(store.StartNextItem("m2", NoTags));
 
         Batch done = store.FindBatch(batch.Id, withItems: true).Batch;
         Assert.Equal(BatchStatus.Failed, done.Status);
@@ -137,14 +138,14 @@ public class BatchStoreTests
         RunStore store = _dir.Open();
         store.AddBatch("b", "/p", [Entry("slow", machine: "m1", retries: 3), Entry("nocmd", machine: "m1", retries: 3)]);
 
-        RunRecord slow = store.PrepareNextItem("m1", NoTags)!;
+        RunRecord slow = store.StartNextItem("m1", NoTags)!;
         store.Update(slow.Id, Running);
         store.Update(slow.Id, r => r with { Run = r.Run with { Status = RunStatus.Timeout, ErrorCode = ErrorCodes.Timeout, EndedAt = DateTimeOffset.UtcNow } });
-        RunRecord noCommand = store.PrepareNextItem("m1", NoTags)!;
+        RunRecord noCommand = store.StartNextItem("m1", NoTags)!;
         Assert.Equal("nocmd", noCommand.Run.PlanEntry);
         store.Update(noCommand.Id, r => Fail(r, ErrorCodes.SpawnFailed));
 
-        Assert.Null(store.PrepareNextItem("m1", NoTags));
+        Assert.Null(store.StartNextItem("m1", NoTags));
     }
 
     [Fact]
@@ -152,14 +153,14 @@ public class BatchStoreTests
     {
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/p", [Entry("a", tags: ["t"]), Entry("b", tags: ["t"]), Entry("c", tags: ["t"])]);
-        RunRecord running = store.PrepareNextItem("m1", ["t"])!;
+        RunRecord running = store.StartNextItem("m1", ["t"])!;
         store.Update(running.Id, Running);
 
         (BatchRecord cancelled, IReadOnlyList<RunRecord> active) = store.CancelBatch(batch.Id);
 
         Assert.NotNull(cancelled.CancelledAt);
         Assert.Equal([running.Id], active.Select(r => r.Id));
-        Assert.Null(store.PrepareNextItem("m2", ["t"]));
+        Assert.Null(store.StartNextItem("m2", ["t"]));
         Assert.Equal(BatchStatus.Running, store.FindBatch(batch.Id).Batch.Status); // until its run has stopped
         store.Update(running.Id, r => r with { Run = r.Run with { Status = RunStatus.Interrupted, ErrorCode = ErrorCodes.Interrupted, EndedAt = DateTimeOffset.UtcNow } });
 
@@ -184,7 +185,7 @@ public class BatchStoreTests
     {
         RunStore writer = _dir.Open(new StoreOptions { CompactAfterLines = 4 });
         BatchRecord first = writer.AddBatch("first", "/p/first.json", [Entry("a", tags: ["t"]), Entry("b", tags: ["t"], retries: 1)]);
-        Finish(writer, writer.PrepareNextItem("m1", ["t"])!);
+        Finish(writer, writer.StartNextItem("m1", ["t"])!);
         BatchRecord second = writer.AddBatch("second", "/p/second.json", [Entry("c", machine: "m2")]);
         writer.CancelBatch(second.Id);
 
@@ -196,7 +197,7 @@ public class BatchStoreTests
         Assert.Equal((1, 1), (batches[1].Counts.Completed, batches[1].Counts.Waiting));
         (BatchRecord record, _) = reader.FindBatch(first.Id[..4]);
         Assert.Equal(Json(first), Json(record));
-        Assert.Equal("b", reader.PrepareNextItem("m1", ["t"])!.Run.PlanEntry);
+        Assert.Equal("b", reader.StartNextItem("m1", ["t"])!.Run.PlanEntry);
         Assert.True(_dir.Fs.File.Exists(_dir.Paths.Snapshot), "the journal was compacted into a snapshot");
     }
 

@@ -420,4 +420,19 @@ public class RunStoreTests
             return inner.Acquire(path, timeout);
         }
     }
+
+    [Fact]
+    public void An_update_that_is_not_durable_is_still_seen_by_another_process_and_kept_by_the_next_append()
+    {
+        RunStore store = _dir.Open();
+        Run run = store.Prepare(Request()).Run;
+        store.Update(run.Id, Running);
+
+        store.Update(run.Id, r => r with { Process = new RunProcess(4242, 99, 4000) }, durable: false);
+
+        Assert.Equal(4242, _dir.Open().Get(run.Id).Process?.ProcessGroupId);
+        store.Update(run.Id, r => Finished(r));
+        Assert.Equal(RunStatus.Completed, _dir.Open().Get(run.Id).Run.Status);
+        Assert.Equal(4, _dir.Fs.File.ReadAllLines(_dir.Paths.Journal(0)).Length); // prepare, running, process, verdict
+    }
 }
