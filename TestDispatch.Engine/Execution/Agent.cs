@@ -1,3 +1,4 @@
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
@@ -82,12 +83,13 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                     loop.Cancel(record.Id);
                 }
             }
-            if (lab.HasWork())
+            // Batch items wait for any free machine they may run on.
+            List<Machine> unserved = [.. lab.Config.Machines.Where(m => !_loops.ContainsKey(m.Name))];
+            if (unserved.Count > 0)
             {
-                // Batch items wait for any free machine that matches; a loop with nothing to take ends at once.
-                foreach (string machine in lab.Config.Machines.Select(m => m.Name).Where(m => !_loops.ContainsKey(m)))
+                foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved))
                 {
-                    _loops[machine] = StartLoop(machine, watcher, cancellationToken);
+                    _loops[machine.Name] = StartLoop(machine.Name, watcher, cancellationToken);
                 }
             }
 

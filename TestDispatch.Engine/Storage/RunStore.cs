@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -182,6 +183,13 @@ public sealed class RunStore
             }
         }
         return null;
+    });
+
+    /// <summary>Of <paramref name="machines"/>, those free (no active run) that a waiting batch item may run on: where the agent starts loops.</summary>
+    public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines) => Locked(() =>
+    {
+        List<BatchEntry> waiting = [.. _index.OpenBatches.SelectMany(id => BatchProgress.Waiting(_index.GetBatch(id)!, _index.RunsOfBatch(id)))];
+        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && waiting.Any(e => e.Targets(m.Name, m.Tags)))];
     });
 
     /// <summary>Whether the agent has anything to do: a pending run, or a batch item waiting that <paramref name="runnable"/> says a machine can take.</summary>

@@ -1,4 +1,5 @@
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
@@ -168,6 +169,23 @@ public class BatchStoreTests
         Assert.Equal(BatchStatus.Cancelled, after.Status);
         Assert.Equal(["interrupted", "dropped", "dropped"], after.Items!.Select(i => i.Status));
         Assert.Equal((1, 2), (after.Counts.Interrupted, after.Counts.Dropped));
+    }
+
+    [Fact]
+    public void The_agent_serves_only_free_machines_that_a_waiting_entry_may_run_on()
+    {
+        RunStore store = _dir.Open();
+        Machine m1 = new() { Name = "m1", Transport = TransportKind.Local, Tags = ["gpu"] };
+        Machine m2 = new() { Name = "m2", Transport = TransportKind.Local, Tags = ["gpu"] };
+        Machine m3 = new() { Name = "m3", Transport = TransportKind.Local };
+        store.AddBatch("b", "/p", [Entry("a", tags: ["gpu"]), Entry("b", tags: ["gpu"])]);
+        Assert.Equal(["m1", "m2"], store.FreeWithWaitingItems([m1, m2, m3]).Select(m => m.Name));
+
+        store.StartNextItem("m1", ["gpu"]);
+
+        Assert.Equal(["m2"], store.FreeWithWaitingItems([m1, m2, m3]).Select(m => m.Name));
+        store.StartNextItem("m2", ["gpu"]);
+        Assert.Empty(store.FreeWithWaitingItems([m1, m2, m3])); // nothing waits any more: no loop spins on m3
     }
 
     [Fact]
