@@ -199,7 +199,10 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// <summary>Waits until every item of the batch is terminal. Never touches the batch itself.</summary>
     public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
     {
-        await WaitForAsync(() => store.FindBatch(id).Batch is { IsTerminal: true } batch ? batch : null, cancellationToken);
+        // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
+        // which the agent needs between every two tests.
+        await WaitForAsync(() => store.FindBatch(id).Batch is { IsTerminal: true } batch ? batch : null, cancellationToken,
+            lookEvery: TimeSpan.FromMilliseconds(100));
         return store.FindBatch(id, withItems: true).Batch;
     }
 
@@ -207,16 +210,21 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// Follows the store until <paramref name="done"/> gives a value. Checks on the agent every few seconds: if it
     /// died, the sweep moves its runs to agent_lost (and starts a new one for the rest) instead of waiting forever.
     /// </summary>
-    private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken)
+    private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken, TimeSpan lookEvery = default)
         where T : class
     {
         using StoreWatcher watcher = new(fs, store.Paths.Root);
         DateTime nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
         while (true)
         {
+            DateTime looked = DateTime.UtcNow;
             if (done() is { } value)
             {
                 return value;
+            }
+            if (looked + lookEvery - DateTime.UtcNow is { Ticks: > 0 } rest)
+            {
+                await Task.Delay(rest, cancellationToken);
             }
             if (DateTime.UtcNow >= nextAgentCheck)
             {

@@ -41,7 +41,7 @@ internal sealed class MachineLoop
 
     private async Task RunAsync(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
-        while (!agentStopping.IsCancellationRequested && Next(machine, tags, store) is { } next)
+        while (!agentStopping.IsCancellationRequested && store.TakeNext(machine, tags) is { } next)
         {
             using CancellationTokenSource cancel = CancellationTokenSource.CreateLinkedTokenSource(agentStopping);
             lock (_gate)
@@ -52,19 +52,11 @@ internal sealed class MachineLoop
             {
                 cancel.Cancel();
             }
-            await executor.ExecuteAsync(next.Id, cancel.Token);
+            await executor.ExecuteAsync(next, cancel.Token);
             lock (_gate)
             {
                 (_currentRun, _currentCancel) = (null, null);
             }
         }
     }
-
-    /// <summary>The machine's pending run, else a batch item started on it now; null when it has neither (or is busy).</summary>
-    private static RunRecord? Next(string machine, IReadOnlyList<string> tags, RunStore store) => store.ActiveOn(machine) switch
-    {
-        { Run.Status: RunStatus.Pending } pending => pending,
-        null => store.StartNextItem(machine, tags),
-        _ => null,
-    };
 }

@@ -15,12 +15,13 @@ namespace TestDispatch.Engine.Execution;
 public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
 {
     /// <summary>
-    /// Executes the run if it is still pending, or running without a process yet (a batch item its machine loop has just
-    /// started); <paramref name="cancel"/> is the user's cancel.
+    /// Executes a run its machine loop took: a pending one if it is still pending (it may have been cancelled since), or
+    /// one already running (a batch item, started as it was taken); <paramref name="cancel"/> is the user's cancel.
     /// </summary>
-    public async Task ExecuteAsync(string runId, CancellationToken cancel)
+    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel)
     {
-        RunRecord record = store.Update(runId, r => r.Run.Status != RunStatus.Pending ? r : r with
+        string runId = taken.Id;
+        RunRecord record = taken.Run.Status != RunStatus.Pending ? taken : store.Update(runId, r => r.Run.Status != RunStatus.Pending ? r : r with
         {
             Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
         });

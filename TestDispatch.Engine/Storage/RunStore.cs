@@ -158,16 +158,16 @@ public sealed class RunStore
     });
 
     /// <summary>
-    /// The agent's next work for a free machine, in one critical section: the first waiting item, in plan order, of
-    /// the oldest open batch that targets this machine becomes a run on it, already running (the agent takes it as it
-    /// makes it, so it never waits as pending: one fsync'd append less per item). Null when the machine is not free
-    /// or nothing waits for it.
+    /// A machine loop's next work, in one critical section: the machine's pending run; else, if the machine is free,
+    /// the first waiting item, in plan order, of the oldest open batch that targets it, made a run on it already
+    /// running (the agent takes it as it makes it, so it never waits as pending: one fsync'd append less per item).
+    /// Null when the machine is busy or nothing waits for it.
     /// </summary>
-    public RunRecord? StartNextItem(string machine, IReadOnlyCollection<string> tags) => Locked(() =>
+    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string> tags) => Locked(() =>
     {
-        if (_index.Active(machine).Any())
+        if (_index.Active(machine).FirstOrDefault() is { } active)
         {
-            return null;
+            return active.Run.Status == RunStatus.Pending ? active : null;
         }
         foreach (string batchId in _index.OpenBatches.ToList())
         {

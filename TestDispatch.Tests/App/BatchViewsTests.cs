@@ -42,9 +42,9 @@ public sealed class BatchViewsTests : IDisposable
     {
         BatchRecord batch = _engine.Store.AddBatch("nightly", "/plans/nightly.json",
             [Entry("boot", "local-1"), Entry("gpu", "local-2"), Entry("soak", "local-1")]);
-        RunRecord boot = _engine.Store.StartNextItem("local-1", [])!;
+        RunRecord boot = _engine.Store.TakeNext("local-1", [])!;
         _engine.Store.Update(boot.Id, r => Finished(Running(r)));
-        RunRecord gpu = _engine.Store.StartNextItem("local-2", [])!;
+        RunRecord gpu = _engine.Store.TakeNext("local-2", [])!;
         gpu = _engine.Store.Update(gpu.Id, r => Finished(Running(r), RunStatus.Failed, 3));
         return (batch, gpu);
     }
@@ -112,7 +112,7 @@ public sealed class BatchViewsTests : IDisposable
         Assert.Matches($@"gpu\s*│local-2\s*│failed\s*│1\s*│{failed.Id}\s*│local-2\s*│3", screen);
         Assert.Matches(@"soak\s*│local-1\s*│waiting\s*│0\s*│-", screen);
 
-        RunRecord soak = _engine.Store.StartNextItem("local-1", [])!;
+        RunRecord soak = _engine.Store.TakeNext("local-1", [])!;
         _engine.Store.Update(soak.Id, Running);
 
         _ui.WaitFor(s => s.Contains(soak.Id, StringComparison.Ordinal) && s.Contains("running", StringComparison.Ordinal), "the soak run to show");

@@ -43,15 +43,15 @@ public class BatchStoreTests
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/plans/b.json", [Entry("on-m2", machine: "m2"), Entry("gpu", tags: ["gpu"]), Entry("any", tags: ["x86"])]);
 
-        RunRecord? run = store.StartNextItem("m1", ["x86"]);
+        RunRecord? run = store.TakeNext("m1", ["x86"]);
 
         Assert.NotNull(run);
         Assert.Equal((RunStatus.Running, "m1", batch.Id, "any", "/tests/any", "hash-any"),
             (run.Run.Status, run.Run.Machine, run.Run.BatchId, run.Run.PlanEntry, run.Run.TestDir, run.Run.TestDirHash));
         Assert.NotNull(run.Run.StartedAt);
-        Assert.Null(store.StartNextItem("m1", ["x86"])); // busy with that run now
-        Assert.Null(store.StartNextItem("m3", NoTags)); // nothing targets m3
-        Assert.Equal("on-m2", store.StartNextItem("m2", NoTags)!.Run.PlanEntry);
+        Assert.Null(store.TakeNext("m1", ["x86"])); // busy with that run now
+        Assert.Null(store.TakeNext("m3", NoTags)); // nothing targets m3
+        Assert.Equal("on-m2", store.TakeNext("m2", NoTags)!.Run.PlanEntry);
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public class BatchStoreTests
         BatchRecord newer = store.AddBatch("new", "/p", [Entry("c", tags: ["t"])]);
         List<string> order = [];
 
-        while (store.StartNextItem("m1", ["t"]) is { } run)
+        while (store.TakeNext("m1", ["t"]) is { } run)
         {
             order.Add($"{(run.Run.BatchId == older.Id ? "old" : "new")}/{run.Run.PlanEntry}");
             Finish(store, run);
@@ -74,13 +74,17 @@ public class BatchStoreTests
     }
 
     [Fact]
-    public void A_machine_busy_with_a_run_of_its_own_gets_no_batch_item()
+    public void A_machines_own_pending_run_comes_before_batch_items_and_a_running_one_blocks_them()
     {
         RunStore store = _dir.Open();
-        store.Prepare(Request(machine: "m1"));
+        Run own = store.Prepare(Request(machine: "m1")).Run;
         store.AddBatch("b", "/p", [Entry("a", machine: "m1")]);
 
-        Assert.Null(store.StartNextItem("m1", NoTags));
+        Assert.Equal(own.Id, store.TakeNext("m1", NoTags)?.Id);
+        store.Update(own.Id, Running);
+        Assert.Null(store.TakeNext("m1", NoTags));
+        store.Update(own.Id, r => Finished(r));
+        Assert.Equal("a", store.TakeNext("m1", NoTags)?.Run.PlanEntry);
     }
 
     [Fact]
@@ -88,8 +92,8 @@ public class BatchStoreTests
     {
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/p", [Entry("pass", tags: ["t"]), Entry("fail", tags: ["t"]), Entry("later", tags: ["t"])]);
-        Finish(store, store.StartNextItem("m1", ["t"])!);
-        RunRecord failing = store.StartNextItem("m1", ["t"])!;
+        Finish(store, store.TakeNext("m1", ["t"])!);
+        RunRecord failing = store.TakeNext("m1", ["t"])!;
         store.Update(failing.Id, Running);
 
         Batch during = store.FindBatch(batch.Id, withItems: true).Batch;
@@ -99,7 +103,7 @@ public class BatchStoreTests
         Assert.Equal(["completed", "running", "waiting"], during.Items!.Select(i => i.Status));
 
         store.Update(failing.Id, r => Finished(r, RunStatus.Failed, 1));
-        Finish(store, store.StartNextItem("m1", ["t"])!);
+        Finish(store, store.TakeNext("m1", ["t"])!);
 
         Batch after = store.FindBatch(batch.Id, withItems: true).Batch;
         Assert.Equal(BatchStatus.Failed, after.Status);
@@ -116,15 +120,15 @@ public class BatchStoreTests
 
         for (int attempt = 1; attempt <= 3; attempt++)
         {
-            RunRecord run = store.StartNextItem("m1", NoTags)!;
+            RunRecord run = store.TakeNext("m1", NoTags)!;
             Assert.Equal("flaky-rig", run.Run.PlanEntry);
             store.Update(run.Id, r => Fail(r, ErrorCodes.TransportUnreachable));
         }
-        Assert.Null(store.StartNextItem("m1", NoTags)); // 1 try + 2 retries used up
+        Assert.Null(store.TakeNext("m1", NoTags)); // 1 try + 2 retries used up
 
-        RunRecord failed = store.StartNextItem("m2", NoTags)!;
+        RunRecord failed = store.TakeNext("m2", NoTags)!;
         Finish(store, failed, RunStatus.Failed, exit: 1);
-        Assert.Null(store.StartNextItem("m2", NoTags));
+        Assert.Null(store.TakeNext("m2", NoTags));
 
         Batch done = store.FindBatch(batch.Id, withItems: true).Batch;
         Assert.Equal(BatchStatus.Failed, done.Status);
@@ -139,14 +143,14 @@ public class BatchStoreTests
         RunStore store = _dir.Open();
         store.AddBatch("b", "/p", [Entry("slow", machine: "m1", retries: 3), Entry("nocmd", machine: "m1", retries: 3)]);
 
-        RunRecord slow = store.StartNextItem("m1", NoTags)!;
+        RunRecord slow = store.TakeNext("m1", NoTags)!;
         store.Update(slow.Id, Running);
         store.Update(slow.Id, r => r with { Run = r.Run with { Status = RunStatus.Timeout, ErrorCode = ErrorCodes.Timeout, EndedAt = DateTimeOffset.UtcNow } });
-        RunRecord noCommand = store.StartNextItem("m1", NoTags)!;
+        RunRecord noCommand = store.TakeNext("m1", NoTags)!;
         Assert.Equal("nocmd", noCommand.Run.PlanEntry);
         store.Update(noCommand.Id, r => Fail(r, ErrorCodes.SpawnFailed));
 
-        Assert.Null(store.StartNextItem("m1", NoTags));
+        Assert.Null(store.TakeNext("m1", NoTags));
     }
 
     [Fact]
@@ -154,14 +158,14 @@ public class BatchStoreTests
     {
         RunStore store = _dir.Open();
         BatchRecord batch = store.AddBatch("b", "/p", [Entry("a", tags: ["t"]), Entry("b", tags: ["t"]), Entry("c", tags: ["t"])]);
-        RunRecord running = store.StartNextItem("m1", ["t"])!;
+        RunRecord running = store.TakeNext("m1", ["t"])!;
         store.Update(running.Id, Running);
 
         (BatchRecord cancelled, IReadOnlyList<RunRecord> active) = store.CancelBatch(batch.Id);
 
         Assert.NotNull(cancelled.CancelledAt);
         Assert.Equal([running.Id], active.Select(r => r.Id));
-        Assert.Null(store.StartNextItem("m2", ["t"]));
+        Assert.Null(store.TakeNext("m2", ["t"]));
         Assert.Equal(BatchStatus.Running, store.FindBatch(batch.Id).Batch.Status); // until its run has stopped
         store.Update(running.Id, r => r with { Run = r.Run with { Status = RunStatus.Interrupted, ErrorCode = ErrorCodes.Interrupted, EndedAt = DateTimeOffset.UtcNow } });
 
@@ -181,10 +185,10 @@ public class BatchStoreTests
         store.AddBatch("b", "/p", [Entry("a", tags: ["gpu"]), Entry("b", tags: ["gpu"])]);
         Assert.Equal(["m1", "m2"], store.FreeWithWaitingItems([m1, m2, m3]).Select(m => m.Name));
 
-        store.StartNextItem("m1", ["gpu"]);
+        store.TakeNext("m1", ["gpu"]);
 
         Assert.Equal(["m2"], store.FreeWithWaitingItems([m1, m2, m3]).Select(m => m.Name));
-        store.StartNextItem("m2", ["gpu"]);
+        store.TakeNext("m2", ["gpu"]);
         Assert.Empty(store.FreeWithWaitingItems([m1, m2, m3])); // nothing waits any more: no loop spins on m3
     }
 
@@ -203,7 +207,7 @@ public class BatchStoreTests
     {
         RunStore writer = _dir.Open(new StoreOptions { CompactAfterLines = 4 });
         BatchRecord first = writer.AddBatch("first", "/p/first.json", [Entry("a", tags: ["t"]), Entry("b", tags: ["t"], retries: 1)]);
-        Finish(writer, writer.StartNextItem("m1", ["t"])!);
+        Finish(writer, writer.TakeNext("m1", ["t"])!);
         BatchRecord second = writer.AddBatch("second", "/p/second.json", [Entry("c", machine: "m2")]);
         writer.CancelBatch(second.Id);
 
@@ -215,7 +219,7 @@ public class BatchStoreTests
         Assert.Equal((1, 1), (batches[1].Counts.Completed, batches[1].Counts.Waiting));
         (BatchRecord record, _) = reader.FindBatch(first.Id[..4]);
         Assert.Equal(Json(first), Json(record));
-        Assert.Equal("b", reader.StartNextItem("m1", ["t"])!.Run.PlanEntry);
+        Assert.Equal("b", reader.TakeNext("m1", ["t"])!.Run.PlanEntry);
         Assert.True(_dir.Fs.File.Exists(_dir.Paths.Snapshot), "the journal was compacted into a snapshot");
     }
 
