@@ -29,8 +29,27 @@ internal static partial class Libc
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 
+    public const int SIGPIPE = 13;
+    private const nint SIG_DFL = 0;
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "signal", SetLastError = true)]
+    private static partial nint Signal(int signal, nint handler);
+
+    /// <summary>
+    /// Gives SIGPIPE back its default action in this process. .NET ignores it, and an ignored signal stays ignored in
+    /// every program started from here (so a test's <c>yes | head</c> would complain of a broken pipe instead of ending
+    /// quietly as in a shell). Only for a process that writes to no pipe or socket that may close: the agent.
+    /// </summary>
+    public static void RestoreDefaultSigpipe()
+    {
+        if (Signal(SIGPIPE, SIG_DFL) == -1)
+        {
+            throw new InvalidOperationException($"signal(SIGPIPE, SIG_DFL) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
     public static partial int Dup2(SafeFileHandle oldFd, int newFd);

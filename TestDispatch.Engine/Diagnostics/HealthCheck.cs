@@ -67,7 +67,7 @@ public static class HealthCheck
 
     private static IEnumerable<string> ProgramsNeeded(IReadOnlyList<Machine> machines)
     {
-        List<string> programs = ["env", "setsid"];
+        List<string> programs = ["setsid"];
         if (machines.Any(m => m.Transport == TransportKind.Ssh))
         {
             programs.AddRange(["ssh", "rsync"]);
@@ -78,7 +78,6 @@ public static class HealthCheck
     private static string Package(string program) => program switch
     {
         "setsid" => "util-linux",
-        "env" => "coreutils",
         "ssh" => "openssh-client",
         _ => program,
     };

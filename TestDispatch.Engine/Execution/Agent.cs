@@ -14,6 +14,13 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private readonly Dictionary<string, MachineLoop> _loops = [];
 
+    /// <summary>
+    /// What the agent's process needs before it runs tests: SIGPIPE at its default action, which every test inherits as it
+    /// would from a shell (.NET ignores it). The agent writes only to files (the journal, logs, agent.log), never to a pipe
+    /// or socket that could close under it, so the default action cannot hit the agent itself.
+    /// </summary>
+    public static void PrepareProcess() => Libc.RestoreDefaultSigpipe();
+
     /// <summary>Runs until idle for the configured time or <paramref name="cancellationToken"/>; 0 also when another agent is already running.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {

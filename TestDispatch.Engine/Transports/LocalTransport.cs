@@ -6,8 +6,8 @@ namespace TestDispatch.Engine.Transports;
 
 /// <summary>
 /// Runs a test on this host: copies the test dir to the run's private work dir (as cp -a would: modes,
-/// times, symlinks), then starts the command through env(1) and setsid(1) so the test leads a new session and process
-/// group that cancel and timeout can kill whole. stdout and stderr go to the log as they arrive.
+/// times, symlinks), then starts the command through setsid(1) so the test leads a new session and process group that
+/// cancel and timeout can kill whole. stdout and stderr go to the log as they arrive.
 /// </summary>
 public sealed class LocalTransport : ITransport
 {
@@ -30,10 +30,10 @@ public sealed class LocalTransport : ITransport
 
         // Both pipes write into one log; Synchronized keeps their chunks whole, in arrival order.
         Stream log = Stream.Synchronized(request.Log);
-        // env restores SIGPIPE's default action, which .NET ignores and children would inherit (so `yes | head`
-        // would complain of a broken pipe instead of ending quietly as in a shell); setsid makes the group.
-        Command command = Cli.Wrap("env")
-            .WithArguments(["--default-signal=PIPE", "setsid", "--", .. request.Command])
+        // setsid makes the test a session and process group leader. (SIGPIPE's default action is restored by the agent
+        // for itself, so the test inherits it: see Agent.PrepareProcess.)
+        Command command = Cli.Wrap("setsid")
+            .WithArguments(["--", .. request.Command])
             .WithWorkingDirectory(request.WorkDir)
             .WithEnvironmentVariables(request.Environment.ToDictionary(e => e.Key, string? (e) => e.Value))
             .WithStandardInputPipe(PipeSource.Null)

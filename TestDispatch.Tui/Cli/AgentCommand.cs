@@ -19,6 +19,7 @@ public static class AgentCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             Lab lab = global.OpenLab(parse);
+            Agent.PrepareProcess();
             TextWriter log = parse.GetValue(background) ? AgentConsole.RedirectTo(lab.Store.Paths.AgentLog) : Console.Out;
             using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
