@@ -20,7 +20,7 @@ public sealed class BatchWindow : Window
     private readonly Theme _theme;
     private readonly string _batchId;
     private readonly PlainLabel _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 3 };
-    private readonly TableView _items = new() { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListTableView _items = new() { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
     private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private object? _timer;
     private bool _confirmCancel;

@@ -24,9 +24,9 @@ public sealed class MainWindow : Window
     private readonly Lab _lab;
     private readonly Theme _theme;
     private readonly PlainLabel _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
-    private readonly TableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly TableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly TableView _batches = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListTableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListTableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListTableView _batches = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
     private readonly PlainLabel _noBatches = new()
     {
         X = 1, Y = 4, Width = Dim.Fill(), Height = 2, Visible = false,
