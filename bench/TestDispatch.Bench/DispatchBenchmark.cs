@@ -323,7 +323,7 @@ internal sealed class DispatchBenchmark
         phases.Write(_out);
         _out.WriteLine("  spawn→prepared: process start, config, hashing the test dir, the pending run's fsync'd append (in-process: no process start);");
         _out.WriteLine("  prepared→started: the client's agent.lock probe (and, cold, launching the agent), the agent noticing (inotify) and marking it running;");
-        _out.WriteLine("  started→ended: cp -a of the test dir, setsid ./run.sh, the verdict's append; ended→returned: the waiter noticing, printing, exiting;");
+        _out.WriteLine("  started→ended: copying the test dir, setsid ./run.sh, the verdict's append; ended→returned: the waiter noticing, printing, exiting;");
         _out.WriteLine($"  slow wake-ups: calls where the agent's pickup or the waiter's notice took ≥ {SlowWakeUpMs:0} ms: the 250 ms poll instead of an inotify wake-up, or a CPU-starved agent/waiter");
         _out.WriteLine();
     }
@@ -556,7 +556,7 @@ internal sealed class DispatchBenchmark
         _out.WriteLine("  (a plan of N entries with tags [local]); the lanes show one CLI process per test, dispatched when its machine is idle");
         _out.WriteLine("  call med: one job's call (spawn: run.sh; CLI: one testdispatch process; engine: dispatch+wait); client CPU/job: CPU of the");
         _out.WriteLine("  processes this benchmark spawned (parallel: perl, shells, run.sh; CLI: testdispatch) or, engine, of this process; agent CPU/job:");
-        _out.WriteLine("  the agent's utime+stime over the variant (it executes every run: cp -a, setsid, journal appends); pickup: created→started of");
+        _out.WriteLine("  the agent's utime+stime over the variant (it executes every run: the copy, setsid, journal appends); pickup: created→started of");
         _out.WriteLine("  each run (the agent noticing it); execute: started→ended; machines busy: share of the 2 machines' wall time spent executing a test");
         foreach ((string how, Variant v) in new[] { ("batch", r.Batch), ("no-wait", r.CliNoWait), ("--wait", r.CliWait), ("engine", r.Engine) }.Where(x => x.Item2.Agents != 1))
         {
