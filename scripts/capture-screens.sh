@@ -137,13 +137,14 @@ keys Enter
 wait_for "Batch smoke" "slow-5s"
 save batch-view.txt
 keys Escape
+wait_for "[3 Batches]" # back on the main screen before the next key (an Esc and a key at once read as Alt+key)
 # The run view of the failed run: filter the list to it, keep the filter, open it.
 keys 2
 wait_for "[2 Runs]"
 keys /
 keys -l "$fail_id"
 keys Enter
-wait_for "filter: $fail_id" "1 runs"
+wait_for "filter: $fail_id" "1 run"
 keys Enter
 wait_for "Run $fail_id" "expected 42, got 41"
 save run-view.txt

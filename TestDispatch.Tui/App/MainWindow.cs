@@ -295,12 +295,14 @@ public sealed class MainWindow : Window
         string filter = text.Length > 0 ? $"  filter: {text}" : "";
         string count = _data is null ? "" : _tab switch
         {
-            0 => $"  {_data.Machines.Count} machines",
-            1 => $"  {_runsView.Count} runs",
-            _ => $"  {_batchList.Count} batches",
+            0 => $"  {Count(_data.Machines.Count, "machine")}",
+            1 => $"  {Count(_runsView.Count, "run")}",
+            _ => $"  {Count(_batchList.Count, "batch")}",
         };
         _header.Text = tabs + scope + filter + count;
     }
+
+    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}{(noun.EndsWith('h') ? "es" : "s")}";
 
     private void ShowTab(int tab)
     {
