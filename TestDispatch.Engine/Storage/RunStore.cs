@@ -264,6 +264,7 @@ public sealed class RunStore
     private RunRecord Create(PrepareRequest request, bool startNow = false)
     {
         string id = NewUniqueId();
+        DateTimeOffset now = _clock.GetUtcNow();
         return Write(new RunRecord
         {
             Run = new Run
@@ -273,7 +274,7 @@ public sealed class RunStore
                 TestDir = request.TestDir,
                 TestDirHash = request.TestDirHash,
                 Status = startNow ? RunStatus.Running : RunStatus.Pending,
-                StartedAt = startNow ? _clock.GetUtcNow() : null,
+                StartedAt = startNow ? now : null,
                 ArtifactsPath = Paths.Artifacts(id),
                 LogsPath = Paths.Log(id),
                 BatchId = string.IsNullOrEmpty(request.BatchId) ? null : request.BatchId,
@@ -281,7 +282,7 @@ public sealed class RunStore
             },
             Spec = request.Spec,
             Seq = _index.MaxSeq + 1,
-            CreatedAt = _clock.GetUtcNow(),
+            CreatedAt = now,
         });
     }
 
