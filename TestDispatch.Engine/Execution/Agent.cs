@@ -16,8 +16,9 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
 
     /// <summary>
     /// What the agent's process needs before it runs tests: SIGPIPE at its default action, which every test inherits as it
-    /// would from a shell (.NET ignores it). The agent writes only to files (the journal, logs, agent.log), never to a pipe
-    /// or socket that could close under it, so the default action cannot hit the agent itself.
+    /// would from a shell (.NET ignores it). Started by a client, the agent writes only to files (the journal, logs,
+    /// agent.log). Run by hand with its output into a pipe, it ends when that pipe closes, like any Unix program; its
+    /// tests are then recovered as agent_lost.
     /// </summary>
     public static void PrepareProcess() => Libc.RestoreDefaultSigpipe();
 
@@ -77,6 +78,16 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 _loops.Remove(machine);
                 await loop.Task;
             }
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping: start nothing more; the loops see the same token, stop their tests and record them. Wait for them.
+                if (_loops.Count == 0)
+                {
+                    return;
+                }
+                await Task.WhenAny(_loops.Values.Select(l => l.Task));
+                continue;
+            }
             IReadOnlyList<RunRecord> active = lab.Store.Active();
             foreach (RunRecord record in active)
             {
@@ -104,7 +115,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             {
                 idleSince = lab.Clock.GetUtcNow();
             }
-            else if (lab.Clock.GetUtcNow() - idleSince >= lab.Config.Defaults.AgentIdle || cancellationToken.IsCancellationRequested)
+            else if (lab.Clock.GetUtcNow() - idleSince >= lab.Config.Defaults.AgentIdle)
             {
                 return;
             }
@@ -114,7 +125,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             }
             catch (OperationCanceledException)
             {
-                // Stopping: the machine loops see the same token, stop their tests and record them interrupted.
+                // Stopping: handled at the top of the loop.
             }
         }
     }

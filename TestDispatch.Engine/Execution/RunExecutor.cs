@@ -44,8 +44,10 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
             log.WriteLine($"{Now()} run {runId}: {e}");
         }
 
-        Run ended = Verdict(record.Run, result, timedOut: timeout.IsCancellationRequested, cancelled: cancel.IsCancellationRequested,
-            record.Spec.Timeout) with { EndedAt = clock.GetUtcNow() };
+        // cancel is the user's cancel or the agent stopping (SIGTERM): only the first leaves a cancel request on the run.
+        bool byUser = cancel.IsCancellationRequested && store.Get(runId).CancelRequestedAt is not null;
+        Run ended = Verdict(record.Run, result, timedOut: timeout.IsCancellationRequested, cancelled: byUser,
+            record.Spec.Timeout, agentStopped: cancel.IsCancellationRequested && !byUser) with { EndedAt = clock.GetUtcNow() };
         store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended });
         log.WriteLine($"{Now()} run {runId} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
     }
@@ -94,7 +96,7 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
                 // The process record lets recovery kill the test's group if this agent dies while the host stays up; all
                 // processes on the host read it from the page cache, so it needs no fsync (after a power cut the group is
                 // gone anyway, and the fsync'd "running" line alone gets the run swept to agent_lost).
-                OnStarted = process => store.Update(run.Id, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }, durable: false),
+                OnStarted = process => RecordProcess(run.Id, process),
             }, stop);
             if (result.ErrorCode.Length > 0)
             {
@@ -111,18 +113,36 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
         }
     }
 
+    /// <summary>Records the test's process for recovery; a failure to record it is logged, never allowed to cost the verdict.</summary>
+    private void RecordProcess(string runId, RunProcess process)
+    {
+        try
+        {
+            store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }, durable: false);
+        }
+        catch (Exception e) when (e is DispatchException or IOException)
+        {
+            log.WriteLine($"{Now()} run {runId}: could not record its process group {process.ProcessGroupId} for recovery: {e.Message}");
+        }
+    }
+
     /// <summary>A stop we asked for decides the status; otherwise an infrastructure error, else the exit code.</summary>
-    internal static Run Verdict(Run run, ExecutionResult result, bool timedOut, bool cancelled, TimeSpan limit) => run with
+    /// <remarks>
+    /// An agent that is stopped (SIGTERM) stops its tests; such a run ends as if the agent had died (interrupted,
+    /// agent_lost), so a batch entry may be retried, rather than as a user's cancel.
+    /// </remarks>
+    internal static Run Verdict(Run run, ExecutionResult result, bool timedOut, bool cancelled, TimeSpan limit, bool agentStopped = false) => run with
     {
         ExitCode = result.ExitCode,
         Status = timedOut ? RunStatus.Timeout
-            : cancelled ? RunStatus.Interrupted
+            : cancelled || agentStopped ? RunStatus.Interrupted
             : result.ErrorCode.Length > 0 ? RunStatus.Failed
             : result.ExitCode == 0 ? RunStatus.Completed
             : RunStatus.Failed,
-        ErrorCode = timedOut ? ErrorCodes.Timeout : cancelled ? ErrorCodes.Interrupted : result.ErrorCode,
+        ErrorCode = timedOut ? ErrorCodes.Timeout : cancelled ? ErrorCodes.Interrupted : agentStopped ? ErrorCodes.AgentLost : result.ErrorCode,
         ErrorMsg = timedOut ? $"the test ran longer than its {Duration.Format(limit)} time limit and was stopped"
             : cancelled ? "cancelled; the test was stopped"
+            : agentStopped ? "the agent was stopped while the test ran, and stopped the test"
             : result.ErrorMsg,
     };
 

@@ -46,6 +46,9 @@ internal sealed class RunIndex
         {
             Apply(record);
         }
+        // History is not open: only batches with waiting entries or runs still going are looked at for work.
+        _openBatches.RemoveAll(id => !BatchProgress.Waiting(_batches[id], RunsOfBatch(id)).Any() &&
+            RunsOfBatch(id).All(r => r.Run.Status.IsTerminal()));
     }
 
     public void Apply(RunRecord record)

@@ -169,33 +169,48 @@ public sealed class RunStore
         {
             return active.Run.Status == RunStatus.Pending ? active : null;
         }
-        foreach (string batchId in _index.OpenBatches.ToList())
+        foreach ((BatchRecord batch, List<BatchEntry> waiting) in WaitingByOpenBatch())
         {
-            BatchRecord batch = _index.GetBatch(batchId)!;
-            List<RunRecord> runs = _index.RunsOfBatch(batchId);
-            if (BatchProgress.NextFor(batch, runs, machine, tags) is { } entry)
+            if (waiting.FirstOrDefault(e => e.Targets(machine, tags)) is { } entry)
             {
                 return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Id, entry.Name), startNow: true);
-            }
-            if (BatchProgress.Describe(batch, runs).IsTerminal)
-            {
-                _index.Close(batchId);
             }
         }
         return null;
     });
 
+    /// <summary>The waiting entries of each open batch, oldest batch first; a batch found over is closed on the way, for good.</summary>
+    private List<(BatchRecord Batch, List<BatchEntry> Waiting)> WaitingByOpenBatch()
+    {
+        List<(BatchRecord, List<BatchEntry>)> open = [];
+        foreach (string batchId in _index.OpenBatches.ToList())
+        {
+            BatchRecord batch = _index.GetBatch(batchId)!;
+            List<RunRecord> runs = _index.RunsOfBatch(batchId);
+            List<BatchEntry> waiting = [.. BatchProgress.Waiting(batch, runs)];
+            if (waiting.Count == 0 && runs.All(r => r.Run.Status.IsTerminal()))
+            {
+                _index.Close(batchId);
+            }
+            else
+            {
+                open.Add((batch, waiting));
+            }
+        }
+        return open;
+    }
+
     /// <summary>Of <paramref name="machines"/>, those free (no active run) that a waiting batch item may run on: where the agent starts loops.</summary>
     public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines) => Locked(() =>
     {
-        List<BatchEntry> waiting = [.. _index.OpenBatches.SelectMany(id => BatchProgress.Waiting(_index.GetBatch(id)!, _index.RunsOfBatch(id)))];
+        List<BatchEntry> waiting = [.. WaitingByOpenBatch().SelectMany(b => b.Waiting)];
         return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && waiting.Any(e => e.Targets(m.Name, m.Tags)))];
     });
 
     /// <summary>Whether the agent has anything to do: a pending run, or a batch item waiting that <paramref name="runnable"/> says a machine can take.</summary>
     public bool HasWork(Func<BatchEntry, bool> runnable) => Locked(() =>
         _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Pending) ||
-        _index.OpenBatches.Any(id => BatchProgress.Waiting(_index.GetBatch(id)!, _index.RunsOfBatch(id)).Any(runnable)));
+        WaitingByOpenBatch().Any(b => b.Waiting.Any(runnable)));
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
     public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>

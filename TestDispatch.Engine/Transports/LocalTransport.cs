@@ -11,9 +11,17 @@ namespace TestDispatch.Engine.Transports;
 /// </summary>
 public sealed class LocalTransport : ITransport
 {
+    /// <summary>
+    /// Copies (shared) against starting a test (exclusive). A child forked while another machine's copy has a file open
+    /// for writing inherits that descriptor until it execs; if that file is the other test's run.sh, its exec fails with
+    /// "Text file busy". So no fork happens while a copy is under way.
+    /// </summary>
+    private static readonly ReaderWriterLockSlim ForkGate = new();
+
     public async Task<ExecutionResult> ExecuteAsync(ExecutionRequest request, CancellationToken stop)
     {
         Directory.CreateDirectory(request.WorkDir);
+        ForkGate.EnterReadLock();
         try
         {
             TestDirCopier.Copy(request.Run.TestDir, request.WorkDir);
@@ -21,6 +29,10 @@ public sealed class LocalTransport : ITransport
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not copy {request.Run.TestDir} to {request.WorkDir}: {e.Message}");
+        }
+        finally
+        {
+            ForkGate.ExitReadLock();
         }
 
         if (CommandResolver.Check(request.Command, request.WorkDir, request.Environment) is { } problem)
@@ -42,6 +54,7 @@ public sealed class LocalTransport : ITransport
             .WithValidation(CommandResultValidation.None);
 
         CommandTask<CommandResult> task;
+        ForkGate.EnterWriteLock();
         try
         {
             task = command.ExecuteAsync(CancellationToken.None);
@@ -50,10 +63,14 @@ public sealed class LocalTransport : ITransport
         {
             return ExecutionResult.Failure(ErrorCodes.SpawnFailed, $"could not start {request.Command[0]}: {e.Message}");
         }
+        finally
+        {
+            ForkGate.ExitWriteLock();
+        }
 
         RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);
-        // Recording the process for recovery is an fsync'd append: let it overlap the test instead of delaying its
-        // start. Either way the group exists unrecorded from the spawn until the record is durable; it is awaited
+        // Recording the process for recovery takes the state lock: let it overlap the test instead of delaying its
+        // start. Either way the group exists unrecorded from the spawn until the record is written; it is awaited
         // before returning, so it always lands before the verdict.
         Task recorded = Task.Run(() => request.OnStarted(process), CancellationToken.None);
         await using CancellationTokenRegistration onStop = stop.Register(() =>

@@ -153,6 +153,28 @@ public sealed class BatchRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Hundreds_of_tiny_tests_over_two_machines_all_run_and_pass()
+    {
+        // Volume over both machines at once: every entry runs once and passes. (It once showed, only now and then, a fork
+        // inheriting the other machine's half-copied run.sh: "Text file busy", exit 126, a few times in a thousand.)
+        const int Tests = 400;
+        List<string> entries = [];
+        for (int i = 0; i < Tests; i++)
+        {
+            _cli.MakeTest($"tiny-{i:000}", $"# test {i}\nexit 0");
+            entries.Add($$"""{ "test_dir": "tiny-{{i:000}}", "tags": ["local"] }""");
+        }
+        string plan = Plan($$"""{ "entries": [ {{string.Join(",", entries)}} ] }""");
+
+        (int exit, string output, string error) = await _cli.Run("batch", "submit", plan, "--wait", "--json");
+
+        Batch batch = Parse(output);
+        Assert.True(exit == ExitCodes.Passed, $"{error}\n{string.Join("\n", batch.Items!.Where(i => i.Status != "completed").Select(i => $"{i.Name}: {i.Status} exit {i.ExitCode}"))}");
+        Assert.Equal(Tests, batch.Counts.Completed);
+        Assert.Equal(2, batch.Items!.Select(i => i.RanOn).Distinct().Count());
+    }
+
+    [Fact]
     public async Task A_bad_plan_exits_2_and_stores_nothing()
     {
         string plan = Plan("""{ "entries": [ { "test_dir": "missing", "machine": "local-9" } ] }""");

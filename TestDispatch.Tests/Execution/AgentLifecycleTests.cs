@@ -79,6 +79,37 @@ public sealed class AgentLifecycleTests : IDisposable
         Assert.Contains("exiting", await File.ReadAllTextAsync(lab.Store.Paths.AgentLog), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_stopped_agent_stops_its_tests_as_agent_lost_starts_nothing_more_and_exits_cleanly()
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string marker = _cli.Combine("second-started");
+        string plan = _cli.Combine("plan.json");
+        _cli.MakeTest("long", $"sleep {sleep}");
+        _cli.MakeTest("after", $"touch '{marker}'");
+        await File.WriteAllTextAsync(plan, """
+            { "entries": [ { "test_dir": "tests/long", "machine": "local-1", "retries": 1 },
+                           { "test_dir": "tests/after", "machine": "local-1" } ] }
+            """);
+        Lab withoutAgent = _cli.OpenLab(startsAgents: false);
+        string batch = (await withoutAgent.SubmitBatchAsync(plan)).Id;
+        CommandTask<BufferedCommandResult> agent = Agent().ExecuteBufferedAsync();
+        RunRecord running = await Eventually.Get(() => withoutAgent.Store.List(new RunFilter(BatchId: batch)) is [{ Process: not null } r] ? r : null,
+            what: "the long entry to start");
+        await Eventually.True(() => Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test's sleep");
+
+        await Cli.Wrap("kill").WithArguments(["-TERM", agent.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ExecuteAsync();
+        BufferedCommandResult stopped = await agent.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(stopped.ExitCode == 0, stopped.StandardOutput + stopped.StandardError);
+        Assert.Contains("exiting", stopped.StandardOutput, StringComparison.Ordinal);
+        Run run = withoutAgent.Store.Get(running.Id).Run;
+        Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost), (run.Status, run.ErrorCode));
+        Assert.Single(withoutAgent.Store.List(new RunFilter(BatchId: batch)));
+        Assert.False(File.Exists(marker));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
     private static bool Release(IDisposable held)
     {
         held.Dispose();

@@ -71,4 +71,13 @@ public class VerdictTests
 
         Assert.Equal(ExitCodes.Interrupted, ExitCodes.For(run));
     }
+
+    [Fact]
+    public void A_test_stopped_because_the_agent_was_stopped_is_agent_lost_so_a_batch_may_retry_it()
+    {
+        Run run = RunExecutor.Verdict(Running, new ExecutionResult(143), timedOut: false, cancelled: false, TimeSpan.FromMinutes(5), agentStopped: true);
+
+        Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost, 143), (run.Status, run.ErrorCode, run.ExitCode));
+        Assert.True(ErrorCodes.IsRetryable(run.ErrorCode));
+    }
 }

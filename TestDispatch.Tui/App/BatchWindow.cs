@@ -24,6 +24,9 @@ public sealed class BatchWindow : Window
     private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private object? _timer;
     private bool _confirmCancel;
+    private bool _loading;
+    private bool _paused;
+    private bool _closed;
 
     public BatchWindow(IApplication app, Lab lab, Theme theme, string batchId)
     {
@@ -60,6 +63,7 @@ public sealed class BatchWindow : Window
 
     public void StopRefreshing()
     {
+        _closed = true;
         if (_timer is not null)
         {
             _app.RemoveTimeout(_timer);
@@ -67,8 +71,14 @@ public sealed class BatchWindow : Window
         }
     }
 
+    /// <summary>Loads the batch in the background and shows it; one load at a time, none after the view has closed.</summary>
     private void Reload()
     {
+        if (_loading || _closed || _paused)
+        {
+            return;
+        }
+        _loading = true;
         _ = Task.Run(() =>
         {
             Batch? batch = null;
@@ -81,8 +91,17 @@ public sealed class BatchWindow : Window
             {
                 error = $"{e.ErrorCode}: {e.Message}";
             }
+            catch (IOException e)
+            {
+                error = $"could not read the state dir: {e.Message}";
+            }
             _app.Invoke(() =>
             {
+                _loading = false;
+                if (_closed)
+                {
+                    return;
+                }
                 if (batch is not null)
                 {
                     Show(batch);
@@ -130,8 +149,10 @@ public sealed class BatchWindow : Window
             return;
         }
         using RunWindow view = new(_app, _lab, _theme, item.RunId);
+        _paused = true; // no batch loads while the run view is in front
         _app.Run(view);
         view.StopRefreshing();
+        _paused = false;
         Reload();
     }
 
@@ -206,8 +227,11 @@ public sealed class BatchWindow : Window
             }
             _app.Invoke(() =>
             {
-                _message.Text = result.ReplaceLineEndings(" ");
-                Reload();
+                if (!_closed)
+                {
+                    _message.Text = result.ReplaceLineEndings(" ");
+                    Reload();
+                }
             });
         });
     }

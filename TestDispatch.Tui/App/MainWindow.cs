@@ -150,12 +150,20 @@ public sealed class MainWindow : Window
             {
                 error = $"{e.ErrorCode}: {e.Message}";
             }
+            catch (IOException e)
+            {
+                error = $"could not read the state dir: {e.Message}";
+            }
             _app.Invoke(() =>
             {
                 _loading = false;
                 if (data is not null)
                 {
                     Apply(data);
+                }
+                else
+                {
+                    _relist |= relist; // the next refresh must still list everything again
                 }
                 if (error is not null)
                 {

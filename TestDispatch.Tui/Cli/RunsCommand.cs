@@ -41,7 +41,7 @@ public static class RunsCommand
             Lab lab = global.OpenLab(parse);
             // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
             await lab.EnsureAgentAsync(cancellationToken);
-            string? batchId = parse.GetValue(batch) is { } wanted ? lab.ShowBatch(wanted).Id : null;
+            string? batchId = parse.GetValue(batch) is { } wanted ? lab.Store.FindBatch(wanted).Record.Id : null;
             RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
             IReadOnlyList<Run> runs = lab.Runs(filter);
             TextWriter output = parse.InvocationConfiguration.Output;
