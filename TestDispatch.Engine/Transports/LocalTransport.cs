@@ -12,28 +12,24 @@ namespace TestDispatch.Engine.Transports;
 public sealed class LocalTransport : ITransport
 {
     /// <summary>
-    /// Copies (shared) against starting a test (exclusive). A child forked while another machine's copy has a file open
-    /// for writing inherits that descriptor until it execs; if that file is the other test's run.sh, its exec fails with
-    /// "Text file busy". So no fork happens while a copy is under way.
+    /// Held while starting a test, and by the copy while it writes an executable file: a child forked while another
+    /// machine's copy has its run.sh open for writing keeps that descriptor until it execs, and that run.sh's own exec
+    /// then fails with "Text file busy". Never held across a wait.
     /// </summary>
-    private static readonly ReaderWriterLockSlim ForkGate = new();
+    private static readonly Lock ForkGate = new();
 
     public async Task<ExecutionResult> ExecuteAsync(ExecutionRequest request, CancellationToken stop)
     {
         Directory.CreateDirectory(request.WorkDir);
-        ForkGate.EnterReadLock();
         try
         {
-            TestDirCopier.Copy(request.Run.TestDir, request.WorkDir);
+            TestDirCopier.Copy(request.Run.TestDir, request.WorkDir, ForkGate);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not copy {request.Run.TestDir} to {request.WorkDir}: {e.Message}");
         }
-        finally
-        {
-            ForkGate.ExitReadLock();
-        }
+
 
         if (CommandResolver.Check(request.Command, request.WorkDir, request.Environment) is { } problem)
         {
@@ -54,18 +50,16 @@ public sealed class LocalTransport : ITransport
             .WithValidation(CommandResultValidation.None);
 
         CommandTask<CommandResult> task;
-        ForkGate.EnterWriteLock();
         try
         {
-            task = command.ExecuteAsync(CancellationToken.None);
+            lock (ForkGate)
+            {
+                task = command.ExecuteAsync(CancellationToken.None);
+            }
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             return ExecutionResult.Failure(ErrorCodes.SpawnFailed, $"could not start {request.Command[0]}: {e.Message}");
-        }
-        finally
-        {
-            ForkGate.ExitWriteLock();
         }
 
         RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);

@@ -14,9 +14,16 @@ public static class TestDirCopier
     // EnumerationOptions skips "hidden" (dot) files on Unix.
     private static readonly EnumerationOptions Everything = new() { AttributesToSkip = 0, IgnoreInaccessible = false };
 
-    /// <summary>Copies the content of <paramref name="source"/> into the existing directory <paramref name="destination"/>.</summary>
+    private const UnixFileMode ExecuteBits = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Copies the content of <paramref name="source"/> into the existing directory <paramref name="destination"/>. Files
+    /// that can be executed are written holding <paramref name="executables"/>, which whoever starts processes in this
+    /// process holds while it forks: a child forked while such a file is open for writing keeps it open until it execs,
+    /// and an exec of that file meanwhile fails with "Text file busy".
+    /// </summary>
     /// <exception cref="IOException">Or <see cref="UnauthorizedAccessException"/>: an entry could not be read or written.</exception>
-    public static void Copy(string source, string destination)
+    public static void Copy(string source, string destination, Lock executables)
     {
         foreach (FileSystemInfo entry in new DirectoryInfo(source).EnumerateFileSystemInfos("*", Everything))
         {
@@ -28,14 +35,24 @@ public static class TestDirCopier
             else if (entry is DirectoryInfo directory)
             {
                 Directory.CreateDirectory(target);
-                Copy(directory.FullName, target);
+                Copy(directory.FullName, target, executables);
                 File.SetUnixFileMode(target, directory.UnixFileMode);
                 Directory.SetLastWriteTimeUtc(target, directory.LastWriteTimeUtc);
             }
             else
             {
                 // File.Copy keeps the permission bits and times, but not the setuid/setgid/sticky bits.
-                File.Copy(entry.FullName, target);
+                if ((entry.UnixFileMode & ExecuteBits) != 0)
+                {
+                    lock (executables)
+                    {
+                        File.Copy(entry.FullName, target);
+                    }
+                }
+                else
+                {
+                    File.Copy(entry.FullName, target);
+                }
                 if ((entry.UnixFileMode & ~PermissionBits) != 0)
                 {
                     File.SetUnixFileMode(target, entry.UnixFileMode);

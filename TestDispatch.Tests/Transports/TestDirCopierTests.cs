@@ -35,7 +35,7 @@ public sealed class TestDirCopierTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(source, "link"), "data/blob");
         File.CreateSymbolicLink(Path.Combine(source, "dangling"), "../nowhere/at all");
 
-        TestDirCopier.Copy(source, work);
+        TestDirCopier.Copy(source, work, new Lock());
 
         FileSystem fs = new();
         Assert.Equal(TestDirHasher.Compute(fs, source), TestDirHasher.Compute(fs, work));
@@ -51,7 +51,7 @@ public sealed class TestDirCopierTests : IDisposable
         Directory.CreateSymbolicLink(Path.Combine(source, "dirlink"), "real");
         File.CreateSymbolicLink(Path.Combine(source, "outside"), "/etc/hostname");
 
-        TestDirCopier.Copy(source, work);
+        TestDirCopier.Copy(source, work, new Lock());
 
         Assert.Equal("real", new DirectoryInfo(Path.Combine(work, "dirlink")).LinkTarget);
         Assert.Equal("/etc/hostname", new FileInfo(Path.Combine(work, "outside")).LinkTarget);
@@ -71,7 +71,7 @@ public sealed class TestDirCopierTests : IDisposable
         Directory.SetLastWriteTimeUtc(Path.Combine(source, "sub"), LongAgo);
         File.SetUnixFileMode(Path.Combine(source, "sub"), (UnixFileMode)0b111_000_000);
 
-        TestDirCopier.Copy(source, work);
+        TestDirCopier.Copy(source, work, new Lock());
 
         Assert.Equal(UnixFileMode.SetUser | (UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(work, "sub", "tool")));
         Assert.Equal(LongAgo, File.GetLastWriteTimeUtc(Path.Combine(work, "sub", "tool")));
@@ -90,7 +90,7 @@ public sealed class TestDirCopierTests : IDisposable
             File.WriteAllText(Path.Combine(source, name), name);
         }
 
-        TestDirCopier.Copy(source, work);
+        TestDirCopier.Copy(source, work, new Lock());
 
         Assert.All(names, name => Assert.Equal(name, File.ReadAllText(Path.Combine(work, name))));
         Assert.Equal(names.Length, Directory.EnumerateFileSystemEntries(work).Count());
