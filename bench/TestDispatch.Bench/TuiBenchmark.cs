@@ -212,7 +212,7 @@ internal sealed class TuiBenchmark
             }
 
             // (b) cross-check on the real app: its CPU per second while another process changes one run every second, then idle.
-            Progress($"(b) real app in tmux: its CPU over {LiveSeconds} s with one run changing every second, then {LiveSeconds} s idle");
+            Progress($"(b) real app in tmux: its CPU over {LiveSeconds} s idle, then {LiveSeconds} s with one on-screen run changing every second");
             StartResult live = TimeStart(tmux, bigCommand, newestId, readMemory: false, keepOpen: true);
             RunStore other = new(new FileSystem(), new FlockFileLocks(), bigDir);
             string liveDir = "/bench/tui/live";
