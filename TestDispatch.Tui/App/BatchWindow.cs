@@ -180,17 +180,7 @@ public sealed class BatchWindow : Window
             case var k when k == Key.Esc || k == new Key('q') || k == Key.C.WithCtrl:
                 _app.RequestStop();
                 return true;
-            case var k when k == new Key('j'):
-                _items.MoveCursorByOffset(0, 1, false, null);
-                return true;
-            case var k when k == new Key('k'):
-                _items.MoveCursorByOffset(0, -1, false, null);
-                return true;
-            case var k when k == new Key('g'):
-                _items.MoveCursorToStartOfTable(false, null);
-                return true;
-            case var k when k == new Key('G'):
-                _items.MoveCursorToEndOfTable(false, null);
+            case var k when _items.MoveByViKey(k):
                 return true;
             case var k when k == new Key('l'):
                 OpenSelected();
@@ -214,25 +204,13 @@ public sealed class BatchWindow : Window
     private void Act(string inFlight, Func<Task<string>> action)
     {
         _message.Text = inFlight;
-        _ = Task.Run(async () =>
+        _ = EngineAction.Run(_app, action, result =>
         {
-            string result;
-            try
+            if (!_closed)
             {
-                result = await action();
+                _message.Text = result;
+                Reload();
             }
-            catch (DispatchException e)
-            {
-                result = $"{e.ErrorCode}: {e.Message}";
-            }
-            _app.Invoke(() =>
-            {
-                if (!_closed)
-                {
-                    _message.Text = result.ReplaceLineEndings(" ");
-                    Reload();
-                }
-            });
         });
     }
 }

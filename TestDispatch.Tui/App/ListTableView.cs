@@ -1,4 +1,5 @@
 using Terminal.Gui.Drawing;
+using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
 
@@ -25,5 +26,27 @@ public sealed class ListTableView : TableView
             AddStr(blank);
         }
         return base.OnDrawingContent(context);
+    }
+
+    /// <summary>The vi keys every list takes, as in k9s and lazygit: j/k down/up, g/G first/last. False for any other key.</summary>
+    public bool MoveByViKey(Key key)
+    {
+        switch (key)
+        {
+            case var k when k == new Key('j'):
+                MoveCursorByOffset(0, 1, false, null);
+                return true;
+            case var k when k == new Key('k'):
+                MoveCursorByOffset(0, -1, false, null);
+                return true;
+            case var k when k == new Key('g'):
+                MoveCursorToStartOfTable(false, null);
+                return true;
+            case var k when k == new Key('G'):
+                MoveCursorToEndOfTable(false, null);
+                return true;
+            default:
+                return false;
+        }
     }
 }

@@ -343,7 +343,7 @@ public sealed class MainWindow : Window
             }
             return true;
         }
-        TableView table = CurrentTable;
+        ListTableView table = CurrentTable;
         switch (key)
         {
             case var k when k == new Key('q') || k == Key.C.WithCtrl:
@@ -374,17 +374,7 @@ public sealed class MainWindow : Window
                     SetQuery(WithText(""));
                 }
                 return true;
-            case var k when k == new Key('j'):
-                table.MoveCursorByOffset(0, 1, false, null);
-                return true;
-            case var k when k == new Key('k'):
-                table.MoveCursorByOffset(0, -1, false, null);
-                return true;
-            case var k when k == new Key('g'):
-                table.MoveCursorToStartOfTable(false, null);
-                return true;
-            case var k when k == new Key('G'):
-                table.MoveCursorToEndOfTable(false, null);
+            case var k when table.MoveByViKey(k):
                 return true;
             case var k when k == new Key('l'):
                 OpenSelected();
@@ -426,7 +416,7 @@ public sealed class MainWindow : Window
         return false;
     }
 
-    private TableView CurrentTable => _tab switch
+    private ListTableView CurrentTable => _tab switch
     {
         0 => _machines,
         1 => _runs,
@@ -612,22 +602,10 @@ public sealed class MainWindow : Window
     private Task Act(string inFlight, Func<Task<string>> action)
     {
         Say(inFlight);
-        return Task.Run(async () =>
+        return EngineAction.Run(_app, action, result =>
         {
-            string result;
-            try
-            {
-                result = await action();
-            }
-            catch (DispatchException e)
-            {
-                result = $"{e.ErrorCode}: {e.Message}";
-            }
-            _app.Invoke(() =>
-            {
-                Say(result);
-                Reload();
-            });
+            Say(result);
+            Reload();
         });
     }
 

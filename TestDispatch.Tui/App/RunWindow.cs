@@ -217,19 +217,7 @@ public sealed class RunWindow : Window
     private void Act(string inFlight, Func<Task<string>> action)
     {
         _message.Text = inFlight;
-        _ = Task.Run(async () =>
-        {
-            string result;
-            try
-            {
-                result = await action();
-            }
-            catch (DispatchException e)
-            {
-                result = $"{e.ErrorCode}: {e.Message}";
-            }
-            _app.Invoke(() => _message.Text = result);
-        });
+        _ = EngineAction.Run(_app, action, result => _message.Text = result);
     }
 
     protected override void Dispose(bool disposing)

@@ -1,0 +1,25 @@
+using TestDispatch.Engine;
+using Terminal.Gui.App;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// Runs an engine action (cancel, re-run, …) off the UI thread and hands its one-line result, or the engine's error
+/// as "code: message", back on the UI thread: the views never wait on disk or processes.
+/// </summary>
+public static class EngineAction
+{
+    public static Task Run(IApplication app, Func<Task<string>> action, Action<string> report) => Task.Run(async () =>
+    {
+        string result;
+        try
+        {
+            result = await action();
+        }
+        catch (DispatchException e)
+        {
+            result = $"{e.ErrorCode}: {e.Message}";
+        }
+        app.Invoke(() => report(result.ReplaceLineEndings(" ")));
+    });
+}
