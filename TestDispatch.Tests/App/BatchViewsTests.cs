@@ -60,7 +60,7 @@ public sealed class BatchViewsTests : IDisposable
         _ui.Press(new Key('3'));
 
         string screen = _ui.WaitFor(s => s.Contains("[3 Batches]", StringComparison.Ordinal) && s.Contains(batch.Id, StringComparison.Ordinal), "the batches tab");
-        Assert.Matches($@"{batch.Id}\s*│nightly\s*│2/3\s*│\[#############.......\]\s*│1/1\s*│running", screen);
+        Assert.Matches($@"{batch.Id}\s+nightly\s+2/3\s+\[#############.......\]\s+1/1\s+running", screen);
         Assert.Contains(other.Id, screen, StringComparison.Ordinal);
         Assert.Contains("R  rerun failed", screen, StringComparison.Ordinal);
 
@@ -109,8 +109,8 @@ public sealed class BatchViewsTests : IDisposable
 
         string screen = _ui.WaitFor(failed.Id);
         Assert.Contains("RUNNING  2/3 done", screen, StringComparison.Ordinal);
-        Assert.Matches($@"gpu\s*│local-2\s*│failed\s*│1\s*│{failed.Id}\s*│local-2\s*│3", screen);
-        Assert.Matches(@"soak\s*│local-1\s*│waiting\s*│0\s*│-", screen);
+        Assert.Matches($@"gpu\s+local-2\s+failed\s+1\s+{failed.Id}\s+local-2\s+3", screen);
+        Assert.Matches(@"soak\s+local-1\s+waiting\s+0\s+-", screen);
 
         RunRecord soak = _engine.Store.TakeNext("local-1", [])!;
         _engine.Store.Update(soak.Id, Running);

@@ -1,4 +1,3 @@
-using System.Drawing;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Tui.Cli;
@@ -20,7 +19,7 @@ public sealed class BatchWindow : Window
     private readonly Theme _theme;
     private readonly string _batchId;
     private readonly PlainLabel _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 3 };
-    private readonly ListTableView _items = new() { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListGrid _items;
     private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private object? _timer;
     private bool _confirmCancel;
@@ -35,8 +34,7 @@ public sealed class BatchWindow : Window
         _theme = theme;
         _batchId = batchId;
         Title = $"Batch {batchId}";
-        _items.Table = new BatchItemsTable([]);
-        BatchItemsTable.Style(_items, theme);
+        _items = new ListGrid(theme) { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill(2), Source = new BatchItemsTable([]) };
         StatusBar keys = new([
             new Shortcut(Key.Enter, "open run", null),
             new Shortcut(new Key('x'), "cancel batch", null),
@@ -123,19 +121,11 @@ public sealed class BatchWindow : Window
             plan      {batch.Plan}{(batch.RerunOf is { } of ? $"   (rerun of {of})" : "")}
             created   {Format.Time(batch.CreatedAt)}   ended {Format.Time(batch.EndedAt)}
             """;
-        int row = _items.Value?.SelectedCell.Y ?? 0;
-        int offset = _items.RowOffset;
-        _items.Table = new BatchItemsTable(batch.Items ?? []);
-        if (_items.Table.Rows > 0)
-        {
-            _items.Value = new TableSelection(new Point(0, Math.Clamp(row, 0, _items.Table.Rows - 1)));
-            _items.RowOffset = Math.Clamp(offset, 0, _items.Table.Rows - 1);
-        }
-        _items.Update();
+        _items.Source = new BatchItemsTable(batch.Items ?? []);
     }
 
     private BatchItem? SelectedItem() =>
-        _items.Table is BatchItemsTable t && _items.Value?.SelectedCell.Y is int row && row >= 0 && row < t.Rows ? t.Items[row] : null;
+        _items.Source is BatchItemsTable t && _items.SelectedRow >= 0 ? t.Items[_items.SelectedRow] : null;
 
     private void OpenSelected()
     {
@@ -179,8 +169,6 @@ public sealed class BatchWindow : Window
         {
             case var k when k == Key.Esc || k == new Key('q') || k == Key.C.WithCtrl:
                 _app.RequestStop();
-                return true;
-            case var k when _items.MoveByViKey(k):
                 return true;
             case var k when k == new Key('l'):
                 OpenSelected();

@@ -1,41 +1,42 @@
 using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
 using TestDispatch.Tui.Cli;
-using Terminal.Gui.Views;
 
 namespace TestDispatch.Tui.App;
 
 /// <summary>The Machines list: each machine, where it is, and what occupies it.</summary>
-public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : ITableSource
+public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSource
 {
+    private static readonly GridColumn[] Layout =
+    [
+        new("NAME", 4, 24), new("TRANSPORT", 9, 9), new("HOST", 4, 30), new("TAGS", 4, 30), new("STATE", 11, 11),
+        new("CURRENT RUN", 12, 12), new("LAST", 11, 11),
+    ];
+
     public IReadOnlyList<MachineState> Machines => machines;
 
-    public string[] ColumnNames { get; } = ["NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "CURRENT RUN", "LAST"];
+    public override IReadOnlyList<GridColumn> Columns => Layout;
 
-    public int Columns => ColumnNames.Length;
+    public override int Rows => machines.Count;
 
-    public int Rows => machines.Count;
+    public override int StatusColumn => 6;
 
-    public object this[int row, int col]
+    public override RunStatus? Status(int row) => machines[row].LastStatus;
+
+    public override string Key(int row) => machines[row].Name;
+
+    public override string Cell(int row, int column)
     {
-        get
+        MachineState m = machines[row];
+        return column switch
         {
-            MachineState m = machines[row];
-            return col switch
-            {
-                0 => m.Name,
-                1 => m.Transport,
-                2 => m.Machine.Location,
-                3 => Format.Tags(m.Tags),
-                4 => m.State,
-                5 => m.CurrentRun ?? "-",
-                _ => m.LastStatus is { } last ? Engine.Runs.RunStatusExtensions.ToWord(last) : "-",
-            };
-        }
-    }
-
-    public static void Style(TableView table, Theme theme)
-    {
-        table.Style.GetOrCreateColumnStyle(6).ColorGetter = args =>
-            args.Table is MachinesTable source && args.RowIndex < source.Rows ? theme.ForStatus(source.Machines[args.RowIndex].LastStatus, args.RowScheme) : null;
+            0 => m.Name,
+            1 => m.Transport,
+            2 => m.Machine.Location,
+            3 => Format.Tags(m.Tags),
+            4 => m.State,
+            5 => m.CurrentRun ?? "-",
+            _ => m.LastStatus is { } last ? last.ToWord() : "-",
+        };
     }
 }

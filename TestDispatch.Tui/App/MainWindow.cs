@@ -1,4 +1,3 @@
-using System.Drawing;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Machines;
@@ -24,9 +23,9 @@ public sealed class MainWindow : Window
     private readonly Lab _lab;
     private readonly Theme _theme;
     private readonly PlainLabel _header = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
-    private readonly ListTableView _machines = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly ListTableView _runs = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
-    private readonly ListTableView _batches = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), FullRowSelect = true };
+    private readonly ListGrid _machines;
+    private readonly ListGrid _runs;
+    private readonly ListGrid _batches;
     private readonly PlainLabel _noBatches = new()
     {
         X = 1, Y = 4, Width = Dim.Fill(), Height = 2, Visible = false,
@@ -57,12 +56,9 @@ public sealed class MainWindow : Window
         _lab = lab;
         _theme = theme;
         Title = "TestDispatch";
-        _machines.Table = new MachinesTable([]);
-        _runs.Table = new RunsTable(RunsView.Empty);
-        MachinesTable.Style(_machines, theme);
-        RunsTable.Style(_runs, theme);
-        _batches.Table = new BatchesTable([], DateTimeOffset.UtcNow);
-        BatchesTable.Style(_batches, theme);
+        _machines = List(theme, new MachinesTable([]));
+        _runs = List(theme, new RunsTable(RunsView.Empty));
+        _batches = List(theme, new BatchesTable([], DateTimeOffset.UtcNow));
 
         _statusBar = new StatusBar([
             new Shortcut(Key.Enter, "open", null),
@@ -111,6 +107,9 @@ public sealed class MainWindow : Window
             return true;
         });
     }
+
+    private static ListGrid List(Theme theme, GridSource rows) =>
+        new(theme) { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2), Source = rows };
 
     /// <summary>How many loads have been applied (for benchmarks and tests to tell a refresh has landed).</summary>
     public int Refreshes { get; private set; }
@@ -191,14 +190,14 @@ public sealed class MainWindow : Window
         if (data.Batches is not null || _batchList.Any(b => !b.IsTerminal)) // running batches' ages move on
         {
             _batchList = data.Batches ?? _batchList;
-            Replace(_batches, new BatchesTable(_batchList, DateTimeOffset.UtcNow), null);
+            _batches.Source = new BatchesTable(_batchList, DateTimeOffset.UtcNow);
         }
         _noBatches.Visible = _tab == 2 && _batchList.Count == 0 && _query.BatchText.Length == 0;
-        Replace(_machines, new MachinesTable(data.Machines), m => ((MachinesTable)m).Machines.Select(x => x.Name).ToList());
+        _machines.Source = new MachinesTable(data.Machines);
         if (data.AllRuns is { } all)
         {
             _runsView = new RunsView(all, data.RunFilter);
-            Replace(_runs, new RunsTable(_runsView), null);
+            _runs.Source = new RunsTable(_runsView);
         }
         else
         {
@@ -220,79 +219,18 @@ public sealed class MainWindow : Window
             _reloadQueued = true;
             return;
         }
-        int first = _runs.RowOffset;
+        int first = _runs.TopRow;
         int last = first + _runs.Viewport.Height;
-        if (added > 0)
-        {
-            // Scrolled to the top, stay there so the new runs show above the selection; else keep the view still.
-            int selected = _runs.Value?.SelectedCell.Y ?? 0;
-            _runs.Value = new TableSelection(new Point(0, Math.Min(selected + added, _runsView.Count - 1)));
-            _runs.RowOffset = first == 0 ? 0 : first + added;
-            _runs.Update();
-            return;
-        }
-        bool visibleChange = rows.Any(r => r >= first && r <= last);
+        bool visibleChange = added > 0 || rows.Any(r => r >= first && r <= last);
         bool running = false;
         for (int r = first; r <= last && r < _runsView.Count && !running; r++)
         {
             running = _runsView[r].Status == RunStatus.Running;
         }
-        if (visibleChange)
+        if (visibleChange || running) // the durations of running runs move on
         {
-            _runs.Update(); // column widths follow the visible rows' text ("interrupted" is wider than "running")
+            _runs.Refresh(); // draws only the lines that changed on screen
         }
-        else if (running)
-        {
-            _runs.SetNeedsDraw(); // the durations of running runs move on
-        }
-    }
-
-    /// <summary>Swaps a table's rows keeping the selected item (by identity) and the scroll position.</summary>
-    private static void Replace(TableView table, ITableSource source, Func<ITableSource, List<string>>? keys)
-    {
-        string? selectedKey = SelectedKey(table);
-        int row = table.Value?.SelectedCell.Y ?? 0;
-        int offset = table.RowOffset;
-        table.Table = source;
-        int newRow = selectedKey is null ? row : IndexOf(source, selectedKey);
-        if (newRow < 0)
-        {
-            newRow = Math.Min(row, source.Rows - 1);
-        }
-        if (source.Rows > 0)
-        {
-            table.Value = new TableSelection(new Point(0, Math.Max(0, newRow)));
-            // Scrolled to the top, stay there so new runs show up above the selection; else keep the
-            // selected row where it was on screen.
-            table.RowOffset = offset == 0 ? 0 : Math.Clamp(offset + (newRow - row), 0, Math.Max(0, source.Rows - 1));
-        }
-        table.Update();
-    }
-
-    private static string? SelectedKey(TableView table)
-    {
-        int row = table.Value?.SelectedCell.Y ?? -1;
-        return table.Table is { } source && row >= 0 && row < source.Rows ? source[row, 0]?.ToString() : null;
-    }
-
-    private static int IndexOf(ITableSource source, string key) => source switch
-    {
-        RunsTable runs => runs.Runs.RowOf(key),
-        BatchesTable batches => IndexWhere(batches.Batches, b => b.Id == key),
-        MachinesTable machines => IndexWhere(machines.Machines, m => m.Name == key),
-        _ => -1,
-    };
-
-    private static int IndexWhere<T>(IReadOnlyList<T> items, Func<T, bool> match)
-    {
-        for (int i = 0; i < items.Count; i++)
-        {
-            if (match(items[i]))
-            {
-                return i;
-            }
-        }
-        return -1;
     }
 
     private void UpdateHeader()
@@ -343,7 +281,6 @@ public sealed class MainWindow : Window
             }
             return true;
         }
-        ListTableView table = CurrentTable;
         switch (key)
         {
             case var k when k == new Key('q') || k == Key.C.WithCtrl:
@@ -373,8 +310,6 @@ public sealed class MainWindow : Window
                 {
                     SetQuery(WithText(""));
                 }
-                return true;
-            case var k when table.MoveByViKey(k):
                 return true;
             case var k when k == new Key('l'):
                 OpenSelected();
@@ -416,7 +351,7 @@ public sealed class MainWindow : Window
         return false;
     }
 
-    private ListTableView CurrentTable => _tab switch
+    private ListGrid CurrentTable => _tab switch
     {
         0 => _machines,
         1 => _runs,
@@ -464,13 +399,13 @@ public sealed class MainWindow : Window
     }
 
     private MachineState? SelectedMachine() =>
-        _machines.Table is MachinesTable m && _machines.Value?.SelectedCell.Y is int row && row >= 0 && row < m.Rows ? m.Machines[row] : null;
+        _machines.Source is MachinesTable m && _machines.SelectedRow >= 0 ? m.Machines[_machines.SelectedRow] : null;
 
     private Run? SelectedRun() =>
-        _runs.Table is RunsTable r && _runs.Value?.SelectedCell.Y is int row && row >= 0 && row < r.Rows ? r.Runs[row] : null;
+        _runs.Source is RunsTable r && _runs.SelectedRow >= 0 ? r.Runs[_runs.SelectedRow] : null;
 
     private Batch? SelectedBatch() =>
-        _batches.Table is BatchesTable b && _batches.Value?.SelectedCell.Y is int row && row >= 0 && row < b.Rows ? b.Batches[row] : null;
+        _batches.Source is BatchesTable b && _batches.SelectedRow >= 0 ? b.Batches[_batches.SelectedRow] : null;
 
     /// <summary>Enter: a machine drills into its runs; a run opens the run view; a batch its entries.</summary>
     private void OpenSelected()

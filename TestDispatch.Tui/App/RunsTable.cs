@@ -1,55 +1,44 @@
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tui.Cli;
-using Terminal.Gui.Views;
 
 namespace TestDispatch.Tui.App;
 
-/// <summary>
-/// The Runs list as a table source over a <see cref="RunsView"/>: cells are made only for the rows on screen (O(1)
-/// per cell), so a history of 100k runs costs one list of references, not 100k rows of text.
-/// </summary>
-public sealed class RunsTable(RunsView runs) : ITableSource
+/// <summary>The Runs list over a <see cref="RunsView"/>: cells are made only for the rows on screen (O(1) per cell).</summary>
+public sealed class RunsTable(RunsView runs) : GridSource
 {
-    public const int StatusColumn = 2;
+    private static readonly GridColumn[] Layout =
+    [
+        new("ID", 12, 12), new("MACHINE", 7, 16), new("STATUS", 9, 32), new("EXIT", 4, 5), new("STARTED", 19, 19),
+        new("DURATION", 8, 9), new("BATCH", 5, 24), new("TEST", 10, int.MaxValue, KeepEnd: true),
+    ];
 
     public RunsView Runs => runs;
 
-    public string[] ColumnNames { get; } = ["ID", "MACHINE", "STATUS", "EXIT", "STARTED", "DURATION", "BATCH", "TEST"];
+    public override IReadOnlyList<GridColumn> Columns => Layout;
 
-    public int Columns => ColumnNames.Length;
+    public override int Rows => runs.Count;
 
-    public int Rows => runs.Count;
+    public override int StatusColumn => 2;
 
-    public object this[int row, int col]
+    public override RunStatus? Status(int row) => runs[row].Status;
+
+    public override string Key(int row) => runs[row].Id;
+
+    public override int RowOf(string key) => runs.RowOf(key);
+
+    public override string Cell(int row, int column)
     {
-        get
+        Run run = runs[row];
+        return column switch
         {
-            Run run = runs[row];
-            return col switch
-            {
-                0 => run.Id,
-                1 => run.Machine,
-                2 => Format.Status(run),
-                3 => Format.Exit(run),
-                4 => Format.Time(run.StartedAt),
-                5 => Format.Duration(run),
-                6 => Format.Batch(run) is { Length: > 0 } batch ? batch : "-",
-                _ => run.TestDir,
-            };
-        }
-    }
-
-    public static void Style(TableView table, Theme theme)
-    {
-        int[] min = [12, 8, 9, 4, 19, 8, 5, 10];
-        int[] max = [12, 16, 32, 5, 19, 9, 20, 60];
-        for (int i = 0; i < min.Length; i++)
-        {
-            ColumnStyle style = table.Style.GetOrCreateColumnStyle(i);
-            style.MinWidth = min[i];
-            style.MaxWidth = max[i];
-        }
-        table.Style.GetOrCreateColumnStyle(StatusColumn).ColorGetter = args =>
-            args.Table is RunsTable source && args.RowIndex < source.Rows ? theme.ForStatus(source.Runs[args.RowIndex].Status, args.RowScheme) : null;
+            0 => run.Id,
+            1 => run.Machine,
+            2 => Format.Status(run),
+            3 => Format.Exit(run),
+            4 => Format.Time(run.StartedAt),
+            5 => Format.Duration(run),
+            6 => Format.Batch(run) is { Length: > 0 } batch ? batch : "-",
+            _ => run.TestDir,
+        };
     }
 }

@@ -43,14 +43,7 @@ public sealed class Theme(bool useColor)
         : itemStatus == BatchProgress.DroppedWord ? RunStatus.Interrupted
         : RunStatusExtensions.TryParse(itemStatus, out RunStatus status) ? status : null;
 
-    /// <summary>A scheme for a status cell keeping the row's background, or null (no colour).</summary>
-    public Scheme? ForStatus(RunStatus? status, Scheme? row)
-    {
-        if (!useColor || status is not { } s)
-        {
-            return null;
-        }
-        Color background = row?.Normal.Background ?? Color.None;
-        return new Scheme(new Attribute(new Color(ColorOf(s)), background));
-    }
+    /// <summary>A status cell's attribute: the status colour on the row's background, or the row's own without colour.</summary>
+    public Attribute StatusAttribute(RunStatus? status, Attribute row) =>
+        useColor && status is { } s ? row with { Foreground = new Color(ColorOf(s)) } : row;
 }

@@ -1,0 +1,45 @@
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// One column of a <see cref="ListGrid"/>: its header, the width it may take (as wide as its widest text on screen,
+/// within these bounds; the last column takes what is left of the line), and which end of a text too long for it stays
+/// visible: the end for paths, whose last parts name the test.
+/// </summary>
+public sealed record GridColumn(string Name, int MinWidth, int MaxWidth, bool KeepEnd = false);
+
+/// <summary>
+/// What a <see cref="ListGrid"/> shows: rows of text cells, asked for only for the rows on screen, so a list of 100k
+/// runs costs one list of references, not 100k rows of text. Each row has a key that names it across refreshes (its
+/// id), so the selection stays on the same item when rows are added or moved.
+/// </summary>
+public abstract class GridSource
+{
+    public abstract IReadOnlyList<GridColumn> Columns { get; }
+
+    public abstract int Rows { get; }
+
+    public abstract string Cell(int row, int column);
+
+    public abstract string Key(int row);
+
+    /// <summary>The column drawn in the colour of <see cref="Status"/>, or -1 for none.</summary>
+    public virtual int StatusColumn => -1;
+
+    /// <summary>The status whose colour the row's status cell takes (DESIGN §9), or null for none.</summary>
+    public virtual RunStatus? Status(int row) => null;
+
+    /// <summary>The row whose key this is, or -1.</summary>
+    public virtual int RowOf(string key)
+    {
+        for (int row = 0; row < Rows; row++)
+        {
+            if (Key(row) == key)
+            {
+                return row;
+            }
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,350 @@
+using System.Drawing;
+using System.Text;
+using Terminal.Gui.Drawing;
+using Terminal.Gui.Input;
+using Terminal.Gui.Text;
+using Terminal.Gui.ViewBase;
+using Attribute = Terminal.Gui.Drawing.Attribute;
+
+namespace TestDispatch.Tui.App;
+
+/// <summary>
+/// A list of rows in columns under a header line, with one selected row, as in k9s and htop: the Machines, Runs and
+/// Batches tabs and a batch's entries. Keys: arrows, PageUp/PageDown, Home/End and the vi keys j/k/g/G; Enter accepts
+/// (<see cref="View.Accepting"/>); the mouse selects, double-click accepts, the wheel scrolls.
+/// <para>
+/// A redraw writes only the lines that differ from what the terminal already shows. Terminal.Gui 2.5 costs about a
+/// microsecond per character written, so its own TableView spent ~35 ms redrawing a 118x35 table when one run changed;
+/// this grid composes each line in a buffer (one character per column), compares it with the driver's
+/// <c>Contents</c> and writes only the lines that changed. Comparing with the screen rather than with what it drew
+/// last keeps it right after anything else drew over it (a dialog, a resize, another tab).
+/// </para>
+/// </summary>
+public sealed class ListGrid : View
+{
+    private const int Gap = 1; // a blank column before the first column and between columns
+    private const int WheelRows = 3;
+
+    private readonly Theme _theme;
+    private GridSource _source = NoRows.Instance;
+    private string? _selectedKey;
+    private int _selected = -1;
+    private int _top;
+    private char[] _line = [];
+    private Attribute[] _attributes = [];
+    private string[] _cells = [];
+    private int[] _widths = [];
+
+    public ListGrid(Theme theme)
+    {
+        _theme = theme;
+        CanFocus = true;
+        AddCommand(Command.Up, () => MoveBy(-1));
+        AddCommand(Command.Down, () => MoveBy(1));
+        AddCommand(Command.PageUp, () => MoveBy(-PageSize));
+        AddCommand(Command.PageDown, () => MoveBy(PageSize));
+        AddCommand(Command.Start, () => SelectRow(0));
+        AddCommand(Command.End, () => SelectRow(_source.Rows - 1));
+        KeyBindings.Add(Key.CursorUp, Command.Up);
+        KeyBindings.Add(Key.CursorDown, Command.Down);
+        KeyBindings.Add(Key.PageUp, Command.PageUp);
+        KeyBindings.Add(Key.PageDown, Command.PageDown);
+        KeyBindings.Add(Key.Home, Command.Start);
+        KeyBindings.Add(Key.End, Command.End);
+        KeyBindings.Add(new Key('k'), Command.Up);
+        KeyBindings.Add(new Key('j'), Command.Down);
+        KeyBindings.Add(new Key('g'), Command.Start);
+        KeyBindings.Add(new Key('G'), Command.End);
+    }
+
+    /// <summary>The rows shown. Setting it keeps the selected item (by key) and its place on screen.</summary>
+    public GridSource Source
+    {
+        get => _source;
+        set
+        {
+            _source = value;
+            Refresh();
+        }
+    }
+
+    /// <summary>The selected row, or -1 when there are no rows.</summary>
+    public int SelectedRow => _selected;
+
+    /// <summary>The first row on screen.</summary>
+    public int TopRow => _top;
+
+    /// <summary>How many lines the last draw wrote: the others showed what they should already (for tests and benchmarks).</summary>
+    public int LinesWritten { get; private set; }
+
+    private int PageSize => Math.Max(1, Viewport.Height - 1);
+
+    /// <summary>
+    /// The source's rows changed (or it was replaced): the selection follows its item by key. Scrolled to the top, the
+    /// view stays at the top, so new rows show above the selection; otherwise the selected row keeps its place on screen.
+    /// </summary>
+    public void Refresh()
+    {
+        int was = _selected;
+        int row = _selectedKey is null ? -1 : _source.RowOf(_selectedKey);
+        if (row < 0)
+        {
+            row = Math.Max(was, 0);
+        }
+        else if (was >= 0 && _top > 0)
+        {
+            _top += row - was;
+        }
+        SetSelected(row);
+    }
+
+    /// <summary>Selects a row (clamped to the rows there are) and scrolls it into view.</summary>
+    public bool SelectRow(int row)
+    {
+        SetSelected(row);
+        return true;
+    }
+
+    private bool MoveBy(int rows) => SelectRow(Math.Max(_selected, 0) + rows);
+
+    private void SetSelected(int row)
+    {
+        _selected = _source.Rows == 0 ? -1 : Math.Clamp(row, 0, _source.Rows - 1);
+        _selectedKey = _selected >= 0 ? _source.Key(_selected) : null;
+        KeepSelectionVisible();
+        SetNeedsDraw();
+    }
+
+    private void KeepSelectionVisible()
+    {
+        int page = PageSize;
+        if (_selected >= 0 && _selected < _top)
+        {
+            _top = _selected;
+        }
+        else if (_selected >= _top + page)
+        {
+            _top = _selected - page + 1;
+        }
+        _top = Math.Clamp(_top, 0, Math.Max(0, _source.Rows - page));
+    }
+
+    protected override bool OnMouseEvent(Mouse mouse)
+    {
+        if (mouse.Flags.HasFlag(MouseFlags.WheeledDown) || mouse.Flags.HasFlag(MouseFlags.WheeledUp))
+        {
+            int page = PageSize;
+            _top = Math.Clamp(_top + (mouse.Flags.HasFlag(MouseFlags.WheeledDown) ? WheelRows : -WheelRows), 0, Math.Max(0, _source.Rows - page));
+            SetSelected(Math.Clamp(_selected, _top, _top + page - 1));
+            return true;
+        }
+        if (mouse.Position is not { } at || at.Y < 1 || _top + at.Y - 1 >= _source.Rows)
+        {
+            return false;
+        }
+        if (mouse.Flags.HasFlag(MouseFlags.LeftButtonClicked) || mouse.Flags.HasFlag(MouseFlags.LeftButtonDoubleClicked))
+        {
+            SetFocus();
+            SelectRow(_top + at.Y - 1);
+            if (mouse.Flags.HasFlag(MouseFlags.LeftButtonDoubleClicked))
+            {
+                InvokeCommand(Command.Accept);
+            }
+            return true;
+        }
+        return false;
+    }
+
+    // Every line of the viewport is drawn below, so the framework's clear would only double the writes.
+    protected override bool OnClearingViewport() => true;
+
+    protected override bool OnDrawingContent(DrawContext? context)
+    {
+        int width = Viewport.Width;
+        int height = Viewport.Height;
+        if (width <= 0 || height <= 0)
+        {
+            return true;
+        }
+        KeepSelectionVisible();
+        IReadOnlyList<GridColumn> columns = _source.Columns;
+        int shown = Math.Clamp(_source.Rows - _top, 0, height - 1);
+        ReadCells(columns.Count, shown);
+        LayOut(columns, shown, width);
+        if (_line.Length != width)
+        {
+            _line = new char[width];
+            _attributes = new Attribute[width];
+        }
+
+        LinesWritten = 0;
+        Attribute normal = GetAttributeForRole(VisualRole.Normal);
+        Attribute selected = GetAttributeForRole(HasFocus ? VisualRole.Focus : VisualRole.Active);
+        Blank(normal with { Style = normal.Style | TextStyle.Bold });
+        for (int c = 0, x = Gap; c < columns.Count; x += _widths[c] + Gap, c++)
+        {
+            Write(x, _widths[c], columns[c].Name, keepEnd: false);
+        }
+        Show(0);
+
+        for (int line = 1; line < height; line++)
+        {
+            int i = line - 1;
+            int row = _top + i;
+            Blank(row == _selected ? selected : normal);
+            if (i < shown)
+            {
+                for (int c = 0, x = Gap; c < columns.Count; x += _widths[c] + Gap, c++)
+                {
+                    Write(x, _widths[c], _cells[(i * columns.Count) + c], columns[c].KeepEnd);
+                    if (c == _source.StatusColumn && row != _selected)
+                    {
+                        Colour(x, _widths[c], _theme.StatusAttribute(_source.Status(row), normal));
+                    }
+                }
+            }
+            Show(line);
+        }
+        context?.AddDrawnRectangle(ViewportToScreen(new Rectangle(0, 0, width, height)));
+        return true;
+    }
+
+    private void ReadCells(int columns, int shown)
+    {
+        if (_cells.Length < columns * shown)
+        {
+            _cells = new string[columns * shown];
+        }
+        for (int i = 0; i < shown; i++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                _cells[(i * columns) + c] = _source.Cell(_top + i, c);
+            }
+        }
+    }
+
+    /// <summary>Each column as wide as its widest text on screen, within its bounds; the last one takes the rest.</summary>
+    private void LayOut(IReadOnlyList<GridColumn> columns, int shown, int width)
+    {
+        if (_widths.Length != columns.Count)
+        {
+            _widths = new int[columns.Count];
+        }
+        int x = Gap;
+        for (int c = 0; c < columns.Count; c++)
+        {
+            int w = columns[c].Name.Length;
+            for (int i = 0; i < shown; i++)
+            {
+                w = Math.Max(w, _cells[(i * columns.Count) + c].Length);
+            }
+            _widths[c] = c == columns.Count - 1 ? Math.Max(0, width - x) : Math.Clamp(w, columns[c].MinWidth, columns[c].MaxWidth);
+            x += _widths[c] + Gap;
+        }
+    }
+
+    private void Blank(Attribute attribute)
+    {
+        Array.Fill(_line, ' ');
+        Array.Fill(_attributes, attribute);
+    }
+
+    private void Colour(int x, int width, Attribute attribute) =>
+        _attributes.AsSpan(Math.Min(x, _line.Length), Math.Clamp(width, 0, _line.Length - Math.Min(x, _line.Length))).Fill(attribute);
+
+    /// <summary>Puts the text in its column, cut with '…' at the end (or at the start, keeping the end) when too long.</summary>
+    private void Write(int x, int width, string text, bool keepEnd)
+    {
+        width = Math.Min(width, _line.Length - x);
+        if (width <= 0)
+        {
+            return;
+        }
+        if (text.Length <= width)
+        {
+            Copy(text, 0, text.Length, x);
+        }
+        else if (keepEnd)
+        {
+            _line[x] = '…';
+            Copy(text, text.Length - (width - 1), width - 1, x + 1);
+        }
+        else
+        {
+            Copy(text, 0, width - 1, x);
+            _line[x + width - 1] = '…';
+        }
+    }
+
+    private void Copy(string text, int from, int count, int x)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            _line[x + i] = OneColumn(text[from + i]);
+        }
+    }
+
+    /// <summary>
+    /// The character itself when the terminal shows it in exactly one column, else '?': the grid keeps one character per
+    /// column, which is what lets it tell what is on screen already. Wide and combining characters, controls and
+    /// surrogates show as '?' in the lists; the run view shows the full text.
+    /// </summary>
+    internal static char OneColumn(char c) =>
+        c is >= ' ' and < '\u007f' ? c
+        : c < '\u00a0' || char.IsSurrogate(c) || new Rune(c).GetColumns() != 1 ? '?'
+        : c;
+
+    /// <summary>Writes the composed line unless the screen shows it already; then only in runs of one attribute.</summary>
+    private void Show(int line)
+    {
+        int width = _line.Length;
+        if (App?.Driver?.Contents is { } contents && Shows(contents, ViewportToScreen(new Point(0, line))))
+        {
+            return;
+        }
+        LinesWritten++;
+        for (int start = 0; start < width;)
+        {
+            int end = start + 1;
+            while (end < width && _attributes[end] == _attributes[start])
+            {
+                end++;
+            }
+            Move(start, line);
+            SetAttribute(_attributes[start]);
+            AddStr(new string(_line, start, end - start));
+            start = end;
+        }
+    }
+
+    private bool Shows(Cell[,] contents, Point at)
+    {
+        if (at.Y < 0 || at.Y >= contents.GetLength(0) || at.X < 0 || at.X + _line.Length > contents.GetLength(1))
+        {
+            return false;
+        }
+        for (int x = 0; x < _line.Length; x++)
+        {
+            Cell cell = contents[at.Y, at.X + x];
+            if (cell.Grapheme is not { Length: 1 } grapheme || grapheme[0] != _line[x] || cell.Attribute != _attributes[x])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private sealed class NoRows : GridSource
+    {
+        public static readonly NoRows Instance = new();
+
+        public override IReadOnlyList<GridColumn> Columns { get; } = [];
+
+        public override int Rows => 0;
+
+        public override string Cell(int row, int column) => throw new ArgumentOutOfRangeException(nameof(row));
+
+        public override string Key(int row) => throw new ArgumentOutOfRangeException(nameof(row));
+    }
+}
