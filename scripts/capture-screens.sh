@@ -5,15 +5,16 @@
 # default configuration.
 #
 #   scripts/capture-screens.sh [path/to/testdispatch]
+#   SCREENS_WIDTH=80 SCREENS_HEIGHT=24 SCREENS_OUT=/tmp/screens scripts/capture-screens.sh   # another size, elsewhere
 #
 # The binary defaults to the published one (dotnet publish TestDispatch.Tui -c Release -r linux-x64), else the
 # built Release one, else the Debug one. Needs tmux and flock.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out="$repo/docs/screens"
-width=100
-height=30
+out=${SCREENS_OUT:-$repo/docs/screens}
+width=${SCREENS_WIDTH:-100}
+height=${SCREENS_HEIGHT:-30}
 
 bin=${1:-}
 if [[ -z $bin ]]; then
@@ -121,7 +122,7 @@ wait_for() {
 save() {
   sleep 0.3 # one more refresh, so nothing is half drawn
   screen >"$out/$1"
-  echo "capture-screens: wrote docs/screens/$1" >&2
+  echo "capture-screens: wrote $out/$1" >&2
 }
 
 mkdir -p "$out"

@@ -108,7 +108,7 @@ public sealed class BatchViewsTests : IDisposable
         _ui.Show(view);
 
         string screen = _ui.WaitFor(failed.Id);
-        Assert.Contains("RUNNING  2/3 done", screen, StringComparison.Ordinal);
+        Assert.Contains("RUNNING  2/3 [#############.......]  1 passed, 1 not, 0 running, 1 waiting", screen, StringComparison.Ordinal);
         Assert.Matches($@"gpu\s+local-2\s+failed\s+1\s+{failed.Id}\s+local-2\s+3", screen);
         Assert.Matches(@"soak\s+local-1\s+waiting\s+0\s+-", screen);
 

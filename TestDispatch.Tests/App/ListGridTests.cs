@@ -177,6 +177,17 @@ public sealed class ListGridTests : IDisposable
     }
 
     [Fact]
+    public void On_a_narrow_screen_the_columns_before_the_last_give_up_width_down_to_their_minimums()
+    {
+        _rows.Items[0] = new Row("run-00-abcdef", RunStatus.Interrupted, "/tests/t00");
+        _grid.Width = 26; // ID 12 + STATUS 11 + TEST's minimum 4 + gaps = 30: four columns too many
+        _grid.Refresh();
+        Draw();
+
+        Assert.Contains(" run-00-ab… interrup… …t00", Line("run-00"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void With_no_rows_only_the_header_shows_and_nothing_is_selected()
     {
         _grid.Source = new TestRows();

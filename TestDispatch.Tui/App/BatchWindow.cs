@@ -117,7 +117,7 @@ public sealed class BatchWindow : Window
         Title = $"Batch {batch.Name} ({batch.Id})";
         BatchCounts c = batch.Counts;
         _fields.Text = $"""
-            {batch.Status.ToWord().ToUpperInvariant()}  {Format.Progress(batch)} done {Format.Bar(batch, 30)}  {c.Completed} passed, {c.Done - c.Completed} not, {c.Pending + c.Running} running, {c.Waiting} waiting
+            {batch.Status.ToWord().ToUpperInvariant()}  {Format.Progress(batch)} {Format.Bar(batch, 20)}  {c.Completed} passed, {c.Done - c.Completed} not, {c.Pending + c.Running} running, {c.Waiting} waiting
             plan      {batch.Plan}{(batch.RerunOf is { } of ? $"   (rerun of {of})" : "")}
             created   {Format.Time(batch.CreatedAt)}   ended {Format.Time(batch.EndedAt)}
             """;

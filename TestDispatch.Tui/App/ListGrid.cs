@@ -224,24 +224,42 @@ public sealed class ListGrid : View
         }
     }
 
-    /// <summary>Each column as wide as its widest text on screen, within its bounds; the last one takes the rest.</summary>
+    /// <summary>
+    /// Each column as wide as its widest text on screen, within its bounds; the last one takes the rest of the line.
+    /// When that leaves the last one less than its minimum, the columns before it give up width down to their own
+    /// minimums, nearest first.
+    /// </summary>
     private void LayOut(IReadOnlyList<GridColumn> columns, int shown, int width)
     {
-        if (_widths.Length != columns.Count)
+        int n = columns.Count;
+        if (_widths.Length != n)
         {
-            _widths = new int[columns.Count];
+            _widths = new int[n];
         }
-        int x = Gap;
-        for (int c = 0; c < columns.Count; c++)
+        if (n == 0)
+        {
+            return;
+        }
+        int used = Gap;
+        for (int c = 0; c < n - 1; c++)
         {
             int w = columns[c].Name.Length;
             for (int i = 0; i < shown; i++)
             {
-                w = Math.Max(w, _cells[(i * columns.Count) + c].Length);
+                w = Math.Max(w, _cells[(i * n) + c].Length);
             }
-            _widths[c] = c == columns.Count - 1 ? Math.Max(0, width - x) : Math.Clamp(w, columns[c].MinWidth, columns[c].MaxWidth);
-            x += _widths[c] + Gap;
+            _widths[c] = Math.Clamp(w, columns[c].MinWidth, columns[c].MaxWidth);
+            used += _widths[c] + Gap;
         }
+        int excess = used + columns[n - 1].MinWidth - width;
+        for (int c = n - 2; c >= 0 && excess > 0; c--)
+        {
+            int cut = Math.Min(excess, _widths[c] - columns[c].MinWidth);
+            _widths[c] -= cut;
+            used -= cut;
+            excess -= cut;
+        }
+        _widths[n - 1] = Math.Max(0, width - used);
     }
 
     private void Blank(Attribute attribute)

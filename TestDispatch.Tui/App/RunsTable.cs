@@ -8,8 +8,8 @@ public sealed class RunsTable(RunsView runs) : GridSource
 {
     private static readonly GridColumn[] Layout =
     [
-        new("ID", 12, 12), new("MACHINE", 7, 16), new("STATUS", 9, 32), new("EXIT", 4, 5), new("STARTED", 19, 19),
-        new("DURATION", 8, 9), new("BATCH", 5, 24), new("TEST", 10, int.MaxValue, KeepEnd: true),
+        new("ID", 12, 12), new("MACHINE", 7, 16), new("STATUS", 9, 32), new("EXIT", 4, 5), new("STARTED", 8, 12),
+        new("DURATION", 8, 9), new("BATCH", 5, 24, KeepEnd: true), new("TEST", 10, int.MaxValue, KeepEnd: true),
     ];
 
     public RunsView Runs => runs;
@@ -35,7 +35,7 @@ public sealed class RunsTable(RunsView runs) : GridSource
             1 => run.Machine,
             2 => Format.Status(run),
             3 => Format.Exit(run),
-            4 => Format.Time(run.StartedAt),
+            4 => Format.When(run.StartedAt, DateTimeOffset.Now),
             5 => Format.Duration(run),
             6 => Format.Batch(run) is { Length: > 0 } batch ? batch : "-",
             _ => run.TestDir,

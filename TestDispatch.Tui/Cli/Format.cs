@@ -11,6 +11,19 @@ public static class Format
     public static string Time(DateTimeOffset? time) =>
         time?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
 
+    /// <summary>A time shortly, for lists: "08:57:07" today, "Nov 25 08:57" this year, else "2025-11-25" (local time).</summary>
+    public static string When(DateTimeOffset? time, DateTimeOffset now)
+    {
+        if (time is not { } t)
+        {
+            return "-";
+        }
+        DateTime local = t.ToLocalTime().DateTime;
+        DateTime today = now.ToLocalTime().Date;
+        string format = local.Date == today ? "HH:mm:ss" : local.Year == today.Year ? "MMM dd HH:mm" : "yyyy-MM-dd";
+        return local.ToString(format, CultureInfo.InvariantCulture);
+    }
+
     public static string Duration(Run run) => run.Duration is { } d ? Engine.Configuration.Duration.Format(d) : "-";
 
     public static string Exit(Run run) => run.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";

@@ -42,7 +42,7 @@ internal sealed class TuiBenchmark
     private const int LineBytes = 80;
     private const int RefreshWarmup = 3;
     private const int ProxyTries = 3;
-    private const int LiveSeconds = 8;
+    private const int LiveSeconds = 10;
     private static readonly TimeSpan LiveSettle = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan ScreenTimeout = TimeSpan.FromSeconds(60);
@@ -332,6 +332,7 @@ internal sealed class TuiBenchmark
         _out.WriteLine($"  gen2 GCs during the measured refreshes: {Median(figures, "gen2_collections"):F0}; whole-process CPU over as long as a median refresh with nothing to do (noise floor): {Ms(Median(figures, "poll_noise_cpu"))} ms");
         _out.WriteLine($"  real app in tmux ({runs} runs, main screen, the native binary), app CPU from /proc (10 ms ticks) over {LiveSeconds} s each: idle (nothing on screen");
         _out.WriteLine($"  changes) {Ms(liveIdle)} ms/s; with one on-screen pending run changed by another process every second {Ms(liveChanging)} ms/s → {Ms(liveChanging - liveIdle)} ms per refresh");
+        _out.WriteLine($"  (each of those is good to ±{Ms(10.0 / LiveSeconds)} ms/s: one 10 ms tick over {LiveSeconds} s; the headless figures above are the precise ones)");
         _out.WriteLine($"  the refresh reads only the runs changed since its cursor (RunStore.ChangesSince) and patches them into the shown list (RunsView);");
         _out.WriteLine($"  a full relist would cost {Ms(Median(figures, "split_relist_cpu"))} ms CPU more, under state.lock.");
 
