@@ -53,6 +53,46 @@ public sealed class TerminalEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task The_list_is_drawn_whole_after_the_run_view_closes_and_after_resizes()
+    {
+        Lab lab = _lab.OpenLab();
+        List<string> ids = [];
+        foreach (string name in new[] { "first", "second", "third" })
+        {
+            Run run = (await lab.DispatchAsync(_lab.MakeTest(name, "echo done"), "local-1")).Run;
+            await lab.WaitAsync(run.Id);
+            ids.Add(run.Id);
+        }
+        await using Tmux terminal = new();
+        await terminal.StartAsync([.. CliHarness.Program, "--state-dir", _lab.StateDir, "--config", _lab.ConfigFile], width: 100, height: 30);
+        await terminal.WaitForAsync(s => ids.All(id => s.Contains(id, StringComparison.Ordinal)), "the three runs");
+
+        await terminal.SendKeysAsync("Enter");
+        await terminal.WaitForAsync("ended");
+        await terminal.SendKeysAsync("Escape");
+        string back = await terminal.WaitForAsync(s => s.Contains("[2 Runs]", StringComparison.Ordinal) && ids.All(id => s.Contains(id, StringComparison.Ordinal)), "the list again");
+        Assert.DoesNotContain("ended", back, StringComparison.Ordinal); // nothing of the run view is left behind
+        AssertFramed(back, 100, 30);
+
+        foreach ((int width, int height) in new[] { (80, 24), (132, 40) })
+        {
+            await terminal.ResizeAsync(width, height);
+            string resized = await terminal.WaitForAsync(s => Framed(s, width, height) && ids.All(id => s.Contains(id, StringComparison.Ordinal)), $"the list framed at {width}x{height}");
+            Assert.Matches(@"ID\s+MACHINE\s+STATUS", resized);
+        }
+    }
+
+    /// <summary>Every line of the window is whole: it starts and ends with the border, at the terminal's width.</summary>
+    private static bool Framed(string screen, int width, int height)
+    {
+        string[] lines = screen.TrimEnd('\n').Split('\n');
+        return lines.Length == height && lines.Skip(1).Take(height - 2).All(l => l.Length == width && l[0] == '│' && l[^1] == '│');
+    }
+
+    private static void AssertFramed(string screen, int width, int height) =>
+        Assert.True(Framed(screen, width, height), $"the screen is not a whole {width}x{height} window:\n{screen}");
+
+    [Fact]
     public async Task A_run_keeps_going_after_the_app_quits()
     {
         string release = _lab.Combine("release");

@@ -26,6 +26,10 @@ public sealed class Tmux : IAsyncDisposable
     /// <summary>Types text literally (no key names).</summary>
     public async Task TypeAsync(string text) => await Run(["-L", _socket, "send-keys", "-t", "e2e", "-l", text]);
 
+    /// <summary>The terminal changes size, as when the user resizes their window: the program gets SIGWINCH.</summary>
+    public async Task ResizeAsync(int width, int height) =>
+        await Run(["-L", _socket, "resize-window", "-t", "e2e", "-x", $"{width}", "-y", $"{height}"]);
+
     public async Task<string> ScreenAsync()
     {
         BufferedCommandResult result = await Cli.Wrap("tmux").WithArguments(["-L", _socket, "capture-pane", "-p", "-t", "e2e"])
