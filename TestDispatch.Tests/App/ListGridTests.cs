@@ -187,6 +187,42 @@ public sealed class ListGridTests : IDisposable
         Assert.Contains(" run-00-ab… interrup… …t00", Line("run-00"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/tests/\u0E01\u0E33\u0E25-end", "/tests/?\u0E25-end")] // Thai: a letter and a spacing mark make one cluster
+    [InlineData("/tests/\u0E01\u0E33\u0E33x-end", "/tests/?x-end")] // a cluster of three chars
+    [InlineData("/tests/e\u0301-end", "/tests/?-end")] // e + a combining acute accent
+    [InlineData("/tests/caf\u00e9-end", "/tests/caf\u00e9-end")] // a precomposed letter is one char in one column
+    [InlineData("/tests/\U0001F600-end", "/tests/?-end")] // an emoji: two chars, two columns
+    public void A_cluster_of_several_chars_shows_as_one_question_mark_and_leaves_the_line_aligned(string test, string shown)
+    {
+        _rows.Items[1] = _rows.Items[1] with { Test = test };
+        _grid.Refresh();
+        Draw();
+        string line = Line("run-01");
+
+        _grid.SetNeedsDraw();
+        Draw();
+
+        Assert.Equal(Line("run-02").LastIndexOf('│'), line.LastIndexOf('│'));
+        Assert.Contains(shown, line, StringComparison.Ordinal);
+        Assert.Equal(0, _grid.LinesWritten); // what it drew is what the screen holds, so nothing is rewritten
+    }
+
+    [Fact]
+    public void A_selected_row_filtered_out_is_selected_again_when_it_comes_back()
+    {
+        _ui.Press(new Key('j'), new Key('j'), new Key('j'));
+        TestRows all = _rows;
+        TestRows some = new();
+        some.Items.AddRange(all.Items.Where(r => r.Id != "run-03"));
+
+        _grid.Source = some;
+        Assert.Equal(3, _grid.SelectedRow); // the row number stays: now run-04
+
+        _grid.Source = all;
+        Assert.Equal("run-03", all.Key(_grid.SelectedRow));
+    }
+
     [Fact]
     public void With_no_rows_only_the_header_shows_and_nothing_is_selected()
     {

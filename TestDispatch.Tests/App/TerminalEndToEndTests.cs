@@ -80,6 +80,12 @@ public sealed class TerminalEndToEndTests : IDisposable
             string resized = await terminal.WaitForAsync(s => Framed(s, width, height) && ids.All(id => s.Contains(id, StringComparison.Ordinal)), $"the list framed at {width}x{height}");
             Assert.Matches(@"ID\s+MACHINE\s+STATUS", resized);
         }
+
+        // Something else writes to the terminal: it stays (only changed lines are drawn) until Ctrl+L repaints.
+        await terminal.WriteToTerminalAsync("\u001b[5;5HSTRAY-OUTPUT");
+        await terminal.WaitForAsync("STRAY-OUTPUT");
+        await terminal.SendKeysAsync("C-l");
+        await terminal.WaitForAsync(s => !s.Contains("STRAY-OUTPUT", StringComparison.Ordinal) && Framed(s, 132, 40), "the screen repainted whole");
     }
 
     /// <summary>Every line of the window is whole: it starts and ends with the border, at the terminal's width.</summary>

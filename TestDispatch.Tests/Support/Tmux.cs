@@ -30,6 +30,14 @@ public sealed class Tmux : IAsyncDisposable
     public async Task ResizeAsync(int width, int height) =>
         await Run(["-L", _socket, "resize-window", "-t", "e2e", "-x", $"{width}", "-y", $"{height}"]);
 
+    /// <summary>Writes straight to the pane's terminal, behind the program's back (as a wall message or a stray child would).</summary>
+    public async Task WriteToTerminalAsync(string text)
+    {
+        BufferedCommandResult result = await Cli.Wrap("tmux").WithArguments(["-L", _socket, "display-message", "-p", "-t", "e2e", "#{pane_tty}"])
+            .ExecuteBufferedAsync();
+        await File.AppendAllTextAsync(result.StandardOutput.Trim(), text);
+    }
+
     public async Task<string> ScreenAsync()
     {
         BufferedCommandResult result = await Cli.Wrap("tmux").WithArguments(["-L", _socket, "capture-pane", "-p", "-t", "e2e"])

@@ -20,6 +20,7 @@ public sealed class HelpWindow : Window
         r              re-run the selected run's test dir on its machine
         R              on Batches: rerun the selected batch's entries that did not pass
         ?              this help        q  Ctrl+C   quit (runs keep going)
+        Ctrl+L         repaint the whole screen (anywhere)
         """;
 
     public const string BatchKeys = """

@@ -1,4 +1,5 @@
 using System.Drawing;
+using System.Globalization;
 using System.Text;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
@@ -11,7 +12,7 @@ namespace TestDispatch.Tui.App;
 /// <summary>
 /// A list of rows in columns under a header line, with one selected row, as in k9s and htop: the Machines, Runs and
 /// Batches tabs and a batch's entries. Keys: arrows, PageUp/PageDown, Home/End and the vi keys j/k/g/G; Enter accepts
-/// (<see cref="View.Accepting"/>); the mouse selects, double-click accepts, the wheel scrolls.
+/// (<see cref="View.Accepting"/>). The mouse is left to the terminal (see <see cref="TuiApp"/>).
 /// <para>
 /// A redraw writes only the lines that differ from what the terminal already shows. Terminal.Gui 2.5 costs about a
 /// microsecond per character written, so its own TableView spent ~35 ms redrawing a 118x35 table when one run changed;
@@ -23,7 +24,6 @@ namespace TestDispatch.Tui.App;
 public sealed class ListGrid : View
 {
     private const int Gap = 1; // a blank column before the first column and between columns
-    private const int WheelRows = 3;
 
     private readonly Theme _theme;
     private GridSource _source = NoRows.Instance;
@@ -82,20 +82,22 @@ public sealed class ListGrid : View
     /// <summary>
     /// The source's rows changed (or it was replaced): the selection follows its item by key. Scrolled to the top, the
     /// view stays at the top, so new rows show above the selection; otherwise the selected row keeps its place on screen.
+    /// An item that is not there (filtered out) keeps the row number selected until it comes back.
     /// </summary>
     public void Refresh()
     {
         int was = _selected;
-        int row = _selectedKey is null ? -1 : _source.RowOf(_selectedKey);
-        if (row < 0)
-        {
-            row = Math.Max(was, 0);
-        }
-        else if (was >= 0 && _top > 0)
+        string? key = _selectedKey;
+        int row = key is null ? -1 : _source.RowOf(key);
+        if (row >= 0 && was >= 0 && _top > 0)
         {
             _top += row - was;
         }
-        SetSelected(row);
+        SetSelected(row >= 0 ? row : Math.Max(was, 0));
+        if (row < 0 && key is not null)
+        {
+            _selectedKey = key; // filtered out for now: the selection goes back to it when it shows again
+        }
     }
 
     /// <summary>Selects a row (clamped to the rows there are) and scrolls it into view.</summary>
@@ -127,32 +129,6 @@ public sealed class ListGrid : View
             _top = _selected - page + 1;
         }
         _top = Math.Clamp(_top, 0, Math.Max(0, _source.Rows - page));
-    }
-
-    protected override bool OnMouseEvent(Mouse mouse)
-    {
-        if (mouse.Flags.HasFlag(MouseFlags.WheeledDown) || mouse.Flags.HasFlag(MouseFlags.WheeledUp))
-        {
-            int page = PageSize;
-            _top = Math.Clamp(_top + (mouse.Flags.HasFlag(MouseFlags.WheeledDown) ? WheelRows : -WheelRows), 0, Math.Max(0, _source.Rows - page));
-            SetSelected(Math.Clamp(_selected, _top, _top + page - 1));
-            return true;
-        }
-        if (mouse.Position is not { } at || at.Y < 1 || _top + at.Y - 1 >= _source.Rows)
-        {
-            return false;
-        }
-        if (mouse.Flags.HasFlag(MouseFlags.LeftButtonClicked) || mouse.Flags.HasFlag(MouseFlags.LeftButtonDoubleClicked))
-        {
-            SetFocus();
-            SelectRow(_top + at.Y - 1);
-            if (mouse.Flags.HasFlag(MouseFlags.LeftButtonDoubleClicked))
-            {
-                InvokeCommand(Command.Accept);
-            }
-            return true;
-        }
-        return false;
     }
 
     // Every line of the viewport is drawn below, so the framework's clear would only double the writes.
@@ -219,7 +195,7 @@ public sealed class ListGrid : View
         {
             for (int c = 0; c < columns; c++)
             {
-                _cells[(i * columns) + c] = _source.Cell(_top + i, c);
+                _cells[(i * columns) + c] = OneCharPerColumn(_source.Cell(_top + i, c));
             }
         }
     }
@@ -293,6 +269,28 @@ public sealed class ListGrid : View
             Copy(text, 0, width - 1, x);
             _line[x + width - 1] = '…';
         }
+    }
+
+    /// <summary>
+    /// The text with each character the grid cannot show as one char in one column (see <see cref="OneColumn"/>)
+    /// replaced by '?', and each cluster of several chars (a letter with combining marks, a Thai syllable, an emoji) by
+    /// one '?', so the text's length is the columns it takes. (The app runs with invariant globalization, so there is no
+    /// normalization to compose "e\u0301" into "é".) ASCII, nearly always, is returned as it is.
+    /// </summary>
+    internal static string OneCharPerColumn(string text)
+    {
+        if (Ascii.IsValid(text))
+        {
+            return text;
+        }
+        StringBuilder shown = new(text.Length);
+        TextElementEnumerator elements = StringInfo.GetTextElementEnumerator(text);
+        while (elements.MoveNext())
+        {
+            string element = elements.GetTextElement();
+            shown.Append(element.Length == 1 ? OneColumn(element[0]) : '?');
+        }
+        return shown.ToString();
     }
 
     private void Copy(string text, int from, int count, int x)

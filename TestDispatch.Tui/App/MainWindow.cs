@@ -43,6 +43,7 @@ public sealed class MainWindow : Window
     private RunsView _runsView = RunsView.Empty;
     private IReadOnlyList<Batch> _batchList = [];
     private bool _relist;
+    private DateTime _runsDay = DateTime.Now.Date;
     private object? _timer;
     private bool _loading;
     private bool _reloadQueued;
@@ -227,8 +228,10 @@ public sealed class MainWindow : Window
         {
             running = _runsView[r].Status == RunStatus.Running;
         }
-        if (visibleChange || running) // the durations of running runs move on
+        DateTime today = DateTime.Now.Date; // STARTED shows the clock for today's runs, the date for older ones
+        if (visibleChange || running || today != _runsDay) // the durations of running runs move on
         {
+            _runsDay = today;
             _runs.Refresh(); // draws only the lines that changed on screen
         }
     }

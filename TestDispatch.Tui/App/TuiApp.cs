@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using TestDispatch.Engine;
 using Terminal.Gui.App;
+using Terminal.Gui.Input;
 
 namespace TestDispatch.Tui.App;
 
@@ -17,6 +18,16 @@ public static class TuiApp
         app.Init();
         // Leave the mouse to the terminal: engineers select run ids and log lines with it (lazygit#602).
         app.Mouse.IsMouseDisabled = true;
+        // Ctrl+L repaints the whole screen, as in less and vim: views write only what changed, so whatever else
+        // wrote to the terminal (a wall message, a stray child) stays until then.
+        app.Keyboard.KeyDown += (_, key) =>
+        {
+            if (key == Key.L.WithCtrl)
+            {
+                key.Handled = true;
+                app.LayoutAndDraw(forceRedraw: true);
+            }
+        };
         using CancellationTokenSource closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bool hungUp = false;
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
