@@ -27,7 +27,7 @@ public static class BatchProgress
         {
             List<RunRecord>? tried = attempts.GetValueOrDefault(entry.Name);
             RunRecord? last = tried?[^1];
-            string status = StatusOf(batch, entry, tried);
+            string status = StatusOf(batch, entry, tried?.Count ?? 0, last);
             switch (status)
             {
                 case WaitingWord: waiting++; break;
@@ -95,29 +95,18 @@ public static class BatchProgress
         };
     }
 
-    /// <summary>The first entry, in plan order, that is waiting and may run on this machine.</summary>
-    public static BatchEntry? NextFor(BatchRecord batch, IReadOnlyList<RunRecord> runs, string machine, IReadOnlyCollection<string> tags) =>
-        Waiting(batch, runs).FirstOrDefault(e => e.Targets(machine, tags));
-
-    /// <summary>The entries waiting for a machine, in plan order.</summary>
-    public static IEnumerable<BatchEntry> Waiting(BatchRecord batch, IReadOnlyList<RunRecord> runs)
+    /// <summary>
+    /// An item's state from its batch, how many runs it has had and the latest of them: that run's status while it
+    /// goes or once it ended for good; waiting before its first run and after an infrastructure failure while it has
+    /// retries left; dropped when its batch was cancelled before it ran.
+    /// </summary>
+    public static string StatusOf(BatchRecord batch, BatchEntry entry, int tries, RunRecord? last)
     {
-        if (batch.CancelledAt is not null)
-        {
-            return [];
-        }
-        Dictionary<string, List<RunRecord>> attempts = AttemptsByEntry(runs);
-        return batch.Entries.Where(e => StatusOf(batch, e, attempts.GetValueOrDefault(e.Name)) == WaitingWord);
-    }
-
-    private static string StatusOf(BatchRecord batch, BatchEntry entry, List<RunRecord>? tried)
-    {
-        RunRecord? last = tried?[^1];
         if (last is not null && !last.Run.Status.IsTerminal())
         {
             return last.Run.Status.ToWord();
         }
-        bool again = last is null || (ErrorCodes.IsRetryable(last.Run.ErrorCode) && tried!.Count <= entry.Retries);
+        bool again = last is null || (ErrorCodes.IsRetryable(last.Run.ErrorCode) && tries <= entry.Retries);
         return !again ? last!.Run.Status.ToWord()
             : batch.CancelledAt is null ? WaitingWord
             : last is null ? DroppedWord

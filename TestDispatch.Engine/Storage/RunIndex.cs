@@ -11,9 +11,8 @@ namespace TestDispatch.Engine.Storage;
 /// </summary>
 internal sealed class RunIndex
 {
-    private readonly Dictionary<string, BatchRecord> _batches = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BatchLedger> _batches = new(StringComparer.Ordinal);
     private readonly List<string> _batchOrder = [];
-    private readonly Dictionary<string, List<RunRecord>> _runsByBatch = new(StringComparer.Ordinal);
     private readonly List<string> _openBatches = [];
     private readonly Dictionary<string, RunRecord> _byId = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
@@ -29,7 +28,6 @@ internal sealed class RunIndex
     {
         _batches.Clear();
         _batchOrder.Clear();
-        _runsByBatch.Clear();
         _openBatches.Clear();
         foreach (BatchRecord batch in batches)
         {
@@ -47,8 +45,7 @@ internal sealed class RunIndex
             Apply(record);
         }
         // History is not open: only batches with waiting entries or runs still going are looked at for work.
-        _openBatches.RemoveAll(id => !BatchProgress.Waiting(_batches[id], RunsOfBatch(id)).Any() &&
-            RunsOfBatch(id).All(r => r.Run.Status.IsTerminal()));
+        _openBatches.RemoveAll(id => _batches[id].IsOver);
     }
 
     public void Apply(RunRecord record)
@@ -59,18 +56,9 @@ internal sealed class RunIndex
             _order.Add(record.Id);
         }
         slot = record;
-        if (record.Run.BatchId is { } batchId)
+        if (record.Run.BatchId is { } batchId && _batches.TryGetValue(batchId, out BatchLedger? batch))
         {
-            List<RunRecord> ofBatch = RunsOfBatch(batchId);
-            int at = known ? ofBatch.FindLastIndex(r => r.Id == record.Id) : -1;
-            if (at >= 0)
-            {
-                ofBatch[at] = record;
-            }
-            else
-            {
-                ofBatch.Add(record);
-            }
+            batch.Apply(record);
         }
         MaxSeq = Math.Max(MaxSeq, record.Seq);
 
@@ -98,40 +86,40 @@ internal sealed class RunIndex
 
     public void Apply(BatchRecord batch)
     {
-        if (!_batches.ContainsKey(batch.Id))
+        if (_batches.TryGetValue(batch.Id, out BatchLedger? known))
         {
+            known.Update(batch);
+        }
+        else
+        {
+            _batches[batch.Id] = new BatchLedger(batch);
             _batchOrder.Add(batch.Id);
             _openBatches.Add(batch.Id);
         }
-        _batches[batch.Id] = batch;
         MaxBatchSeq = Math.Max(MaxBatchSeq, batch.Seq);
     }
 
     public long MaxBatchSeq { get; private set; }
 
-    public BatchRecord? GetBatch(string id) => _batches.GetValueOrDefault(id);
+    public BatchRecord? GetBatch(string id) => _batches.GetValueOrDefault(id)?.Record;
+
+    /// <summary>A batch with its runs and waiting entries, or null.</summary>
+    public BatchLedger? Ledger(string id) => _batches.GetValueOrDefault(id);
 
     public IEnumerable<string> BatchIds => _batches.Keys;
 
     /// <summary>A batch's runs in creation order (a live list: copy it before letting go of the lock).</summary>
-    public List<RunRecord> RunsOfBatch(string batchId)
-    {
-        if (!_runsByBatch.TryGetValue(batchId, out List<RunRecord>? runs))
-        {
-            _runsByBatch[batchId] = runs = [];
-        }
-        return runs;
-    }
+    public IReadOnlyList<RunRecord> RunsOfBatch(string batchId) => _batches.GetValueOrDefault(batchId)?.Runs ?? [];
 
     public IEnumerable<BatchRecord> BatchesNewestFirst()
     {
         for (int i = _batchOrder.Count - 1; i >= 0; i--)
         {
-            yield return _batches[_batchOrder[i]];
+            yield return _batches[_batchOrder[i]].Record;
         }
     }
 
-    public List<BatchRecord> BatchesInCreationOrder() => [.. _batchOrder.Select(id => _batches[id])];
+    public List<BatchRecord> BatchesInCreationOrder() => [.. _batchOrder.Select(id => _batches[id].Record)];
 
     /// <summary>Batches that may still have work, oldest first.</summary>
     public IReadOnlyList<string> OpenBatches => _openBatches;

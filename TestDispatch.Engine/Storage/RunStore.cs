@@ -169,32 +169,30 @@ public sealed class RunStore
         {
             return active.Run.Status == RunStatus.Pending ? active : null;
         }
-        foreach ((BatchRecord batch, List<BatchEntry> waiting) in WaitingByOpenBatch())
+        foreach (BatchLedger batch in OpenBatches())
         {
-            if (waiting.FirstOrDefault(e => e.Targets(machine, tags)) is { } entry)
+            if (batch.Waiting.FirstOrDefault(e => e.Targets(machine, tags)) is { } entry)
             {
-                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Id, entry.Name), startNow: true);
+                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Record.Id, entry.Name), startNow: true);
             }
         }
         return null;
     });
 
-    /// <summary>The waiting entries of each open batch, oldest batch first; a batch found over is closed on the way, for good.</summary>
-    private List<(BatchRecord Batch, List<BatchEntry> Waiting)> WaitingByOpenBatch()
+    /// <summary>The open batches, oldest first, each with its waiting entries; a batch found over is closed on the way, for good.</summary>
+    private List<BatchLedger> OpenBatches()
     {
-        List<(BatchRecord, List<BatchEntry>)> open = [];
+        List<BatchLedger> open = [];
         foreach (string batchId in _index.OpenBatches.ToList())
         {
-            BatchRecord batch = _index.GetBatch(batchId)!;
-            List<RunRecord> runs = _index.RunsOfBatch(batchId);
-            List<BatchEntry> waiting = [.. BatchProgress.Waiting(batch, runs)];
-            if (waiting.Count == 0 && runs.All(r => r.Run.Status.IsTerminal()))
+            BatchLedger batch = _index.Ledger(batchId)!;
+            if (batch.IsOver)
             {
                 _index.Close(batchId);
             }
             else
             {
-                open.Add((batch, waiting));
+                open.Add(batch);
             }
         }
         return open;
@@ -203,14 +201,14 @@ public sealed class RunStore
     /// <summary>Of <paramref name="machines"/>, those free (no active run) that a waiting batch item may run on: where the agent starts loops.</summary>
     public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines) => Locked(() =>
     {
-        List<BatchEntry> waiting = [.. WaitingByOpenBatch().SelectMany(b => b.Waiting)];
-        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && waiting.Any(e => e.Targets(m.Name, m.Tags)))];
+        List<BatchLedger> open = OpenBatches();
+        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && open.Any(b => b.Waiting.Any(e => e.Targets(m.Name, m.Tags))))];
     });
 
     /// <summary>Whether the agent has anything to do: a pending run, or a batch item waiting that <paramref name="runnable"/> says a machine can take.</summary>
     public bool HasWork(Func<BatchEntry, bool> runnable) => Locked(() =>
         _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Pending) ||
-        WaitingByOpenBatch().Any(b => b.Waiting.Any(runnable)));
+        OpenBatches().Any(b => b.Waiting.Any(runnable)));
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
     public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>

@@ -234,4 +234,88 @@ public class BatchStoreTests
 
         Assert.Equal(ErrorCodes.BatchNotFound, error.ErrorCode);
     }
+
+    /// <summary>
+    /// The store keeps each batch's waiting entries up to date as runs change rather than deriving them per take; this
+    /// plays a random mix of takes, endings (passes, test failures, retryable infrastructure failures), cancels and
+    /// reopenings from disk, and checks every take against the item states derived afresh from the batch's runs.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Every_take_gets_the_first_entry_that_derived_state_says_waits_for_that_machine(int seed)
+    {
+        Random random = new(seed);
+        (string Name, string[] Tags)[] machines = [("m1", ["x86", "gpu"]), ("m2", ["x86"]), ("m3", ["arm"])];
+        RunStore store = _dir.Open(new StoreOptions { CompactAfterLines = 25 });
+        List<string> batchIds = [];
+        for (int b = 0; b < 2; b++)
+        {
+            List<BatchEntry> entries = [.. Enumerable.Range(0, 12).Select(i => (i % 4) switch
+            {
+                0 => Entry($"b{b}-e{i}", machine: "m2", retries: i % 3),
+                1 => Entry($"b{b}-e{i}", tags: ["gpu"], retries: i % 3),
+                2 => Entry($"b{b}-e{i}", tags: ["arm"]),
+                _ => Entry($"b{b}-e{i}", tags: ["x86"], retries: 1),
+            })];
+            batchIds.Add(store.AddBatch($"batch-{b}", "/p", entries).Id);
+        }
+        string[] endings = ["pass", "test-failure", ErrorCodes.AgentLost, ErrorCodes.CopyFailed, "timeout"];
+
+        for (int step = 0; step < 300; step++)
+        {
+            int action = random.Next(10);
+            if (action < 5)
+            {
+                (string machine, string[] tags) = machines[random.Next(machines.Length)];
+                bool free = !store.Active().Any(r => r.Run.Machine == machine);
+                string? expected = free ? FirstWaitingFor(store, batchIds, machine, tags) : null;
+
+                RunRecord? taken = store.TakeNext(machine, tags);
+
+                Assert.Equal(expected, taken?.Run.PlanEntry);
+            }
+            else if (action < 9)
+            {
+                IReadOnlyList<RunRecord> active = store.Active();
+                if (active.Count > 0)
+                {
+                    RunRecord run = active[random.Next(active.Count)];
+                    store.Update(run.Id, r => endings[random.Next(endings.Length)] switch
+                    {
+                        "pass" => Finished(r),
+                        "test-failure" => Finished(r, RunStatus.Failed, 1),
+                        "timeout" => Finished(r, RunStatus.Timeout, null),
+                        var code => Fail(r, code),
+                    });
+                }
+            }
+            else if (random.Next(8) == 0)
+            {
+                store.CancelBatch(batchIds[random.Next(batchIds.Count)]);
+            }
+            else
+            {
+                store = _dir.Open(new StoreOptions { CompactAfterLines = 25 }); // a new process: the index is rebuilt from disk
+            }
+        }
+        Assert.All(store.Batches(), b => Assert.Equal(b.Counts.Waiting > 0 || b.Counts.Running > 0, b.Status == BatchStatus.Running));
+    }
+
+    private static string? FirstWaitingFor(RunStore store, List<string> batchIds, string machine, string[] tags)
+    {
+        foreach (string id in batchIds)
+        {
+            foreach (BatchItem item in store.FindBatch(id, withItems: true).Batch.Items!)
+            {
+                bool targets = item.Machine is not null ? item.Machine == machine : item.Tags!.All(tags.Contains);
+                if (item.Status == BatchProgress.WaitingWord && targets)
+                {
+                    return item.Name;
+                }
+            }
+        }
+        return null;
+    }
 }

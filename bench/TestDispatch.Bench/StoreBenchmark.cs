@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
@@ -38,6 +39,7 @@ internal sealed class StoreBenchmark
 
     private static readonly string[] Command = ["./run-test.sh", "--target", "lab", "--report", "junit"];
     private static readonly RunSpec Spec = new(Command, TimeSpan.FromMinutes(30));
+    private static readonly int[] BatchSizes = [400, 4000];
     private static readonly DateTimeOffset Epoch = new(2026, 1, 5, 8, 0, 0, TimeSpan.Zero);
 
     private readonly FileSystem _fs = new();
@@ -169,6 +171,13 @@ internal sealed class StoreBenchmark
             }
         }
 
+        List<(int Entries, (Samples Wall, Samples Cpu) PerItem)> batchTakes = [];
+        foreach (int entries in BatchSizes)
+        {
+            Progress($"a batch of {entries} entries: every item taken and finished on one machine");
+            batchTakes.Add((entries, MeasureBatchTakes(entries)));
+        }
+
         // The naive design last: rewriting (so freeing) tens of MiB per update can leave the disk slower for
         // a while (this one is mounted with 'discard'), which would bias whatever is measured after it.
         Progress($"baseline re-check: {RecheckIterations} appends");
@@ -182,7 +191,7 @@ internal sealed class StoreBenchmark
         Progress($"baseline re-check: {RecheckIterations} appends");
         Samples afterNaive = MeasureBaseline(line, RecheckIterations);
 
-        Report(baseline, interleaved, afterStore, afterNaive, results);
+        Report(baseline, interleaved, afterStore, afterNaive, results, batchTakes);
         _out.WriteLine();
         _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {LoadAverage()}");
     }
@@ -505,7 +514,39 @@ internal sealed class StoreBenchmark
         Durability.SyncDirectory(_fs, dir);
     }
 
-    private void Report(Samples baseline, Samples interleaved, Samples afterStore, Samples afterNaive, List<SizeResult> results)
+    /// <summary>
+    /// What the agent's store work costs per batch item: TakeNext (the first waiting entry becomes a running run) and
+    /// the Update that finishes it, each one fsync'd journal append under state.lock, for every item of one batch.
+    /// </summary>
+    private (Samples Wall, Samples Cpu) MeasureBatchTakes(int entries)
+    {
+        RunStore store = new(_fs, _locks, Path.Combine(_root, $"batch-{entries}"));
+        store.AddBatch("bench", "/bench/plan.json", [.. Enumerable.Range(0, entries).Select(i => new BatchEntry
+        {
+            Name = $"e{i:00000}",
+            TestDir = $"/bench/batch/t{i}",
+            TestDirHash = Hash($"/bench/batch/t{i}"),
+            Tags = ["x86"],
+            Spec = Spec,
+        })]);
+        Samples wall = new();
+        Samples cpu = new();
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            double cpuStart = CpuClock.ThreadMs();
+            if (store.TakeNext(MachineName(1), ["x86"]) is not { } run)
+            {
+                break;
+            }
+            store.Update(run.Id, r => r with { Run = r.Run with { Status = RunStatus.Completed, ExitCode = 0, EndedAt = DateTimeOffset.UtcNow } });
+            cpu.Add(CpuClock.ThreadMs() - cpuStart);
+            wall.AddSince(start);
+        }
+        return wall.Count == entries ? (wall, cpu) : throw new InvalidOperationException($"took {wall.Count} of {entries} items");
+    }
+
+    private void Report(Samples baseline, Samples interleaved, Samples afterStore, Samples afterNaive, List<SizeResult> results, List<(int Entries, (Samples Wall, Samples Cpu) PerItem)> batchTakes)
     {
         double b = interleaved.Median;
         SizeResult smallest = results[0];
@@ -572,6 +613,18 @@ internal sealed class StoreBenchmark
             compaction.Add(Count(r.Runs), Ms(r.Compact.Median), Ms(r.CatchUpAfterCompact.Median), Ms(r.Compact.Max));
         }
         compaction.Write(_out);
+        _out.WriteLine();
+
+        _out.WriteLine("Batch items (not a target): TakeNext + the Update that finishes the run, per item, every item of one batch on one machine, ms");
+        _out.WriteLine("  two fsync'd appends per item; CPU = this thread's, so the disk's waits are left out. Neither should grow with the batch");
+        _out.WriteLine("  (CPU per item grew with it, by ~0.1 ms per 1000 entries, before each entry's state was kept up to date as its runs change)");
+        (int smallBatch, (Samples smallWall, Samples smallCpu)) = batchTakes[0];
+        TextTable takes = new("entries", "wall med", "wall p99", "wall/baseline", "CPU med", "CPU p99", $"CPU vs {Int(smallBatch)}");
+        foreach ((int entries, (Samples wall, Samples cpu)) in batchTakes)
+        {
+            takes.Add(Int(entries), Ms(wall.Median), Ms(wall.P99), Ratio(wall.Median / b), Ms(cpu.Median), Ms(cpu.P99), Ratio(cpu.Median / smallCpu.Median));
+        }
+        takes.Write(_out);
         _out.WriteLine();
 
         _out.WriteLine("Naive design: one JSON file of List<Run>; per update: flock, read + parse it all, change one run, write temp, fsync, rename, fsync dir, ms");
