@@ -144,7 +144,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     public IReadOnlyList<Batch> Batches() => store.Batches();
 
     /// <summary>The batch with this id or unique id prefix, with its items.</summary>
-    public Batch ShowBatch(string idOrPrefix) => store.FindBatch(idOrPrefix, withItems: true).Batch;
+    public Batch ShowBatch(string idOrPrefix) => MarkStranded(store.FindBatch(idOrPrefix, withItems: true).Batch);
 
     /// <summary>Cancels a batch: its waiting items are dropped and its runs cancelled. Returns the batch after the request.</summary>
     public async Task<Batch> CancelBatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
@@ -196,15 +196,45 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         return store.FindBatch(batch.Id).Batch;
     }
 
-    /// <summary>Waits until every item of the batch is terminal. Never touches the batch itself.</summary>
+    /// <summary>
+    /// Waits until every item of the batch is terminal. Never touches the batch itself. Fails with machine_unknown when
+    /// the batch can get no further: nothing of it runs and every entry still waiting targets a machine that is not in
+    /// the configuration any more (removed, or no machine has its tags), so it would wait forever.
+    /// </summary>
     public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
     {
         // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
         // which the agent needs between every two tests.
-        await WaitForAsync(() => store.FindBatch(id).Batch is { IsTerminal: true } batch ? batch : null, cancellationToken,
-            lookEvery: TimeSpan.FromMilliseconds(100));
-        return store.FindBatch(id, withItems: true).Batch;
+        Batch last = await WaitForAsync(() => store.FindBatch(id).Batch is { } batch && (batch.IsTerminal || IsStuck(batch)) ? batch : null,
+            cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
+        Batch ended = ShowBatch(last.Id);
+        if (!ended.IsTerminal)
+        {
+            string[] stranded = [.. ended.Items!.Where(i => i.ErrorCode == ErrorCodes.MachineUnknown).Select(i => $"{i.Name} ({Target(i)})")];
+            throw new DispatchException(ErrorCodes.MachineUnknown,
+                $"batch {ended.Id} can get no further: {string.Join(", ", stranded)} wait for machines that are not configured " +
+                $"(removed from the configuration?). Add them back, or end the batch with 'testdispatch batch cancel {ended.Id}'.");
+        }
+        return ended;
     }
+
+    /// <summary>Nothing of the batch runs and what waits, no configured machine can take.</summary>
+    private bool IsStuck(Batch batch) =>
+        batch.Counts is { Pending: 0, Running: 0, Waiting: > 0 } &&
+        ShowBatch(batch.Id).Items!.All(i => i.Status != BatchProgress.WaitingWord || i.ErrorCode == ErrorCodes.MachineUnknown);
+
+    /// <summary>Waiting items that no configured machine can take get error_code machine_unknown, which says why they wait.</summary>
+    private Batch MarkStranded(Batch batch) => batch with
+    {
+        Items = batch.Items?.Select(i => i.Status == BatchProgress.WaitingWord && !config.Machines.Any(m => Takes(m, i))
+            ? i with { ErrorCode = ErrorCodes.MachineUnknown }
+            : i).ToList(),
+    };
+
+    private static bool Takes(Machine machine, BatchItem item) =>
+        item.Machine is { } name ? machine.Name == name : (item.Tags ?? []).All(machine.Tags.Contains);
+
+    private static string Target(BatchItem item) => item.Machine ?? $"tags {string.Join(",", item.Tags ?? [])}";
 
     /// <summary>
     /// Follows the store until <paramref name="done"/> gives a value. Checks on the agent every few seconds: if it

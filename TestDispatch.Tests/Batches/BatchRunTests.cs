@@ -186,4 +186,28 @@ public sealed class BatchRunTests : IDisposable
         Assert.Contains("machine 'local-9' is not configured", error, StringComparison.Ordinal);
         Assert.Empty(_cli.OpenLab(startsAgents: false).Batches());
     }
+
+    [Fact]
+    public async Task Entries_whose_machine_left_the_configuration_end_the_wait_with_machine_unknown_instead_of_hanging()
+    {
+        string test = _cli.MakeTest("pass", "echo pass");
+        Lab lab = _cli.OpenLab();
+        // As if the plan was submitted before rig-07 was removed from the configuration (a plan naming it now is refused).
+        RunSpec spec = new(["./run.sh"], TimeSpan.FromMinutes(1));
+        BatchRecord batch = lab.Store.AddBatch("stale", "/plans/stale.json", [
+            new BatchEntry { Name = "ok", TestDir = test, TestDirHash = "h-ok", Machine = "local-1", Spec = spec },
+            new BatchEntry { Name = "orphan", TestDir = test, TestDirHash = "h-orphan", Machine = "rig-07", Spec = spec },
+        ]);
+        using CancellationTokenSource hang = new(TimeSpan.FromSeconds(60));
+
+        DispatchException error = await Assert.ThrowsAsync<DispatchException>(() => lab.WaitBatchAsync(batch.Id, hang.Token));
+
+        Assert.Equal(ErrorCodes.MachineUnknown, error.ErrorCode);
+        Assert.Contains("orphan (rig-07)", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"batch cancel {batch.Id}", error.Message, StringComparison.Ordinal);
+        Batch shown = lab.ShowBatch(batch.Id);
+        Assert.Equal([("ok", "completed", ""), ("orphan", "waiting", ErrorCodes.MachineUnknown)],
+            shown.Items!.Select(i => (i.Name, i.Status, i.ErrorCode)));
+        Assert.Equal("waiting (machine_unknown)", Format.Status(shown.Items![1]));
+    }
 }
