@@ -59,6 +59,15 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         ErrorCodes.MachineUnknown,
         $"no machine named '{name}'; configured machines: {string.Join(", ", config.Machines.Select(m => m.Name))}");
 
+    /// <summary>The machine, if this build can run tests on it; else a transport_unsupported error naming those it can.</summary>
+    private Machine RequireRunnableMachine(string name)
+    {
+        Machine machine = RequireMachine(name);
+        return machine.CanRunTests ? machine : throw new DispatchException(ErrorCodes.TransportUnsupported,
+            $"{machine.WhyNotRunnable}; nothing was dispatched. Machines it can run on: " +
+            string.Join(", ", config.Machines.Where(m => m.CanRunTests).Select(m => m.Name)));
+    }
+
     /// <summary>
     /// Prepares a run of <paramref name="testDir"/> on <paramref name="machine"/> (DESIGN §4.2) and makes
     /// sure the agent will execute it. Busy is an outcome, not an exception: the caller decides.
@@ -66,7 +75,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     public async Task<PrepareOutcome> DispatchAsync(string testDir, string machine, IReadOnlyList<string>? command = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        RequireMachine(machine);
+        RequireRunnableMachine(machine);
         string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
         string hash = TestDirHasher.Compute(fs, testDir); // its error shows the path as typed and as resolved
         if (timeout is { } t && t <= TimeSpan.Zero)
@@ -226,7 +235,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// <summary>Waiting items that no configured machine can take get error_code machine_unknown, which says why they wait.</summary>
     private Batch MarkStranded(Batch batch) => batch with
     {
-        Items = batch.Items?.Select(i => i.Status == BatchProgress.WaitingWord && !config.Machines.Any(m => Takes(m, i))
+        Items = batch.Items?.Select(i => i.Status == BatchProgress.WaitingWord && !config.Machines.Any(m => m.CanRunTests && Takes(m, i))
             ? i with { ErrorCode = ErrorCodes.MachineUnknown }
             : i).ToList(),
     };
@@ -266,7 +275,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     }
 
     /// <summary>Whether the agent has work: a pending run, or a batch item that a configured machine can take.</summary>
-    public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags)));
+    public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => m.CanRunTests && entry.Targets(m.Name, m.Tags)));
 
     /// <summary>
     /// Makes sure an agent will execute pending work: if agent.lock is free, no agent is alive, so runs

@@ -126,14 +126,19 @@ public static class PlanFile
         {
             problems.Add($"{where}: no target; add \"machine\": \"NAME\" or \"tags\": [\"TAG\", ...]");
         }
+        else if (machine is not null && config.FindMachine(machine) is { CanRunTests: false } remote)
+        {
+            problems.Add($"{where}: {remote.WhyNotRunnable}");
+        }
         else if (machine is not null && config.FindMachine(machine) is null)
         {
             problems.Add($"{where}: machine '{machine}' is not configured; configured machines: {string.Join(", ", config.Machines.Select(m => m.Name))}");
         }
-        else if (tags is not null && !config.Machines.Any(m => tags.All(m.Tags.Contains)))
+        else if (tags is not null && !config.Machines.Any(m => m.CanRunTests && tags.All(m.Tags.Contains)))
         {
-            problems.Add($"{where}: no configured machine has all of the tags {string.Join(", ", tags)}; machines' tags: " +
-                string.Join("; ", config.Machines.Select(m => $"{m.Name}: {(m.Tags.Count == 0 ? "none" : string.Join(",", m.Tags))}")));
+            problems.Add($"{where}: no configured machine that can run tests has all of the tags {string.Join(", ", tags)}; machines' tags: " +
+                string.Join("; ", config.Machines.Select(m =>
+                    $"{m.Name}{(m.CanRunTests ? "" : " (ssh, cannot run tests yet)")}: {(m.Tags.Count == 0 ? "none" : string.Join(",", m.Tags))}")));
         }
 
         IReadOnlyList<string>? command = null;

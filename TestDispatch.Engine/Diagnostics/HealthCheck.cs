@@ -56,29 +56,25 @@ public static class HealthCheck
                     ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
                     : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
 
-        foreach (string program in ProgramsNeeded(lab.Config.Machines))
+        foreach (string program in ProgramsNeeded)
         {
             findings.Add(OnPath(program) is { } path
                 ? new Finding(Health.Ok, program, path)
                 : new Finding(Health.Failure, program, $"'{program}' is not on PATH; install it (Debian: apt-get install {Package(program)})"));
         }
+        foreach (Machine machine in lab.Config.Machines.Where(m => !m.CanRunTests))
+        {
+            findings.Add(new Finding(Health.Warning, machine.Name, $"{machine.WhyNotRunnable}: dispatching to it is refused (transport_unsupported)"));
+        }
         return findings;
     }
 
-    private static IEnumerable<string> ProgramsNeeded(IReadOnlyList<Machine> machines)
-    {
-        List<string> programs = ["setsid"];
-        if (machines.Any(m => m.Transport == TransportKind.Ssh))
-        {
-            programs.AddRange(["ssh", "rsync"]);
-        }
-        return programs;
-    }
+    /// <summary>What the local transport runs (the ssh transport, once built, will add ssh and rsync).</summary>
+    private static readonly string[] ProgramsNeeded = ["setsid"];
 
     private static string Package(string program) => program switch
     {
         "setsid" => "util-linux",
-        "ssh" => "openssh-client",
         _ => program,
     };
 

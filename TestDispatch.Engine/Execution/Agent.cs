@@ -102,7 +102,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 }
             }
             // Batch items wait for any free machine they may run on.
-            List<Machine> unserved = [.. lab.Config.Machines.Where(m => !_loops.ContainsKey(m.Name))];
+            List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name))];
             if (unserved.Count > 0)
             {
                 foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved))

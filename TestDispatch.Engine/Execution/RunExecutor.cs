@@ -70,6 +70,10 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
             return ExecutionResult.Failure(ErrorCodes.MachineUnknown,
                 $"machine '{run.Machine}' is no longer in the configuration; add it back or dispatch elsewhere");
         }
+        if (!machine.CanRunTests)
+        {
+            return ExecutionResult.Failure(ErrorCodes.TransportUnsupported, $"{machine.WhyNotRunnable}; the test was not run");
+        }
         if (!fs.Directory.Exists(run.TestDir))
         {
             return ExecutionResult.Failure(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");

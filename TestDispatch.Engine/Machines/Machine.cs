@@ -14,6 +14,16 @@ public sealed record Machine
     public bool KeepWorkDir { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
 
+    /// <summary>
+    /// Whether this build can run tests there. The ssh transport (DESIGN §7) is not built yet: ssh machines are
+    /// configured and shown, but nothing is dispatched to them, and a run that reaches one fails with
+    /// transport_unsupported. Never run a test meant for a remote machine on this host instead.
+    /// </summary>
+    public bool CanRunTests => Transport == TransportKind.Local;
+
+    /// <summary>Why <see cref="CanRunTests"/> is false, for messages.</summary>
+    public string WhyNotRunnable => $"machine '{Name}' uses the ssh transport, which this build of testdispatch cannot run yet";
+
     /// <summary>Where it is, for people: "local" or "user@host:port".</summary>
     public string Location => Transport switch
     {

@@ -18,6 +18,7 @@ public static class ErrorCodes
     public const string AgentLost = "agent_lost";
     public const string StateCorrupt = "state_corrupt";
     public const string AgentError = "agent_error";
+    public const string TransportUnsupported = "transport_unsupported";
 
     public const string BadInput = "bad_input";
     public const string ConfigInvalid = "config_invalid";

@@ -83,7 +83,7 @@ public class PlanFileTests
             "entries[0]: test_dir '../tests/nowhere' does not exist (resolved to /lab/tests/nowhere)",
             "entries[0]: machine 'rig-9' is not configured; configured machines: rig-1, rig-2",
             "entries[1] ('a'): unknown field 'colour'",
-            "entries[1] ('a'): no configured machine has all of the tags arm",
+            "entries[1] ('a'): no configured machine that can run tests has all of the tags arm",
             "entries[1] ('a'): command must be a list of arguments",
             "entries[1] ('a'): retries 11 must be a whole number from 0 to 10",
             "entries[2] ('b'): give either machine or tags, not both",

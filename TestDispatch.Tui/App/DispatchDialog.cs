@@ -39,7 +39,7 @@ public sealed class DispatchDialog : Window
         Y = Pos.Center();
         _states = lab.Machines();
         _machines.SetSource(new ObservableCollection<string>(_states.Select(m =>
-            m.CurrentRun is { } run ? $"{m.Name}  (busy: {run})" : $"{m.Name}  {string.Join(",", m.Tags)}")));
+            !m.Machine.CanRunTests ? $"{m.Name}  (ssh: cannot run tests yet)" : m.CurrentRun is { } run ? $"{m.Name}  (busy: {run})" : $"{m.Name}  {string.Join(",", m.Tags)}")));
         int selected = Math.Max(0, _states.ToList().FindIndex(m => m.Name == machine));
         _machines.SelectedItem = selected;
         _testDir.Text = _initialTestDir = Environment.CurrentDirectory.TrimEnd('/') + "/";
