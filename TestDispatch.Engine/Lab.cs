@@ -182,6 +182,14 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
                 ? $"batch {old.Id} has no entries that ended without passing; nothing to rerun"
                 : $"batch {old.Id} has no entries; nothing to rerun");
         }
+        string[] unrunnable = [.. old.Entries
+            .Where(e => again.Contains(e.Name) && !config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags)))
+            .Select(e => $"{e.Name} ({e.Target})")];
+        if (unrunnable.Length > 0)
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid, $"batch {old.Id} cannot be rerun: {string.Join(", ", unrunnable)} " +
+                "can run on no machine this build can use (removed from the configuration, or ssh); nothing was submitted");
+        }
         List<string> problems = [];
         List<BatchEntry> entries = [];
         foreach (BatchEntry entry in old.Entries.Where(e => again.Contains(e.Name)))
@@ -206,38 +214,46 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     }
 
     /// <summary>
-    /// Waits until every item of the batch is terminal. Never touches the batch itself. Fails with machine_unknown when
-    /// the batch can get no further: nothing of it runs and every entry still waiting targets a machine that is not in
-    /// the configuration any more (removed, or no machine has its tags), so it would wait forever.
+    /// Waits until every item of the batch is terminal. Never touches the batch itself. Fails when the batch can get no
+    /// further: nothing of it runs and every entry still waiting targets only machines this build cannot use (gone from
+    /// the configuration: machine_unknown; ssh: transport_unsupported), so it would wait forever.
     /// </summary>
     public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
     {
         // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
-        // which the agent needs between every two tests.
-        Batch last = await WaitForAsync(() => store.FindBatch(id).Batch is { } batch && (batch.IsTerminal || IsStuck(batch)) ? batch : null,
+        // which the agent needs between every two tests. Whether it is stuck is decided on one reading of it with its
+        // items: between two items nothing runs for a moment, and the agent may take the next one at any time.
+        Batch last = await WaitForAsync(
+            () => store.FindBatch(id).Batch is { } batch && (batch.IsTerminal || batch.Counts is { Pending: 0, Running: 0, Waiting: > 0 })
+                ? ShowBatch(batch.Id) is var full && (full.IsTerminal || IsStuck(full)) ? full : null
+                : null,
             cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
-        Batch ended = ShowBatch(last.Id);
-        if (!ended.IsTerminal)
+        if (!last.IsTerminal)
         {
-            string[] stranded = [.. ended.Items!.Where(i => i.ErrorCode == ErrorCodes.MachineUnknown).Select(i => $"{i.Name} ({Target(i)})")];
-            throw new DispatchException(ErrorCodes.MachineUnknown,
-                $"batch {ended.Id} can get no further: {string.Join(", ", stranded)} wait for machines that are not configured " +
-                $"(removed from the configuration?). Add them back, or end the batch with 'testdispatch batch cancel {ended.Id}'.");
+            BatchItem[] stranded = [.. last.Items!.Where(i => i.Status == BatchProgress.WaitingWord)];
+            throw new DispatchException(
+                stranded.Any(i => i.ErrorCode == ErrorCodes.MachineUnknown) ? ErrorCodes.MachineUnknown : ErrorCodes.TransportUnsupported,
+                $"batch {last.Id} can get no further: {string.Join(", ", stranded.Select(i => $"{i.Name} ({Target(i)}: {i.ErrorCode})"))} " +
+                "can run on no machine this build can use (removed from the configuration, or ssh). Add such a machine, " +
+                $"or end the batch with 'testdispatch batch cancel {last.Id}'.");
         }
-        return ended;
+        return last;
     }
 
-    /// <summary>Nothing of the batch runs and what waits, no configured machine can take.</summary>
-    private bool IsStuck(Batch batch) =>
+    /// <summary>Nothing of the batch runs and what waits, no machine this build can run tests on can take.</summary>
+    private static bool IsStuck(Batch batch) =>
         batch.Counts is { Pending: 0, Running: 0, Waiting: > 0 } &&
-        ShowBatch(batch.Id).Items!.All(i => i.Status != BatchProgress.WaitingWord || i.ErrorCode == ErrorCodes.MachineUnknown);
+        batch.Items!.All(i => i.Status != BatchProgress.WaitingWord || i.ErrorCode is ErrorCodes.MachineUnknown or ErrorCodes.TransportUnsupported);
 
-    /// <summary>Waiting items that no configured machine can take get error_code machine_unknown, which says why they wait.</summary>
+    /// <summary>
+    /// Waiting items that no machine this build can run tests on can take say why in error_code: transport_unsupported
+    /// when only ssh machines take them, machine_unknown when no configured machine does.
+    /// </summary>
     private Batch MarkStranded(Batch batch) => batch with
     {
-        Items = batch.Items?.Select(i => i.Status == BatchProgress.WaitingWord && !config.Machines.Any(m => m.CanRunTests && Takes(m, i))
-            ? i with { ErrorCode = ErrorCodes.MachineUnknown }
-            : i).ToList(),
+        Items = batch.Items?.Select(i => i.Status != BatchProgress.WaitingWord || config.Machines.Any(m => m.CanRunTests && Takes(m, i)) ? i
+            : i with { ErrorCode = config.Machines.Any(m => Takes(m, i)) ? ErrorCodes.TransportUnsupported : ErrorCodes.MachineUnknown })
+            .ToList(),
     };
 
     private static bool Takes(Machine machine, BatchItem item) =>

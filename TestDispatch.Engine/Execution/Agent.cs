@@ -136,7 +136,10 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     /// </summary>
     private MachineLoop StartLoop(string machine, StoreWatcher watcher, CancellationToken agentStopping)
     {
-        MachineLoop loop = MachineLoop.Start(machine, lab.Config.FindMachine(machine)?.Tags ?? [], lab.Store, executor, agentStopping);
+        // A machine this build cannot run tests on (or one no longer configured) gets a loop only to end the runs
+        // dispatched to it: it takes no batch items, which would fail there rather than run on a machine that can.
+        IReadOnlyList<string>? tags = lab.Config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable.Tags : null;
+        MachineLoop loop = MachineLoop.Start(machine, tags, lab.Store, executor, agentStopping);
         _ = loop.Task.ContinueWith(_ => watcher.Wake(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         return loop;
     }

@@ -20,7 +20,9 @@ internal sealed class MachineLoop
 
     public Task Task { get; private set; } = Task.CompletedTask;
 
-    public static MachineLoop Start(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    /// <param name="tags">The machine's tags, for batch items; null when it takes none (it cannot run tests, or it left the
+    /// configuration): then it only ends the runs dispatched to it.</param>
+    public static MachineLoop Start(string machine, IReadOnlyList<string>? tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
         MachineLoop loop = new();
         loop.Task = Task.Run(() => loop.RunAsync(machine, tags, store, executor, agentStopping), CancellationToken.None);
@@ -39,7 +41,7 @@ internal sealed class MachineLoop
         }
     }
 
-    private async Task RunAsync(string machine, IReadOnlyList<string> tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    private async Task RunAsync(string machine, IReadOnlyList<string>? tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
     {
         while (!agentStopping.IsCancellationRequested && store.TakeNext(machine, tags) is { } next)
         {

@@ -161,13 +161,18 @@ public sealed class RunStore
     /// A machine loop's next work, in one critical section: the machine's pending run; else, if the machine is free,
     /// the first waiting item, in plan order, of the oldest open batch that targets it, made a run on it already
     /// running (the agent takes it as it makes it, so it never waits as pending: one fsync'd append less per item).
-    /// Null when the machine is busy or nothing waits for it.
+    /// Null when the machine is busy or nothing waits for it. With <paramref name="tags"/> null the machine takes no
+    /// batch items, only its pending run.
     /// </summary>
-    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string> tags) => Locked(() =>
+    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags) => Locked(() =>
     {
         if (_index.Active(machine).FirstOrDefault() is { } active)
         {
             return active.Run.Status == RunStatus.Pending ? active : null;
+        }
+        if (tags is null)
+        {
+            return null;
         }
         foreach (BatchLedger batch in OpenBatches())
         {

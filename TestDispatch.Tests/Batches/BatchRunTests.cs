@@ -203,7 +203,7 @@ public sealed class BatchRunTests : IDisposable
         DispatchException error = await Assert.ThrowsAsync<DispatchException>(() => lab.WaitBatchAsync(batch.Id, hang.Token));
 
         Assert.Equal(ErrorCodes.MachineUnknown, error.ErrorCode);
-        Assert.Contains("orphan (rig-07)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("orphan (rig-07: machine_unknown)", error.Message, StringComparison.Ordinal);
         Assert.Contains($"batch cancel {batch.Id}", error.Message, StringComparison.Ordinal);
         Batch shown = lab.ShowBatch(batch.Id);
         Assert.Equal([("ok", "completed", ""), ("orphan", "waiting", ErrorCodes.MachineUnknown)],

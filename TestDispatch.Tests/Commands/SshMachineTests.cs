@@ -1,4 +1,5 @@
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;
@@ -85,5 +86,46 @@ public sealed class SshMachineTests : IDisposable
         Assert.Equal(0, exit); // a warning, not a failure: the local machines work
         Assert.Contains("rig-07", doctor, StringComparison.Ordinal);
         Assert.Contains("cannot run yet", doctor, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_loop_that_ends_a_run_left_on_an_ssh_machine_takes_no_batch_items_from_the_local_one()
+    {
+        _cli.MakeTest("slow", "sleep 1");
+        string plan = _cli.Combine("tests", "plan.json");
+        await File.WriteAllTextAsync(plan, """
+            { "entries": [ { "name": "a", "test_dir": "slow", "tags": ["x86"] },
+                           { "name": "b", "test_dir": "slow", "tags": ["x86"] },
+                           { "name": "c", "test_dir": "slow", "tags": ["x86"] } ] }
+            """);
+        Lab lab = _cli.OpenLab();
+        lab.Store.Prepare(Request(machine: "rig-07", testDir: _cli.Combine("tests", "slow"))); // as an older client could
+        Batch submitted = await lab.SubmitBatchAsync(plan);
+        using CancellationTokenSource patience = new(TimeSpan.FromSeconds(60));
+
+        Batch ended = await lab.WaitBatchAsync(submitted.Id, patience.Token);
+
+        Assert.All(ended.Items!, i => Assert.True(i.Status == "completed" && i.RanOn == "local-1", $"{i.Name}: {i.Status} on {i.RanOn} ({i.ErrorCode})"));
+    }
+
+    [Fact]
+    public async Task Entries_only_an_ssh_machine_takes_wait_as_transport_unsupported_and_are_not_rerun()
+    {
+        Lab lab = _cli.OpenLab();
+        RunSpec spec = new(["./run.sh"], TimeSpan.FromMinutes(1));
+        string test = _cli.MakeTest("t", "true");
+        // As if submitted while rig-07 was still local.
+        Engine.Batches.BatchRecord batch = lab.Store.AddBatch("old", "/plans/old.json",
+            [new Engine.Batches.BatchEntry { Name = "gpu", TestDir = test, TestDirHash = "h", Tags = ["gpu"], Spec = spec }]);
+        using CancellationTokenSource patience = new(TimeSpan.FromSeconds(30));
+
+        DispatchException waited = await Assert.ThrowsAsync<DispatchException>(() => lab.WaitBatchAsync(batch.Id, patience.Token));
+        DispatchException rerun = await Assert.ThrowsAsync<DispatchException>(() => lab.RerunBatchAsync(batch.Id, failedOnly: false));
+
+        Assert.Equal(ErrorCodes.TransportUnsupported, waited.ErrorCode);
+        Assert.Contains("gpu (tags gpu: transport_unsupported)", waited.Message, StringComparison.Ordinal);
+        Assert.Equal("waiting (transport_unsupported)", Format.Status(lab.ShowBatch(batch.Id).Items![0]));
+        Assert.Equal(ErrorCodes.PlanInvalid, rerun.ErrorCode);
+        Assert.Single(lab.Batches()); // nothing was submitted
     }
 }
