@@ -40,10 +40,11 @@ public sealed class BatchWaitTests
         }
     }
 
+    // The waiter's first look at the batch takes state.lock twice: its counts (the 2nd take; the 1st loads the store),
+    // then, as nothing of it runs, the batch with its items (the 3rd). The agent takes e1 just before either.
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    [InlineData(4)]
     public async Task The_wait_does_not_call_a_batch_stuck_while_the_agent_takes_its_next_item(int at)
     {
         RunStore agent = _dir.Open();
