@@ -57,7 +57,8 @@ public sealed class RunWindowTests : IDisposable
         _ui.WaitFor("line 100");
 
         _ui.Press(new Key('g'));
-        string top = _ui.WaitFor(s => s.Contains("line 1\u0020", StringComparison.Ordinal) || s.Contains("line 1 ", StringComparison.Ordinal) || s.Contains("│line 1", StringComparison.Ordinal), "the first line");
+        // "line 1" as a whole line: "│line 1" alone would also match "│line 100" on the tail still on screen.
+        string top = _ui.WaitFor(s => System.Text.RegularExpressions.Regex.IsMatch(s, @"(?m)(^|│)line 1\s"), "the first line");
         Log("line 101\n");
         string paused = _ui.WaitFor("follow off");
         _ui.Press(new Key('G'));
