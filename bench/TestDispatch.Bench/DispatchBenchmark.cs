@@ -146,7 +146,7 @@ internal sealed class DispatchBenchmark
     {
         Stopwatch total = Stopwatch.StartNew();
         _out.WriteLine("TestDispatch dispatch benchmark (the agent, through the real CLI)");
-        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {LoadAverage()}");
+        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {SyntheticRuns.LoadAverage()}");
         _out.WriteLine($"  binary    {_binary} (built {File.GetLastWriteTimeUtc(_binary):yyyy-MM-dd HH:mm:ss}Z{StaleNote()})");
         _out.WriteLine($"  scratch   {_root}");
         _out.WriteLine($"  machines  local-1, local-2 (transport local); a fresh state dir and config file per benchmark");
@@ -184,7 +184,7 @@ internal sealed class DispatchBenchmark
             }
         }
         _out.WriteLine();
-        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {LoadAverage()}");
+        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {SyntheticRuns.LoadAverage()}");
     }
 
     // ---------------------------------------------------------------- 1. dispatch overhead
@@ -817,18 +817,6 @@ internal sealed class DispatchBenchmark
     }
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
-    }
 
     private static string Ms(double ms) => ms.ToString(Math.Abs(ms) >= 100 ? "F1" : "F2", CultureInfo.InvariantCulture);
 

@@ -4,8 +4,6 @@ using System.IO.Abstractions;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
@@ -131,7 +129,7 @@ internal sealed class StoreBenchmark
         byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(sample), StoreJson.Default.JournalEntry), (byte)'\n'];
 
         _out.WriteLine("TestDispatch store benchmark");
-        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {LoadAverage()}");
+        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {SyntheticRuns.LoadAverage()}");
         _out.WriteLine($"  disk      {_root} ({DescribeMount(_root)})");
         _out.WriteLine($"  workload  {MachineCount} machines, {BusyMachines} of them busy with a running run, every other run terminal; one journal line ≈ {line.Length} B");
         _out.WriteLine();
@@ -193,7 +191,7 @@ internal sealed class StoreBenchmark
 
         Report(baseline, interleaved, afterStore, afterNaive, results, batchTakes);
         _out.WriteLine();
-        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {LoadAverage()}");
+        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {SyntheticRuns.LoadAverage()}");
     }
 
     /// <summary>Writes snapshot.json (generation 1) with <paramref name="size"/> runs through the store's own writer.</summary>
@@ -270,7 +268,7 @@ internal sealed class StoreBenchmark
             int n = i + CommitWarmup;
             string machine = MachineName(BusyMachines + n % (MachineCount - BusyMachines));
             string testDir = $"/srv/lab/tests/bench/case-{n:00000}";
-            PrepareRequest request = new(machine, testDir, Hash(testDir), Spec);
+            PrepareRequest request = new(machine, testDir, SyntheticRuns.Hash(testDir), Spec);
             for (int k = 0; k < slots; k++)
             {
                 int slot = (n + k) % slots;
@@ -525,7 +523,7 @@ internal sealed class StoreBenchmark
         {
             Name = $"e{i:00000}",
             TestDir = $"/bench/batch/t{i}",
-            TestDirHash = Hash($"/bench/batch/t{i}"),
+            TestDirHash = SyntheticRuns.Hash($"/bench/batch/t{i}"),
             Tags = ["x86"],
             Spec = Spec,
         })]);
@@ -653,42 +651,11 @@ internal sealed class StoreBenchmark
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
 
-    private static RunRecord MakeRecord(StatePaths paths, string id, long seq, int machine, RunStatus status)
-    {
-        string testDir = $"/srv/lab/tests/suite-{seq % 37:00}/case-{seq % 211:000}";
-        DateTimeOffset created = Epoch + TimeSpan.FromMinutes(3 * seq);
-        DateTimeOffset started = created + TimeSpan.FromSeconds(2);
-        return new RunRecord
-        {
-            Run = new Run
-            {
-                Id = id,
-                Machine = MachineName(machine),
-                TestDir = testDir,
-                TestDirHash = Hash(testDir),
-                Status = status,
-                ExitCode = status switch { RunStatus.Completed => 0, RunStatus.Failed => 1, _ => null },
-                StartedAt = started,
-                EndedAt = status.IsTerminal() ? started + TimeSpan.FromSeconds(30 + seq % 600) : null,
-                ArtifactsPath = paths.Artifacts(id),
-                LogsPath = paths.Log(id),
-                ErrorCode = status switch { RunStatus.Timeout => ErrorCodes.Timeout, RunStatus.Interrupted => ErrorCodes.Interrupted, _ => "" },
-                ErrorMsg = status switch
-                {
-                    RunStatus.Timeout => "the test ran longer than its 30 min limit and was killed",
-                    RunStatus.Interrupted => "cancelled by the user",
-                    _ => "",
-                },
-            },
-            Spec = Spec,
-            Seq = seq,
-            CreatedAt = created,
-            // The store keeps a process only while its run is active (RunStore drops a finished run's).
-            Process = status.IsTerminal() ? null : new RunProcess(20_000 + (int)(seq % 30_000), 1_000_000 + seq * 97, 4242),
-        };
-    }
-
     /// <summary>80% completed, 12% failed, 5% timeout, 3% interrupted.</summary>
+    private static RunRecord MakeRecord(StatePaths paths, string id, long seq, int machine, RunStatus status) =>
+        SyntheticRuns.Record(paths, id, seq, MachineName(machine), $"/srv/lab/tests/suite-{seq % 37:00}/case-{seq % 211:000}", status, Spec, Epoch,
+            new RunProcess(20_000 + (int)(seq % 30_000), 1_000_000 + seq * 97, 4242));
+
     private static RunStatus TerminalStatus(int i) => (i % 100) switch
     {
         < 80 => RunStatus.Completed,
@@ -699,25 +666,12 @@ internal sealed class StoreBenchmark
 
     private static string MachineName(int i) => $"lab-m{i:00}";
 
-    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     private static void FullCollect()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
     }
 
     /// <summary>File system type and device of the mount holding <paramref name="path"/>, from /proc/mounts.</summary>

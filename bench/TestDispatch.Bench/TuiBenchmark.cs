@@ -3,7 +3,6 @@ using System.Globalization;
 using System.IO.Abstractions;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using TestDispatch.Engine;
@@ -129,7 +128,7 @@ internal sealed class TuiBenchmark
         Directory.CreateDirectory(emptyDir);
 
         _out.WriteLine("TestDispatch terminal app benchmark");
-        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {LoadAverage()}");
+        _out.WriteLine($"  when      {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}Z   {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cpus, load average {SyntheticRuns.LoadAverage()}");
         _out.WriteLine($"  binary    {_binary}");
         _out.WriteLine($"  scratch   {_root}");
         _out.WriteLine($"  screen    {Width}x{Height}; tmux {TmuxVersion()} on a private socket; capture-pane polled every {PollEvery.TotalMilliseconds:F0} ms");
@@ -216,7 +215,7 @@ internal sealed class TuiBenchmark
             StartResult live = TimeStart(tmux, bigCommand, newestId, readMemory: false, keepOpen: true);
             RunStore other = new(new FileSystem(), new FlockFileLocks(), bigDir);
             string liveDir = "/bench/tui/live";
-            PrepareOutcome added = other.Prepare(new PrepareRequest("local-2", liveDir, Hash(liveDir), BenchSpec));
+            PrepareOutcome added = other.Prepare(new PrepareRequest("local-2", liveDir, SyntheticRuns.Hash(liveDir), BenchSpec));
             newestForChild = added.Run.Id;
             // It stays pending: a running run's duration is redrawn every second, which would make "idle" redraw too.
             // A new run arrives above the kept selection (out of view): 'g' selects it, so its changes are on screen.
@@ -260,7 +259,7 @@ internal sealed class TuiBenchmark
 
         Report(help, runsEmpty, runsBig, loadBig, (loadHeapKb.Median, loadRssKb.Median, loadHwmKb.Median, loadAggressiveKb.Median), emptyStarts, bigStarts, figures, notes, bigLogMemory, openLogMs, liveIdle, liveChanging);
         _out.WriteLine();
-        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {LoadAverage()}");
+        _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {SyntheticRuns.LoadAverage()}");
     }
 
     private void Report(List<ProcessResult> help, List<ProcessResult> runsEmpty, List<ProcessResult> runsBig, Samples loadBig,
@@ -529,7 +528,7 @@ internal sealed class TuiBenchmark
         // Another process's view of the store: it adds one run on local-2 and keeps changing it.
         RunStore other = new(fs, locks, config.StateDir);
         string testDir = "/bench/tui/changing";
-        PrepareOutcome outcome = other.Prepare(new PrepareRequest("local-2", testDir, Hash(testDir), BenchSpec));
+        PrepareOutcome outcome = other.Prepare(new PrepareRequest("local-2", testDir, SyntheticRuns.Hash(testDir), BenchSpec));
         if (outcome.Kind != PrepareKind.Created)
         {
             throw new InvalidOperationException($"could not add the changing run: {outcome.Kind} {outcome.Run.Id}");
@@ -814,35 +813,7 @@ internal sealed class TuiBenchmark
                 _ => RunStatus.Interrupted,
             };
             string testDir = newest ? "/srv/lab/tests/big-log" : $"/srv/lab/tests/suite-{seq % 37:00}/case-{seq % 211:000}";
-            DateTimeOffset created = epoch + TimeSpan.FromMinutes(3 * seq);
-            DateTimeOffset started = created + TimeSpan.FromSeconds(2);
-            records.Add(new RunRecord
-            {
-                Run = new Run
-                {
-                    Id = id,
-                    Machine = BenchMachines[i % BenchMachines.Length],
-                    TestDir = testDir,
-                    TestDirHash = Hash(testDir),
-                    Status = status,
-                    ExitCode = status switch { RunStatus.Completed => 0, RunStatus.Failed => 1, _ => null },
-                    StartedAt = started,
-                    EndedAt = started + TimeSpan.FromSeconds(30 + seq % 600),
-                    ArtifactsPath = paths.Artifacts(id),
-                    LogsPath = paths.Log(id),
-                    ErrorCode = status switch { RunStatus.Timeout => ErrorCodes.Timeout, RunStatus.Interrupted => ErrorCodes.Interrupted, _ => "" },
-                    ErrorMsg = status switch
-                    {
-                        RunStatus.Timeout => "the test ran longer than its 30 min limit and was killed",
-                        RunStatus.Interrupted => "cancelled by the user",
-                        _ => "",
-                    },
-                },
-                Spec = BenchSpec,
-                Seq = seq,
-                CreatedAt = created,
-                Process = null, // all ended: the store drops a finished run's process (RunStore.Write)
-            });
+            records.Add(SyntheticRuns.Record(paths, id, seq, BenchMachines[i % BenchMachines.Length], testDir, status, BenchSpec, epoch));
         }
         // Through the store's own writer, whatever its format (it is being reworked): one fsync'd snapshot, generation 1.
         new SnapshotFile(fs, paths).Write(new Snapshot(1, records));
@@ -971,7 +942,6 @@ internal sealed class TuiBenchmark
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
 
-    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     private static string Ms(double ms) => double.IsNaN(ms) ? "?" : ms.ToString(Math.Abs(ms) >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture);
 
@@ -988,18 +958,6 @@ internal sealed class TuiBenchmark
     private static string MemoryText(long? kb) => kb is { } k ? Mib(k * 1024) : "?";
 
     private static string Verdict(bool met) => met ? "MET" : "NOT MET";
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
-    }
 
     private sealed record Options(int Runs, int LogMegabytes, int Starts, int Refreshes, string? Binary, string? Dir, bool Keep);
 
