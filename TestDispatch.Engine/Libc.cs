@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace TestDispatch.Engine;
 
 /// <summary>
-/// The few libc calls .NET does not expose: flock on an fd we own (FileStream's own
-/// implicit flock gets in the way, see shared/DISK.md) and fsync of a directory.
+/// The few libc calls .NET does not expose, or gets wrong: flock on an fd we own (FileStream's own implicit flock gets in
+/// the way), fsync with its result (.NET's wrapper never reports a failed fsync), and statx for inodes and owners (see
+/// shared/DISK.md). Failures come back as <see cref="IOException"/> with the errno as HResult, as .NET's own do.
 /// </summary>
 internal static partial class Libc
 {
@@ -17,8 +18,18 @@ internal static partial class Libc
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
     public const int LOCK_UN = 8;
+    public const int EPERM = 1;
+    public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int EIO = 5;
     public const int EWOULDBLOCK = 11;
+    public const int EACCES = 13;
+    public const int EINVAL = 22;
+    public const int EMFILE = 24;
+    public const int ENOSPC = 28;
+    public const int EROFS = 30;
+    public const int ENOLCK = 37;
+    public const int EDQUOT = 122;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenRaw(string path, int flags, uint mode);
@@ -57,6 +68,13 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(SafeFileHandle fd, int operation);
 
+    /// <summary>fsync(2): 0, or -1 with the errno in <see cref="Marshal.GetLastPInvokeError"/>. Never retried (fsyncgate).</summary>
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(SafeFileHandle fd);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint Geteuid();
+
     public static SafeFileHandle Open(string path, int flags, uint mode)
     {
         int fd;
@@ -66,15 +84,56 @@ internal static partial class Libc
         }
         while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
 
-        return fd < 0
-            ? throw new IOException($"open({path}) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}")
-            : new SafeFileHandle(fd, ownsHandle: true);
+        return fd < 0 ? throw Failure("open", path) : new SafeFileHandle(fd, ownsHandle: true);
     }
 
-    /// <summary>fsync(2) of a directory, so a rename or a new file in it survives a power cut.</summary>
-    public static void FsyncDirectory(string path)
+    /// <summary>The last libc call's errno as .NET reports I/O errors: an IOException carrying it as HResult.</summary>
+    public static IOException Failure(string call, string path)
     {
-        using SafeFileHandle dir = Open(path, O_RDONLY | O_DIRECTORY, 0);
-        RandomAccess.FlushToDisk(dir);
+        int errno = Marshal.GetLastPInvokeError();
+        return new IOException($"{call}({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+    }
+
+    /// <summary>Which file an fd or a path is (device and inode), who owns it and its permission bits.</summary>
+    public readonly record struct FileStatus(uint DeviceMajor, uint DeviceMinor, ulong Inode, uint Owner, UnixFileMode Mode)
+    {
+        public bool IsSameFile(FileStatus other) => (DeviceMajor, DeviceMinor, Inode) == (other.DeviceMajor, other.DeviceMinor, other.Inode);
+    }
+
+    /// <summary>statx(2) of a path (following symlinks); null if nothing is there.</summary>
+    public static FileStatus? Stat(string path)
+    {
+        if (StatxPath(AT_FDCWD, path, 0, StatxWanted, out StatxBuffer buffer) == 0)
+        {
+            return buffer.Status;
+        }
+        return Marshal.GetLastPInvokeError() == ENOENT ? null : throw Failure("statx", path);
+    }
+
+    /// <summary>statx(2) of an open fd.</summary>
+    public static FileStatus Stat(SafeFileHandle fd, string pathForErrors) =>
+        StatxFd(fd, "", AT_EMPTY_PATH, StatxWanted, out StatxBuffer buffer) == 0 ? buffer.Status : throw Failure("statx", pathForErrors);
+
+    private const int AT_FDCWD = -100;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint StatxWanted = 0x2 | 0x8 | 0x100; // STATX_MODE | STATX_UID | STATX_INO
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatxPath(int dirFd, string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatxFd(SafeFileHandle dirFd, string path, int flags, uint mask, out StatxBuffer buffer);
+
+    /// <summary>struct statx: the same layout on every architecture, unlike struct stat.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct StatxBuffer
+    {
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(136)] public uint DeviceMajor;
+        [FieldOffset(140)] public uint DeviceMinor;
+
+        public readonly FileStatus Status => new(DeviceMajor, DeviceMinor, Inode, Uid, (UnixFileMode)(Mode & 0xFFF));
     }
 }

@@ -29,6 +29,24 @@ public static class ErrorCodes
     public const string PlanInvalid = "plan_invalid";
     public const string BatchNotFound = "batch_not_found";
 
+    /// <summary>The file system holding the state dir is out of space or quota: nothing was recorded; free space and retry.</summary>
+    public const string DiskFull = "disk_full";
+
+    /// <summary>A write, fsync, rename or lock in the state dir failed (I/O error, read-only mount, permissions): nothing was recorded.</summary>
+    public const string StateUnwritable = "state_unwritable";
+
+    /// <summary>Reading the state dir failed (I/O error, permissions): nothing was changed.</summary>
+    public const string StateUnreadable = "state_unreadable";
+
+    /// <summary>The state dir is writable by other users or owned by another: refused, as ssh refuses such a ~/.ssh.</summary>
+    public const string StateUnsafe = "state_unsafe";
+
+    /// <summary>An I/O failure outside the store (a log, a plan, the terminal): the CLI's last resort names it.</summary>
+    public const string IoError = "io_error";
+
+    /// <summary>Something this program did not expect (a bug): the CLI's last resort, never a stack trace.</summary>
+    public const string InternalError = "internal_error";
+
     public static bool IsBadInput(string code) => code is
         BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;
 

@@ -50,7 +50,7 @@ public sealed class FlockFileLocks : IFileLocks
             }
             if (errno != Libc.EINTR)
             {
-                throw new IOException($"flock({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                throw new IOException($"flock({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
             }
         }
         return true;

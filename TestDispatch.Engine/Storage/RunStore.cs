@@ -11,6 +11,8 @@ namespace TestDispatch.Engine.Storage;
 /// write is one fsync'd journal append, acknowledged only after it is durable; compaction folds the
 /// journal into snapshot.json so neither grows without bound. Keeps invariants 1 (one active run per
 /// machine), 2 (atomic prepare) and 3 (durable before acknowledged); never overwrites damaged state.
+/// A write or fsync that fails is an error (disk_full, state_unwritable), never acknowledged: its line is taken back,
+/// it never enters this instance's state, and the instance reads the disk afresh before its next operation.
 /// </summary>
 public sealed class RunStore
 {
@@ -19,6 +21,7 @@ public sealed class RunStore
     private readonly TimeProvider _clock;
     private readonly StoreOptions _options;
     private readonly SnapshotFile _snapshot;
+    private readonly Durability _durability;
     private readonly RunIndex _index = new();
     private readonly Lock _gate = new();
 
@@ -30,15 +33,19 @@ public sealed class RunStore
     private JournalFile? _journal;
     private long _journalOffset;
     private int _journalLines;
+    private int _compactAt;
 
-    public RunStore(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null, StoreOptions? options = null)
+    /// <param name="fsync">How written bytes are made durable; by default libc's fsync on the real disk (see <see cref="IFsync"/>).</param>
+    public RunStore(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null, StoreOptions? options = null, IFsync? fsync = null)
     {
         _fs = fs;
         _locks = locks;
         _clock = clock ?? TimeProvider.System;
         _options = options ?? new StoreOptions();
+        _compactAt = _options.CompactAfterLines;
+        _durability = new Durability(fsync ?? LibcFsync.For(fs));
         Paths = new StatePaths(fs.Path.GetFullPath(stateDir));
-        _snapshot = new SnapshotFile(fs, Paths);
+        _snapshot = new SnapshotFile(fs, Paths, _durability);
         StateDirectory.Ensure(fs, Paths.Root);
     }
 
@@ -334,23 +341,53 @@ public sealed class RunStore
     {
         lock (_gate)
         {
-            Snapshot? parsed = null;
-            while (true)
+            try
             {
-                using (AcquireStateLock())
-                {
-                    long generation = _snapshot.ReadGeneration();
-                    if (generation == _generation || parsed is not null)
-                    {
-                        CatchUp(generation, parsed);
-                        return action();
-                    }
-                }
-                // A new snapshot (first load, or another process compacted): parse it without the state lock, which
-                // takes long enough at 100k runs to stall every other process. A renamed-in snapshot never changes;
-                // CatchUp uses it if it is still the current one, else reads the newer one under the lock.
-                parsed = _snapshot.Read();
+                return LockedOnce(action);
             }
+            catch (DispatchException e) when (StorageFailure.IsStorageCode(e.ErrorCode))
+            {
+                Forget();
+                throw;
+            }
+            catch (Exception e) when (StorageFailure.IsIo(e))
+            {
+                Forget();
+                throw StorageFailure.Write(Paths.Root, "use the state dir", e, StorageFailure.NothingRecorded);
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a failure: this instance no longer trusts what it holds (a write may have half happened), so its next
+    /// operation loads the snapshot and journal from disk again, as a new process would.
+    /// </summary>
+    private void Forget()
+    {
+        _generation = -1;
+        _journal = null;
+        _journalOffset = 0;
+        _journalLines = 0;
+    }
+
+    private T LockedOnce<T>(Func<T> action)
+    {
+        Snapshot? parsed = null;
+        while (true)
+        {
+            using (AcquireStateLock())
+            {
+                long generation = _snapshot.ReadGeneration();
+                if (generation == _generation || parsed is not null)
+                {
+                    CatchUp(generation, parsed);
+                    return action();
+                }
+            }
+            // A new snapshot (first load, or another process compacted): parse it without the state lock, which
+            // takes long enough at 100k runs to stall every other process. A renamed-in snapshot never changes;
+            // CatchUp uses it if it is still the current one, else reads the newer one under the lock.
+            parsed = _snapshot.Read();
         }
     }
 
@@ -365,6 +402,10 @@ public sealed class RunStore
             throw new DispatchException(ErrorCodes.StateLocked,
                 $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {Paths.StateLock}'.", inner: e);
         }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            throw StorageFailure.Lock(Paths.StateLock, e);
+        }
     }
 
     private void CatchUp(long generation, Snapshot? parsed)
@@ -377,10 +418,7 @@ public sealed class RunStore
             _changeBase = ChangeCursor + 1;
             _changeLog.Clear();
             _batchChanges++;
-            _generation = snapshot.Generation;
-            _journal = new JournalFile(_fs, Paths.Journal(_generation));
-            _journalOffset = 0;
-            _journalLines = 0;
+            SwitchTo(snapshot.Generation);
             Version++;
         }
 
@@ -438,27 +476,65 @@ public sealed class RunStore
         _journalLines++;
     }
 
+    /// <summary>
+    /// Compacts once the journal is long. The write that got it there is already durable and acknowledged, so a failed
+    /// compaction (a full disk) fails nothing: the journal just grows, and is tried again some lines later.
+    /// </summary>
     private void CompactIfLong()
     {
-        if (_journalLines >= _options.CompactAfterLines)
+        if (_journalLines < _compactAt)
+        {
+            return;
+        }
+        try
         {
             CompactLocked();
+        }
+        catch (DispatchException e) when (e.ErrorCode is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable)
+        {
+            _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
         }
     }
 
     private void CompactLocked()
     {
         long next = _generation + 1;
-        _snapshot.Write(new Snapshot(next, _index.InCreationOrder(), _index.BatchesInCreationOrder()));
+        _snapshot.Stage(new Snapshot(next, _index.InCreationOrder(), _index.BatchesInCreationOrder()));
+        _snapshot.Publish();
+        // Every process now reads the new snapshot and its (empty) journal, so this one must too, whatever follows.
+        SwitchTo(next);
+        // If the rename may not survive a power cut, the old journals stay: the old snapshot would need them. The next
+        // journal's creation fsyncs the directory again before anything in it is acknowledged.
+        _durability.SyncDirectory(Paths.Root, "The journal was folded into a new snapshot, which may not survive a power cut; nothing was lost.");
         // The new snapshot holds everything; older journals are now dead weight (also any left by a crash mid-compaction).
         foreach (string old in _fs.Directory.EnumerateFiles(Paths.Root, "journal.*.jsonl"))
         {
-            _fs.File.Delete(old);
+            if (old != _journal!.Path)
+            {
+                TryDelete(old);
+            }
         }
-        _generation = next;
-        _journal = new JournalFile(_fs, Paths.Journal(next));
+    }
+
+    private void SwitchTo(long generation)
+    {
+        _generation = generation;
+        _journal = new JournalFile(_fs, Paths.Journal(generation), _durability);
         _journalOffset = 0;
         _journalLines = 0;
+        _compactAt = _options.CompactAfterLines;
+    }
+
+    /// <summary>A dead journal left behind is harmless (no reader looks at another generation's): the next compaction tries again.</summary>
+    private void TryDelete(string path)
+    {
+        try
+        {
+            _fs.File.Delete(path);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+        }
     }
 
     private string NewUniqueId()

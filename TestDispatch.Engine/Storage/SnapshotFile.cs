@@ -12,20 +12,27 @@ namespace TestDispatch.Engine.Storage;
 /// the new snapshot, never half of one. A <see cref="SnapshotHeader"/> line, then one run per line: a newline is
 /// never inside a record, so the runs split into parts that parse in parallel, one per core.
 /// </summary>
-internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
+internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability? durability = null)
 {
+    private readonly Durability _durability = durability ?? new Durability(LibcFsync.For(fs));
+
     /// <summary>The generation of the current snapshot, reading only its first bytes; 0 when there is none.</summary>
     public long ReadGeneration()
     {
-        if (!fs.File.Exists(paths.Snapshot))
-        {
-            return 0;
-        }
         byte[] head = new byte[96];
         int read;
-        using (Stream stream = Open())
+        try
         {
+            if (!fs.File.Exists(paths.Snapshot))
+            {
+                return 0;
+            }
+            using Stream stream = Open();
             read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            throw StorageFailure.Read(paths.Snapshot, e);
         }
         try
         {
@@ -45,16 +52,21 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
 
     public Snapshot Read()
     {
-        if (!fs.File.Exists(paths.Snapshot))
-        {
-            return new Snapshot(0, []);
-        }
         byte[] bytes;
-        using (Stream stream = Open())
+        try
         {
+            if (!fs.File.Exists(paths.Snapshot))
+            {
+                return new Snapshot(0, []);
+            }
+            using Stream stream = Open();
             // Read whole, then parse: the parts need the bytes, and parsing from the stream cost several times more.
             bytes = GC.AllocateUninitializedArray<byte>(checked((int)stream.Length));
             stream.ReadExactly(bytes);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            throw StorageFailure.Read(paths.Snapshot, e);
         }
         return Parse(bytes);
     }
@@ -96,23 +108,64 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
         return new Snapshot(generation, all, batches);
     }
 
+    /// <summary>Replaces the snapshot (<see cref="Stage"/>, <see cref="Publish"/>, then the directory's fsync).</summary>
     public void Write(Snapshot snapshot)
     {
-        using (Stream stream = fs.FileStream.New(paths.SnapshotTemp, new FileStreamOptions
+        Stage(snapshot);
+        Publish();
+        _durability.SyncDirectory(paths.Root, "The new snapshot is in place, but may not survive a power cut.");
+    }
+
+    /// <summary>Writes <paramref name="snapshot"/> to the temp file and fsyncs it. On failure the temp is removed: nothing changed.</summary>
+    public void Stage(Snapshot snapshot)
+    {
+        try
         {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            Share = FileShare.ReadWrite,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            BufferSize = 1 << 16,
-        }))
-        {
+            using Stream stream = fs.FileStream.New(paths.SnapshotTemp, new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                Share = FileShare.ReadWrite,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                BufferSize = 1 << 16,
+            });
             WriteTo(stream, snapshot);
             stream.Flush();
-            Fsync(stream);
+            _durability.Sync(stream, paths.SnapshotTemp, Unchanged);
         }
-        fs.File.Move(paths.SnapshotTemp, paths.Snapshot, overwrite: true);
-        Durability.SyncDirectory(fs, paths.Root);
+        catch (Exception e) when (e is DispatchException || StorageFailure.IsIo(e))
+        {
+            RemoveTemp();
+            throw e as DispatchException ?? StorageFailure.Write(paths.SnapshotTemp, "write", e, Unchanged);
+        }
+    }
+
+    /// <summary>Renames the staged snapshot into place: one atomic rename, after which every reader sees the new snapshot.</summary>
+    public void Publish()
+    {
+        try
+        {
+            fs.File.Move(paths.SnapshotTemp, paths.Snapshot, overwrite: true);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            RemoveTemp();
+            throw StorageFailure.Write(paths.Snapshot, "rename a new snapshot to", e, Unchanged);
+        }
+    }
+
+    private const string Unchanged = "The store is unchanged.";
+
+    private void RemoveTemp()
+    {
+        try
+        {
+            fs.File.Delete(paths.SnapshotTemp);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            // A temp file left behind is harmless: the next Stage truncates it.
+        }
     }
 
     /// <summary>The format alone: a <see cref="SnapshotHeader"/> line, then one line per run record.</summary>
@@ -180,16 +233,4 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths)
     }
 
     private FileSystemStream Open() => fs.FileStream.New(paths.Snapshot, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-
-    internal static void Fsync(Stream stream)
-    {
-        if (stream is FileSystemStream fileStream)
-        {
-            fileStream.Flush(flushToDisk: true);
-        }
-        else
-        {
-            stream.Flush();
-        }
-    }
 }

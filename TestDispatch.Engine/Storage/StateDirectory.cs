@@ -7,11 +7,18 @@ public static class StateDirectory
 {
     public static void Ensure(IFileSystem fs, string path)
     {
-        if (fs.Directory.Exists(path))
+        try
         {
-            return;
+            if (fs.Directory.Exists(path))
+            {
+                return;
+            }
+            fs.Directory.CreateDirectory(path);
+            fs.File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        fs.Directory.CreateDirectory(path);
-        fs.File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            throw StorageFailure.Write(path, "create the state dir", e, StorageFailure.NothingRecorded);
+        }
     }
 }

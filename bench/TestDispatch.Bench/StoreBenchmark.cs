@@ -150,7 +150,7 @@ internal sealed class StoreBenchmark
         Samples baseline = MeasureBaseline(line, _options.BaselineIterations);
 
         Progress($"commits: {_options.CommitIterations} rounds (+{CommitWarmup} warm-up), each = 1 bare append + 1 commit pair per store");
-        Samples interleaved = MeasureCommits(line, results);
+        (Samples interleaved, Samples libcInterleaved) = MeasureCommits(line, results);
 
         foreach (SizeResult result in results)
         {
@@ -189,7 +189,7 @@ internal sealed class StoreBenchmark
         Progress($"baseline re-check: {RecheckIterations} appends");
         Samples afterNaive = MeasureBaseline(line, RecheckIterations);
 
-        Report(baseline, interleaved, afterStore, afterNaive, results, batchTakes);
+        Report(baseline, interleaved, libcInterleaved, afterStore, afterNaive, results, batchTakes);
         _out.WriteLine();
         _out.WriteLine($"total benchmark time {total.Elapsed.TotalSeconds:F1} s, load average now {SyntheticRuns.LoadAverage()}");
     }
@@ -231,8 +231,11 @@ internal sealed class StoreBenchmark
         return samples;
     }
 
-    /// <summary>The baseline: open for append, write one line, Flush(true) (= fsync), close.</summary>
-    private double AppendOnce(byte[] line)
+    /// <summary>
+    /// The baseline: open for append, write one line, Flush(true) (= the runtime's fsync, whose failure it never
+    /// reports), close. With <paramref name="libc"/>, the fsync is libc's, checked, as the store's is.
+    /// </summary>
+    private double AppendOnce(byte[] line, bool libc = false)
     {
         long start = Stopwatch.GetTimestamp();
         using (FileSystemStream stream = _fs.FileStream.New(Path.Combine(_root, "baseline.jsonl"), new FileStreamOptions
@@ -244,17 +247,28 @@ internal sealed class StoreBenchmark
         }))
         {
             stream.Write(line);
-            stream.Flush(flushToDisk: true);
+            if (libc)
+            {
+                if (LibcFsync.Instance.File(stream) is var errno and not 0)
+                {
+                    throw new IOException($"fsync failed: errno {errno}");
+                }
+            }
+            else
+            {
+                stream.Flush(flushToDisk: true);
+            }
         }
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     /// <summary>
     /// Rounds of: one bare append, and one commit pair (prepare a new run on a free machine, update it to
-    /// completed) on each store, in an order that rotates every round. Returns the interleaved baseline.
+    /// completed) on each store, in an order that rotates every round. Returns the interleaved baseline, and the same
+    /// bare append with libc's fsync (measured in the same rounds, so the two fsyncs compare fairly).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Samples MeasureCommits(byte[] line, List<SizeResult> results)
+    private (Samples Runtime, Samples Libc) MeasureCommits(byte[] line, List<SizeResult> results)
     {
         List<RunStore> stores = [.. results.Select(r => new RunStore(_fs, _locks, r.Paths.Root))];
         foreach (RunStore store in stores)
@@ -262,7 +276,8 @@ internal sealed class StoreBenchmark
             store.Refresh();
         }
         Samples baseline = new();
-        int slots = stores.Count + 1; // slot 0 is the bare append
+        Samples libc = new();
+        int slots = stores.Count + 2; // slot 0 is the bare append, slot 1 the same with libc's fsync
         for (int i = -CommitWarmup; i < _options.CommitIterations; i++)
         {
             int n = i + CommitWarmup;
@@ -272,17 +287,17 @@ internal sealed class StoreBenchmark
             for (int k = 0; k < slots; k++)
             {
                 int slot = (n + k) % slots;
-                if (slot == 0)
+                if (slot < 2)
                 {
-                    double ms = AppendOnce(line);
+                    double ms = AppendOnce(line, libc: slot == 1);
                     if (i >= 0)
                     {
-                        baseline.Add(ms);
+                        (slot == 0 ? baseline : libc).Add(ms);
                     }
                 }
                 else
                 {
-                    CommitPair(stores[slot - 1], request, i >= 0 ? results[slot - 1] : null);
+                    CommitPair(stores[slot - 2], request, i >= 0 ? results[slot - 2] : null);
                 }
             }
         }
@@ -292,7 +307,7 @@ internal sealed class StoreBenchmark
             result.JournalBytes = _fs.FileInfo.New(result.Paths.Journal(1)).Length;
             result.Compacted = new SnapshotFile(_fs, result.Paths).ReadGeneration() != 1;
         }
-        return baseline;
+        return (baseline, libc);
     }
 
     private static void CommitPair(RunStore store, PrepareRequest request, SizeResult? record)
@@ -509,7 +524,7 @@ internal sealed class StoreBenchmark
             stream.Flush(flushToDisk: true);
         }
         _fs.File.Move(temp, file, overwrite: true);
-        Durability.SyncDirectory(_fs, dir);
+        new Durability(LibcFsync.Instance).SyncDirectory(dir, "");
     }
 
     /// <summary>
@@ -544,7 +559,7 @@ internal sealed class StoreBenchmark
         return wall.Count == entries ? (wall, cpu) : throw new InvalidOperationException($"took {wall.Count} of {entries} items");
     }
 
-    private void Report(Samples baseline, Samples interleaved, Samples afterStore, Samples afterNaive, List<SizeResult> results, List<(int Entries, (Samples Wall, Samples Cpu) PerItem)> batchTakes)
+    private void Report(Samples baseline, Samples interleaved, Samples libcInterleaved, Samples afterStore, Samples afterNaive, List<SizeResult> results, List<(int Entries, (Samples Wall, Samples Cpu) PerItem)> batchTakes)
     {
         double b = interleaved.Median;
         SizeResult smallest = results[0];
@@ -554,10 +569,12 @@ internal sealed class StoreBenchmark
         TextTable appends = new("when", "appends", "median", "p99", "min", "max");
         appends.Add("alone, before the commits", Int(baseline.Count), Ms(baseline.Median), Ms(baseline.P99), Ms(baseline.Min), Ms(baseline.Max));
         appends.Add("interleaved with the commits *", Int(interleaved.Count), Ms(interleaved.Median), Ms(interleaved.P99), Ms(interleaved.Min), Ms(interleaved.Max));
+        appends.Add("interleaved, libc fsync **", Int(libcInterleaved.Count), Ms(libcInterleaved.Median), Ms(libcInterleaved.P99), Ms(libcInterleaved.Min), Ms(libcInterleaved.Max));
         appends.Add("alone, after the store phase", Int(afterStore.Count), Ms(afterStore.Median), Ms(afterStore.P99), Ms(afterStore.Min), Ms(afterStore.Max));
         appends.Add("alone, after the naive phase", Int(afterNaive.Count), Ms(afterNaive.Median), Ms(afterNaive.P99), Ms(afterNaive.Min), Ms(afterNaive.Max));
         appends.Write(_out);
         _out.WriteLine("  * the reference for every ratio below: measured in the same rounds as the commits, so under the same disk conditions");
+        _out.WriteLine($"  ** the same append with libc's fsync(2), its result checked, as the store does it: {Ratio(libcInterleaved.Median / interleaved.Median)} of the runtime's");
         _out.WriteLine();
 
         _out.WriteLine($"Commit latency: Prepare (new pending run on a free machine) + Update (to completed), {_options.CommitIterations} pairs per store, ms");
