@@ -89,7 +89,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec));
         if (outcome.Kind != PrepareKind.Busy)
         {
-            await EnsureAgentAsync(cancellationToken);
+            await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, cancellationToken);
         }
         return outcome;
     }
@@ -145,7 +145,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     {
         (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(fs, planPath, config);
         BatchRecord batch = store.AddBatch(name, fs.Path.GetFullPath(planPath), entries);
-        await EnsureAgentAsync(cancellationToken);
+        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
         return store.FindBatch(batch.Id).Batch;
     }
 
@@ -209,7 +209,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
                 $"cannot rerun batch {old.Id}; nothing was submitted:{string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"))}");
         }
         BatchRecord batch = store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
-        await EnsureAgentAsync(cancellationToken);
+        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
         return store.FindBatch(batch.Id).Batch;
     }
 
@@ -292,6 +292,50 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
 
     /// <summary>Whether the agent has work: a pending run, or a batch item that a configured machine can take.</summary>
     public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => m.CanRunTests && entry.Targets(m.Name, m.Tags)));
+
+    /// <summary>
+    /// <see cref="EnsureAgentAsync"/> for work just recorded. If no agent can be started (setsid missing, the store failing
+    /// under the sweep), the work is not left half made: <paramref name="undo"/> ends it, so nothing waits for an agent that
+    /// cannot come, and the error says what was recorded and what became of it. Without an undo (a run another client
+    /// made), it says the work waits.
+    /// </summary>
+    private async Task EnsureAgentOrUndoAsync(string what, Func<string, string>? undo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureAgentAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            DispatchException cause = e is DispatchException or IOException or UnauthorizedAccessException ? DispatchException.From(e)
+                : new DispatchException(ErrorCodes.SpawnFailed, $"cannot start the agent: {e.Message} ('testdispatch doctor' checks what it needs)", inner: e);
+            string outcome;
+            try
+            {
+                outcome = undo?.Invoke(cause.Message) ?? "it waits until an agent starts";
+            }
+            catch (Exception u) when (u is not OperationCanceledException)
+            {
+                outcome = $"it could not be ended either ({DispatchException.From(u).Message}), so it waits until an agent starts";
+            }
+            throw new DispatchException(cause.ErrorCode, $"{what} was recorded, but no agent could be started to run it: {cause.Message} So {outcome}.", inner: e);
+        }
+    }
+
+    private string EndUnstarted(string id, string why)
+    {
+        Run after = store.Update(id, r => r.Run.Status != RunStatus.Pending ? r : r with
+        {
+            Run = r.Run with { Status = RunStatus.Failed, EndedAt = Clock.GetUtcNow(), ErrorCode = ErrorCodes.SpawnFailed, ErrorMsg = $"no agent could be started to run it: {why}" },
+        }).Run;
+        return after.Status == RunStatus.Failed ? "it was ended as failed (spawn_failed), and nothing waits for it" : $"it is {after.Status.ToWord()}: an agent took it meanwhile";
+    }
+
+    private string CancelUnstarted(string batchId)
+    {
+        store.CancelBatch(batchId);
+        return "it was cancelled, and nothing of it waits";
+    }
 
     /// <summary>
     /// Makes sure an agent will execute pending work: if agent.lock is free, no agent is alive, so runs

@@ -1,4 +1,6 @@
 using System.Text;
+using CliWrap;
+using CliWrap.Buffered;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Execution;
@@ -55,6 +57,30 @@ public sealed class CliHarness : IDisposable
         int exit = await CliApp.RunAsync(["--state-dir", StateDir, "--config", ConfigFile, .. args], console, cancellationToken);
         await output.FlushAsync(CancellationToken.None);
         return (exit, rawOut is null ? Encoding.UTF8.GetString(buffer.ToArray()) : "", error.ToString());
+    }
+
+    /// <summary>
+    /// Runs the built testdispatch as a real process on this harness's state dir and config (after <paramref name="prefix"/>,
+    /// a program it runs under, such as unshare), with extra environment; returns its exit code and output.
+    /// </summary>
+    public async Task<(int Exit, string Out, string Err)> Exec(string[] args, IReadOnlyDictionary<string, string?>? environment = null,
+        IReadOnlyList<string>? prefix = null, TimeSpan? timeout = null)
+    {
+        string[] command = [.. prefix ?? [], .. Program, "--state-dir", StateDir, "--config", ConfigFile, .. args];
+        using CancellationTokenSource deadline = new(timeout ?? TimeSpan.FromSeconds(60));
+        BufferedCommandResult result = await Cli.Wrap(command[0]).WithArguments(command[1..])
+            .WithEnvironmentVariables(environment ?? new Dictionary<string, string?>())
+            .WithStandardInputPipe(PipeSource.Null)
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteBufferedAsync(deadline.Token);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
+
+    /// <summary>Fails if <paramref name="stderr"/> holds a .NET stack trace: every failure must be one coded line.</summary>
+    public static void AssertNoStackTrace(string stderr)
+    {
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", stderr);
     }
 
     /// <summary>Makes a test directory holding an executable run.sh with <paramref name="script"/>.</summary>

@@ -16,9 +16,10 @@ public static class EngineAction
         {
             result = await action();
         }
-        catch (DispatchException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            result = $"{e.ErrorCode}: {e.Message}";
+            DispatchException coded = DispatchException.From(e);
+            result = $"{coded.ErrorCode}: {coded.Message}";
         }
         app.Invoke(() => report(result.ReplaceLineEndings(" ")));
     });

@@ -5,7 +5,8 @@ namespace TestDispatch.Tui.Cli;
 
 /// <summary>
 /// The scriptable CLI (DESIGN §9): parses arguments into engine calls. Bad arguments exit 2 with the
-/// parser's message; engine errors print their code and message on stderr and exit with their code.
+/// parser's message; engine errors print their code and message on stderr and exit with their code, and so does
+/// any other failure (as io_error or internal_error, exit 4): no command ends with a stack trace.
 /// </summary>
 public static class CliApp
 {
@@ -62,14 +63,17 @@ public static class CliApp
                 EnableDefaultExceptionHandler = false,
             }, cancellationToken);
         }
-        catch (DispatchException e)
-        {
-            await console.Error.WriteLineAsync($"testdispatch: {e.ErrorCode}: {e.Message}");
-            return ExitCodes.For(e);
-        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ExitCodes.Interrupted;
+        }
+        catch (Exception e)
+        {
+            // The engine names its failures; anything else (an I/O error it did not expect, a bug) still ends as one
+            // coded line, never a stack trace: scripts parse stderr, and --json keeps stdout to the JSON alone.
+            DispatchException coded = DispatchException.From(e);
+            await console.Error.WriteLineAsync($"testdispatch: {coded.ErrorCode}: {coded.Message}");
+            return ExitCodes.For(coded);
         }
     }
 }
