@@ -8,32 +8,73 @@ namespace TestDispatch.Engine.Storage;
 /// inherit it and the kernel releases it when the holder dies, even by SIGKILL. A contended acquire
 /// blocks in the kernel (woken the moment the holder lets go) on a thread of its own, so it can be
 /// given up on after a timeout: polling with LOCK_NB starves waiters behind a busy holder.
+/// A lock counts only on the file that is at the path when it is granted: if the lock file was deleted
+/// or replaced meanwhile (someone cleaning up "stale" lock files), the waiters on the old inode would
+/// otherwise go on excluding only each other while new processes lock the new one.
 /// </summary>
 public sealed class FlockFileLocks : IFileLocks
 {
     public IDisposable? TryAcquire(string path)
     {
-        SafeFileHandle fd = OpenLockFile(path);
-        if (Flock(fd, path, Libc.LOCK_EX | Libc.LOCK_NB))
+        while (true)
         {
-            return new Held(fd);
+            SafeFileHandle fd = OpenLockFile(path);
+            if (!Flock(fd, path, Libc.LOCK_EX | Libc.LOCK_NB))
+            {
+                fd.Dispose();
+                return null;
+            }
+            if (KeptIfStillAt(fd, path))
+            {
+                return new Held(fd);
+            }
         }
-        fd.Dispose();
-        return null;
     }
 
     public IDisposable Acquire(string path, TimeSpan timeout)
     {
-        if (TryAcquire(path) is { } held)
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (true)
         {
-            return held;
+            if (TryAcquire(path) is { } held)
+            {
+                return held;
+            }
+            Waiter waiter = new(OpenLockFile(path), path);
+            Thread thread = new(waiter.Block) { IsBackground = true, Name = "flock " + Path.GetFileName(path) };
+            thread.Start();
+            TimeSpan left = deadline - DateTime.UtcNow;
+            if (!waiter.Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero))
+            {
+                throw new TimeoutException($"lock {path} still held by another process after {timeout.TotalSeconds:0.#}s");
+            }
+            if (KeptIfStillAt(waiter.Fd, path))
+            {
+                return new Held(waiter.Fd);
+            }
         }
-        Waiter waiter = new(OpenLockFile(path), path);
-        Thread thread = new(waiter.Block) { IsBackground = true, Name = "flock " + Path.GetFileName(path) };
-        thread.Start();
-        return waiter.Wait(timeout)
-            ? new Held(waiter.Fd)
-            : throw new TimeoutException($"lock {path} still held by another process after {timeout.TotalSeconds:0.#}s");
+    }
+
+    /// <summary>
+    /// Whether the locked fd is still the file at <paramref name="path"/> (same device and inode); if not (the file was
+    /// removed or replaced while we waited), lets go of it so the caller locks the one there now.
+    /// </summary>
+    private static bool KeptIfStillAt(SafeFileHandle fd, string path)
+    {
+        try
+        {
+            if (Libc.Stat(path) is { } atPath && atPath.IsSameFile(Libc.Stat(fd, path)))
+            {
+                return true;
+            }
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+        fd.Dispose();
+        return false;
     }
 
     private static SafeFileHandle OpenLockFile(string path) => Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);

@@ -19,6 +19,7 @@ public sealed class FaultPlan
     private int? _failAt;
     private int _errno;
     private bool _sticky;
+    private readonly Dictionary<string, Action> _before = [];
 
     /// <summary>The points passed since <see cref="Start"/>, as "kind path".</summary>
     public IReadOnlyList<string> Steps
@@ -54,9 +55,24 @@ public sealed class FaultPlan
         }
     }
 
+    /// <summary>Runs <paramref name="action"/> once, just before the step "kind path" next happens: what another process does then.</summary>
+    public void Before(string step, Action action)
+    {
+        lock (_gate)
+        {
+            _before[step] = action;
+        }
+    }
+
     /// <summary>Passes a fault point: 0 if it goes through, else the errno it fails with.</summary>
     public int Hit(string kind, string path)
     {
+        Action? before;
+        lock (_gate)
+        {
+            _before.Remove($"{kind} {path}", out before);
+        }
+        before?.Invoke();
         lock (_gate)
         {
             if (!_counting)
