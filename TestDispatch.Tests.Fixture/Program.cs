@@ -10,6 +10,7 @@ return args switch
     ["hammer", var stateDir, var worker, var iterations, var machines, "--compact-after", var lines] =>
         HammerCommand.Run(stateDir, worker, Count(iterations), Count(machines), Count(lines)),
     ["hold-lock", var stateDir] => HoldLockCommand.Run(stateDir),
+    ["watch", var stateDir] => WatchCommand.Run(stateDir),
     _ => Usage(),
 };
 
@@ -21,6 +22,7 @@ static int Usage()
         usage:
           hammer <stateDir> <workerId> <iterations> <machineCount> [--compact-after <lines>]
           hold-lock <stateDir>
+          watch <stateDir>
         """);
     return 2;
 }

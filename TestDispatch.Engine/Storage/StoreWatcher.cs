@@ -5,7 +5,9 @@ namespace TestDispatch.Engine.Storage;
 /// <summary>
 /// Wakes waiters as soon as something in the state dir changes (inotify, through FileSystemWatcher),
 /// so the agent and followers react at once instead of on the next poll. The poll timeout stays as the
-/// safety net: watchers can overflow, and fake file systems have none.
+/// safety net: watchers can overflow, fake file systems have none, and inotify may not be had at all
+/// (the default limit is 128 instances per user: 130 parallel 'run --wait' from a CI script reach it).
+/// Then the waiters just poll: nothing fails for want of inotify.
 /// </summary>
 public sealed class StoreWatcher : IDisposable
 {
@@ -18,13 +20,31 @@ public sealed class StoreWatcher : IDisposable
         {
             return;
         }
-        _watcher = fs.FileSystemWatcher.New(stateDir);
-        _watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size;
-        _watcher.Changed += (_, _) => Wake();
-        _watcher.Created += (_, _) => Wake();
-        _watcher.Renamed += (_, _) => Wake();
-        _watcher.EnableRaisingEvents = true;
+        IFileSystemWatcher? watcher = null;
+        try
+        {
+            watcher = fs.FileSystemWatcher.New(stateDir);
+            watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size;
+            watcher.Changed += (_, _) => Wake();
+            watcher.Created += (_, _) => Wake();
+            watcher.Renamed += (_, _) => Wake();
+            watcher.Error += (_, _) => Wake(); // an overflow: something changed, look now
+            watcher.EnableRaisingEvents = true;
+            _watcher = watcher;
+        }
+        catch (Exception e)
+        {
+            // inotify_init or inotify_add_watch refused (EMFILE, ENOSPC, ENOMEM): poll instead.
+            watcher?.Dispose();
+            WhyPolling = e.Message;
+        }
     }
+
+    /// <summary>
+    /// Why changes are seen only by polling on the real disk (inotify could not be had: the system's message), or null
+    /// when they wake waiters at once. The agent says it once in agent.log.
+    /// </summary>
+    public string? WhyPolling { get; }
 
     /// <summary>Waits until the next change or <paramref name="timeout"/>, whichever comes first.</summary>
     public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>

@@ -48,6 +48,9 @@ public sealed class FixtureProgram : IAsyncDisposable
 
     public static FixtureProgram Start(params IReadOnlyList<string> arguments) => new(arguments);
 
+    /// <summary>The command line that runs the fixture with <paramref name="arguments"/>, for running it under another program.</summary>
+    public static IReadOnlyList<string> CommandLine(params IReadOnlyList<string> arguments) => [DotnetHost, "exec", Dll.Value, .. arguments];
+
     /// <summary>Waits until <paramref name="condition"/> holds for the stdout lines so far; fails if the process exits first.</summary>
     public async Task WaitForLinesAsync(Func<IReadOnlyList<string>, bool> condition, TimeSpan timeout)
     {
