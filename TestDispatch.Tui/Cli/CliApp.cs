@@ -45,13 +45,15 @@ public static class CliApp
     public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
     {
         ParseResult parse = BuildRoot(console).Parse(args);
-        if (parse.Errors.Count > 0)
+        IReadOnlyList<(string Word, string Message)> unknown = UnknownWords.Find(parse);
+        if (parse.Errors.Count > 0 || unknown.Count > 0)
         {
-            foreach (System.CommandLine.Parsing.ParseError parseError in parse.Errors)
+            foreach (string message in unknown.Select(u => u.Message)
+                .Concat(parse.Errors.Select(e => e.Message).Where(m => !unknown.Any(u => m.Contains($"'{u.Word}'", StringComparison.Ordinal)))))
             {
-                await console.Error.WriteLineAsync($"testdispatch: {parseError.Message}");
+                await console.Error.WriteLineAsync($"testdispatch: {message}");
             }
-            await console.Error.WriteLineAsync("Run 'testdispatch --help' (or 'testdispatch COMMAND --help') for usage.");
+            await console.Error.WriteLineAsync("Nothing was done. Run 'testdispatch --help' (or 'testdispatch COMMAND --help') for usage.");
             return ExitCodes.BadInput;
         }
         try
