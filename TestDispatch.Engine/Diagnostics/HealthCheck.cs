@@ -1,5 +1,6 @@
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Diagnostics;
 
@@ -23,10 +24,18 @@ public static class HealthCheck
     {
         List<Finding> findings = [];
         string root = lab.Store.Paths.Root;
-        UnixFileMode mode = File.GetUnixFileMode(root);
-        findings.Add((mode & (UnixFileMode)0b000_111_111) == 0
-            ? new Finding(Health.Ok, "state dir", $"{root} (private to its owner)")
-            : new Finding(Health.Warning, "state dir", $"{root} is readable by others ({Convert.ToString((int)mode, 8)}); run 'chmod 700 {root}'"));
+        UnixFileMode mode = lab.FileSystem.File.GetUnixFileMode(root);
+        findings.Add(StateDirectory.WhyUnsafe(lab.FileSystem, root) is { } unsafeBecause
+            ? new Finding(Health.Failure, "state dir", unsafeBecause)
+            : (mode & StateDirectory.Others) == 0
+                ? new Finding(Health.Ok, "state dir", $"{root} (private to its owner, {StateDirectory.Octal(mode)})")
+                : new Finding(Health.Warning, "state dir", $"{root} is readable by others ({StateDirectory.Octal(mode)}); 'testdispatch doctor --repair' makes it 0700"));
+        IReadOnlyList<(string Path, UnixFileMode Mode)> loose = StateModes.Loose(lab.FileSystem, lab.Store.Paths);
+        findings.Add(loose.Count == 0
+            ? new Finding(Health.Ok, "modes", "every directory 0700 and every file 0600 (or tighter)")
+            : new Finding(Health.Warning, "modes", $"{loose.Count} files or directories have group or other permissions, such as " +
+                $"{string.Join(", ", loose.Take(3).Select(l => $"{l.Path} ({StateDirectory.Octal(l.Mode)})"))}: only the state dir's own 0700 " +
+                "keeps other users out of them; 'testdispatch doctor --repair' makes them 0700 and 0600"));
 
         IReadOnlyList<RunRecord> active;
         try

@@ -46,10 +46,13 @@ public sealed class RunStore
         _durability = new Durability(fsync ?? LibcFsync.For(fs));
         Paths = new StatePaths(fs.Path.GetFullPath(stateDir));
         _snapshot = new SnapshotFile(fs, Paths, _durability);
-        StateDirectory.Ensure(fs, Paths.Root);
+        TightenedFrom = StateDirectory.Ensure(fs, Paths.Root);
     }
 
     public StatePaths Paths { get; }
+
+    /// <summary>The mode the state dir had if opening it had to make it 0700 (other users could read it), else null.</summary>
+    public UnixFileMode? TightenedFrom { get; }
 
     /// <summary>Grows whenever this store instance sees a change (its own or another process's).</summary>
     public long Version { get; private set; }

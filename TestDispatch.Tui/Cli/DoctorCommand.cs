@@ -1,30 +1,57 @@
 using System.CommandLine;
+using System.IO.Abstractions;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Diagnostics;
+using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Tui.Cli;
 
 /// <summary>
-/// <c>doctor [--repair]</c>: checks the configuration (by loading it), the state dir, the store, the agent
-/// and the programs the transports need. <c>--repair</c> rebuilds a damaged store from what is readable,
-/// keeping a backup of every file first. Exits 0 when nothing failed, 4 otherwise.
+/// <c>doctor [--repair]</c>: checks the configuration (by loading it), the state dir and the modes in it, the store, the
+/// agent and the programs the transports need. <c>--repair</c> makes the state dir and what it keeps private again
+/// (0700 and 0600) and rebuilds a damaged store from what is readable, keeping a backup of every file first. Exits 0
+/// when nothing failed, 4 otherwise.
 /// </summary>
 public static class DoctorCommand
 {
     public static Command Build(GlobalOptions global)
     {
-        Option<bool> repair = new("--repair") { Description = "Rebuild a damaged store from what is readable (backups are kept)" };
+        Option<bool> repair = new("--repair") { Description = "Make the state dir private again (0700/0600) and rebuild a damaged store from what is readable (backups are kept)" };
         Command command = new("doctor", "Check the configuration, state dir, store, agent and needed programs") { repair };
         command.SetAction(parse =>
         {
-            Lab lab = global.OpenLab(parse);
             TextWriter output = global.Console.Out;
+            bool repairing = parse.GetValue(repair);
+            Lab lab;
+            try
+            {
+                lab = global.OpenLab(parse);
+            }
+            catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateUnsafe)
+            {
+                output.WriteLine($"FAIL  {"state dir",-11} {e.Message}");
+                if (!repairing || !MakePrivate(global, parse, output))
+                {
+                    output.WriteLine(repairing
+                        ? "repair: it is not yours to change; its owner (or root, with chown) must"
+                        : "'testdispatch doctor --repair' makes it 0700 if it is yours.");
+                    return ExitCodes.Infrastructure;
+                }
+                lab = global.OpenLab(parse);
+            }
             output.WriteLine($"ok    config      {lab.Config.Machines.Count} machines");
+            if (repairing)
+            {
+                foreach ((string path, UnixFileMode mode) in StateModes.Tighten(lab.FileSystem, lab.Store.Paths))
+                {
+                    output.WriteLine($"repair: {path} was {StateDirectory.Octal(mode)}; made private");
+                }
+            }
             IReadOnlyList<Finding> findings = HealthCheck.Run(lab);
             Write(output, findings);
 
-            if (parse.GetValue(repair))
+            if (repairing)
             {
                 RepairReport report = StoreRepair.Repair(lab.FileSystem, lab.Locks, lab.Store.Paths.Root);
                 if (!report.WasDamaged)
@@ -50,6 +77,19 @@ public static class DoctorCommand
             return findings.Any(f => f.Health == Health.Failure) ? ExitCodes.Infrastructure : ExitCodes.Passed;
         });
         return command;
+    }
+
+    /// <summary>A state dir others may write to, made 0700 again; not one another user owns (that takes root's chown).</summary>
+    private static bool MakePrivate(GlobalOptions global, ParseResult parse, TextWriter output)
+    {
+        FileSystem fs = new();
+        string root = fs.Path.GetFullPath(global.LoadConfig(parse).StateDir);
+        if (!StateDirectory.MakePrivate(fs, root))
+        {
+            return false;
+        }
+        output.WriteLine($"repair: {root} made 0700; check that nothing in it was put there by someone else");
+        return true;
     }
 
     private static void Write(TextWriter output, IReadOnlyList<Finding> findings)

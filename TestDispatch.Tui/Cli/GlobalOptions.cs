@@ -2,6 +2,7 @@ using System.CommandLine;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -30,7 +31,13 @@ public sealed class GlobalOptions(CliConsole console)
     {
         string? configFile = parse.GetValue(Config) is { } file ? Path.GetFullPath(file) : null;
         AgentLauncher launcher = new(console.Program, configFile is null ? [] : ["--config", configFile]);
-        return Lab.Open(LoadConfig(parse), launcher);
+        Lab lab = Lab.Open(LoadConfig(parse), launcher);
+        if (lab.Store.TightenedFrom is { } was)
+        {
+            console.Error.WriteLine($"testdispatch: the state dir {lab.Store.Paths.Root} was readable by other users (mode {StateDirectory.Octal(was)}); " +
+                "it is now 0700, as it must be");
+        }
+        return lab;
     }
 
     public static Option<bool> Json() => new("--json") { Description = "Print the JSON contract instead of text" };
