@@ -16,9 +16,9 @@ public sealed class CliHarness : IDisposable
 {
     private readonly TempDir _dir = new("testdispatch-cli-");
 
-    public CliHarness(string? machinesJson = null, string defaults = """ "AgentIdle": "3s", "KillGrace": "1s" """)
+    public CliHarness(string? machinesJson = null, string defaults = """ "AgentIdle": "3s", "KillGrace": "1s" """, string? stateDir = null)
     {
-        StateDir = _dir.Combine("state");
+        StateDir = stateDir ?? _dir.Combine("state");
         ConfigFile = _dir.Combine("config.json");
         File.WriteAllText(ConfigFile, $$"""
             { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? """
