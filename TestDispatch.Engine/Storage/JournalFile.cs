@@ -86,7 +86,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
             try
             {
                 CutTornTail(stream, validLength);
-                writing = true;
+                writing = true; // from here on, bytes of this line may be in the file
                 stream.Seek(validLength, SeekOrigin.Begin);
                 stream.Write(line);
                 if (fsync)
@@ -104,7 +104,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
             }
             catch (Exception e) when (e is DispatchException || StorageFailure.IsIo(e))
             {
-                DispatchException failure = e as DispatchException ?? StorageFailure.Write(path, writing ? "write" : "read", e, StorageFailure.NothingRecorded);
+                DispatchException failure = e as DispatchException ?? StorageFailure.Write(path, writing ? "write" : "check the end of", e, StorageFailure.NothingRecorded);
                 throw writing ? TakeBack(stream, validLength, fsync, failure) : failure;
             }
         }
