@@ -77,7 +77,21 @@ public sealed class FlockFileLocks : IFileLocks
         return false;
     }
 
-    private static SafeFileHandle OpenLockFile(string path) => Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
+    /// <summary>
+    /// Opens (making it 0600 if need be) the lock file. On a read-only mount it is opened for reading: flock needs no
+    /// write access, so the store can still be read there, while any write fails on its own file.
+    /// </summary>
+    private static SafeFileHandle OpenLockFile(string path)
+    {
+        try
+        {
+            return Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
+        }
+        catch (IOException e) when (e.HResult == Libc.EROFS)
+        {
+            return Libc.Open(path, Libc.O_RDONLY, 0);
+        }
+    }
 
     /// <summary>Returns false only for EWOULDBLOCK (held elsewhere, with LOCK_NB); retries EINTR.</summary>
     private static bool Flock(SafeFileHandle fd, string path, int operation)

@@ -45,6 +45,14 @@ public static class StateDirectory
                 UnixFileMode mode = fs.File.GetUnixFileMode(path);
                 if ((mode & Others) != 0)
                 {
+                    // Only a directory that is the store's own is made private: never a home, /, or a shared folder given by mistake.
+                    if (fs.Directory.EnumerateFileSystemEntries(path).Select(e => fs.Path.GetFileName(e)).FirstOrDefault(n => !IsStoreName(n)) is { } stranger)
+                    {
+                        throw new DispatchException(ErrorCodes.StateUnsafe,
+                            $"the state dir {path} is readable by other users (mode {Octal(mode)}) and holds '{stranger}', which is not the store's, so it is " +
+                            "not testdispatch's own to make private. Choose a directory of its own (--state-dir, or StateDir in the configuration), " +
+                            $"or run 'chmod 700 {path}' yourself.");
+                    }
                     fs.File.SetUnixFileMode(path, PrivateDirectory);
                     tightened = mode;
                 }
@@ -121,6 +129,12 @@ public static class StateDirectory
         fs.File.SetUnixFileMode(path, PrivateDirectory);
         return WhyUnsafe(fs, path) is null;
     }
+
+    /// <summary>Whether a name at the root of a state dir is one the store or the agent makes (DESIGN §5).</summary>
+    private static bool IsStoreName(string name) =>
+        name is "state.lock" or "agent.lock" or "agent.log" or "snapshot.json" or "snapshot.json.tmp" or "runs" ||
+        name.StartsWith("journal.", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal) ||
+        name.Contains(".corrupt-", StringComparison.Ordinal);
 
     /// <summary>A mode as ls and chmod write it: 0755.</summary>
     public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0xFFF, 8).PadLeft(3, '0');

@@ -164,6 +164,32 @@ public sealed class FullDiskTests(ITestOutputHelper output)
         Assert.True(doctor == 0, report);
     }
 
+    [SkippableFact]
+    public async Task Writes_on_a_disk_gone_read_only_fail_with_state_unwritable_reads_still_work_and_all_work_once_it_is_writable()
+    {
+        using SmallDisk disk = await SmallDisk.MountAsync();
+        using CliHarness cli = new(stateDir: disk.Combine("state"));
+        string pass = cli.MakeTest("pass", "exit 0");
+        (int first, string id, string firstError) = await cli.Exec(["run", pass, "--machine", "local-1", "--wait"]);
+        Assert.True(first == 0, firstError);
+        Lab lab = cli.OpenLab(startsAgents: false);
+        await Eventually.True(() => AgentGone(lab), Deadline, "the idle agent to exit (it keeps files open for writing)");
+        await disk.RemountAsync(readOnly: true);
+
+        (int refused, string output, string error) = await cli.Exec(["run", pass, "--machine", "local-2", "--json"]);
+        (int listed, _, string listError) = await cli.Exec(["runs"]);
+        await disk.RemountAsync(readOnly: false);
+        (int again, _, string againError) = await cli.Exec(["run", pass, "--machine", "local-2", "--wait"]);
+
+        CliHarness.AssertNoStackTrace(error + listError);
+        Assert.Equal((ExitCodes.Infrastructure, ""), (refused, output));
+        Assert.StartsWith($"testdispatch: {ErrorCodes.StateUnwritable}: cannot ", error, StringComparison.Ordinal);
+        Assert.Contains("Read-only file system", error, StringComparison.Ordinal);
+        Assert.True(listed == 0, $"'runs' on the read-only disk: {listError}");
+        Assert.True(again == 0, againError);
+        Assert.Equal(RunStatus.Completed, lab.Show(id.Trim()).Status);
+    }
+
     private static bool AgentGone(Lab lab)
     {
         using IDisposable? probe = lab.Locks.TryAcquire(lab.Store.Paths.AgentLock);

@@ -77,6 +77,34 @@ public sealed class StateDirectoryTests : IDisposable
         Assert.Null(_dir.Open().TightenedFrom); // said once: it is private now
     }
 
+    [Fact]
+    public void A_readable_directory_that_holds_other_things_than_the_stores_is_refused_never_made_private()
+    {
+        Directory.CreateDirectory(_dir.Root);
+        File.WriteAllText(Path.Combine(_dir.Root, "notes.txt"), "not the store's");
+        File.SetUnixFileMode(_dir.Root, (UnixFileMode)0b111_101_101);
+
+        DispatchException error = Assert.Throws<DispatchException>(() => _dir.Open());
+
+        Assert.Equal(ErrorCodes.StateUnsafe, error.ErrorCode);
+        Assert.Contains($"the state dir {_dir.Root} is readable by other users (mode 0755) and holds 'notes.txt'", error.Message, StringComparison.Ordinal);
+        Assert.Equal((UnixFileMode)0b111_101_101, ModeOf(_dir.Root));
+        Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(_dir.Root).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_readable_state_dir_that_holds_only_the_stores_files_is_made_private()
+    {
+        RunStore store = _dir.Open();
+        store.Prepare(Request());
+        store.Compact();
+        File.WriteAllText(store.Paths.Snapshot + ".corrupt-20260101T000000Z", "a backup");
+        File.SetUnixFileMode(_dir.Root, (UnixFileMode)0b111_101_000);
+
+        Assert.Equal((UnixFileMode)0b111_101_000, _dir.Open().TightenedFrom);
+        Assert.Equal(Private, ModeOf(_dir.Root));
+    }
+
     [Theory]
     [InlineData(0b111_111_111, "0777", "its group and other users")]
     [InlineData(0b111_111_000, "0770", "its group")]

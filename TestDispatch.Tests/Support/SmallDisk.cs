@@ -59,6 +59,27 @@ public sealed class SmallDisk : IDisposable
         }
     }
 
+    /// <summary>
+    /// Mounts it read-only (<paramref name="readOnly"/>) or read-write again, as a failing disk or an operator may. Going
+    /// read-only waits (up to a deadline) until no process has a file open for writing there, as the kernel requires.
+    /// </summary>
+    public async Task RemountAsync(bool readOnly)
+    {
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            BufferedCommandResult remount = await Cli.Wrap("mount").WithArguments(["-o", readOnly ? "remount,ro" : "remount,rw", Path])
+                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+            if (remount.ExitCode == 0)
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline && remount.StandardError.Contains("busy", StringComparison.Ordinal),
+                $"remount {(readOnly ? "ro" : "rw")} failed: {remount.StandardError}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Gives the space back.</summary>
     public void Free() => File.Delete(Filler);
 
