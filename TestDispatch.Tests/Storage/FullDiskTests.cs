@@ -156,7 +156,7 @@ public sealed class FullDiskTests(ITestOutputHelper output)
         Run ended = (await Eventually.Get(() => lab.Store.Get(id) is { Run.Status: var s } r && s.IsTerminal() ? r : null, Deadline, "the run to end")).Run;
         (int again, _, string againError) = await cli.Exec(["run", test, "--machine", "local-2", "--wait"]);
         (int doctor, string report, _) = await cli.Exec(["doctor"]);
-        output.WriteLine($"while the disk was full the run was {whileFull.ToWord()}; once freed it ended {ended.Status.ToWord()} {ended.ErrorCode}");
+        output.WriteLine($"while the disk was full the run was {whileFull.ToWord()}; once freed it ended {ended.Status.ToWord()} {ended.ErrorCode}: {ended.ErrorMsg}");
 
         Assert.True(listed == 0, listError);
         CliHarness.AssertNoStackTrace(listError);
