@@ -489,13 +489,18 @@ public sealed class RunStore
         {
             return;
         }
+        long generation = _generation;
         try
         {
             CompactLocked();
         }
         catch (DispatchException e) when (e.ErrorCode is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable)
         {
-            _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
+            // Only the directory's fsync failed if the new snapshot is in place: that compaction is done.
+            if (_generation == generation)
+            {
+                _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
+            }
         }
     }
 
