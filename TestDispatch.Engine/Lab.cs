@@ -2,6 +2,7 @@ using System.IO.Abstractions;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Logs;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
@@ -75,18 +76,18 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     public async Task<PrepareOutcome> DispatchAsync(string testDir, string machine, IReadOnlyList<string>? command = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        RequireRunnableMachine(machine);
+        Machine target = RequireRunnableMachine(machine);
         string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
         string hash = TestDirHasher.Compute(fs, testDir); // its error shows the path as typed and as resolved
-        if (timeout is { } t && t <= TimeSpan.Zero)
+        if (timeout is { } t && (t <= TimeSpan.Zero || t > Duration.MaxTimeLimit))
         {
-            throw new DispatchException(ErrorCodes.BadInput, $"timeout {t} must be more than zero");
+            throw new DispatchException(ErrorCodes.BadInput, $"timeout {Duration.Format(t)} must be more than zero and at most 365d");
         }
         TestManifest? manifest = TestManifest.Read(fs, directory);
         RunSpec spec = new(
             command is { Count: > 0 } ? command : manifest?.Command ?? config.Defaults.Command,
             timeout ?? manifest?.Timeout ?? config.Defaults.Timeout);
-        PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec));
+        PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target));
         if (outcome.Kind != PrepareKind.Busy)
         {
             await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, cancellationToken);
@@ -130,6 +131,13 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         }
         return after.Run;
     }
+
+    /// <summary>
+    /// Copies the run's log to <paramref name="output"/> from <paramref name="offset"/> as it grows, until the run ends; keeps an
+    /// agent up meanwhile (one that died is replaced, and takes the run over), so a follower never waits on nobody.
+    /// </summary>
+    public async Task<Run> FollowLogAsync(string id, Stream output, long offset = 0, CancellationToken cancellationToken = default) =>
+        await new LogFollower(fs, store).FollowAsync(id, output, offset, EnsureAgentAsync, cancellationToken);
 
     /// <summary>Waits until the run is terminal (a completion handle over the store). Never touches the run itself.</summary>
     public async Task<Run> WaitAsync(string id, CancellationToken cancellationToken = default)
@@ -263,7 +271,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
 
     /// <summary>
     /// Follows the store until <paramref name="done"/> gives a value. Checks on the agent every few seconds: if it
-    /// died, the sweep moves its runs to agent_lost (and starts a new one for the rest) instead of waiting forever.
+    /// died, a new one is started, which takes its runs over, instead of waiting forever.
     /// </summary>
     private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken, TimeSpan lookEvery = default)
         where T : class
@@ -290,8 +298,21 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         }
     }
 
-    /// <summary>Whether the agent has work: a pending run, or a batch item that a configured machine can take.</summary>
+    /// <summary>Whether the agent has work: a run to start or to follow, or a batch item that a configured machine can take.</summary>
     public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => m.CanRunTests && entry.Targets(m.Name, m.Tags)));
+
+    private long _nextAgentCheck;
+
+    /// <summary><see cref="EnsureAgentAsync"/> at most every couple of seconds, however often it is called: for screens that refresh often.</summary>
+    public async Task KeepAgentAsync(CancellationToken cancellationToken = default)
+    {
+        long now = Environment.TickCount64;
+        long next = Interlocked.Read(ref _nextAgentCheck);
+        if (now >= next && Interlocked.CompareExchange(ref _nextAgentCheck, now + (long)AgentCheckEvery.TotalMilliseconds, next) == next)
+        {
+            await EnsureAgentAsync(cancellationToken);
+        }
+    }
 
     /// <summary>
     /// <see cref="EnsureAgentAsync"/> for work just recorded. If no agent can be started (setsid missing, the store failing
@@ -338,9 +359,9 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     }
 
     /// <summary>
-    /// Makes sure an agent will execute pending work: if agent.lock is free, no agent is alive, so runs
-    /// still marked running lost theirs (they are swept to agent_lost) and, if work is pending, an agent
-    /// is started. Safe to call from any client at any time.
+    /// Makes sure an agent will execute pending work and follow running runs: if agent.lock is free, no agent is alive,
+    /// and if there is work one is started (it takes over runs an agent before it was following). Safe to call from any
+    /// client at any time, and cheap when an agent is up: one try of a lock.
     /// </summary>
     public async Task EnsureAgentAsync(CancellationToken cancellationToken = default)
     {
@@ -350,7 +371,6 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             {
                 return;
             }
-            Recovery.Sweep(store, Clock);
         }
         // After letting go of agent.lock: see AgentLock for why this check must come after.
         if (launcher is not null && HasWork())

@@ -154,13 +154,17 @@ public static class PlanFile
         TimeSpan? timeout = null;
         if (element.TryGetProperty("timeout", out JsonElement timeoutElement))
         {
-            if (timeoutElement.ValueKind == JsonValueKind.String && Duration.TryParse(timeoutElement.GetString(), out TimeSpan t) && t > TimeSpan.Zero)
+            if (timeoutElement.ValueKind != JsonValueKind.String)
+            {
+                problems.Add($"{where}: timeout {timeoutElement.GetRawText()} is not a positive duration; {Duration.Help}");
+            }
+            else if (Duration.ParseTimeLimit(timeoutElement.GetString(), "timeout", out string? problem) is { } t)
             {
                 timeout = t;
             }
             else
             {
-                problems.Add($"{where}: timeout {timeoutElement.GetRawText()} is not a positive duration; {Duration.Help}");
+                problems.Add($"{where}: {problem}");
             }
         }
 

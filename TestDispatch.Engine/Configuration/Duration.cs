@@ -38,6 +38,37 @@ public static class Duration
         return true;
     }
 
+    /// <summary>
+    /// The longest time limit a run may have: a year. Longer than any test should take, and held honestly by every timer
+    /// the agent uses (a CancellationTokenSource stops at ~49.7 days).
+    /// </summary>
+    public static readonly TimeSpan MaxTimeLimit = TimeSpan.FromDays(365);
+
+    /// <summary>
+    /// A run's time limit from <paramref name="text"/>; null, with <paramref name="problem"/> naming
+    /// <paramref name="field"/>, the value and the fix, when it is not a positive duration of at most a year.
+    /// </summary>
+    public static TimeSpan? ParseTimeLimit(string? text, string field, out string? problem)
+    {
+        problem = null;
+        if (!TryParse(text, out TimeSpan value))
+        {
+            problem = $"{field} '{text}' is not a duration; {Help}";
+            return null;
+        }
+        if (value <= TimeSpan.Zero)
+        {
+            problem = $"{field} '{text}' must be more than zero; e.g. 00:30:00 or 30m";
+            return null;
+        }
+        if (value > MaxTimeLimit)
+        {
+            problem = $"{field} '{text}' is longer than the longest time limit, 365d; give at most 365d (or 8760h)";
+            return null;
+        }
+        return value;
+    }
+
     /// <summary>Short human form: "850ms", "42s", "3m05s", "2h04m".</summary>
     public static string Format(TimeSpan span) => span switch
     {

@@ -31,7 +31,7 @@ public static class LabConfigLoader
 
         RunDefaults defaults = new(
             Command: ReadCommand(read, $"{Root}:Defaults:Command") ?? ["./run.sh"],
-            Timeout: ReadPositiveDuration(read, $"{Root}:Defaults:Timeout") ?? TimeSpan.FromMinutes(30),
+            Timeout: ReadTimeLimit(read, $"{Root}:Defaults:Timeout") ?? TimeSpan.FromMinutes(30),
             AgentIdle: ReadPositiveDuration(read, $"{Root}:Defaults:AgentIdle") ?? TimeSpan.FromMinutes(2))
         {
             KillGrace = ReadPositiveDuration(read, $"{Root}:Defaults:KillGrace") ?? TimeSpan.FromSeconds(5),
@@ -176,6 +176,21 @@ public static class LabConfigLoader
             read.Error($"{key}{source.Where} has an empty program name; give the test's entry command, e.g. [\"./run.sh\"]");
         }
         return command;
+    }
+
+    private static TimeSpan? ReadTimeLimit(ConfigReader read, string key)
+    {
+        string? text = read.Value(key);
+        if (text is null)
+        {
+            return null;
+        }
+        TimeSpan? limit = Duration.ParseTimeLimit(text, key, out string? problem);
+        if (problem is not null)
+        {
+            read.Error($"{problem}{read.Where(key)}");
+        }
+        return limit;
     }
 
     private static TimeSpan? ReadPositiveDuration(ConfigReader read, string key)

@@ -60,10 +60,17 @@ public static class HealthCheck
         findings.Add(agentAlive
             ? new Finding(Health.Ok, "agent", $"running (holds {lab.Store.Paths.AgentLock}); log: {lab.Store.Paths.AgentLog}")
             : running > 0
-                ? new Finding(Health.Warning, "agent", $"not running, but {running} runs are marked running: any other command will mark them interrupted (agent_lost) and kill what is left of them")
+                ? new Finding(Health.Warning, "agent", $"not running, but {running} runs are running under their wrappers: any dispatch, wait, 'logs -f' or the app starts an agent, which takes them over")
                 : pending > 0
                     ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
                     : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
+
+        foreach (RunRecord record in lab.Store.List().Where(r => r.Leftovers is { Count: > 0 }))
+        {
+            findings.Add(new Finding(Health.Warning, "leftovers",
+                $"run {record.Id} on {record.Run.Machine} left processes alive after SIGKILL (uninterruptible sleep?): pids {string.Join(" ", record.Leftovers!)}" +
+                $" as of {UtcTimestampConverter.Format(record.Run.EndedAt ?? record.CreatedAt)}; check them with 'ps -o pid,stat,wchan,cmd -p {string.Join(",", record.Leftovers!)}'"));
+        }
 
         foreach (string program in ProgramsNeeded)
         {
@@ -78,11 +85,14 @@ public static class HealthCheck
         return findings;
     }
 
-    /// <summary>What the local transport runs (the ssh transport, once built, will add ssh and rsync).</summary>
-    private static readonly string[] ProgramsNeeded = ["setsid"];
+    /// <summary>What the local transport and its run wrapper run (the ssh transport, once built, will add ssh and rsync).</summary>
+    private static readonly string[] ProgramsNeeded = ["setsid", "sh", "grep", "mv", "sleep"];
 
     private static string Package(string program) => program switch
     {
+        "sh" => "dash",
+        "grep" => "grep",
+        "mv" or "sleep" => "coreutils",
         "setsid" => "util-linux",
         _ => program,
     };

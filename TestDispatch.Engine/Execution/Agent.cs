@@ -5,9 +5,10 @@ using TestDispatch.Engine.Storage;
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// The one background process per state dir that executes runs (DESIGN §6). Holds agent.lock for its
-/// whole life (its liveness signal), recovers orphans at start, keeps one loop per machine with work,
-/// and exits after the configured idle time. A run's failure never blocks the runs behind it.
+/// The one background process per state dir that executes runs (DESIGN §6). Holds agent.lock for its whole life (its
+/// liveness signal), keeps one loop per machine with work, and exits after the configured idle time. It follows runs
+/// and never owns them: each run's wrapper does. So at start it takes over every run still marked running (an earlier
+/// agent died or was stopped under it), and when it is stopped its runs go on, for the next agent to take over.
 /// </summary>
 public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
 {
@@ -16,9 +17,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
 
     /// <summary>
     /// What the agent's process needs before it runs tests: SIGPIPE at its default action, which every test inherits as it
-    /// would from a shell (.NET ignores it). Started by a client, the agent writes only to files (the journal, logs,
-    /// agent.log). Run by hand with its output into a pipe, it ends when that pipe closes, like any Unix program; its
-    /// tests are then recovered as agent_lost.
+    /// would from a shell (.NET ignores it). Started by a client, the agent writes only to files (the journal, agent.log).
     /// </summary>
     public static void PrepareProcess() => Libc.RestoreDefaultSigpipe();
 
@@ -35,16 +34,17 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             return 0;
         }
         log.WriteLine($"{Now()} agent {Environment.ProcessId} started on {store.Paths.Root}");
+        if (watcher.WhyPolling is { } why)
+        {
+            log.WriteLine($"{Now()} inotify cannot be had ({why}): looking for changes every {Poll.TotalMilliseconds:0} ms instead");
+        }
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             while (true)
             {
-                foreach (Run lost in Recovery.Sweep(store, lab.Clock))
-                {
-                    log.WriteLine($"{Now()} run {lost.Id} was running under a dead agent: marked interrupted (agent_lost)");
-                }
-                await ServeUntilIdleAsync(watcher, cancellationToken);
-                if (cancellationToken.IsCancellationRequested)
+                await ServeUntilIdleAsync(watcher, () => held, stop);
+                if (stop.IsCancellationRequested)
                 {
                     break;
                 }
@@ -63,15 +63,27 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
         {
             held?.Dispose();
         }
-        log.WriteLine($"{Now()} agent {Environment.ProcessId} exiting");
+        int left = stop.IsCancellationRequested ? Running() : 0;
+        log.WriteLine($"{Now()} agent {Environment.ProcessId} exiting" + (left > 0 ? $"; {left} runs go on, for the next agent to follow" : ""));
         return 0;
     }
 
-    private async Task ServeUntilIdleAsync(StoreWatcher watcher, CancellationToken cancellationToken)
+    /// <param name="held">agent.lock as this agent holds it.</param>
+    /// <param name="stop">Stops the agent: its owner's (SIGTERM), or this agent's own once agent.lock is no longer its own.</param>
+    private async Task ServeUntilIdleAsync(StoreWatcher watcher, Func<IDisposable?> held, CancellationTokenSource stop)
     {
+        CancellationToken cancellationToken = stop.Token;
         DateTimeOffset idleSince = lab.Clock.GetUtcNow();
         while (true)
         {
+            // If agent.lock was removed or replaced (or the whole state dir), the next client finds no agent and starts
+            // one: two agents would follow the same runs. Stand down: the runs go on, the other agent takes them over.
+            if (!cancellationToken.IsCancellationRequested && held() is { } own && !StillOurs(own))
+            {
+                log.WriteLine($"{Now()} {lab.Store.Paths.AgentLock} is no longer the file this agent locked (removed, replaced, " +
+                    "or the state dir is gone): stopping; its runs go on for the next agent");
+                await stop.CancelAsync();
+            }
             // Finished loops go first, so a loop that ended just before new work arrived is started again below.
             foreach ((string machine, MachineLoop loop) in _loops.Where(l => l.Value.Task.IsCompleted).ToList())
             {
@@ -80,7 +92,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             }
             if (cancellationToken.IsCancellationRequested)
             {
-                // Stopping: start nothing more; the loops see the same token, stop their tests and record them. Wait for them.
+                // Stopping: start nothing more; the loops stop following (their runs go on). Wait for them.
                 if (_loops.Count == 0)
                 {
                     return;
@@ -88,30 +100,18 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 await Task.WhenAny(_loops.Values.Select(l => l.Task));
                 continue;
             }
-            IReadOnlyList<RunRecord> active = lab.Store.Active();
-            foreach (RunRecord record in active)
+            bool busy = _loops.Count > 0;
+            try
             {
-                string machine = record.Run.Machine;
-                if (record.Run.Status == RunStatus.Pending && !_loops.ContainsKey(machine))
-                {
-                    _loops[machine] = StartLoop(machine, watcher, cancellationToken);
-                }
-                if (record.CancelRequestedAt is not null && _loops.TryGetValue(machine, out MachineLoop? loop))
-                {
-                    loop.Cancel(record.Id);
-                }
+                busy |= StartLoops(watcher, cancellationToken);
             }
-            // Batch items wait for any free machine they may run on.
-            List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name))];
-            if (unserved.Count > 0)
+            catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
             {
-                foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved))
-                {
-                    _loops[machine.Name] = StartLoop(machine.Name, watcher, cancellationToken);
-                }
+                // The loops already running go on; this look is tried again at the next turn.
+                log.WriteLine($"{Now()} could not read the store to find work: {e.Message}; trying again");
+                busy = true;
             }
-
-            if (_loops.Count > 0 || active.Count > 0)
+            if (busy)
             {
                 idleSince = lab.Clock.GetUtcNow();
             }
@@ -130,18 +130,70 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
         }
     }
 
+    /// <summary>Starts a loop for each machine with an active run or a waiting batch item it may take; passes cancels on. True if anything is active.</summary>
+    private bool StartLoops(StoreWatcher watcher, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<RunRecord> active = lab.Store.Active();
+        foreach (RunRecord record in active)
+        {
+            string machine = record.Run.Machine;
+            if (!_loops.ContainsKey(machine))
+            {
+                _loops[machine] = StartLoop(machine, watcher, cancellationToken);
+            }
+            if (record.CancelRequestedAt is not null && _loops.TryGetValue(machine, out MachineLoop? loop))
+            {
+                loop.Cancel(record.Id);
+            }
+        }
+        // Batch items wait for any free machine they may run on.
+        List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name))];
+        if (unserved.Count > 0)
+        {
+            foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved))
+            {
+                _loops[machine.Name] = StartLoop(machine.Name, watcher, cancellationToken);
+            }
+        }
+        return active.Count > 0 || _loops.Count > 0;
+    }
+
     /// <summary>
     /// Starts a machine's loop; its end wakes the agent. Work that arrives while a loop is ending finds the machine still
     /// "served" and starts nothing; the wake makes the agent look again at once instead of at the next poll.
     /// </summary>
     private MachineLoop StartLoop(string machine, StoreWatcher watcher, CancellationToken agentStopping)
     {
-        // A machine this build cannot run tests on (or one no longer configured) gets a loop only to end the runs
+        // A machine this build cannot run tests on (or one not in this agent's configuration) gets a loop only for the runs
         // dispatched to it: it takes no batch items, which would fail there rather than run on a machine that can.
-        IReadOnlyList<string>? tags = lab.Config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable.Tags : null;
-        MachineLoop loop = MachineLoop.Start(machine, tags, lab.Store, executor, agentStopping);
+        Machine? batchTarget = lab.Config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable : null;
+        MachineLoop loop = MachineLoop.Start(machine, batchTarget, lab.Store, executor, log, agentStopping);
         _ = loop.Task.ContinueWith(_ => watcher.Wake(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         return loop;
+    }
+
+    private bool StillOurs(IDisposable held)
+    {
+        try
+        {
+            return lab.Locks.StillHolds(held, lab.Store.Paths.AgentLock);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private int Running()
+    {
+        try
+        {
+            return lab.Store.Active().Count(r => r.Run.Status == RunStatus.Running);
+        }
+        catch (Exception e) when (e is DispatchException or IOException)
+        {
+            return 0;
+        }
     }
 
     private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());

@@ -19,9 +19,47 @@ public static class AgentConsole
         Libc.Dup2(nothing, 0);
 
         StreamWriter writer = new(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        TextWriter synchronized = TextWriter.Synchronized(writer);
+        TextWriter synchronized = TextWriter.Synchronized(new BestEffortWriter(writer));
         Console.SetOut(synchronized);
         Console.SetError(synchronized);
         return synchronized;
     }
 }
+
+/// <summary>
+/// agent.log as the agent writes it: a line that cannot be written (the disk is full) is dropped, never thrown, so
+/// a full disk cannot take the agent down through its own log; the runs it follows matter more than the lines.
+/// </summary>
+internal sealed class BestEffortWriter(TextWriter inner) : TextWriter
+{
+    public override System.Text.Encoding Encoding => inner.Encoding;
+
+    public override void Write(char value) => Try(() => inner.Write(value));
+
+    public override void Write(string? value) => Try(() => inner.Write(value));
+
+    public override void WriteLine(string? value) => Try(() => inner.WriteLine(value));
+
+    public override void Flush() => Try(inner.Flush);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Try(inner.Dispose);
+        }
+        base.Dispose(disposing);
+    }
+
+    private static void Try(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+

@@ -19,7 +19,21 @@ public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyL
             : [process];
     }
 
+    /// <exception cref="DispatchException">spawn_failed: setsid (or this program) cannot be started.</exception>
     public async Task StartAsync(string stateDir, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await Start(stateDir, cancellationToken);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new DispatchException(Runs.ErrorCodes.SpawnFailed,
+                $"cannot start the agent: 'setsid' could not be run ({e.Message}); install util-linux (Debian: apt-get install util-linux)", inner: e);
+        }
+    }
+
+    private async Task Start(string stateDir, CancellationToken cancellationToken)
     {
         await Cli.Wrap("setsid")
             .WithArguments(["-f", .. testdispatch, "agent", "--background", "--state-dir", stateDir, .. agentArguments])

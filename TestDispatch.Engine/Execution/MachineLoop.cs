@@ -1,15 +1,19 @@
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// One machine's loop in the agent: take its next pending run, or else the next batch item waiting for it (oldest
-/// batch first), execute it, repeat until it has neither. Like a per-session runtime loop: one run at a time per
-/// machine, and a failed run never blocks the next.
+/// One machine's loop in the agent: take its active run (one an earlier agent followed, or a pending one), or else
+/// the next batch item waiting for it (oldest batch first), execute it, repeat until it has none. Like a per-session
+/// runtime loop: one run at a time per machine, a failed run never blocks the next, and a failing store only slows the
+/// loop down, never ends it.
 /// </summary>
 internal sealed class MachineLoop
 {
+    private static readonly TimeSpan AfterTrouble = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private string? _currentRun;
     private CancellationTokenSource? _currentCancel;
@@ -20,12 +24,12 @@ internal sealed class MachineLoop
 
     public Task Task { get; private set; } = Task.CompletedTask;
 
-    /// <param name="tags">The machine's tags, for batch items; null when it takes none (it cannot run tests, or it left the
-    /// configuration): then it only ends the runs dispatched to it.</param>
-    public static MachineLoop Start(string machine, IReadOnlyList<string>? tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    /// <param name="batchTarget">The machine as configured, for batch items; null when it takes none (it cannot run tests,
+    /// or it is not in the agent's configuration): then it only executes the runs dispatched to it.</param>
+    public static MachineLoop Start(string machine, Machine? batchTarget, RunStore store, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
     {
         MachineLoop loop = new();
-        loop.Task = Task.Run(() => loop.RunAsync(machine, tags, store, executor, agentStopping), CancellationToken.None);
+        loop.Task = Task.Run(() => loop.RunAsync(machine, batchTarget, store, executor, log, agentStopping), CancellationToken.None);
         return loop;
     }
 
@@ -41,23 +45,51 @@ internal sealed class MachineLoop
         }
     }
 
-    private async Task RunAsync(string machine, IReadOnlyList<string>? tags, RunStore store, RunExecutor executor, CancellationToken agentStopping)
+    private async Task RunAsync(string machine, Machine? batchTarget, RunStore store, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
     {
-        while (!agentStopping.IsCancellationRequested && store.TakeNext(machine, tags) is { } next)
+        while (!agentStopping.IsCancellationRequested)
         {
-            using CancellationTokenSource cancel = CancellationTokenSource.CreateLinkedTokenSource(agentStopping);
-            lock (_gate)
+            string? trouble = null;
+            try
             {
-                (_currentRun, _currentCancel) = (next.Id, cancel);
+                if (store.TakeNext(machine, batchTarget?.Tags, batchTarget) is not { } next)
+                {
+                    return;
+                }
+                using CancellationTokenSource cancel = new();
+                lock (_gate)
+                {
+                    (_currentRun, _currentCancel) = (next.Id, cancel);
+                }
+                if (next.CancelRequestedAt is not null)
+                {
+                    await cancel.CancelAsync();
+                }
+                await executor.ExecuteAsync(next, cancel.Token, agentStopping);
+                lock (_gate)
+                {
+                    (_currentRun, _currentCancel) = (null, null);
+                }
+                if (!agentStopping.IsCancellationRequested && !store.Get(next.Id).Run.Status.IsTerminal())
+                {
+                    trouble = $"run {next.Id} is still {store.Get(next.Id).Run.Status.ToWord()} after the agent followed it to its end";
+                }
             }
-            if (next.CancelRequestedAt is not null)
+            catch (Exception e) when (e is not OperationCanceledException || !agentStopping.IsCancellationRequested)
             {
-                cancel.Cancel();
+                trouble = e.Message;
             }
-            await executor.ExecuteAsync(next, cancel.Token);
-            lock (_gate)
+            if (trouble is not null)
             {
-                (_currentRun, _currentCancel) = (null, null);
+                log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {machine}: {trouble}; trying again in {AfterTrouble.TotalSeconds:0}s");
+                try
+                {
+                    await Task.Delay(AfterTrouble, agentStopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }

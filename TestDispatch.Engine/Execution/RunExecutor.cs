@@ -1,6 +1,6 @@
-using System.IO.Abstractions;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
@@ -8,87 +8,94 @@ using TestDispatch.Engine.Transports;
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// Takes one pending run through its life: running (started_at), executed by its machine's transport
-/// with the time limit, then terminal (ended_at, exit_code, error fields). Whatever happens, the run
-/// ends terminal: a failure here is recorded on the run, never left to strand it.
+/// Takes one run through its life in the agent (DESIGN §6): running, launched through its machine's transport unless a
+/// wrapper already owns it, followed until the wrapper says the test is over, stopped on cancel or at its time limit
+/// (counted from the test's spawn), and recorded terminal only once nothing of it is alive. The agent follows, the
+/// wrapper owns: when the agent stops, this returns and leaves the run going, for the next agent to pick up.
 /// </summary>
-public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
+public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
 {
-    /// <summary>
-    /// Executes a run its machine loop took: a pending one if it is still pending (it may have been cancelled since), or
-    /// one already running (a batch item, started as it was taken); <paramref name="cancel"/> is the user's cancel.
-    /// </summary>
-    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel)
-    {
-        string runId = taken.Id;
-        RunRecord record = taken.Run.Status != RunStatus.Pending ? taken : store.Update(runId, r => r.Run.Status != RunStatus.Pending ? r : r with
-        {
-            Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
-        });
-        if (record.Run.Status != RunStatus.Running || record.Run.StartedAt is null || record.Process is not null)
-        {
-            return;
-        }
-        log.WriteLine($"{Now()} run {runId} started on {record.Run.Machine}: {record.Run.TestDir}");
+    /// <summary>The longest wait between two looks at a run; the wrapper's files and end wake the follower sooner.</summary>
+    private static readonly TimeSpan LookEvery = TimeSpan.FromSeconds(1);
 
-        using CancellationTokenSource timeout = new(record.Spec.Timeout);
-        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, timeout.Token);
-        ExecutionResult result;
+    private readonly StoreRetry _retry = new(log, clock);
+
+    /// <summary>
+    /// Executes a run its machine loop took: pending, or running (a batch item made running as it was taken, or a run
+    /// an earlier agent was following). <paramref name="cancel"/> is the user's cancel; <paramref name="agentStopping"/>
+    /// ends only the following.
+    /// </summary>
+    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping)
+    {
         try
         {
-            result = await RunAsync(record, stop.Token);
+            if (await StartAsync(taken, agentStopping) is not { } record)
+            {
+                return;
+            }
+            if (await EndOfAsync(record, cancel, agentStopping) is { } ending)
+            {
+                await RecordAsync(record, ending, agentStopping);
+            }
         }
-        catch (Exception e)
+        catch (OperationCanceledException) when (agentStopping.IsCancellationRequested)
         {
-            result = ExecutionResult.Failure(ErrorCodes.AgentError, $"the agent failed while running the test: {e.Message}");
-            log.WriteLine($"{Now()} run {runId}: {e}");
+            // The agent is stopping: the run goes on without us.
         }
-
-        // cancel is the user's cancel or the agent stopping (SIGTERM): only the first leaves a cancel request on the run.
-        bool byUser = cancel.IsCancellationRequested && store.Get(runId).CancelRequestedAt is not null;
-        Run ended = Verdict(record.Run, result, timedOut: timeout.IsCancellationRequested, cancelled: byUser,
-            record.Spec.Timeout, agentStopped: cancel.IsCancellationRequested && !byUser) with { EndedAt = clock.GetUtcNow() };
-        store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended });
-        log.WriteLine($"{Now()} run {runId} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
     }
 
-    private async Task<ExecutionResult> RunAsync(RunRecord record, CancellationToken stop)
+    /// <summary>Marks a pending run running; null when it is no longer to be run (cancelled meanwhile).</summary>
+    private async Task<RunRecord?> StartAsync(RunRecord taken, CancellationToken agentStopping)
+    {
+        RunRecord record = taken.Run.Status != RunStatus.Pending ? taken : await _retry.RunAsync($"start run {taken.Id}", () =>
+            store.Update(taken.Id, r => r.Run.Status != RunStatus.Pending ? r : r with
+            {
+                Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
+            }), agentStopping);
+        if (record.Run.Status != RunStatus.Running)
+        {
+            return null;
+        }
+        log.WriteLine($"{Now()} run {record.Id} {(record.Process is null ? "started" : "followed again")} on {record.Run.Machine}: {record.Run.TestDir}");
+        return record;
+    }
+
+    /// <summary>How the run ended; null when the agent stopped first.</summary>
+    private async Task<Ending?> EndOfAsync(RunRecord record, CancellationToken cancel, CancellationToken agentStopping)
     {
         Run run = record.Run;
-        fs.Directory.CreateDirectory(run.ArtifactsPath);
-        await using FileSystemStream output = fs.FileStream.New(run.LogsPath, new FileStreamOptions
+        if ((record.Target ?? config.FindMachine(run.Machine)) is not { } machine)
         {
-            Mode = FileMode.Append,
-            Access = FileAccess.Write,
-            Share = FileShare.ReadWrite,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            BufferSize = 0,
-        });
-
-        if (config.FindMachine(run.Machine) is not { } machine)
-        {
-            return ExecutionResult.Failure(ErrorCodes.MachineUnknown,
-                $"machine '{run.Machine}' is no longer in the configuration; add it back or dispatch elsewhere");
+            return Ending.Failed(ErrorCodes.MachineUnknown, $"machine '{run.Machine}' is not in the configuration; add it back or dispatch elsewhere");
         }
         if (!machine.CanRunTests)
         {
-            return ExecutionResult.Failure(ErrorCodes.TransportUnsupported, $"{machine.WhyNotRunnable}; the test was not run");
+            return Ending.Failed(ErrorCodes.TransportUnsupported, $"{machine.WhyNotRunnable}; the test was not run");
         }
-        if (!fs.Directory.Exists(run.TestDir))
+        if (record.Process is { IsLegacy: true } legacy)
         {
-            return ExecutionResult.Failure(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");
+            ProcessGroups.Signal(legacy.ProcessGroupId, legacy.StartTicks, Libc.SIGKILL);
+            return Ending.Lost($"the agent running this test (pid {legacy.AgentPid}) died, and an older testdispatch ran its tests as its own " +
+                "children, so the test died with it; what was left of it was killed");
         }
 
-        string workDir = store.Paths.Work(run.Id);
-        try
+        ITransport transport = transports(machine);
+        RunProcess process;
+        if (record.Process is { } known)
         {
-            ExecutionResult result = await transports(machine).ExecuteAsync(new ExecutionRequest
+            process = known;
+        }
+        else if (cancel.IsCancellationRequested)
+        {
+            return Ending.Cancelled();
+        }
+        else
+        {
+            LaunchResult launch = await transport.LaunchAsync(new LaunchRequest
             {
                 Run = run,
                 Machine = machine,
                 Command = record.Spec.Command,
-                Log = output,
-                WorkDir = workDir,
                 KillGrace = config.Defaults.KillGrace,
                 Environment = new Dictionary<string, string>
                 {
@@ -97,58 +104,195 @@ public sealed class RunExecutor(IFileSystem fs, RunStore store, LabConfig config
                     ["TESTDISPATCH_ARTIFACTS"] = run.ArtifactsPath,
                     ["TESTDISPATCH_BATCH_ID"] = run.BatchId ?? "",
                 },
-                // The process record lets recovery kill the test's group if this agent dies while the host stays up; all
-                // processes on the host read it from the page cache, so it needs no fsync (after a power cut the group is
-                // gone anyway, and the fsync'd "running" line alone gets the run swept to agent_lost).
-                OnStarted = process => RecordProcess(run.Id, process),
-            }, stop);
-            if (result.ErrorCode.Length > 0)
+            }, agentStopping);
+            if (launch.Failure is { } failure)
             {
-                await output.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"testdispatch: {result.ErrorCode}: {result.ErrorMsg}\n"), CancellationToken.None);
+                return new Ending(null, failure);
             }
-            return result;
+            process = launch.Process!;
         }
-        finally
+        return await FollowAsync(record, machine, transport, process, fresh: record.Process is null, cancel, agentStopping) is { } ending
+            ? ending with { Transport = transport, Process = process }
+            : null;
+    }
+
+    private async Task<Ending?> FollowAsync(RunRecord record, Machine machine, ITransport transport, RunProcess process, bool fresh,
+        CancellationToken cancel, CancellationToken agentStopping)
+    {
+        TimeSpan grace = config.Defaults.KillGrace;
+        TimeSpan limit = record.Spec.Timeout;
+        bool recorded = process.ProcessGroupId > 0;
+        Task stopping = Task.CompletedTask;
+        bool stopAsked = false;
+        using CancellationTokenSource wake = CancellationTokenSource.CreateLinkedTokenSource(cancel, agentStopping);
+        WrapperState state;
+        while (true)
         {
-            if (!machine.KeepWorkDir && fs.Directory.Exists(workDir))
+            state = await LookAsync(transport, process, agentStopping);
+            if (state.BootId != process.BootId)
             {
-                fs.Directory.Delete(workDir, recursive: true);
+                // Every pid recorded is meaningless now: nothing to stop, only the work dir to clear.
+                await transport.FinishAsync(process, machine, agentStopping);
+                return Ending.Lost($"{machine.Name} restarted while the test ran (its boot id changed), so nothing of the test is left");
+            }
+            if (state.Done || !state.WrapperAlive)
+            {
+                break;
+            }
+            if (!recorded && state.Test is { } started)
+            {
+                process = process with { ProcessGroupId = started.ProcessGroupId, StartTicks = started.StartTicks, StartUptime = started.Uptime };
+                RecordProcess(record.Id, process);
+                recorded = true;
+            }
+            TimeSpan most = LookEvery;
+            if (!stopAsked && state.Exit is null)
+            {
+                string? reason = cancel.IsCancellationRequested ? RunWrapper.Cancel
+                    : state.Test is { } test && state.Uptime - test.Uptime >= limit.TotalSeconds ? RunWrapper.Timeout
+                    : null;
+                if (reason is not null)
+                {
+                    log.WriteLine($"{Now()} run {record.Id}: stopping it ({reason}): SIGTERM, then SIGKILL after {Duration.Format(grace)}");
+                    stopping = transport.StopAsync(process, reason, grace, CancellationToken.None);
+                    stopAsked = true;
+                }
+                else if (state.Test is { } running)
+                {
+                    most = TimeSpan.FromSeconds(Math.Clamp(limit.TotalSeconds - (state.Uptime - running.Uptime), 0.01, most.TotalSeconds));
+                }
+            }
+            agentStopping.ThrowIfCancellationRequested();
+            // Once a stop is asked for, the cancel that asked must not wake the follower again and again.
+            await transport.WaitAsync(process, most, stopAsked ? agentStopping : wake.Token);
+        }
+
+        await stopping;
+        if (!state.Done)
+        {
+            // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
+            await transport.StopAsync(process, RunWrapper.Cleanup, grace, agentStopping);
+            state = await LookAsync(transport, process, agentStopping);
+        }
+        ExecutionResult? finish = await transport.FinishAsync(process, machine, agentStopping);
+        if (state.Exit is null)
+        {
+            return fresh && state.Test is null
+                ? Ending.Failed(ErrorCodes.SpawnFailed, "the run wrapper ended without starting the test; the run's log says why")
+                : Ending.Lost($"the run wrapper (pid {process.WrapperPid} on {machine.Name}) is gone and never recorded how the test ended " +
+                    "(it was killed); what was left of the test was stopped", state.Survivors);
+        }
+        if (state.Test is null)
+        {
+            return Ending.Failed(ErrorCodes.SpawnFailed, $"the test's process could not be started (status {state.Exit.Status}); the run's log says why");
+        }
+        return new Ending(state, finish);
+    }
+
+    private async Task<WrapperState> LookAsync(ITransport transport, RunProcess process, CancellationToken agentStopping)
+    {
+        for (int failures = 0; ; failures++)
+        {
+            try
+            {
+                return await transport.LookAsync(process, agentStopping);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (failures == 0)
+                {
+                    log.WriteLine($"{Now()} could not look at the run in {process.RunDir} on {process.Host}: {e.Message}; trying again");
+                }
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(5, 0.2 * (failures + 1))), agentStopping);
             }
         }
     }
 
-    /// <summary>Records the test's process for recovery; a failure to record it is logged, never allowed to cost the verdict.</summary>
+    /// <summary>Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.</summary>
     private void RecordProcess(string runId, RunProcess process)
     {
         try
         {
+            // No fsync: every process on this host reads it from the page cache, and after a power cut the boot id differs anyway.
             store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }, durable: false);
         }
-        catch (Exception e) when (e is DispatchException or IOException)
+        catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
         {
-            log.WriteLine($"{Now()} run {runId}: could not record its process group {process.ProcessGroupId} for recovery: {e.Message}");
+            log.WriteLine($"{Now()} run {runId}: could not record where its test runs (group {process.ProcessGroupId}): {e.Message}");
         }
     }
 
-    /// <summary>A stop we asked for decides the status; otherwise an infrastructure error, else the exit code.</summary>
-    /// <remarks>
-    /// An agent that is stopped (SIGTERM) stops its tests; such a run ends as if the agent had died (interrupted,
-    /// agent_lost), so a batch entry may be retried, rather than as a user's cancel.
-    /// </remarks>
-    internal static Run Verdict(Run run, ExecutionResult result, bool timedOut, bool cancelled, TimeSpan limit, bool agentStopped = false) => run with
+    /// <summary>Records the verdict, retrying until the store takes it; then the wrapper's files go.</summary>
+    private async Task RecordAsync(RunRecord record, Ending ending, CancellationToken agentStopping)
     {
-        ExitCode = result.ExitCode,
-        Status = timedOut ? RunStatus.Timeout
-            : cancelled || agentStopped ? RunStatus.Interrupted
-            : result.ErrorCode.Length > 0 ? RunStatus.Failed
-            : result.ExitCode == 0 ? RunStatus.Completed
-            : RunStatus.Failed,
-        ErrorCode = timedOut ? ErrorCodes.Timeout : cancelled ? ErrorCodes.Interrupted : agentStopped ? ErrorCodes.AgentLost : result.ErrorCode,
-        ErrorMsg = timedOut ? $"the test ran longer than its {Duration.Format(limit)} time limit and was stopped"
-            : cancelled ? "cancelled; the test was stopped"
-            : agentStopped ? "the agent was stopped while the test ran, and stopped the test"
-            : result.ErrorMsg,
-    };
+        Run ended = Verdict(record.Run, ending, record.Spec.Timeout) with { EndedAt = clock.GetUtcNow() };
+        await _retry.RunAsync($"record the verdict of run {record.Id} ({ended.Status.ToWord()})", () =>
+            store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended, Leftovers = ending.Survivors is [_, ..] s ? s : null }),
+            agentStopping);
+        log.WriteLine($"{Now()} run {record.Id} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
+        if (ending is { Transport: { } transport, Process: { } process })
+        {
+            try
+            {
+                await transport.ForgetAsync(process, agentStopping);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.WriteLine($"{Now()} run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
+            }
+        }
+    }
 
-    private string Now() => clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The run as its ending decides: a stop we began while the test was alive decides the status (timeout, or
+    /// interrupted for a cancel); else an infrastructure error; else the test's exit status.
+    /// </summary>
+    internal static Run Verdict(Run run, Ending ending, TimeSpan limit)
+    {
+        if (ending.LostWhy is { } why)
+        {
+            return run with { Status = RunStatus.Interrupted, ExitCode = null, ErrorCode = ErrorCodes.AgentLost, ErrorMsg = why };
+        }
+        if (ending.State is not { Exit: { } exit } state)
+        {
+            ExecutionResult failure = ending.Failure!;
+            return failure.ErrorCode == ErrorCodes.Interrupted
+                ? run with { Status = RunStatus.Interrupted, ErrorCode = ErrorCodes.Interrupted, ErrorMsg = failure.ErrorMsg }
+                : run with { Status = RunStatus.Failed, ExitCode = null, ErrorCode = failure.ErrorCode, ErrorMsg = failure.ErrorMsg };
+        }
+        if (state.Stop is { Reason: RunWrapper.Timeout or RunWrapper.Cancel } stop && stop.Uptime <= exit.Uptime)
+        {
+            return stop.Reason == RunWrapper.Timeout
+                ? run with
+                {
+                    Status = RunStatus.Timeout, ExitCode = exit.Status, ErrorCode = ErrorCodes.Timeout,
+                    ErrorMsg = $"the test ran longer than its {Duration.Format(limit)} time limit and was stopped",
+                }
+                : run with { Status = RunStatus.Interrupted, ExitCode = exit.Status, ErrorCode = ErrorCodes.Interrupted, ErrorMsg = "cancelled; the test was stopped" };
+        }
+        if (ending.Failure is { } late)
+        {
+            return run with { Status = RunStatus.Failed, ExitCode = exit.Status, ErrorCode = late.ErrorCode, ErrorMsg = late.ErrorMsg };
+        }
+        return run with { Status = exit.Status == 0 ? RunStatus.Completed : RunStatus.Failed, ExitCode = exit.Status, ErrorCode = "", ErrorMsg = "" };
+    }
+
+    private string Now() => UtcTimestampConverter.Format(clock.GetUtcNow());
+}
+
+/// <summary>
+/// How a run ended, as the agent found it: what the wrapper wrote (<see cref="State"/>, with a failure that came after,
+/// such as artifacts not brought back), why the test never ran (<see cref="Failure"/>), or why nothing is left of it
+/// (<see cref="LostWhy"/>).
+/// </summary>
+internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, string? LostWhy = null,
+    IReadOnlyList<int>? Leftover = null, ITransport? Transport = null, RunProcess? Process = null)
+{
+    public IReadOnlyList<int>? Survivors => Leftover ?? State?.Survivors;
+
+    public static Ending Failed(string errorCode, string message) => new(null, ExecutionResult.Failure(errorCode, message));
+
+    public static Ending Cancelled() => Failed(ErrorCodes.Interrupted, "cancelled before the test started");
+
+    public static Ending Lost(string why, IReadOnlyList<int>? survivors = null) => new(null, null, why, survivors);
 }

@@ -13,15 +13,27 @@ public sealed class LogFollower(IFileSystem fs, RunStore store)
 {
     private const int BufferSize = 256 * 1024;
 
-    /// <summary>Copies from <paramref name="offset"/> until the run ends; returns the run as it ended.</summary>
-    public async Task<Run> FollowAsync(string runId, Stream output, long offset = 0, CancellationToken cancellationToken = default)
+    private static readonly TimeSpan KeepAgentEvery = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Copies from <paramref name="offset"/> until the run ends; returns the run as it ended. Every few seconds calls
+    /// <paramref name="keepAgent"/>, which makes sure an agent follows the run (see <see cref="Lab.FollowLogAsync"/>).
+    /// </summary>
+    public async Task<Run> FollowAsync(string runId, Stream output, long offset = 0, Func<CancellationToken, Task>? keepAgent = null,
+        CancellationToken cancellationToken = default)
     {
         byte[] buffer = new byte[BufferSize];
         Stream? log = null;
+        DateTime nextAgentCheck = DateTime.UtcNow + KeepAgentEvery;
         try
         {
             while (true)
             {
+                if (keepAgent is not null && DateTime.UtcNow >= nextAgentCheck)
+                {
+                    await keepAgent(cancellationToken);
+                    nextAgentCheck = DateTime.UtcNow + KeepAgentEvery;
+                }
                 // Look at the status before draining: whatever the run wrote before it ended is then copied.
                 Run run = store.Get(runId).Run;
                 log ??= TryOpen(run.LogsPath);

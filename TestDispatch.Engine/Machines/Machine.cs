@@ -19,12 +19,15 @@ public sealed record Machine
     /// configured and shown, but nothing is dispatched to them, and a run that reaches one fails with
     /// transport_unsupported. Never run a test meant for a remote machine on this host instead.
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool CanRunTests => Transport == TransportKind.Local;
 
     /// <summary>Why <see cref="CanRunTests"/> is false, for messages.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string WhyNotRunnable => $"machine '{Name}' uses the ssh transport, which this build of testdispatch cannot run yet";
 
     /// <summary>Where it is, for people: "local" or "user@host:port".</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string Location => Transport switch
     {
         TransportKind.Local => "local",
@@ -32,6 +35,7 @@ public sealed record Machine
     };
 }
 
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TransportKind>))]
 public enum TransportKind
 {
     Local,

@@ -7,4 +7,5 @@ public sealed record PrepareRequest(
     string TestDirHash,
     RunSpec Spec,
     string? BatchId = null,
-    string? PlanEntry = null);
+    string? PlanEntry = null,
+    Machines.Machine? Target = null);

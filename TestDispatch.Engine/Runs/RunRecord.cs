@@ -16,7 +16,16 @@ public sealed record RunRecord
 
     public required DateTimeOffset CreatedAt { get; init; }
     public RunProcess? Process { get; init; }
+
+    /// <summary>
+    /// The machine as configured when the run was made: the agent runs it there even if its own configuration is older,
+    /// newer, or from another --config file. Kept while the run is active.
+    /// </summary>
+    public Machines.Machine? Target { get; init; }
     public DateTimeOffset? CancelRequestedAt { get; init; }
+
+    /// <summary>Processes of the run that were still alive after SIGKILL (in uninterruptible sleep): kept for doctor.</summary>
+    public IReadOnlyList<int>? Leftovers { get; init; }
 
     [JsonIgnore]
     public string Id => Run.Id;

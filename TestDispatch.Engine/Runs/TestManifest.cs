@@ -43,11 +43,7 @@ public sealed record TestManifest(IReadOnlyList<string>? Command, TimeSpan? Time
         TimeSpan? timeout = null;
         if (json.Timeout is { } text)
         {
-            if (!Duration.TryParse(text, out TimeSpan parsed) || parsed <= TimeSpan.Zero)
-            {
-                throw Bad(path, $"has \"timeout\": \"{text}\", which is not a positive duration; {Duration.Help}");
-            }
-            timeout = parsed;
+            timeout = Duration.ParseTimeLimit(text, "\"timeout\"", out string? problem) ?? throw Bad(path, $"has {problem}");
         }
         return new TestManifest(json.Command, timeout);
     }

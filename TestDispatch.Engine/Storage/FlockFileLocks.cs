@@ -165,8 +165,13 @@ public sealed class FlockFileLocks : IFileLocks
     }
 
     /// <summary>Closing the fd releases the flock; no explicit LOCK_UN needed.</summary>
+    public bool StillHolds(IDisposable held, string path) =>
+        held is Held { Fd: { IsClosed: false } fd } && Libc.Stat(path) is { } atPath && atPath.IsSameFile(Libc.Stat(fd, path));
+
     private sealed class Held(SafeFileHandle fd) : IDisposable
     {
+        public SafeFileHandle Fd => fd;
+
         public void Dispose() => fd.Dispose();
     }
 }

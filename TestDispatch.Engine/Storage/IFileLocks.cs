@@ -12,4 +12,10 @@ public interface IFileLocks
 
     /// <summary>Waits up to <paramref name="timeout"/> for the lock; throws <see cref="TimeoutException"/> after.</summary>
     IDisposable Acquire(string path, TimeSpan timeout);
+
+    /// <summary>
+    /// Whether <paramref name="held"/> (from this object) still locks the file at <paramref name="path"/>: false once that
+    /// file was removed or replaced (or its directory is gone), when the next process to look finds a lock nobody holds.
+    /// </summary>
+    bool StillHolds(IDisposable held, string path);
 }

@@ -22,11 +22,15 @@ public sealed class InMemoryFileLocks : IFileLocks
     /// <summary>True while someone holds the lock on <paramref name="path"/>.</summary>
     public bool IsHeld(string path) => Gate(path).CurrentCount == 0;
 
+    public bool StillHolds(IDisposable held, string path) => held is Releaser { IsReleased: false };
+
     private SemaphoreSlim Gate(string path) => _locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
 
     private sealed class Releaser(SemaphoreSlim gate) : IDisposable
     {
         private int _released;
+
+        public bool IsReleased => Volatile.Read(ref _released) == 1;
 
         public void Dispose()
         {

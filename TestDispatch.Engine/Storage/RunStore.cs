@@ -153,32 +153,34 @@ public sealed class RunStore
 
     /// <summary>
     /// DESIGN §4.2 in one critical section: reuse a non-terminal twin (same machine and hash), refuse
-    /// with the occupying run if the machine is busy with another hash, or create a pending run.
+    /// with the occupying run if the machine is busy with another hash, or create a pending run. A run being
+    /// cancelled is never reused: its verdict will be interrupted, which is not what a new dispatch asked for.
     /// </summary>
     public PrepareOutcome Prepare(PrepareRequest request) => Locked(() =>
     {
         if (_index.Active(request.Machine).FirstOrDefault() is { } occupying)
         {
-            return occupying.Run.TestDirHash == request.TestDirHash
+            return occupying.Run.TestDirHash == request.TestDirHash && occupying.CancelRequestedAt is null
                 ? new PrepareOutcome(PrepareKind.Reused, occupying.Run)
-                : new PrepareOutcome(PrepareKind.Busy, occupying.Run);
+                : new PrepareOutcome(PrepareKind.Busy, occupying.Run, BeingCancelled: occupying.CancelRequestedAt is not null);
         }
 
         return new PrepareOutcome(PrepareKind.Created, Create(request).Run);
     });
 
     /// <summary>
-    /// A machine loop's next work, in one critical section: the machine's pending run; else, if the machine is free,
-    /// the first waiting item, in plan order, of the oldest open batch that targets it, made a run on it already
-    /// running (the agent takes it as it makes it, so it never waits as pending: one fsync'd append less per item).
-    /// Null when the machine is busy or nothing waits for it. With <paramref name="tags"/> null the machine takes no
-    /// batch items, only its pending run.
+    /// A machine loop's next work, in one critical section: the machine's active run (running after an agent restart:
+    /// to follow again; or pending); else, if the machine is free, the first waiting item, in plan order, of the oldest
+    /// open batch that targets it, made a run on it already running (the agent takes it as it makes it, so it never
+    /// waits as pending: one fsync'd append less per item), with <paramref name="target"/> as where it runs. Null when
+    /// nothing waits for the machine. With <paramref name="tags"/> null the machine takes no batch items, only the runs
+    /// dispatched to it.
     /// </summary>
-    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags) => Locked(() =>
+    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags, Machine? target = null) => Locked(() =>
     {
         if (_index.Active(machine).FirstOrDefault() is { } active)
         {
-            return active.Run.Status == RunStatus.Pending ? active : null;
+            return active;
         }
         if (tags is null)
         {
@@ -188,7 +190,8 @@ public sealed class RunStore
         {
             if (batch.Waiting.FirstOrDefault(e => e.Targets(machine, tags)) is { } entry)
             {
-                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Record.Id, entry.Name), startNow: true);
+                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Record.Id, entry.Name, target),
+                    startNow: true);
             }
         }
         return null;
@@ -220,9 +223,12 @@ public sealed class RunStore
         return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && open.Any(b => b.Waiting.Any(e => e.Targets(m.Name, m.Tags))))];
     });
 
-    /// <summary>Whether the agent has anything to do: a pending run, or a batch item waiting that <paramref name="runnable"/> says a machine can take.</summary>
+    /// <summary>
+    /// Whether the agent has anything to do: a run to start or to follow (a running run outlives the agent that followed it),
+    /// or a batch item waiting that <paramref name="runnable"/> says a machine can take.
+    /// </summary>
     public bool HasWork(Func<BatchEntry, bool> runnable) => Locked(() =>
-        _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Pending) ||
+        _index.ActiveAll().Any() ||
         OpenBatches().Any(b => b.Waiting.Any(runnable)));
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
@@ -309,6 +315,7 @@ public sealed class RunStore
                 PlanEntry = string.IsNullOrEmpty(request.PlanEntry) ? null : request.PlanEntry,
             },
             Spec = request.Spec,
+            Target = request.Target,
             Seq = _index.MaxSeq + 1,
             CreatedAt = now,
         });
@@ -449,11 +456,11 @@ public sealed class RunStore
 
     private RunRecord Write(RunRecord record, bool durable = true)
     {
-        // A finished run's process is gone and its pid may be reused: nothing reads it, and not keeping it
-        // takes a tenth off every snapshot and journal line.
-        if (record.Run.Status.IsTerminal() && record.Process is not null)
+        // A finished run's process is gone and its pid may be reused, and where it ran is in the run itself: nothing
+        // reads them, and not keeping them takes a good part off every snapshot and journal line.
+        if (record.Run.Status.IsTerminal() && (record.Process is not null || record.Target is not null))
         {
-            record = record with { Process = null };
+            record = record with { Process = null, Target = null };
         }
         Append(new JournalEntry(record), durable);
         _index.Apply(record);

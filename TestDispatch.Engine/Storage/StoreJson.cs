@@ -26,6 +26,9 @@ internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 [JsonSerializable(typeof(Snapshot))] // the older one-object form; SnapshotFile.WriteTo writes the current one
 [JsonSerializable(typeof(SnapshotHeader))]
 [JsonSerializable(typeof(RunRecord))]
+[JsonSerializable(typeof(RunProcess))]
+[JsonSerializable(typeof(List<int>))]
+[JsonSerializable(typeof(TestDispatch.Engine.Machines.Machine))]
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(BatchRecord))]
 [JsonSerializable(typeof(List<BatchRecord>))]

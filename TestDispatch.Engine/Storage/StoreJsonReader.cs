@@ -130,6 +130,8 @@ internal sealed class StoreJsonReader
         long? seq = null;
         DateTimeOffset? createdAt = null;
         RunProcess? process = null;
+        Machines.Machine? target = null;
+        List<int>? leftovers = null;
         DateTimeOffset? cancelRequestedAt = null;
         reader.ExpectObject("a run record");
         while (reader.NextProperty())
@@ -154,6 +156,16 @@ internal sealed class StoreJsonReader
             {
                 process = ReadProcess(ref reader);
             }
+            else if (reader.ValueTextEquals("leftovers"u8))
+            {
+                reader.Next();
+                leftovers = JsonSerializer.Deserialize(ref reader, StoreJson.Default.ListInt32);
+            }
+            else if (reader.ValueTextEquals("target"u8))
+            {
+                reader.Next();
+                target = JsonSerializer.Deserialize(ref reader, StoreJson.Default.Machine);
+            }
             else if (reader.ValueTextEquals("cancel_requested_at"u8))
             {
                 cancelRequestedAt = reader.NextTimestamp();
@@ -170,6 +182,8 @@ internal sealed class StoreJsonReader
             Seq = seq ?? throw Missing("seq"),
             CreatedAt = createdAt ?? throw Missing("created_at"),
             Process = process,
+            Target = target,
+            Leftovers = leftovers,
             CancelRequestedAt = cancelRequestedAt,
         };
     }
@@ -307,35 +321,11 @@ internal sealed class StoreJsonReader
         return _lastSpec;
     }
 
+    /// <summary>Only running runs have one, so the generated reader does (it also reads the older, shorter form).</summary>
     private static RunProcess? ReadProcess(ref Utf8JsonReader reader)
     {
-        if (reader.Next() == JsonTokenType.Null)
-        {
-            return null;
-        }
-        reader.ExpectObject("a process");
-        int processGroupId = 0, agentPid = 0;
-        long startTicks = 0;
-        while (reader.NextProperty())
-        {
-            if (reader.ValueTextEquals("process_group_id"u8))
-            {
-                processGroupId = reader.NextInt32();
-            }
-            else if (reader.ValueTextEquals("start_ticks"u8))
-            {
-                startTicks = reader.NextInt64();
-            }
-            else if (reader.ValueTextEquals("agent_pid"u8))
-            {
-                agentPid = reader.NextInt32();
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-        return new RunProcess(processGroupId, startTicks, agentPid);
+        reader.Next();
+        return JsonSerializer.Deserialize(ref reader, StoreJson.Default.RunProcess);
     }
 
     private static RunStatus NextStatus(ref Utf8JsonReader reader)

@@ -14,7 +14,7 @@ public sealed class StoreWatcher : IDisposable
     private readonly SemaphoreSlim _changed = new(0, 1);
     private readonly IFileSystemWatcher? _watcher;
 
-    public StoreWatcher(IFileSystem fs, string stateDir)
+    public StoreWatcher(IFileSystem fs, string stateDir, NotifyFilters changes = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size)
     {
         if (fs is not FileSystem)
         {
@@ -24,7 +24,7 @@ public sealed class StoreWatcher : IDisposable
         try
         {
             watcher = fs.FileSystemWatcher.New(stateDir);
-            watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size;
+            watcher.NotifyFilter = changes;
             watcher.Changed += (_, _) => Wake();
             watcher.Created += (_, _) => Wake();
             watcher.Renamed += (_, _) => Wake();

@@ -1,88 +1,205 @@
+using System.Collections.Concurrent;
 using CliWrap;
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Transports;
 
 /// <summary>
-/// Runs a test on this host: copies the test dir to the run's private work dir (as cp -a would: modes,
-/// times, symlinks), then starts the command through setsid(1) so the test leads a new session and process group that
-/// cancel and timeout can kill whole. stdout and stderr go to the log as they arrive.
+/// Runs tests on this host. A run's directory is <c>runs/&lt;id&gt;/</c> in the state dir: the test dir is copied to its
+/// <c>work/</c> (as cp -a would), and the run wrapper is started there through setsid, in a session of its own, writing
+/// the log straight into the run's output.log. The agent is the wrapper's parent only by accident of who started it:
+/// nothing passes between them but files, so the wrapper and its test go on when the agent dies.
 /// </summary>
-public sealed class LocalTransport : ITransport
+public sealed class LocalTransport(StatePaths paths) : ITransport
 {
     /// <summary>
-    /// Held while starting a test, and by the copy while it writes an executable file: a child forked while another
+    /// Held while starting a process, and by the copy while it writes an executable file: a child forked while another
     /// machine's copy has its run.sh open for writing keeps that descriptor until it execs, and that run.sh's own exec
     /// then fails with "Text file busy". Never held across a wait.
     /// </summary>
     private static readonly Lock ForkGate = new();
 
-    public async Task<ExecutionResult> ExecuteAsync(ExecutionRequest request, CancellationToken stop)
+    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>The wrappers this agent started, by run dir: their end is the fastest sign that a run is over.</summary>
+    private readonly ConcurrentDictionary<string, Task> _children = new(StringComparer.Ordinal);
+
+    private readonly ConcurrentDictionary<string, StoreWatcher> _watchers = new(StringComparer.Ordinal);
+
+    public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(request.WorkDir);
+        Run run = request.Run;
+        string dir = paths.RunDir(run.Id);
+        if (Existing(dir) is { } started)
+        {
+            return Task.FromResult(new LaunchResult(started));
+        }
+        if (!Directory.Exists(run.TestDir))
+        {
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists"));
+        }
+        string work = Path.Combine(dir, "work");
         try
         {
-            TestDirCopier.Copy(request.Run.TestDir, request.WorkDir, ForkGate);
+            Directory.CreateDirectory(dir, Private);
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true); // a launch cut short by an agent's death
+            }
+            Directory.CreateDirectory(work, Private);
+            Directory.CreateDirectory(run.ArtifactsPath, Private);
+            TestDirCopier.Copy(run.TestDir, work, ForkGate);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not copy {request.Run.TestDir} to {request.WorkDir}: {e.Message}");
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy {run.TestDir} to {work}: {e.Message}"));
         }
-
-
-        if (CommandResolver.Check(request.Command, request.WorkDir, request.Environment) is { } problem)
+        if (CommandResolver.Check(request.Command, work, request.Environment) is { } problem)
         {
-            return ExecutionResult.Failure(ErrorCodes.SpawnFailed, problem);
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.SpawnFailed, problem));
         }
 
-        // Both pipes write into one log; Synchronized keeps their chunks whole, in arrival order.
-        Stream log = Stream.Synchronized(request.Log);
-        // setsid makes the test a session and process group leader. (SIGPIPE's default action is restored by the agent
-        // for itself, so the test inherits it: see Agent.PrepareProcess.)
-        Command command = Cli.Wrap("setsid")
-            .WithArguments(["--", .. request.Command])
-            .WithWorkingDirectory(request.WorkDir)
-            .WithEnvironmentVariables(request.Environment.ToDictionary(e => e.Key, string? (e) => e.Value))
-            .WithStandardInputPipe(PipeSource.Null)
-            .WithStandardOutputPipe(PipeTarget.ToStream(log))
-            .WithStandardErrorPipe(PipeTarget.ToStream(log))
-            .WithValidation(CommandResultValidation.None);
-
-        CommandTask<CommandResult> task;
+        string script = Path.Combine(dir, RunWrapper.FileName);
+        CommandTask<CommandResult> wrapper;
         try
         {
+            File.WriteAllText(script, RunWrapper.Script);
+            Command command = Cli.Wrap("setsid")
+                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, run.Id, request.KillGrace, request.Environment, request.Command)])
+                .WithWorkingDirectory(dir)
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithStandardOutputPipe(PipeTarget.Null)
+                .WithStandardErrorPipe(PipeTarget.Null)
+                .WithValidation(CommandResultValidation.None);
             lock (ForkGate)
             {
-                task = command.ExecuteAsync(CancellationToken.None);
+                wrapper = command.ExecuteAsync(CancellationToken.None);
             }
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            return ExecutionResult.Failure(ErrorCodes.SpawnFailed, $"could not start {request.Command[0]}: {e.Message}");
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.SpawnFailed,
+                $"could not start the run wrapper (setsid sh {script}): {e.Message}; 'testdispatch doctor' checks what is missing"));
         }
+        _children[dir] = wrapper.Task;
+        // setsid(1) does not fork here (its caller leads no group), so the pid is the wrapper's own.
+        return Task.FromResult(new LaunchResult(Process(dir, wrapper.ProcessId, ProcFs.StartTicks(wrapper.ProcessId) ?? 0)));
+    }
 
-        RunProcess process = new(task.ProcessId, ProcessGroups.StartTicks(task.ProcessId) ?? 0, Environment.ProcessId);
-        // Recording the process for recovery takes the state lock: let it overlap the test instead of delaying its
-        // start. Either way the group exists unrecorded from the spawn until the record is written; it is awaited
-        // before returning, so it always lands before the verdict.
-        Task recorded = Task.Run(() => request.OnStarted(process), CancellationToken.None);
-        await using CancellationTokenRegistration onStop = stop.Register(() =>
-            _ = ProcessGroups.TerminateAsync(process, request.KillGrace));
+    public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default) =>
+        Task.FromResult(WrapperState.FromFiles(name => Read(Path.Combine(process.RunDir, name)), ProcFs.BootId(), ProcFs.Uptime(),
+            ProcFs.IsRunning(process.WrapperPid, process.WrapperStartTicks)));
 
-        // When the test's own process ends, anything it left in its group dies with it: nothing outlives
-        // the run, and a leftover background child can no longer hold the output pipes (and the run) open.
-        while (!task.Task.IsCompleted)
+    /// <summary>The wrapper's files appearing (inotify, else a poll), or the end of a wrapper this agent started.</summary>
+    public async Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)
+    {
+        // File names only: the test's writes to output.log would wake the follower for nothing.
+        StoreWatcher watcher = _watchers.GetOrAdd(process.RunDir, dir => new StoreWatcher(RealDisk, dir, NotifyFilters.FileName));
+        Task changed = watcher.WaitAsync(most, cancellationToken);
+        await (_children.TryGetValue(process.RunDir, out Task? child) ? Task.WhenAny(changed, child) : Task.WhenAny(changed));
+    }
+
+    private static readonly System.IO.Abstractions.FileSystem RealDisk = new();
+
+    public async Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        string script = Path.Combine(process.RunDir, RunWrapper.FileName);
+        if (!File.Exists(script))
         {
-            if (ProcessGroups.HasExited(process.ProcessGroupId, process.StartTicks))
+            File.WriteAllText(script, RunWrapper.Script);
+        }
+        Command stop = Cli.Wrap("sh")
+            .WithArguments(RunWrapper.StopArguments(script, process.RunDir, RunIdOf(process), grace, reason))
+            .WithStandardInputPipe(PipeSource.Null)
+            .WithValidation(CommandResultValidation.None);
+        CommandTask<CommandResult> running;
+        lock (ForkGate)
+        {
+            running = stop.ExecuteAsync(cancellationToken);
+        }
+        await running;
+    }
+
+    public Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default)
+    {
+        string work = Path.Combine(process.RunDir, "work");
+        if (!machine.KeepWorkDir && Directory.Exists(work))
+        {
+            RemoveTree(work);
+        }
+        return Task.FromResult<ExecutionResult?>(null);
+    }
+
+    public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default)
+    {
+        _children.TryRemove(process.RunDir, out _);
+        if (_watchers.TryRemove(process.RunDir, out StoreWatcher? watcher))
+        {
+            watcher.Dispose();
+        }
+        foreach (string name in RunWrapper.ControlFiles)
+        {
+            File.Delete(Path.Combine(process.RunDir, name));
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Deletes a work dir, also one where the test took away its own write permission on a folder.</summary>
+    private static void RemoveTree(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            MakeOwnersAgain(path);
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    private static void MakeOwnersAgain(string folder)
+    {
+        File.SetUnixFileMode(folder, File.GetUnixFileMode(folder) | Private);
+        foreach (DirectoryInfo sub in new DirectoryInfo(folder).EnumerateDirectories("*", new EnumerationOptions { AttributesToSkip = 0 }))
+        {
+            if (sub.LinkTarget is null)
             {
-                ProcessGroups.Signal(process, Libc.SIGKILL);
+                MakeOwnersAgain(sub.FullName);
             }
-            await Task.WhenAny(task.Task, Task.Delay(50, CancellationToken.None));
         }
-        CommandResult result = await task;
-        ProcessGroups.Signal(process, Libc.SIGKILL);
-        await recorded;
-        return new ExecutionResult(result.ExitCode);
+    }
+
+    /// <summary>The wrapper an agent before this one started for the run, if one did.</summary>
+    private static RunProcess? Existing(string dir) =>
+        WrapperState.Identity(Read(Path.Combine(dir, "wrapper"))) is { } wrapper ? Process(dir, wrapper.Pid, wrapper.StartTicks) : null;
+
+    private static RunProcess Process(string dir, int pid, long startTicks) => new()
+    {
+        Host = "local",
+        BootId = ProcFs.BootId(),
+        RunDir = dir,
+        WrapperPid = pid,
+        WrapperStartTicks = startTicks,
+        AgentPid = Environment.ProcessId,
+    };
+
+    /// <summary>A run's directory is named after the run.</summary>
+    private static string RunIdOf(RunProcess process) => Path.GetFileName(process.RunDir);
+
+    private static string? Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 }

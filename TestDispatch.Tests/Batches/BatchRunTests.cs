@@ -130,7 +130,7 @@ public sealed class BatchRunTests : IDisposable
     }
 
     [Fact]
-    public async Task An_entry_whose_agent_died_is_retried_by_the_next_agent_when_it_has_retries()
+    public async Task An_entry_whose_run_wrapper_was_killed_is_retried_when_it_has_retries()
     {
         int sleep = Random.Shared.Next(100_000, 999_999);
         string marker = _cli.Combine("first-try");
@@ -139,17 +139,38 @@ public sealed class BatchRunTests : IDisposable
         (_, string id, _) = await _cli.Run("batch", "submit", plan);
         id = id.Trim();
         Lab lab = _cli.OpenLab();
-        RunRecord first = await Eventually.Get(() => lab.Store.List(new RunFilter(BatchId: id)) is [{ Process: not null } r] ? r : null,
+        RunRecord first = await Eventually.Get(() => lab.Store.List(new RunFilter(BatchId: id)) is [{ Process.ProcessGroupId: > 0 } r] ? r : null,
             what: "the first try to start");
         await Eventually.True(() => Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test's sleep");
 
-        System.Diagnostics.Process.GetProcessById(first.Process!.AgentPid).Kill();
+        System.Diagnostics.Process.GetProcessById(first.Process!.WrapperPid).Kill();
         Batch ended = await lab.WaitBatchAsync(id).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(BatchStatus.Completed, ended.Status);
         Assert.Equal(2, ended.Items![0].Attempts);
         Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost), (lab.Store.Get(first.Id).Run.Status, lab.Store.Get(first.Id).Run.ErrorCode));
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Fact]
+    public async Task An_entry_whose_agent_died_goes_on_and_passes_on_its_first_try()
+    {
+        string release = _cli.Combine("release");
+        _cli.MakeTest("waits", $"echo before\nwhile [ ! -e '{release}' ]; do sleep 0.05; done\necho after");
+        string plan = Plan("""{ "entries": [ { "name": "x", "test_dir": "waits", "machine": "local-1", "retries": 1 } ] }""");
+        (_, string id, _) = await _cli.Run("batch", "submit", plan);
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        RunRecord first = await Eventually.Get(() => lab.Store.List(new RunFilter(BatchId: id)) is [{ Process.ProcessGroupId: > 0 } r] ? r : null,
+            what: "the entry to start");
+
+        System.Diagnostics.Process.GetProcessById(first.Process!.AgentPid).Kill();
+        await File.WriteAllTextAsync(release, "");
+        Batch ended = await lab.WaitBatchAsync(id).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(BatchStatus.Completed, ended.Status);
+        Assert.Equal(1, ended.Items![0].Attempts);
+        Assert.Equal("before\nafter\n", await File.ReadAllTextAsync(lab.Store.Get(first.Id).Run.LogsPath));
     }
 
     [Fact]

@@ -30,6 +30,8 @@ public sealed class BatchWaitTests
 
         public IDisposable? TryAcquire(string path) => inner.TryAcquire(path);
 
+        public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
+
         public IDisposable Acquire(string path, TimeSpan timeout)
         {
             if (path.EndsWith("state.lock", StringComparison.Ordinal) && Interlocked.Increment(ref _count) == at)

@@ -88,7 +88,7 @@ public class PlanFileTests
             "entries[1] ('a'): retries 11 must be a whole number from 0 to 10",
             "entries[2] ('b'): give either machine or tags, not both",
             "entries[3] ('c'): no target; add \"machine\"",
-            "entries[3] ('c'): timeout \"soon\" is not a positive duration",
+            "entries[3] ('c'): timeout 'soon' is not a duration",
             "entries[4] ('d'): test_dir is missing",
         ];
         foreach (string part in expected)

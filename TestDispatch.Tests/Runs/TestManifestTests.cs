@@ -27,7 +27,7 @@ public class TestManifestTests
     [Theory]
     [InlineData("""{ "command": ["x"], """, "not valid JSON")]
     [InlineData("""{ "command": [] }""", "empty \"command\"")]
-    [InlineData("""{ "timeout": "forever" }""", "not a positive duration")]
+    [InlineData("""{ "timeout": "forever" }""", "not a duration")]
     [InlineData("""{ "comand": ["x"] }""", "not valid JSON")]
     public void Bad_content_is_refused_naming_the_file_and_the_problem(string json, string problem)
     {

@@ -42,7 +42,7 @@ public sealed class RunStoreFaultTests(ITestOutputHelper output)
         new("update", 1000, false, (store, ledger) => ledger.Add(store.Update(ledger.PendingRun, Running))),
         new("update that finishes a run", 1000, false, (store, ledger) => ledger.Add(store.Update(ledger.RunningRun, r => Finished(r)))),
         new("update, not durable", 1000, false, (store, ledger) =>
-            ledger.Add(store.Update(ledger.RunningRun, r => r with { Process = new RunProcess(4242, 1, 1) }, durable: false))),
+            ledger.Add(store.Update(ledger.RunningRun, r => r with { Process = new RunProcess { WrapperPid = 4241, ProcessGroupId = 4242, StartTicks = 1, AgentPid = 1 } }, durable: false))),
         new("batch submit", 1000, false, (store, ledger) => ledger.Batches.Add(store.AddBatch("b2", "/plans/b2.json", [Entry("x"), Entry("y")]).Id)),
         new("take a batch item", 1000, false, (store, ledger) => ledger.Add(store.TakeNext("m5", ["x86"])!)),
         new("compaction", 1000, false, (store, _) => store.Compact()),

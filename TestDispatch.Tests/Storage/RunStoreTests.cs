@@ -258,7 +258,7 @@ public class RunStoreTests
         Assert.Equal(("/state/runs/0a1b2c3d4e5f/artifacts", "/state/runs/0a1b2c3d4e5f/output.log"), (full.Run.ArtifactsPath, full.Run.LogsPath));
         Assert.Equal(["./run.sh", "--fast"], full.Spec.Command);
         Assert.Equal((TimeSpan.FromMinutes(5), 7L, new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero)), (full.Spec.Timeout, full.Seq, full.CreatedAt));
-        Assert.Equal(new RunProcess(4321, 987654321, 1234), full.Process);
+        Assert.Equal(new RunProcess { ProcessGroupId = 4321, StartTicks = 987654321, AgentPid = 1234 }, full.Process);
         Assert.Equal(new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero), full.CancelRequestedAt);
         RunRecord pending = store.Get("ffeeddccbbaa");
         Assert.Equal((RunStatus.Pending, null, null, null, "", ""),
@@ -273,7 +273,7 @@ public class RunStoreTests
     {
         RunStore store = _dir.Open();
         Run run = store.Prepare(Request()).Run;
-        RunProcess process = new(4321, 987654321, 1234);
+        RunProcess process = new() { Host = "local", BootId = "b", RunDir = "/state/runs/x", WrapperPid = 4300, WrapperStartTicks = 5, ProcessGroupId = 4321, StartTicks = 987654321, StartUptime = 12.5, AgentPid = 1234 };
         store.Update(run.Id, r => Running(r) with { Process = process });
         Assert.Equal(process, _dir.Open().Get(run.Id).Process);
 
@@ -411,6 +411,8 @@ public class RunStoreTests
 
         public IDisposable? TryAcquire(string path) => inner.TryAcquire(path);
 
+        public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
+
         public IDisposable Acquire(string path, TimeSpan timeout)
         {
             if (Interlocked.Increment(ref _acquires) == at)
@@ -428,7 +430,7 @@ public class RunStoreTests
         Run run = store.Prepare(Request()).Run;
         store.Update(run.Id, Running);
 
-        store.Update(run.Id, r => r with { Process = new RunProcess(4242, 99, 4000) }, durable: false);
+        store.Update(run.Id, r => r with { Process = new RunProcess { WrapperPid = 4200, ProcessGroupId = 4242, StartTicks = 99, AgentPid = 4000 } }, durable: false);
 
         Assert.Equal(4242, _dir.Open().Get(run.Id).Process?.ProcessGroupId);
         store.Update(run.Id, r => Finished(r));

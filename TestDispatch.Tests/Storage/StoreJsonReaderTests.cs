@@ -34,8 +34,18 @@ public class StoreJsonReaderTests
         Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500)),
         Seq = 7,
         CreatedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero),
-        Process = new RunProcess(4321, 987654321, 1234),
+        Process = new RunProcess
+        {
+            Host = "lab@rig-07:2222", BootId = "0b1c-boot", RunDir = "/var/tmp/testdispatch/0a1b2c3d4e5f", WrapperPid = 4320,
+            WrapperStartTicks = 987654300, ProcessGroupId = 4321, StartTicks = 987654321, StartUptime = 9876.54, AgentPid = 1234,
+        },
+        Target = new Engine.Machines.Machine
+        {
+            Name = "lab-m01", Transport = Engine.Machines.TransportKind.Ssh, Host = "rig-07", User = "lab", Port = 2222,
+            IdentityFile = "~/.ssh/lab", SshOptions = ["-oStrictHostKeyChecking=yes"], WorkRoot = "/var/tmp/td", KeepWorkDir = true, Tags = ["x86", "gpu"],
+        },
         CancelRequestedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero),
+        Leftovers = [4330, 4331],
     };
 
     internal static RunRecord Pending() => new()
@@ -137,7 +147,7 @@ public class StoreJsonReaderTests
             object? field = property.GetValue(value);
             object? empty = property.PropertyType.IsValueType ? Activator.CreateInstance(property.PropertyType) : null;
             Assert.False(Equals(field, empty) || field is "", $"the sample leaves {value.GetType().Name}.{property.Name} at its default");
-            if (field is Run or RunSpec or RunProcess)
+            if (field is Run or RunSpec or RunProcess or Engine.Machines.Machine)
             {
                 AssertNoPropertyIsDefault(field);
             }
@@ -152,7 +162,7 @@ public class StoreJsonReaderTests
             object? want = property.GetValue(expected);
             object? got = property.GetValue(actual);
             string name = $"{expected.GetType().Name}.{property.Name}";
-            if (want is Run or RunSpec or RunProcess && got is not null)
+            if (want is Run or RunSpec or RunProcess or Engine.Machines.Machine && got is not null)
             {
                 AssertSameValues(want, got);
             }

@@ -46,7 +46,11 @@ public sealed class CliHarness : IDisposable
 
     public async Task<(int Exit, string Out, string Err)> Run(params string[] args) => await Run(args, CancellationToken.None);
 
-    public async Task<(int Exit, string Out, string Err)> Run(string[] args, CancellationToken cancellationToken, Stream? rawOut = null)
+    /// <summary>The CLI with another configuration file than the harness's (a client configured differently, on the same state dir).</summary>
+    public async Task<(int Exit, string Out, string Err)> RunWithConfig(string configFile, params string[] args) =>
+        await Run(args, CancellationToken.None, configFile: configFile);
+
+    public async Task<(int Exit, string Out, string Err)> Run(string[] args, CancellationToken cancellationToken, Stream? rawOut = null, string? configFile = null)
     {
         MemoryStream buffer = new();
         Stream raw = rawOut ?? buffer;
@@ -54,7 +58,7 @@ public sealed class CliHarness : IDisposable
         StringWriter error = new();
         CliConsole console = new(output, error, raw) { Program = Program };
         // Global options first: anything after a "--" in args belongs to the test command.
-        int exit = await CliApp.RunAsync(["--state-dir", StateDir, "--config", ConfigFile, .. args], console, cancellationToken);
+        int exit = await CliApp.RunAsync(["--state-dir", StateDir, "--config", configFile ?? ConfigFile, .. args], console, cancellationToken);
         await output.FlushAsync(CancellationToken.None);
         return (exit, rawOut is null ? Encoding.UTF8.GetString(buffer.ToArray()) : "", error.ToString());
     }
@@ -94,17 +98,14 @@ public sealed class CliHarness : IDisposable
         return dir;
     }
 
-    /// <summary>Kills what is left of this state dir's runs (a failed test may leave one waiting forever), then removes the dir.</summary>
+    /// <summary>Stops what is left of this state dir's runs (a failed test may leave one waiting forever), then removes the dir.</summary>
     public void Dispose()
     {
         try
         {
             foreach (Engine.Runs.RunRecord record in OpenLab(startsAgents: false).Store.Active())
             {
-                if (record.Process is { } process)
-                {
-                    ProcessGroups.Signal(process, 9);
-                }
+                Processes.StopRun(Path.Combine(StateDir, "runs", record.Id), record.Id);
             }
         }
         catch (DispatchException)

@@ -48,6 +48,8 @@ public sealed class FaultyDisk
             return inner.TryAcquire(path);
         }
 
+        public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
+
         public IDisposable Acquire(string path, TimeSpan timeout)
         {
             plan.HitOrThrow("lock", path);

@@ -1,3 +1,6 @@
+using CliWrap;
+using TestDispatch.Engine.Execution;
+
 namespace TestDispatch.Tests.Support;
 
 /// <summary>Looks for processes by a marker in their command line, to prove a run's process tree is gone.</summary>
@@ -27,5 +30,23 @@ public static class Processes
             }
         }
         return found;
+    }
+
+    /// <summary>Kills a run's wrapper and everything of its test, at once (no grace): for cleaning up after a failed test.</summary>
+    public static void StopRun(string runDir, string runId)
+    {
+        if (!Directory.Exists(runDir))
+        {
+            return;
+        }
+        if (File.Exists(Path.Combine(runDir, "wrapper")) &&
+            WrapperState.Identity(File.ReadAllText(Path.Combine(runDir, "wrapper"))) is { } wrapper)
+        {
+            Engine.Processes.ProcessGroups.Signal(wrapper.Pid, wrapper.StartTicks, 9);
+        }
+        string script = Path.Combine(Path.GetTempPath(), $"td-stop-{Environment.ProcessId}.sh");
+        File.WriteAllText(script, RunWrapper.Script);
+        Cli.Wrap("sh").WithArguments(RunWrapper.StopArguments(script, runDir, runId, TimeSpan.Zero, RunWrapper.Cleanup))
+            .WithValidation(CommandResultValidation.None).ExecuteAsync().GetAwaiter().GetResult();
     }
 }

@@ -167,12 +167,12 @@ public sealed class DispatchDialog : Window
         TimeSpan? timeout = null;
         if (_timeout.Text.Trim() is { Length: > 0 } t)
         {
-            if (!Duration.TryParse(t, out TimeSpan parsed) || parsed <= TimeSpan.Zero)
+            timeout = Duration.ParseTimeLimit(t, "timeout", out string? problem);
+            if (problem is not null)
             {
-                _error.Text = $"timeout '{t}' is not a positive duration; {Duration.Help}";
+                _error.Text = problem;
                 return;
             }
-            timeout = parsed;
         }
         string[] command = _command.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         _busy = true;
@@ -186,7 +186,9 @@ public sealed class DispatchDialog : Window
                 PrepareOutcome outcome = await _lab.DispatchAsync(testDir, machine, command.Length > 0 ? command : null, timeout);
                 if (outcome.Kind == PrepareKind.Busy)
                 {
-                    error = $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}); pick another machine or cancel that run";
+                    error = outcome.BeingCancelled
+                        ? $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}), which is being cancelled; dispatch again once it has ended"
+                        : $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}); pick another machine or cancel that run";
                 }
                 else
                 {

@@ -138,13 +138,15 @@ public sealed class MainWindow : Window
         ScreenData? previous = _data;
         bool relist = _relist;
         _relist = false;
-        _ = Task.Run(() =>
+        _ = Task.Run(async () =>
         {
             ScreenData? data = null;
             string? error = null;
             try
             {
                 data = ScreenData.Load(_lab, query, previous, relist);
+                // Runs outlive agents: if the agent died, a new one takes over what it followed.
+                await _lab.KeepAgentAsync();
             }
             catch (DispatchException e)
             {

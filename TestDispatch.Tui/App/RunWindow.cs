@@ -75,12 +75,16 @@ public sealed class RunWindow : Window
 
     private void Tick()
     {
-        _ = Task.Run(() =>
+        _ = Task.Run(async () =>
         {
             Run? run = null;
             try
             {
                 run = _lab.Store.Get(_runId).Run;
+                if (!run.Status.IsTerminal())
+                {
+                    await _lab.KeepAgentAsync(); // its end is recorded only by an agent following it
+                }
             }
             catch (DispatchException)
             {

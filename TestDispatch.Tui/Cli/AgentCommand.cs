@@ -8,7 +8,8 @@ namespace TestDispatch.Tui.Cli;
 
 /// <summary>
 /// <c>agent [--background]</c>: the process that executes runs. Clients start it by themselves; run it
-/// by hand only to watch it work. SIGTERM or Ctrl+C stop it, interrupting the runs it is executing.
+/// by hand only to watch it work. SIGTERM or Ctrl+C stop the agent only: its runs go on under their wrappers,
+/// and the next agent (started by any client) takes them over.
 /// </summary>
 public static class AgentCommand
 {
@@ -27,7 +28,8 @@ public static class AgentCommand
                 context.Cancel = true;
                 stop.Cancel();
             });
-            RunExecutor executor = new(lab.FileSystem, lab.Store, lab.Config, _ => new LocalTransport(), lab.Clock, log);
+            LocalTransport local = new(lab.Store.Paths);
+            RunExecutor executor = new(lab.Store, lab.Config, _ => local, lab.Clock, log);
             return await new Agent(lab, executor, log).RunAsync(stop.Token);
         });
         return command;

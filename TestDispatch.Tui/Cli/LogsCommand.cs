@@ -41,7 +41,7 @@ public static class LogsCommand
             try
             {
                 long start = logs.OffsetOfLastLines(run, parse.GetValue(tail) ?? FollowTailDefault);
-                Run ended = await logs.FollowAsync(run.Id, output, start, cancellationToken);
+                Run ended = await lab.FollowLogAsync(run.Id, output, start, cancellationToken);
                 return ExitCodes.For(ended);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

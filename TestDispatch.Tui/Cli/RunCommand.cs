@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Logs;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
@@ -25,7 +24,19 @@ public static class RunCommand
         Option<string> machine = new("--machine", "-m") { Description = "Machine to run on", Required = true };
         Option<bool> wait = new("--wait", "-w") { Description = "Wait for the verdict and exit with it" };
         Option<bool> follow = new("--follow", "-f") { Description = "Stream the log while waiting (implies --wait)" };
-        Option<TimeSpan?> timeout = DurationOption("--timeout", "Time limit (e.g. 90s, 5m, 00:10:00); default from configuration");
+        Option<TimeSpan?> timeout = new("--timeout")
+        {
+            Description = "Time limit, at most 365d (e.g. 90s, 5m, 00:10:00); default from configuration",
+            CustomParser = result =>
+            {
+                TimeSpan? limit = Duration.ParseTimeLimit(result.Tokens.Single().Value, "--timeout", out string? problem);
+                if (problem is not null)
+                {
+                    result.AddError(problem);
+                }
+                return limit;
+            },
+        };
         Option<string?> program = new("--command") { Description = "Test program to run instead of the configured one (its arguments go after --)" };
         Option<bool> json = GlobalOptions.Json();
         Command command = new("run", "Dispatch a test directory to a machine") { testDir, arguments, machine, wait, follow, timeout, program, json };
@@ -41,9 +52,11 @@ public static class RunCommand
             Run run = outcome.Run;
             if (outcome.Kind == PrepareKind.Busy)
             {
-                await console.Error.WriteLineAsync(
-                    $"testdispatch: {ErrorCodes.MachineBusy}: machine {machineName} is busy with run {run.Id} ({run.Status.ToWord()}, {run.TestDir}); " +
-                    $"wait for it ('testdispatch logs -f {run.Id}') or cancel it ('testdispatch cancel {run.Id}')");
+                await console.Error.WriteLineAsync(outcome.BeingCancelled
+                    ? $"testdispatch: {ErrorCodes.MachineBusy}: machine {machineName} is busy with run {run.Id} ({run.TestDir}), which is being " +
+                      $"cancelled; dispatch again once it has ended ('testdispatch logs -f {run.Id}' waits for that)"
+                    : $"testdispatch: {ErrorCodes.MachineBusy}: machine {machineName} is busy with run {run.Id} ({run.Status.ToWord()}, {run.TestDir}); " +
+                      $"wait for it ('testdispatch logs -f {run.Id}') or cancel it ('testdispatch cancel {run.Id}')");
                 return ExitCodes.MachineBusy;
             }
             if (outcome.Kind == PrepareKind.Reused)
@@ -67,7 +80,7 @@ public static class RunCommand
             try
             {
                 Run ended = parse.GetValue(follow)
-                    ? await new LogFollower(lab.FileSystem, lab.Store).FollowAsync(run.Id, console.RawOut, 0, cancellationToken)
+                    ? await lab.FollowLogAsync(run.Id, console.RawOut, 0, cancellationToken)
                     : await lab.WaitAsync(run.Id, cancellationToken);
                 if (asJson)
                 {
@@ -85,19 +98,4 @@ public static class RunCommand
         });
         return command;
     }
-
-    public static Option<TimeSpan?> DurationOption(string name, string description) => new(name)
-    {
-        Description = description,
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Single().Value;
-            if (Duration.TryParse(text, out TimeSpan value) && value > TimeSpan.Zero)
-            {
-                return value;
-            }
-            result.AddError($"{name} '{text}' is not a positive duration; {Duration.Help}");
-            return null;
-        },
-    };
 }

@@ -21,6 +21,7 @@ internal static class Program
                 StoreBenchmark.LoadCommand => StoreBenchmark.LoadOnce(args[1..]),
                 "dispatch" => DispatchBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "tui" => TuiBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "adoption" => AdoptionBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -54,6 +55,13 @@ internal static class Program
         to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
         to.WriteLine("          --follow-mb 20,200          log sizes for the follow part, in MB");
         to.WriteLine("          --dir PATH                  where to create the scratch dir (default: the temp dir)");
+        to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  adoption  one batch of slow tests over 2 local machines, undisturbed and with the agent SIGKILLed at random");
+        to.WriteLine("            (the native binary, as for dispatch): completed, agent_lost, retries and wall time");
+        to.WriteLine("          --tests N                   tests in the batch (default 50)");
+        to.WriteLine("          --seconds N                 how long each test sleeps (default 10)");
+        to.WriteLine("          --kills N                   SIGKILLs of the agent (default 10)");
+        to.WriteLine("          --testdispatch PATH         the binary");
         to.WriteLine("          --keep                      leave the scratch dir behind");
     }
 }

@@ -671,7 +671,7 @@ internal sealed class StoreBenchmark
     /// <summary>80% completed, 12% failed, 5% timeout, 3% interrupted.</summary>
     private static RunRecord MakeRecord(StatePaths paths, string id, long seq, int machine, RunStatus status) =>
         SyntheticRuns.Record(paths, id, seq, MachineName(machine), $"/srv/lab/tests/suite-{seq % 37:00}/case-{seq % 211:000}", status, Spec, Epoch,
-            new RunProcess(20_000 + (int)(seq % 30_000), 1_000_000 + seq * 97, 4242));
+            new RunProcess { Host = "local", WrapperPid = 20_000 + (int)(seq % 30_000), ProcessGroupId = 20_001 + (int)(seq % 30_000), StartTicks = 1_000_000 + seq * 97, AgentPid = 4242 });
 
     private static RunStatus TerminalStatus(int i) => (i % 100) switch
     {

@@ -1,0 +1,51 @@
+using System.Globalization;
+
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// The run wrapper (RunWrapper.sh, shipped inside the engine): the POSIX sh script that owns a run on the machine where
+/// it runs, local or remote alike. This gives its text and the argument lists that start and stop it; what it writes
+/// back is read by <see cref="WrapperState"/>.
+/// </summary>
+public static class RunWrapper
+{
+    /// <summary>Its name in a run's directory: each run keeps the wrapper it was started with, so an upgrade mid-run changes nothing.</summary>
+    public const string FileName = "wrapper.sh";
+
+    /// <summary>Why a stop was asked for, as the wrapper records it in its <c>stop</c> file.</summary>
+    public const string Cancel = "cancel";
+
+    public const string Timeout = "timeout";
+
+    /// <summary>Stopping what is left of a run whose wrapper is gone (the agent's cleanup): no verdict comes from it.</summary>
+    public const string Cleanup = "cleanup";
+
+    /// <summary>The files the wrapper writes in a run's directory (the run's log, work and artifacts aside).</summary>
+    public static readonly IReadOnlyList<string> ControlFiles =
+        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "done"];
+
+    public static string Script { get; } = Load();
+
+    /// <summary>
+    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS NAME=VALUE… -- COMMAND…</c>. The test's
+    /// environment is given as words, so it reaches only the test, never the wrapper (which would then find itself
+    /// among the run's processes).
+    /// </summary>
+    public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace,
+        IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command) =>
+        [script, "run", runDir, runId, Milliseconds(grace), .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
+
+    /// <summary>The arguments to sh that stop a run: <c>SCRIPT stop DIR RUN_ID GRACE_MS REASON</c>; it returns when nothing of the run is left.</summary>
+    public static IReadOnlyList<string> StopArguments(string script, string runDir, string runId, TimeSpan grace, string reason) =>
+        [script, "stop", runDir, runId, Milliseconds(grace), reason];
+
+    private static string Milliseconds(TimeSpan grace) => ((long)grace.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+
+    private static string Load()
+    {
+        using Stream stream = typeof(RunWrapper).Assembly.GetManifestResourceStream("RunWrapper.sh")
+            ?? throw new InvalidOperationException("the run wrapper is missing from the engine assembly (embedded resource RunWrapper.sh)");
+        using StreamReader reader = new(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,158 @@
+using CliWrap;
+using CliWrap.Buffered;
+using TestDispatch.Engine.Execution;
+using TestDispatch.Tests.Support;
+
+namespace TestDispatch.Tests.Execution;
+
+/// <summary>
+/// The run wrapper on its own, as a lab machine runs it: under dash, busybox sh (with busybox's own setsid, grep, mv
+/// and sleep, nothing else on PATH) and bash, in a run directory whose name is as hostile as a path gets.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class RunWrapperTests : IDisposable
+{
+    private const string RunId = "0123456789ab";
+    private readonly TempDir _temp = new("testdispatch-wrapper-");
+
+    public void Dispose() => _temp.Dispose();
+
+    public static TheoryData<string> Shells => ["dash", "busybox", "bash"];
+
+    /// <summary>Also dash with a grep that has no -z (older busybox builds): the wrapper then reads each process's environ with tr.</summary>
+    public static TheoryData<string> ShellsAndOldGrep => ["dash", "busybox", "bash", OldGrep];
+
+    private const string OldGrep = "dash-grep-without-z";
+
+    /// <summary>A run directory named with spaces, quotes, a command substitution, glob and separator characters, a newline, a leading dash and é.</summary>
+    private string RunDir(string shell)
+    {
+        string dir = _temp.Combine($"-run {shell} 'q' \"d\" $(touch PWNED) `touch PWNED` ;|& * ?\nline é");
+        Directory.CreateDirectory(Path.Combine(dir, "work"));
+        return dir;
+    }
+
+    private void Test(string dir, string body)
+    {
+        string script = Path.Combine(dir, "work", "run.sh");
+        File.WriteAllText(script, "#!/usr/bin/env sh\n" + body + "\n");
+        File.SetUnixFileMode(script, (UnixFileMode)0b111_101_101);
+    }
+
+    /// <summary>The shell as a lab machine may have it: PATH holds only what that machine would have.</summary>
+    private (string Shell, string Path) Machine(string shell)
+    {
+        string bin = _temp.Combine($"bin-{shell}");
+        Directory.CreateDirectory(bin);
+        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill"] : ["sh"];
+        foreach (string tool in tools.Where(t => !File.Exists(Path.Combine(bin, t))))
+        {
+            File.CreateSymbolicLink(Path.Combine(bin, tool), shell == "busybox" ? Which("busybox") : Which(shell == OldGrep ? "dash" : shell));
+        }
+        string grep = Path.Combine(bin, "grep");
+        if (shell == OldGrep && !File.Exists(grep))
+        {
+            File.WriteAllText(grep, $"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -z ] && {{ echo 'grep: invalid option -- z' >&2; exit 2; }}; done\nexec {Which("grep")} \"$@\"\n");
+            File.SetUnixFileMode(grep, (UnixFileMode)0b111_101_101);
+        }
+        return (Path.Combine(bin, "sh"), shell == "busybox" ? bin : $"{bin}:/usr/bin:/bin");
+    }
+
+    private static string Which(string program) =>
+        new[] { "/usr/bin", "/bin", "/usr/sbin", "/sbin" }.Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException($"{program} is not installed; .ci/run installs it (apt-get install {program})");
+
+    private string Script()
+    {
+        string path = _temp.Combine(RunWrapper.FileName);
+        File.WriteAllText(path, RunWrapper.Script);
+        return path;
+    }
+
+    private Command Wrapper(string shell, IReadOnlyList<string> arguments)
+    {
+        (string sh, string path) = Machine(shell);
+        // setsid, as the agent starts it: the wrapper leads a session of its own.
+        return Cli.Wrap("setsid").WithArguments([sh, .. arguments])
+            .WithEnvironmentVariables(e => e.Set("PATH", path))
+            .WithValidation(CommandResultValidation.None);
+    }
+
+    private static string? Line(string dir, string file) =>
+        File.Exists(Path.Combine(dir, file)) ? File.ReadAllText(Path.Combine(dir, file)).Split('\n')[0] : null;
+
+    [Theory]
+    [MemberData(nameof(ShellsAndOldGrep))]
+    public async Task It_runs_the_test_keeps_its_output_in_order_records_how_it_ended_and_stops_what_it_left(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"""
+            i=0; while [ $i -lt 50 ]; do echo "out $i"; echo "err $i" >&2; i=$((i + 1)); done
+            printf 'id=%s weird=%s args=[%s][%s]\n' "$TESTDISPATCH_RUN_ID" "$WEIRD" "$1" "$2"
+            setsid sleep {sleep} &
+            exit 7
+            """);
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2),
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId, ["WEIRD"] = "a'b\"c $(touch PWNED) \\n" },
+            ["./run.sh", "arg with space", "-n"])).ExecuteBufferedAsync();
+
+        string[] log = File.ReadAllLines(Path.Combine(dir, "output.log"));
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError + string.Join('\n', log));
+        Assert.Equal([.. Enumerable.Range(0, 50).SelectMany(i => new[] { $"out {i}", $"err {i}" })], log[..100]);
+        Assert.Equal($"id={RunId} weird=a'b\"c $(touch PWNED) \\n args=[arg with space][-n]", log[100]);
+        Assert.Equal("7", Line(dir, "exit")?.Split(' ')[0]);
+        Assert.Equal(3, Line(dir, "pgid")?.Split(' ').Length);
+        Assert.True(File.Exists(Path.Combine(dir, "done")) && Line(dir, "stopped") is "" or null && File.Exists(Path.Combine(dir, "stopped")));
+        Assert.Null(Line(dir, "stop"));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+        Assert.Empty(Directory.EnumerateFiles(_temp.Path, "PWNED", SearchOption.AllDirectories));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task Stop_gives_the_test_its_whole_grace_then_kills_what_ignores_SIGTERM(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        string cleaned = _temp.Combine($"cleaned-{shell}");
+        Test(dir, $$"""
+            sh -c 'trap "sleep 1; echo yes > \"$0\"; exit 0" TERM; while :; do sleep 0.05; done' '{{cleaned}}' &
+            sh -c 'trap "" TERM; exec sleep {{sleep}}' &
+            wait
+            """);
+        string script = Script();
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3),
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
+
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, TimeSpan.FromSeconds(3), RunWrapper.Cancel))
+            .ExecuteBufferedAsync();
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.Equal("yes", File.ReadAllText(cleaned).Trim());
+        Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
+        Assert.NotNull(Line(dir, "exit"));
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Fact]
+    public async Task A_second_wrapper_for_the_same_run_leaves_without_running_the_test()
+    {
+        string dir = RunDir("dash");
+        string counter = _temp.Combine("runs");
+        Test(dir, $"echo ran >> '{counter}'");
+        string script = Script();
+        IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1),
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]);
+
+        await Wrapper("dash", arguments).ExecuteBufferedAsync();
+        BufferedCommandResult second = await Wrapper("dash", arguments).ExecuteBufferedAsync();
+
+        Assert.Equal(0, second.ExitCode);
+        Assert.Equal(["ran"], File.ReadAllLines(counter));
+    }
+}
