@@ -142,7 +142,7 @@ public static class LabConfigLoader
                 errors.Add($"{key}:KeepWorkDir '{keepText}'{machine.Where} (machine '{name}') is not true or false");
             }
 
-            machines.Add(new Machine
+            Machine defined = new()
             {
                 Name = name,
                 Transport = transport ?? TransportKind.Local,
@@ -154,7 +154,12 @@ public static class LabConfigLoader
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
                 Tags = machine.List("Tags"),
-            });
+            };
+            if (defined.Transport == TransportKind.Ssh)
+            {
+                errors.AddRange(Transports.Ssh.SshEndpoint.Problems(defined).Select(p => $"{key}: {p}{machine.Where}"));
+            }
+            machines.Add(defined);
         }
         return machines;
     }

@@ -14,17 +14,13 @@ public sealed record Machine
     public bool KeepWorkDir { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>
-    /// Whether this build can run tests there. The ssh transport (DESIGN §7) is not built yet: ssh machines are
-    /// configured and shown, but nothing is dispatched to them, and a run that reaches one fails with
-    /// transport_unsupported. Never run a test meant for a remote machine on this host instead.
-    /// </summary>
+    /// <summary>Whether this build can run tests there: on both transports, local and ssh (DESIGN §7).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public bool CanRunTests => Transport == TransportKind.Local;
+    public bool CanRunTests => true;
 
     /// <summary>Why <see cref="CanRunTests"/> is false, for messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string WhyNotRunnable => $"machine '{Name}' uses the ssh transport, which this build of testdispatch cannot run yet";
+    public string WhyNotRunnable => $"machine '{Name}' uses a transport this build of testdispatch cannot run";
 
     /// <summary>Where it is, for people: "local" or "user@host:port".</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -20,6 +20,9 @@ public static class ErrorCodes
     public const string AgentError = "agent_error";
     public const string TransportUnsupported = "transport_unsupported";
 
+    /// <summary>A remote run's tree vanished: its wrapper is gone and left no exit status (the work root was wiped, the wrapper killed).</summary>
+    public const string RemoteLost = "remote_lost";
+
     public const string BadInput = "bad_input";
     public const string ConfigInvalid = "config_invalid";
     public const string RunNotFound = "run_not_found";
@@ -55,5 +58,5 @@ public static class ErrorCodes
     /// machine or the copy failed, or the agent died under the run. A test's own verdict, a timeout, a cancel or a
     /// command that cannot start are never retried.
     /// </summary>
-    public static bool IsRetryable(string code) => code is TransportUnreachable or CopyFailed or ArtifactsFailed or AgentLost or AgentError;
+    public static bool IsRetryable(string code) => code is TransportUnreachable or CopyFailed or ArtifactsFailed or AgentLost or AgentError or RemoteLost;
 }

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Transports.Ssh;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -29,9 +31,41 @@ public static class AgentCommand
                 stop.Cancel();
             });
             LocalTransport local = new(lab.Store.Paths);
-            RunExecutor executor = new(lab.Store, lab.Config, _ => local, lab.Clock, log);
-            return await new Agent(lab, executor, log).RunAsync(stop.Token);
+            // A master outlives its agent by half a minute at most: ControlPersist counts while no session is open.
+            await using SshTransports ssh = new(lab.Store.Paths, lab.Config.Defaults.AgentIdle + TimeSpan.FromSeconds(30), log);
+            RunExecutor executor = new(lab.Store, lab.Config, m => m.Transport == TransportKind.Ssh ? ssh.For(m) : local, lab.Clock, log);
+            Task checking = CheckIdleMachinesAsync(lab, ssh, stop.Token);
+            int exit = await new Agent(lab, executor, log).RunAsync(stop.Token);
+            await stop.CancelAsync();
+            await checking;
+            return exit;
         });
         return command;
+    }
+
+    /// <summary>While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability).</summary>
+    private static async Task CheckIdleMachinesAsync(Lab lab, SshTransports ssh, CancellationToken stopping)
+    {
+        using PeriodicTimer timer = new(TimeSpan.FromSeconds(10));
+        try
+        {
+            do
+            {
+                HashSet<string> busy;
+                try
+                {
+                    busy = [.. lab.Store.Active().Select(r => r.Run.Machine)];
+                }
+                catch (Exception e) when (e is DispatchException or IOException)
+                {
+                    continue;
+                }
+                await ssh.CheckIdleAsync(lab.Config.Machines.Where(m => !busy.Contains(m.Name)), stopping);
+            }
+            while (await timer.WaitForNextTickAsync(stopping));
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }

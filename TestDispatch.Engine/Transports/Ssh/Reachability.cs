@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TestDispatch.Engine.Storage;
+
+namespace TestDispatch.Engine.Transports.Ssh;
+
+/// <summary>What the agent last learnt of one machine: whether it answered, since when it is in that state, and why not.</summary>
+public sealed record Contact
+{
+    public required bool Reachable { get; init; }
+
+    public required DateTimeOffset Since { get; init; }
+
+    public required DateTimeOffset LastContact { get; init; }
+
+    public string? Reason { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Dictionary<string, Contact>))]
+internal sealed partial class ReachabilityJson : JsonSerializerContext;
+
+/// <summary>
+/// <c>reachability.json</c> in the state dir: the agent's last contact with each ssh machine, by machine name. Only the agent
+/// writes it (tmp + rename, no fsync: it is advice, and the next contact rewrites it); anyone reads it.
+/// </summary>
+public sealed class Reachability(StatePaths paths)
+{
+    private static readonly TimeSpan RewriteEvery = TimeSpan.FromSeconds(30);
+
+    private readonly Lock _gate = new();
+    private Dictionary<string, Contact>? _contacts;
+
+    public string FilePath => Path.Combine(paths.Root, "reachability.json");
+
+    /// <summary>Records an answer or a failure; rewrites the file when a machine's state changed, or its last contact is 30 s old.</summary>
+    public void Record(string machine, bool reachable, string? why)
+    {
+        lock (_gate)
+        {
+            _contacts ??= Read(paths).ToDictionary();
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            Contact? was = _contacts.GetValueOrDefault(machine);
+            if (was is not null && was.Reachable == reachable && was.Reason == why && now - was.LastContact < RewriteEvery)
+            {
+                return;
+            }
+            _contacts[machine] = new Contact
+            {
+                Reachable = reachable,
+                Since = was is not null && was.Reachable == reachable ? was.Since : now,
+                LastContact = reachable ? now : was?.LastContact ?? now,
+                Reason = reachable ? null : why,
+            };
+            try
+            {
+                string temp = FilePath + ".tmp";
+                using (FileStream file = new(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = StateDirectory.PrivateFile,
+                }))
+                {
+                    JsonSerializer.Serialize(file, _contacts, ReachabilityJson.Default.DictionaryStringContact);
+                }
+                File.Move(temp, FilePath, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Advice only: the next contact tries again.
+            }
+        }
+    }
+
+    /// <summary>What the file says (empty when there is none, or it cannot be read).</summary>
+    public static IReadOnlyDictionary<string, Contact> Read(StatePaths paths)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(paths.Root, "reachability.json")), ReachabilityJson.Default.DictionaryStringContact)
+                ?? [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return new Dictionary<string, Contact>();
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text;
+using TestDispatch.Engine.Execution;
+
+namespace TestDispatch.Engine.Transports.Ssh;
+
+/// <summary>
+/// The POSIX sh scripts the ssh transport sends to a machine's <c>/bin/sh -s</c> (SSH.md §5). Every value in them is
+/// quoted by <see cref="PosixShell.Quote"/>; each script runs as a function with stdin from /dev/null (so no shell reads
+/// past it, whether it buffers its input like dash or reads it line by line like bash), and prints its answer between
+/// <c>TD-BEGIN nonce</c> and <c>TD-END nonce STATUS</c>, so a MOTD or a chatty profile changes nothing.
+/// </summary>
+internal static class RemoteScripts
+{
+    /// <summary>The most log bytes one look brings back; a follower with more to read looks again at once.</summary>
+    public const int LogChunk = 4 << 20;
+
+    /// <summary>Reads the wrapper's files and new log bytes: the answer is <see cref="RemoteLook"/>'s format.</summary>
+    private const string LookFunction = """
+        td_f22() { shift 19; td_s22=$1; }
+        td_look() {
+            td_d=$1 td_p=$2 td_t=$3 td_o=$4
+            read -r td_b </proc/sys/kernel/random/boot_id
+            printf 'B %s\n' "$td_b"
+            read -r td_u _ </proc/uptime
+            printf 'U %s\n' "$td_u"
+            td_a=0
+            if [ "$td_p" -gt 0 ] && IFS= read -r td_st 2>/dev/null <"/proc/$td_p/stat"; then
+                td_f22 ${td_st##*) }
+                [ "$td_s22" = "$td_t" ] && td_a=1
+            fi
+            printf 'W %s\n' "$td_a"
+            for td_n in wrapper pgid exit stop stopped done; do
+                if [ -f "$td_d/$td_n" ]; then
+                    if IFS= read -r td_line <"$td_d/$td_n"; then printf 'F %s %s\n' "$td_n" "$td_line"; else printf 'P %s\n' "$td_n"; fi
+                fi
+            done
+            if [ -d "$td_d/artifacts" ]; then
+                td_c=0
+                for td_x in "$td_d/artifacts"/* "$td_d/artifacts"/.[!.]* "$td_d/artifacts"/..?*; do
+                    if [ -e "$td_x" ] || [ -L "$td_x" ]; then td_c=$((td_c + 1)); fi
+                done
+                printf 'A %s\n' "$td_c"
+            else
+                printf 'A -1\n'
+            fi
+            td_z=0
+            [ -f "$td_d/output.log" ] && td_z=$(wc -c <"$td_d/output.log")
+            td_z=$((td_z - td_o))
+            [ "$td_z" -lt 0 ] && td_z=0
+            [ "$td_z" -gt LOGCHUNK ] && td_z=LOGCHUNK
+            printf 'L %s\n' "$td_z"
+            if [ "$td_z" -gt 0 ]; then tail -c +$((td_o + 1)) "$td_d/output.log" | head -c "$td_z"; fi
+            return 0
+        }
+        """;
+
+    /// <summary>
+    /// Finds the run's directory under the work root (~/ expanded there), reports a wrapper already started for it (a launch
+    /// an earlier agent did not live to record), else makes an empty work dir and writes the wrapper; says which programs
+    /// the copy may use.
+    /// </summary>
+    public static string Prepare(string nonce, string workRoot, string runId) => Script(nonce, $$"""
+        td_root={{PosixShell.Quote(workRoot)}}
+        case $td_root in "~/"*) td_root=$HOME/${td_root#"~/"} ;; esac
+        td_d=$td_root/{{PosixShell.Quote(runId)}}
+        printf 'D %s\n' "$td_d"
+        read -r td_b </proc/sys/kernel/random/boot_id
+        printf 'B %s\n' "$td_b"
+        for td_c in rsync setsid base64 tar; do
+            command -v "$td_c" >/dev/null 2>&1 && printf 'C %s\n' "$td_c"
+        done
+        if [ -f "$td_d/wrapper" ] && IFS= read -r td_line <"$td_d/wrapper"; then
+            printf 'F wrapper %s\n' "$td_line"
+            return 0
+        fi
+        mkdir -p "$td_root" || return 1
+        (umask 077 && mkdir -p "$td_d") || return 1
+        if [ -d "$td_d/work" ]; then chmod -R u+rwx "$td_d/work" 2>/dev/null; rm -rf "$td_d/work" || return 1; fi
+        mkdir "$td_d/work" "$td_d/artifacts" 2>/dev/null
+        [ -d "$td_d/work" ] && [ -d "$td_d/artifacts" ] || return 1
+        {{WriteWrapper(nonce, "$td_d")}}
+        """);
+
+    /// <summary>The tar fallback for the payload (a machine without rsync): a tar archive, base64 in a here-document, unpacked into work/.</summary>
+    public static string Unpack(string nonce, string runDir, string archiveBase64) => Script(nonce, $"""
+        cd {PosixShell.Quote(runDir + "/work")} || return 1
+        base64 -d <<'TD_PAYLOAD_{nonce}' | tar -xpf - || return 1
+        {archiveBase64}
+        TD_PAYLOAD_{nonce}
+        """);
+
+    /// <summary>Starts the wrapper detached (every descriptor away from the session, so the session ends at once), then looks.</summary>
+    public static string Start(string nonce, string runDir, string runId, TimeSpan grace, IReadOnlyDictionary<string, string> environment,
+        IReadOnlyList<string> command)
+    {
+        string wrapperArgs = PosixShell.Words(RunWrapper.RunArguments(runDir + "/" + RunWrapper.FileName, runDir, runId, grace, environment, command));
+        return Script(nonce, $"""
+            {LookFunction}
+            td_d={PosixShell.Quote(runDir)}
+            if [ ! -f "$td_d/wrapper" ]; then
+                if command -v setsid >/dev/null 2>&1; then
+                    setsid sh {wrapperArgs} </dev/null >/dev/null 2>&1 &
+                else
+                    echo "testdispatch: setsid is not installed on this machine (it is in util-linux); install it to run tests here" >>"$td_d/output.log"
+                fi
+            fi
+            td_i=0
+            while [ ! -s "$td_d/wrapper" ] && [ "$td_i" -lt 100 ]; do sleep 0.05; td_i=$((td_i + 1)); done
+            td_i=0
+            while [ -s "$td_d/wrapper" ] && [ ! -f "$td_d/done" ] && [ "$td_i" -lt 10 ]; do sleep 0.02; td_i=$((td_i + 1)); done
+            td_p=0 td_t=0
+            if IFS=' ' read -r td_p td_t <"$td_d/wrapper"; then :; else td_p=0 td_t=0; fi 2>/dev/null
+            td_look "$td_d" "$td_p" "$td_t" 0
+            """.Replace("LOGCHUNK", LogChunk.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+    }
+
+    /// <summary>One look at a run: its wrapper's files and the log from <paramref name="offset"/>.</summary>
+    public static string Look(string nonce, string runDir, int wrapperPid, long wrapperTicks, long offset) => Script(nonce, $"""
+        {LookFunction}
+        td_look {PosixShell.Quote(runDir)} {wrapperPid.ToString(CultureInfo.InvariantCulture)} {wrapperTicks.ToString(CultureInfo.InvariantCulture)} {offset.ToString(CultureInfo.InvariantCulture)}
+        """.Replace("LOGCHUNK", LogChunk.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+
+    /// <summary>The wrapper's <c>stop</c> (written again first if the run's directory lost it); returns when nothing of the run is left.</summary>
+    public static string Stop(string nonce, string runDir, string runId, TimeSpan grace, string reason) => Script(nonce, $"""
+        td_d={PosixShell.Quote(runDir)}
+        if [ ! -f "$td_d/{RunWrapper.FileName}" ]; then
+            (umask 077 && mkdir -p "$td_d") || return 1
+            {WriteWrapper(nonce, "$td_d")}
+        fi
+        sh {PosixShell.Words(RunWrapper.StopArguments(runDir + "/" + RunWrapper.FileName, runDir, runId, grace, reason))}
+        """);
+
+    /// <summary>Counts the symlinks in artifacts/ (to tell which the copy dropped), then removes work/ and artifacts/ unless kept.</summary>
+    public static string Finish(string nonce, string runDir, bool keep) => Script(nonce, $"""
+        td_d={PosixShell.Quote(runDir)}
+        td_n=0
+        [ -d "$td_d/artifacts" ] && td_n=$(find "$td_d/artifacts" -type l -exec printf x \; | wc -c)
+        printf 'S %s\n' $((td_n + 0))
+        {(keep ? ":" : "chmod -R u+rwx \"$td_d/work\" \"$td_d/artifacts\" 2>/dev/null; rm -rf \"$td_d/work\" \"$td_d/artifacts\"")}
+        """);
+
+    /// <summary>The artifacts as a tar archive in base64 (for a machine without rsync).</summary>
+    public static string Pack(string nonce, string runDir) => Script(nonce, $"""
+        cd {PosixShell.Quote(runDir + "/artifacts")} || return 1
+        tar -cf - . | base64 || return 1
+        """);
+
+    /// <summary>After the verdict: the run's directory goes (or, when the work dir is kept, only the wrapper's files).</summary>
+    public static string Forget(string nonce, string runDir, bool keep) => Script(nonce, $"""
+        td_d={PosixShell.Quote(runDir)}
+        {(keep
+            ? "cd \"$td_d\" && rm -f " + string.Join(' ', RunWrapper.ControlFiles.Select(PosixShell.Quote))
+            : "chmod -R u+rwx \"$td_d\" 2>/dev/null; rm -rf \"$td_d\"")}
+        """);
+
+    /// <summary>A round trip that only says the machine answers, and its boot id.</summary>
+    public static string Ping(string nonce) => Script(nonce, """
+        read -r td_b </proc/sys/kernel/random/boot_id
+        printf 'B %s\n' "$td_b"
+        """);
+
+    private static string WriteWrapper(string nonce, string dirWord) =>
+        $"cat >\"{dirWord}/{RunWrapper.FileName}\" <<'TD_WRAPPER_{nonce}' || return 1\n{RunWrapper.Script.TrimEnd('\n')}\nTD_WRAPPER_{nonce}";
+
+    private static string Script(string nonce, string body)
+    {
+        StringBuilder script = new();
+        script.Append("td_main() {\n");
+        script.Append(body.TrimEnd('\n'));
+        script.Append("\n}\n");
+        script.Append(CultureInfo.InvariantCulture, $"printf 'TD-BEGIN %s\\n' {nonce}\n");
+        script.Append("td_main </dev/null\n");
+        script.Append(CultureInfo.InvariantCulture, $"printf '\\nTD-END %s %s\\n' {nonce} \"$?\"\n");
+        return script.ToString();
+    }
+}

@@ -1,0 +1,248 @@
+using System.Security.Cryptography;
+using System.Text;
+using CliWrap;
+using CliWrap.Buffered;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Transports.Ssh;
+
+/// <summary>A call to a machine that did not get an answer: unreachable (ssh's 255, with its message), or a script that failed there.</summary>
+public sealed class SshException(string message, bool unreachable) : IOException(message)
+{
+    /// <summary>The machine could not be reached at all (connection refused or timed out, no route, host key or login refused).</summary>
+    public bool Unreachable { get; } = unreachable;
+}
+
+/// <summary>
+/// The agent's connection to one ssh machine (SSH.md §4): one master per machine, started with <c>-fNM</c>, checked with
+/// <c>-O check</c> before use once it has failed, and started again when dead; every session goes through it with
+/// <c>ControlMaster=no</c>, at most <see cref="MaxSessions"/> at once (below sshd's default MaxSessions of 10, past which
+/// ssh silently falls back to full logins).
+/// </summary>
+internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeSpan persist, TextWriter log) : IAsyncDisposable
+{
+    public const int MaxSessions = 8;
+
+    private static readonly TimeSpan MasterTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _sessions = new(MaxSessions, MaxSessions);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _up;
+
+    public Machine Machine => machine;
+
+    public SshEndpoint Endpoint => endpoint;
+
+    /// <summary>Raised on every answer (true) and every failure to reach the machine (false, with why).</summary>
+    public event Action<bool, string?>? Contact;
+
+    /// <summary>Makes sure the master runs: <c>-O check</c>, else (a dead master leaves its socket) a new one.</summary>
+    public async Task EnsureMasterAsync(CancellationToken cancellationToken)
+    {
+        if (_up)
+        {
+            return;
+        }
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_up)
+            {
+                return;
+            }
+            if (await CheckAsync(cancellationToken))
+            {
+                _up = true;
+                return;
+            }
+            string socket = endpoint.ControlPath;
+            string dir = Path.GetDirectoryName(socket)!;
+            Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.Delete(socket); // a dead master's socket would make every session try it first
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(MasterTimeout);
+            BufferedCommandResult started;
+            try
+            {
+                started = await Cli.Wrap("ssh").WithArguments(endpoint.Master(persist))
+                    .WithStandardInputPipe(PipeSource.Null)
+                    .WithValidation(CommandResultValidation.None)
+                    .ExecuteBufferedAsync(Encoding.UTF8, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Unreachable($"no answer within {MasterTimeout.TotalSeconds:0}s");
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                throw new SshException($"cannot run ssh (the OpenSSH client) on this host: {e.Message}; install openssh-client", unreachable: true);
+            }
+            if (started.ExitCode != 0)
+            {
+                throw Unreachable(LastLine(started.StandardError) ?? $"ssh exited with {started.ExitCode}");
+            }
+            if (!await CheckAsync(cancellationToken))
+            {
+                throw Unreachable("the master connection started but does not answer on its socket " + socket);
+            }
+            _up = true;
+            log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {machine.Name}: connected to {machine.Location} (master {socket})");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Checks the master now (started again if it died): a look at its socket, or a new login when it is gone.</summary>
+    public async Task ProbeAsync(CancellationToken cancellationToken)
+    {
+        _up = false;
+        await EnsureMasterAsync(cancellationToken);
+        Contact?.Invoke(true, null);
+    }
+
+    /// <summary>Runs one of <see cref="RemoteScripts"/> (made with <paramref name="script"/> from a fresh nonce) and returns its answer.</summary>
+    public async Task<RemoteReply> RunAsync(string what, Func<string, string> script, TimeSpan most, CancellationToken cancellationToken)
+    {
+        string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        await EnsureMasterAsync(cancellationToken);
+        await _sessions.WaitAsync(cancellationToken);
+        try
+        {
+            using MemoryStream output = new();
+            StringBuilder error = new();
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(most);
+            CommandResult result;
+            try
+            {
+                result = await Cli.Wrap("ssh").WithArguments(endpoint.Session())
+                    .WithStandardInputPipe(PipeSource.FromString(script(nonce)))
+                    .WithStandardOutputPipe(PipeTarget.ToStream(output))
+                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error))
+                    .WithValidation(CommandResultValidation.None)
+                    .ExecuteAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                _up = false;
+                throw Unreachable($"no answer within {most.TotalSeconds:0}s while trying to {what}");
+            }
+            string stderr = error.ToString();
+            if (result.ExitCode == 255 || stderr.Contains("Control socket connect", StringComparison.Ordinal) ||
+                stderr.Contains("disabling multiplexing", StringComparison.Ordinal))
+            {
+                _up = false; // the next call checks the master, and starts a new one if it died
+            }
+            if (RemoteReply.Parse(output.ToArray(), nonce) is not { } reply)
+            {
+                throw result.ExitCode == 255
+                    ? Unreachable(LastLine(stderr) ?? "the connection failed")
+                    : new SshException($"could not {what} on {machine.Name}: the remote shell ended early (exit {result.ExitCode}){Said(stderr)}", unreachable: false);
+            }
+            Contact?.Invoke(true, null);
+            if (reply.Status != 0)
+            {
+                throw new SshException($"could not {what} on {machine.Name} (status {reply.Status}){Said(stderr)}", unreachable: false);
+            }
+            return reply;
+        }
+        finally
+        {
+            _sessions.Release();
+        }
+    }
+
+    /// <summary>Runs rsync through the master; returns its exit code and what it said.</summary>
+    public async Task<(int Exit, string Error)> RsyncAsync(IReadOnlyList<string> arguments, TimeSpan most, CancellationToken cancellationToken)
+    {
+        await EnsureMasterAsync(cancellationToken);
+        await _sessions.WaitAsync(cancellationToken);
+        try
+        {
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(most);
+            BufferedCommandResult result = await Cli.Wrap("rsync").WithArguments(["-e", endpoint.RsyncShell(), .. arguments])
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteBufferedAsync(Encoding.UTF8, deadline.Token);
+            if (result.ExitCode is 12 or 255 || result.StandardError.Contains("Control socket connect", StringComparison.Ordinal))
+            {
+                _up = false;
+            }
+            return (result.ExitCode, result.StandardError.Trim());
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (-1, $"rsync did not finish within {most.TotalMinutes:0} minutes");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (127, $"cannot run rsync on this host: {e.Message}");
+        }
+        finally
+        {
+            _sessions.Release();
+        }
+    }
+
+    /// <summary>Whether the master answers on its socket (a local call: no round trip to the machine).</summary>
+    private async Task<bool> CheckAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(endpoint.ControlPath))
+        {
+            return false;
+        }
+        try
+        {
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(10));
+            CommandResult check = await Cli.Wrap("ssh").WithArguments(endpoint.Control("check"))
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteAsync(deadline.Token);
+            return check.ExitCode == 0;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Ends the master (<c>-O exit</c>) when the agent leaves.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!File.Exists(endpoint.ControlPath))
+        {
+            return;
+        }
+        try
+        {
+            using CancellationTokenSource deadline = new(TimeSpan.FromSeconds(5));
+            await Cli.Wrap("ssh").WithArguments(endpoint.Control("exit"))
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private SshException Unreachable(string why)
+    {
+        _up = false;
+        string message = $"cannot reach {machine.Name} ({machine.Location}) over ssh: {why}";
+        Contact?.Invoke(false, message);
+        return new SshException(message, unreachable: true);
+    }
+
+    private static string? LastLine(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+
+    /// <summary>The last few lines the remote side said on stderr (a failing command's reason comes before its summary).</summary>
+    private static string Said(string stderr) =>
+        stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [_, ..] lines ? ": " + string.Join("; ", lines.TakeLast(3)) : "";
+}

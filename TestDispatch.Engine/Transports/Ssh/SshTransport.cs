@@ -1,0 +1,386 @@
+using System.Collections.Concurrent;
+using System.Formats.Tar;
+using System.Text;
+using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Processes;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
+
+namespace TestDispatch.Engine.Transports.Ssh;
+
+/// <summary>
+/// Runs tests on one ssh machine (DESIGN §7, SSH.md): the test dir goes to <c>&lt;work root&gt;/&lt;run id&gt;/work</c> by
+/// rsync (a tar archive over ssh where the machine has no rsync), the run wrapper starts there detached, and the agent
+/// follows by short polls that bring back new log bytes from where the controller's output.log ends and the wrapper's
+/// files. A dropped connection costs a reconnect, never the run: the wrapper owns it, the poll resumes at its offset,
+/// and an agent after this one finds everything in the run record. Artifacts come back without symlinks that point
+/// outside them; the verdict comes only from the wrapper's exit file.
+/// </summary>
+public sealed class SshTransport : ITransport, IAsyncDisposable
+{
+    private static readonly TimeSpan CallLimit = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan CopyLimit = TimeSpan.FromMinutes(30);
+
+    private readonly StatePaths _paths;
+    private readonly TextWriter _log;
+    private readonly SshConnection _connection;
+    private readonly ConcurrentDictionary<string, Followed> _followed = new(StringComparer.Ordinal);
+
+    internal SshTransport(Machine machine, StatePaths paths, TimeSpan persist, TextWriter log)
+    {
+        _paths = paths;
+        _log = log;
+        _connection = new SshConnection(machine, new SshEndpoint(machine, paths.Root), persist, log);
+    }
+
+    internal SshConnection Connection => _connection;
+
+    private Machine Machine => _connection.Machine;
+
+    /// <summary>What the agent knows of a run it follows: the last look (its artifacts count) and whether more log is waiting.</summary>
+    private sealed class Followed
+    {
+        public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
+        public RemoteReply? Pending { get; set; }
+        public bool MoreLog { get; set; }
+        public int Artifacts { get; set; } = -2;
+        public bool HasRsync { get; set; } = true;
+    }
+
+    public async Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
+    {
+        Run run = request.Run;
+        RemoteReply prepared;
+        try
+        {
+            prepared = await _connection.RunAsync("make the run's directory", nonce => RemoteScripts.Prepare(nonce, Machine.WorkRoot, run.Id),
+                CallLimit, cancellationToken);
+        }
+        catch (SshException e)
+        {
+            return LaunchResult.Failed(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.CopyFailed,
+                e.Unreachable ? e.Message : $"{e.Message}; check that {Machine.WorkRoot} is writable there");
+        }
+        string dir = prepared.Value('D')!;
+        string bootId = prepared.Value('B') ?? "";
+        HashSet<string> programs = [.. prepared.Values('C')];
+        if (WrapperState.Identity(prepared.Value('F')?.Split(' ', 2) is ["wrapper", var line] ? line + "\n" : null) is { } existing)
+        {
+            return new LaunchResult(Process(dir, bootId, existing.Pid, existing.StartTicks));
+        }
+        if (!Directory.Exists(run.TestDir))
+        {
+            return LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");
+        }
+        if (!programs.Contains("setsid"))
+        {
+            return LaunchResult.Failed(ErrorCodes.SpawnFailed, $"{Machine.Name} has no setsid (util-linux), which the run wrapper needs; install it there");
+        }
+        Directory.CreateDirectory(_paths.RunDir(run.Id), StateDirectory.PrivateDirectory);
+        Directory.CreateDirectory(run.ArtifactsPath, StateDirectory.PrivateDirectory);
+
+        bool rsync = programs.Contains("rsync");
+        if (await CopyInAsync(run.TestDir, dir, rsync, programs, cancellationToken) is { } copyFailure)
+        {
+            return new LaunchResult(null, copyFailure);
+        }
+
+        Dictionary<string, string> environment = new(request.Environment)
+        {
+            ["TESTDISPATCH_ARTIFACTS"] = dir + "/artifacts",
+        };
+        RemoteReply started;
+        try
+        {
+            started = await _connection.RunAsync("start the run wrapper",
+                nonce => RemoteScripts.Start(nonce, dir, run.Id, request.KillGrace, environment, request.Command), CallLimit, cancellationToken);
+        }
+        catch (SshException e)
+        {
+            return LaunchResult.Failed(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.SpawnFailed, e.Message);
+        }
+        string? wrapperLine = Files(started).GetValueOrDefault("wrapper");
+        if (WrapperState.Identity(wrapperLine) is not { } wrapper)
+        {
+            AppendLog(run.Id, started.Log);
+            return LaunchResult.Failed(ErrorCodes.SpawnFailed,
+                $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
+        }
+        RunProcess process = Process(dir, bootId, wrapper.Pid, wrapper.StartTicks);
+        _followed[dir] = new Followed { Pending = started, HasRsync = rsync };
+        return new LaunchResult(process);
+    }
+
+    public async Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default)
+    {
+        Followed followed = _followed.GetOrAdd(process.RunDir, _ => new Followed());
+        RemoteReply reply;
+        if (followed.Pending is { } pending)
+        {
+            reply = pending;
+            followed.Pending = null;
+        }
+        else
+        {
+            long offset = LogLength(RunIdOf(process));
+            reply = await _connection.RunAsync("look at the run",
+                nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset), CallLimit, cancellationToken);
+        }
+        AppendLog(RunIdOf(process), reply.Log);
+        followed.MoreLog = reply.Log.Length >= RemoteScripts.LogChunk;
+        followed.Artifacts = int.TryParse(reply.Value('A'), out int artifacts) ? artifacts : -2;
+        Dictionary<string, string> files = Files(reply);
+        return WrapperState.FromFiles(name => files.GetValueOrDefault(name), reply.Value('B') ?? "",
+            double.TryParse(reply.Value('U'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double up) ? up : 0,
+            reply.Value('W') == "1");
+    }
+
+    /// <summary>Polls: every quarter second for a run's first seconds (most tests are short), then every second; at once while log is waiting.</summary>
+    public async Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)
+    {
+        Followed followed = _followed.GetOrAdd(process.RunDir, _ => new Followed());
+        if (followed.MoreLog)
+        {
+            return;
+        }
+        TimeSpan every = DateTimeOffset.UtcNow - followed.Since < TimeSpan.FromSeconds(5) ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(1);
+        await Task.Delay(most < every ? most : every, cancellationToken);
+    }
+
+    /// <summary>The wrapper's stop over its own session; tried again (a dropped connection, a restarting sshd) until it is done.</summary>
+    public async Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        string runId = RunIdOf(process);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await _connection.RunAsync($"stop run {runId}", nonce => RemoteScripts.Stop(nonce, process.RunDir, runId, grace, reason),
+                    CallLimit + grace * 2, cancellationToken);
+                return;
+            }
+            catch (SshException e) when (attempt < 120)
+            {
+                if (attempt == 0)
+                {
+                    _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} run {runId}: could not stop it yet: {e.Message}; trying again");
+                }
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(5, 0.5 * (attempt + 1))), cancellationToken);
+            }
+        }
+    }
+
+    public async Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default)
+    {
+        string runId = RunIdOf(process);
+        Followed followed = _followed.GetOrAdd(process.RunDir, _ => new Followed());
+        string local = _paths.Artifacts(runId);
+        ExecutionResult? failure = null;
+        if (followed.Artifacts != -1)
+        {
+            Directory.CreateDirectory(local, StateDirectory.PrivateDirectory);
+            failure = followed.HasRsync
+                ? await RsyncArtifactsAsync(process.RunDir, local, cancellationToken)
+                : await TarArtifactsAsync(process.RunDir, local, cancellationToken);
+        }
+        try
+        {
+            RemoteReply finished = await _connection.RunAsync("clean up the run's work dir",
+                nonce => RemoteScripts.Finish(nonce, process.RunDir, machine.KeepWorkDir), CallLimit, cancellationToken);
+            int remoteLinks = int.TryParse(finished.Value('S'), out int links) ? links : 0;
+            int dropped = remoteLinks - CountLinks(local);
+            if (failure is null && dropped > 0)
+            {
+                AppendLog(runId, Encoding.UTF8.GetBytes(
+                    $"testdispatch: {dropped} symbolic link{(dropped == 1 ? "" : "s")} in the artifacts pointed outside them (or were absolute) and " +
+                    "were not copied back\n"));
+            }
+        }
+        catch (SshException e)
+        {
+            failure ??= ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"could not clean up {process.RunDir} on {machine.Name}: {e.Message}");
+        }
+        return failure;
+    }
+
+    public async Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default)
+    {
+        _followed.TryRemove(process.RunDir, out _);
+        try
+        {
+            await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, process.RunDir, Machine.KeepWorkDir),
+                CallLimit, cancellationToken);
+        }
+        catch (SshException e)
+        {
+            throw new IOException(e.Message, e);
+        }
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private async Task<ExecutionResult?> CopyInAsync(string testDir, string dir, bool rsync, HashSet<string> programs, CancellationToken cancellationToken)
+    {
+        if (rsync)
+        {
+            (int exit, string error) = await _connection.RsyncAsync(
+                ["-rlpt", "--delete", "--", testDir.TrimEnd('/') + "/", _connection.Endpoint.RsyncPath(dir + "/work/")], CopyLimit, cancellationToken);
+            if (exit == 0)
+            {
+                return null;
+            }
+            if (exit != 127)
+            {
+                return await CopyFailureAsync($"rsync of {testDir} to {dir}/work on {Machine.Name} failed (rsync exit {exit}): {Last(error)}",
+                    ErrorCodes.CopyFailed, cancellationToken);
+            }
+        }
+        if (!programs.Contains("tar") || !programs.Contains("base64"))
+        {
+            return ExecutionResult.Failure(ErrorCodes.CopyFailed,
+                $"{Machine.Name} has neither rsync nor tar and base64 to receive the test dir; install rsync there");
+        }
+        string archive;
+        try
+        {
+            using MemoryStream tar = new();
+            TarFile.CreateFromDirectory(testDir, tar, includeBaseDirectory: false);
+            archive = Convert.ToBase64String(tar.ToArray(), Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not read {testDir} to copy it: {e.Message}");
+        }
+        try
+        {
+            await _connection.RunAsync("unpack the test dir", nonce => RemoteScripts.Unpack(nonce, dir, archive), CopyLimit, cancellationToken);
+            return null;
+        }
+        catch (SshException e)
+        {
+            return ExecutionResult.Failure(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.CopyFailed,
+                $"copying {testDir} to {dir}/work on {Machine.Name} (tar over ssh) failed: {e.Message}");
+        }
+    }
+
+    private async Task<ExecutionResult?> RsyncArtifactsAsync(string dir, string local, CancellationToken cancellationToken)
+    {
+        (int exit, string error) = await _connection.RsyncAsync(
+            ["-rlt", "--safe-links", "--", _connection.Endpoint.RsyncPath(dir + "/artifacts/"), local + "/"], CopyLimit, cancellationToken);
+        return exit == 0 ? null : await CopyFailureAsync(
+            $"copying the artifacts back from {dir}/artifacts on {Machine.Name} failed (rsync exit {exit}): {Last(error)}; what arrived is kept",
+            ErrorCodes.ArtifactsFailed, cancellationToken);
+    }
+
+    /// <summary>The artifacts as a tar archive over ssh; symlinks that are absolute or lead out of the artifacts are dropped, as rsync's --safe-links does.</summary>
+    private async Task<ExecutionResult?> TarArtifactsAsync(string dir, string local, CancellationToken cancellationToken)
+    {
+        try
+        {
+            RemoteReply packed = await _connection.RunAsync("pack the artifacts", nonce => RemoteScripts.Pack(nonce, dir), CopyLimit, cancellationToken);
+            byte[] archive = Convert.FromBase64String(string.Concat(packed.Lines));
+            using TarReader reader = new(new MemoryStream(archive));
+            string root = Path.GetFullPath(local) + Path.DirectorySeparatorChar;
+            while (reader.GetNextEntry() is { } entry)
+            {
+                string target = Path.GetFullPath(Path.Combine(local, entry.Name));
+                if (!target.StartsWith(root, StringComparison.Ordinal) && target + Path.DirectorySeparatorChar != root)
+                {
+                    continue;
+                }
+                switch (entry.EntryType)
+                {
+                    case TarEntryType.Directory:
+                        Directory.CreateDirectory(target);
+                        break;
+                    case TarEntryType.SymbolicLink:
+                        string resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, entry.LinkName));
+                        if (!Path.IsPathRooted(entry.LinkName) && resolved.StartsWith(root, StringComparison.Ordinal))
+                        {
+                            File.CreateSymbolicLink(target, entry.LinkName);
+                        }
+                        break;
+                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile:
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        entry.ExtractToFile(target, overwrite: true);
+                        break;
+                }
+            }
+            return null;
+        }
+        catch (Exception e) when (e is SshException or IOException or FormatException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"copying the artifacts back from {dir}/artifacts on {Machine.Name} (tar over ssh) failed: {e.Message}");
+        }
+    }
+
+    /// <summary>A failed copy: transport_unreachable when the machine no longer answers, else <paramref name="code"/>.</summary>
+    private async Task<ExecutionResult> CopyFailureAsync(string message, string code, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _connection.RunAsync("check the connection", RemoteScripts.Ping, CallLimit, cancellationToken);
+            return ExecutionResult.Failure(code, message);
+        }
+        catch (SshException e) when (e.Unreachable)
+        {
+            return ExecutionResult.Failure(ErrorCodes.TransportUnreachable, e.Message);
+        }
+    }
+
+    private RunProcess Process(string dir, string bootId, int pid, long ticks) => new()
+    {
+        Host = Machine.Location,
+        BootId = bootId,
+        RunDir = dir,
+        WrapperPid = pid,
+        WrapperStartTicks = ticks,
+        AgentPid = Environment.ProcessId,
+    };
+
+    /// <summary>The wrapper's files in a look: a whole line as "line\n", a file without one as "" (present, not yet written).</summary>
+    private static Dictionary<string, string> Files(RemoteReply reply)
+    {
+        Dictionary<string, string> files = new(StringComparer.Ordinal);
+        foreach (string line in reply.Values('F'))
+        {
+            string[] parts = line.Split(' ', 2);
+            files[parts[0]] = (parts.Length > 1 ? parts[1] : "") + "\n";
+        }
+        foreach (string name in reply.Values('P'))
+        {
+            files.TryAdd(name, "");
+        }
+        return files;
+    }
+
+    private long LogLength(string runId)
+    {
+        FileInfo log = new(_paths.Log(runId));
+        return log.Exists ? log.Length : 0;
+    }
+
+    /// <summary>Appends log bytes from the machine to the controller's output.log, whose length is where the next look starts.</summary>
+    private void AppendLog(string runId, byte[] bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return;
+        }
+        Directory.CreateDirectory(_paths.RunDir(runId), StateDirectory.PrivateDirectory);
+        using FileStream log = new(_paths.Log(runId), new FileStreamOptions
+        {
+            Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete, UnixCreateMode = StateDirectory.PrivateFile,
+        });
+        log.Write(bytes);
+    }
+
+    private static int CountLinks(string dir) =>
+        Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            .Count(i => i.LinkTarget is not null) : 0;
+
+    private static string Last(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+
+    private static string RunIdOf(RunProcess process) => process.RunDir[(process.RunDir.LastIndexOf('/') + 1)..];
+}
