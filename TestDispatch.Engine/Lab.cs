@@ -43,11 +43,20 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         {
             active.TryAdd(record.Run.Machine, record);
         }
-        return [.. config.Machines.Select(machine => new MachineState(machine)
+        IReadOnlyDictionary<string, Transports.Ssh.Contact> contacts = Transports.Ssh.Reachability.Read(store.Paths);
+        return [.. config.Machines.Select(machine =>
         {
-            State = active.ContainsKey(machine.Name) ? MachineState.Busy : MachineState.Idle,
-            CurrentRun = active.GetValueOrDefault(machine.Name)?.Id,
-            LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
+            Transports.Ssh.Contact? contact = machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null;
+            bool unreachable = contact is { Reachable: false };
+            return new MachineState(machine)
+            {
+                State = active.ContainsKey(machine.Name) ? MachineState.Busy : unreachable ? MachineState.UnreachableState : MachineState.Idle,
+                CurrentRun = active.GetValueOrDefault(machine.Name)?.Id,
+                LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
+                Unreachable = unreachable ? contact!.Reason : null,
+                Since = contact?.Since,
+                LastContact = contact?.LastContact,
+            };
         })];
     }
 

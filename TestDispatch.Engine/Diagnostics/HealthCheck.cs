@@ -78,14 +78,20 @@ public static class HealthCheck
                 ? new Finding(Health.Ok, program, path)
                 : new Finding(Health.Failure, program, $"'{program}' is not on PATH; install it (Debian: apt-get install {Package(program)})"));
         }
-        foreach (Machine machine in lab.Config.Machines.Where(m => !m.CanRunTests))
+        if (lab.Config.Machines.Any(m => m.Transport == TransportKind.Ssh))
         {
-            findings.Add(new Finding(Health.Warning, machine.Name, $"{machine.WhyNotRunnable}: dispatching to it is refused (transport_unsupported)"));
+            foreach (string program in (string[])["ssh", "rsync"])
+            {
+                findings.Add(OnPath(program) is { } path
+                    ? new Finding(Health.Ok, program, path)
+                    : new Finding(program == "ssh" ? Health.Failure : Health.Warning, program,
+                        $"'{program}' is not on PATH; the ssh machines need it (Debian: apt-get install {(program == "ssh" ? "openssh-client" : "rsync")})"));
+            }
         }
         return findings;
     }
 
-    /// <summary>What the local transport and its run wrapper run (the ssh transport, once built, will add ssh and rsync).</summary>
+    /// <summary>What the local transport and its run wrapper run (the ssh transport adds ssh and rsync).</summary>
     private static readonly string[] ProgramsNeeded = ["setsid", "sh", "grep", "mv", "sleep"];
 
     private static string Package(string program) => program switch

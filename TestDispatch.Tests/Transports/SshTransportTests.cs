@@ -153,6 +153,25 @@ public sealed class SshTransportTests : IDisposable
         Assert.Contains("Connection refused", run.ErrorMsg, StringComparison.Ordinal);
         Assert.Contains("down", run.ErrorMsg, StringComparison.Ordinal);
         Assert.Contains(run.Id, output, StringComparison.Ordinal);
+        (_, string machines, _) = await cli.Run("machines");
+        Assert.Matches(@"(?m)^down +ssh .* unreachable ", machines);
+        Assert.Contains("down: unreachable since ", machines, StringComparison.Ordinal);
+        Assert.Contains("Connection refused", machines, StringComparison.Ordinal);
+        (int doctorExit, string doctor, _) = await cli.Run("doctor");
+        Assert.Equal(ExitCodes.Infrastructure, doctorExit);
+        Assert.Matches(@"(?m)^FAIL +down +connect: .*Connection refused; is sshd running there", doctor);
+    }
+
+    [Fact]
+    public async Task Doctor_checks_each_ssh_machine_step_by_step()
+    {
+        (int exit, string doctor, string error) = await _cli.Run("doctor");
+
+        Assert.True(exit == 0, doctor + error);
+        Assert.Matches(@"(?m)^ok +rig +control socket .*cm/[0-9a-f]{16} \(\d+ bytes of at most 90\)", doctor);
+        Assert.Matches(@"(?m)^ok +rig +connect and log in: \S+@127\.0\.0\.1:\d+, remote /bin/sh answers", doctor);
+        Assert.Matches(@"(?m)^ok +rig +copy: rsync", doctor);
+        Assert.Matches($@"(?m)^ok +rig +work root: {System.Text.RegularExpressions.Regex.Escape(_sshd.WorkRoot)} is writable", doctor);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSo
             1 => m.Transport,
             2 => m.Machine.Location,
             3 => Format.Tags(m.Tags),
-            4 => m.State,
+            4 => m.Unreachable is not null && m.Since is { } since ? $"{m.State} since {since.ToLocalTime():HH:mm}" : m.State,
             5 => m.CurrentRun ?? "-",
             _ => m.LastStatus is { } last ? last.ToWord() : "-",
         };

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.IO.Abstractions;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Diagnostics;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
@@ -19,7 +20,7 @@ public static class DoctorCommand
     {
         Option<bool> repair = new("--repair") { Description = "Make the state dir private again (0700/0600) and rebuild a damaged store from what is readable (backups are kept)" };
         Command command = new("doctor", "Check the configuration, state dir, store, agent and needed programs") { repair };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             TextWriter output = global.Console.Out;
             bool repairing = parse.GetValue(repair);
@@ -50,6 +51,12 @@ public static class DoctorCommand
             }
             IReadOnlyList<Finding> findings = HealthCheck.Run(lab);
             Write(output, findings);
+            foreach (Machine machine in lab.Config.Machines.Where(m => m.Transport == TransportKind.Ssh))
+            {
+                IReadOnlyList<Finding> checks = await SshCheck.RunAsync(machine, lab.Store.Paths, cancellationToken);
+                Write(output, checks);
+                findings = [.. findings, .. checks];
+            }
 
             if (repairing)
             {

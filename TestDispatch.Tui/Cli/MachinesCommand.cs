@@ -31,6 +31,10 @@ public static class MachinesCommand
                 table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, m.CurrentRun ?? "-", m.LastStatus?.ToWord() ?? "-");
             }
             table.WriteTo(output);
+            foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
+            {
+                await output.WriteLineAsync($"{m.Name}: unreachable since {Format.Time(m.Since)}: {m.Unreachable}");
+            }
             return ExitCodes.Passed;
         });
         return command;
