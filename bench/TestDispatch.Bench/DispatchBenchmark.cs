@@ -784,7 +784,7 @@ internal sealed class DispatchBenchmark
         return newest > built ? $"; NOTE: sources changed since, at {newest:HH:mm:ss}Z: publish again with 'dotnet publish TestDispatch.Tui -c Release -r {Rid}'" : "";
     }
 
-    private static string? FindOnPath(string program) =>
+    internal static string? FindOnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, program))
             .FirstOrDefault(File.Exists);

@@ -30,7 +30,8 @@ internal sealed partial class LabSandbox
 
     private Lab? _view;
 
-    public LabSandbox(string binary, string root, string agentIdle)
+    /// <param name="machinesJson">The configuration's Machines list (default: local-1 and local-2).</param>
+    public LabSandbox(string binary, string root, string agentIdle, string? machinesJson = null)
     {
         Binary = binary;
         Root = root;
@@ -38,7 +39,7 @@ internal sealed partial class LabSandbox
         ConfigFile = Path.Combine(root, "config.json");
         Directory.CreateDirectory(root);
         File.WriteAllText(ConfigFile,
-            $$$"""{"TestDispatch":{"Defaults":{"AgentIdle":"{{{agentIdle}}}"},"Machines":[{"Name":"local-1","Transport":"local","Tags":["local"]},{"Name":"local-2","Transport":"local","Tags":["local"]}]}}""");
+            $$$"""{"TestDispatch":{"Defaults":{"AgentIdle":"{{{agentIdle}}}"},"Machines":{{{machinesJson ?? """[{"Name":"local-1","Transport":"local","Tags":["local"]},{"Name":"local-2","Transport":"local","Tags":["local"]}]"""}}}}}""");
     }
 
     public string Binary { get; }

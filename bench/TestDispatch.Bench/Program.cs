@@ -22,6 +22,7 @@ internal static class Program
                 "dispatch" => DispatchBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "tui" => TuiBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "adoption" => AdoptionBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "ssh" => SshBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -61,6 +62,13 @@ internal static class Program
         to.WriteLine("          --tests N                   tests in the batch (default 50)");
         to.WriteLine("          --seconds N                 how long each test sleeps (default 10)");
         to.WriteLine("          --kills N                   SIGKILLs of the agent (default 10)");
+        to.WriteLine("          --testdispatch PATH         the binary");
+        to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  ssh     the ssh transport against loopback sshds it starts (needs root for sshd, and GNU parallel for the baseline):");
+        to.WriteLine("          run --wait warm and cold vs bare rsync + ssh over a warm master; a batch over the hosts vs parallel -S");
+        to.WriteLine("          --iters N                   warm calls (default 20)");
+        to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
+        to.WriteLine("          --hosts N                   sshds, one ssh machine each (default 4)");
         to.WriteLine("          --testdispatch PATH         the binary");
         to.WriteLine("          --keep                      leave the scratch dir behind");
     }

@@ -19,7 +19,7 @@ internal static class RemoteScripts
     private const string LookFunction = """
         td_f22() { shift 19; td_s22=$1; }
         td_look() {
-            td_d=$1 td_p=$2 td_t=$3 td_o=$4
+            td_d=$1 td_p=$2 td_t=$3 td_o=$4 td_k=$5
             read -r td_b </proc/sys/kernel/random/boot_id
             printf 'B %s\n' "$td_b"
             read -r td_u _ </proc/uptime
@@ -41,6 +41,11 @@ internal static class RemoteScripts
                     if [ -e "$td_x" ] || [ -L "$td_x" ]; then td_c=$((td_c + 1)); fi
                 done
                 printf 'A %s\n' "$td_c"
+                # Done with no artifacts to bring back: the work dir goes now, saving the finish its round trip.
+                if [ -f "$td_d/done" ] && [ "$td_c" -eq 0 ] && [ "$td_k" = 0 ]; then
+                    chmod -R u+rwx "$td_d/work" 2>/dev/null
+                    rm -rf "$td_d/work" "$td_d/artifacts" && printf 'X 1\n'
+                fi
             else
                 printf 'A -1\n'
             fi
@@ -56,11 +61,11 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Finds the run's directory under the work root (~/ expanded there), reports a wrapper already started for it (a launch
-    /// an earlier agent did not live to record), else makes an empty work dir and writes the wrapper; says which programs
-    /// the copy may use.
+    /// Finds the run's directory under the work root (~/ expanded there) as <c>$td_d</c>, reports a wrapper already started
+    /// for it (a launch an earlier agent did not live to record: the script ends there), else makes an empty work dir and
+    /// writes the wrapper; says which programs the copy may use.
     /// </summary>
-    public static string Prepare(string nonce, string workRoot, string runId) => Script(nonce, $$"""
+    private static string PrepareBody(string nonce, string workRoot, string runId) => $$"""
         td_root={{PosixShell.Quote(workRoot)}}
         case $td_root in "~/"*) td_root=$HOME/${td_root#"~/"} ;; esac
         td_d=$td_root/{{PosixShell.Quote(runId)}}
@@ -80,45 +85,71 @@ internal static class RemoteScripts
         mkdir "$td_d/work" "$td_d/artifacts" 2>/dev/null
         [ -d "$td_d/work" ] && [ -d "$td_d/artifacts" ] || return 1
         {{WriteWrapper(nonce, "$td_d")}}
-        """);
+        """;
 
-    /// <summary>The tar fallback for the payload (a machine without rsync): a tar archive, base64 in a here-document, unpacked into work/.</summary>
-    public static string Unpack(string nonce, string runDir, string archiveBase64) => Script(nonce, $"""
-        cd {PosixShell.Quote(runDir + "/work")} || return 1
-        base64 -d <<'TD_PAYLOAD_{nonce}' | tar -xpf - || return 1
-        {archiveBase64}
+    /// <summary>A tar archive, base64 in a here-document, unpacked into <c>$td_d/work</c>.</summary>
+    private static string UnpackBody(string nonce, string archiveBase64) => $"""
+        (cd "$td_d/work" && base64 -d <<'TD_PAYLOAD_{nonce}' | tar -xpf -) || return 1
+        {archiveBase64.TrimEnd('\n')}
         TD_PAYLOAD_{nonce}
-        """);
+        """;
 
-    /// <summary>Starts the wrapper detached (every descriptor away from the session, so the session ends at once), then looks.</summary>
-    public static string Start(string nonce, string runDir, string runId, TimeSpan grace, IReadOnlyDictionary<string, string> environment,
-        IReadOnlyList<string> command)
+    /// <summary>
+    /// Starts the wrapper in <c>$td_d</c> detached (every descriptor away from the session, so the session ends at once),
+    /// waits up to a second for a quick test to be done (saving the polls), then looks.
+    /// </summary>
+    private static string StartBody(string runId, TimeSpan grace, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep)
     {
-        string wrapperArgs = PosixShell.Words(RunWrapper.RunArguments(runDir + "/" + RunWrapper.FileName, runDir, runId, grace, environment, command));
-        return Script(nonce, $"""
+        // The wrapper's arguments, with its own path, the run dir and the artifacts dir taken from $td_d (resolved on the machine).
+        List<string> words = ["\"$td_d/" + RunWrapper.FileName + "\"", "run", "\"$td_d\""];
+        words.AddRange(RunWrapper.RunArguments("", "", runId, grace, environment.Where(e => e.Key != ArtifactsVariable).ToDictionary(), command)
+            .Skip(3).Select(PosixShell.Quote));
+        words.Insert(words.IndexOf(PosixShell.Quote("--")), $"\"{ArtifactsVariable}=$td_d/artifacts\"");
+        return $"""
             {LookFunction}
-            td_d={PosixShell.Quote(runDir)}
             if [ ! -f "$td_d/wrapper" ]; then
                 if command -v setsid >/dev/null 2>&1; then
-                    setsid sh {wrapperArgs} </dev/null >/dev/null 2>&1 &
+                    setsid sh {string.Join(' ', words)} </dev/null >/dev/null 2>&1 &
                 else
                     echo "testdispatch: setsid is not installed on this machine (it is in util-linux); install it to run tests here" >>"$td_d/output.log"
                 fi
             fi
             td_i=0
-            while [ ! -s "$td_d/wrapper" ] && [ "$td_i" -lt 100 ]; do sleep 0.05; td_i=$((td_i + 1)); done
+            while [ ! -s "$td_d/wrapper" ] && [ "$td_i" -lt 500 ]; do sleep 0.01; td_i=$((td_i + 1)); done
             td_i=0
-            while [ -s "$td_d/wrapper" ] && [ ! -f "$td_d/done" ] && [ "$td_i" -lt 10 ]; do sleep 0.02; td_i=$((td_i + 1)); done
+            while [ -s "$td_d/wrapper" ] && [ ! -f "$td_d/done" ] && [ "$td_i" -lt 100 ]; do sleep 0.01; td_i=$((td_i + 1)); done
             td_p=0 td_t=0
             if IFS=' ' read -r td_p td_t <"$td_d/wrapper"; then :; else td_p=0 td_t=0; fi 2>/dev/null
-            td_look "$td_d" "$td_p" "$td_t" 0
-            """.Replace("LOGCHUNK", LogChunk.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            td_look "$td_d" "$td_p" "$td_t" 0 {(keep ? 1 : 0)}
+            """.Replace("LOGCHUNK", LogChunk.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    private const string ArtifactsVariable = "TESTDISPATCH_ARTIFACTS";
+
+    /// <summary>The first step of a launch whose test dir goes by rsync: the run's directory, ready for the copy.</summary>
+    public static string Prepare(string nonce, string workRoot, string runId) => Script(nonce, PrepareBody(nonce, workRoot, runId));
+
+    /// <summary>
+    /// A whole launch in one round trip, for a small test dir on a machine with tar and base64: the run's directory, the
+    /// test dir unpacked into it, the wrapper started, and a first look.
+    /// </summary>
+    public static string Launch(string nonce, string workRoot, string runId, string archiveBase64, TimeSpan grace,
+        IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep) =>
+        Script(nonce, PrepareBody(nonce, workRoot, runId) + "\n" + UnpackBody(nonce, archiveBase64) + "\n" + StartBody(runId, grace, environment, command, keep));
+
+    /// <summary>The tar copy into a prepared run dir (a machine without rsync, or a large test dir whose rsync failed).</summary>
+    public static string Unpack(string nonce, string runDir, string archiveBase64) =>
+        Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + UnpackBody(nonce, archiveBase64));
+
+    /// <summary>Starts the wrapper in a prepared run dir, then looks.</summary>
+    public static string Start(string nonce, string runDir, string runId, TimeSpan grace, IReadOnlyDictionary<string, string> environment,
+        IReadOnlyList<string> command, bool keep) =>
+        Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + StartBody(runId, grace, environment, command, keep));
+
     /// <summary>One look at a run: its wrapper's files and the log from <paramref name="offset"/>.</summary>
-    public static string Look(string nonce, string runDir, int wrapperPid, long wrapperTicks, long offset) => Script(nonce, $"""
+    public static string Look(string nonce, string runDir, int wrapperPid, long wrapperTicks, long offset, bool keep) => Script(nonce, $"""
         {LookFunction}
-        td_look {PosixShell.Quote(runDir)} {wrapperPid.ToString(CultureInfo.InvariantCulture)} {wrapperTicks.ToString(CultureInfo.InvariantCulture)} {offset.ToString(CultureInfo.InvariantCulture)}
+        td_look {PosixShell.Quote(runDir)} {wrapperPid.ToString(CultureInfo.InvariantCulture)} {wrapperTicks.ToString(CultureInfo.InvariantCulture)} {offset.ToString(CultureInfo.InvariantCulture)} {(keep ? 1 : 0)}
         """.Replace("LOGCHUNK", LogChunk.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
 
     /// <summary>The wrapper's <c>stop</c> (written again first if the run's directory lost it); returns when nothing of the run is left.</summary>

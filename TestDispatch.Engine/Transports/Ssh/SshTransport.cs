@@ -26,6 +26,13 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     private readonly TextWriter _log;
     private readonly SshConnection _connection;
     private readonly ConcurrentDictionary<string, Followed> _followed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, bool> _forgetting = new();
+
+    /// <summary>A test dir this small goes inline in the launch script (tar, base64): one round trip instead of three.</summary>
+    private const long InlineBytes = 512 * 1024;
+
+    /// <summary>The programs the machine has (rsync, setsid, tar, base64), once a launch has asked.</summary>
+    private HashSet<string>? _programs;
 
     internal SshTransport(Machine machine, StatePaths paths, TimeSpan persist, TextWriter log)
     {
@@ -46,70 +53,127 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         public bool MoreLog { get; set; }
         public int Artifacts { get; set; } = -2;
         public bool HasRsync { get; set; } = true;
+
+        /// <summary>The last look found the run done with no artifacts, and removed its work dir: nothing is left to finish.</summary>
+        public bool Finished { get; set; }
     }
 
     public async Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
         Run run = request.Run;
-        RemoteReply prepared;
+        if (!Directory.Exists(run.TestDir))
+        {
+            return LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");
+        }
+        Directory.CreateDirectory(_paths.RunDir(run.Id), StateDirectory.PrivateDirectory);
+        Directory.CreateDirectory(run.ArtifactsPath, StateDirectory.PrivateDirectory);
         try
         {
-            prepared = await _connection.RunAsync("make the run's directory", nonce => RemoteScripts.Prepare(nonce, Machine.WorkRoot, run.Id),
-                CallLimit, cancellationToken);
+            return _programs is { } known && known.Contains("tar") && known.Contains("base64") && Inline(run.TestDir) is { } archive
+                ? await LaunchInOneAsync(request, archive, cancellationToken)
+                : await LaunchInStepsAsync(request, cancellationToken);
         }
         catch (SshException e)
         {
             return LaunchResult.Failed(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.CopyFailed,
-                e.Unreachable ? e.Message : $"{e.Message}; check that {Machine.WorkRoot} is writable there");
+                e.Unreachable ? e.Message : $"{e.Message}; check that {Machine.WorkRoot} is writable there ('testdispatch doctor' checks)");
         }
+    }
+
+    /// <summary>A small test dir: the run's directory, the copy and the start in one script.</summary>
+    private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
+    {
+        RemoteReply reply = await _connection.RunAsync("launch the run", nonce => RemoteScripts.Launch(nonce, Machine.WorkRoot, request.Run.Id, archive,
+            request.KillGrace, request.Environment, request.Command, Machine.KeepWorkDir), CopyLimit, cancellationToken);
+        return Started(request.Run, reply.Value('D')!, reply.Value('B') ?? "", reply, rsync: _programs!.Contains("rsync"));
+    }
+
+    /// <summary>A large test dir (or the first launch, which learns what the machine has): prepare, copy by rsync (else tar), start.</summary>
+    private async Task<LaunchResult> LaunchInStepsAsync(LaunchRequest request, CancellationToken cancellationToken)
+    {
+        Run run = request.Run;
+        RemoteReply prepared = await _connection.RunAsync("make the run's directory", nonce => RemoteScripts.Prepare(nonce, Machine.WorkRoot, run.Id),
+            CallLimit, cancellationToken);
         string dir = prepared.Value('D')!;
         string bootId = prepared.Value('B') ?? "";
         HashSet<string> programs = [.. prepared.Values('C')];
-        if (WrapperState.Identity(prepared.Value('F')?.Split(' ', 2) is ["wrapper", var line] ? line + "\n" : null) is { } existing)
+        _programs = programs;
+        if (Files(prepared).ContainsKey("wrapper"))
         {
-            return new LaunchResult(Process(dir, bootId, existing.Pid, existing.StartTicks));
-        }
-        if (!Directory.Exists(run.TestDir))
-        {
-            return LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists");
+            return Started(run, dir, bootId, prepared, programs.Contains("rsync"));
         }
         if (!programs.Contains("setsid"))
         {
             return LaunchResult.Failed(ErrorCodes.SpawnFailed, $"{Machine.Name} has no setsid (util-linux), which the run wrapper needs; install it there");
         }
-        Directory.CreateDirectory(_paths.RunDir(run.Id), StateDirectory.PrivateDirectory);
-        Directory.CreateDirectory(run.ArtifactsPath, StateDirectory.PrivateDirectory);
-
         bool rsync = programs.Contains("rsync");
         if (await CopyInAsync(run.TestDir, dir, rsync, programs, cancellationToken) is { } copyFailure)
         {
             return new LaunchResult(null, copyFailure);
         }
-
-        Dictionary<string, string> environment = new(request.Environment)
-        {
-            ["TESTDISPATCH_ARTIFACTS"] = dir + "/artifacts",
-        };
         RemoteReply started;
         try
         {
             started = await _connection.RunAsync("start the run wrapper",
-                nonce => RemoteScripts.Start(nonce, dir, run.Id, request.KillGrace, environment, request.Command), CallLimit, cancellationToken);
+                nonce => RemoteScripts.Start(nonce, dir, run.Id, request.KillGrace, request.Environment, request.Command, Machine.KeepWorkDir),
+                CallLimit, cancellationToken);
         }
         catch (SshException e)
         {
             return LaunchResult.Failed(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.SpawnFailed, e.Message);
         }
-        string? wrapperLine = Files(started).GetValueOrDefault("wrapper");
-        if (WrapperState.Identity(wrapperLine) is not { } wrapper)
+        return Started(run, dir, bootId, started, rsync);
+    }
+
+    /// <summary>
+    /// The wrapper a launch started (or found already started, by an agent that died before recording it), with the
+    /// launch's look kept for the first <see cref="LookAsync"/>; a failure when no wrapper came up.
+    /// </summary>
+    private LaunchResult Started(Run run, string dir, string bootId, RemoteReply reply, bool rsync)
+    {
+        if (WrapperState.Identity(Files(reply).GetValueOrDefault("wrapper")) is not { } wrapper)
         {
-            AppendLog(run.Id, started.Log);
-            return LaunchResult.Failed(ErrorCodes.SpawnFailed,
-                $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
+            AppendLog(run.Id, reply.Log);
+            return LaunchResult.Failed(ErrorCodes.SpawnFailed, $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
         }
-        RunProcess process = Process(dir, bootId, wrapper.Pid, wrapper.StartTicks);
-        _followed[dir] = new Followed { Pending = started, HasRsync = rsync };
-        return new LaunchResult(process);
+        // A look of the wrapper's files only (a found wrapper: no log bytes came with it) is taken again by the follower.
+        _followed[dir] = new Followed { Pending = reply.Value('L') is null ? null : reply, HasRsync = rsync };
+        return new LaunchResult(Process(dir, bootId, wrapper.Pid, wrapper.StartTicks));
+    }
+
+    /// <summary>The test dir as a base64 tar archive if it is small enough to go inline in a launch script; else null.</summary>
+    private static string? Inline(string testDir)
+    {
+        try
+        {
+            return Small(testDir) ? Archive(testDir) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // the stepwise launch's copy says what cannot be read
+        }
+    }
+
+    private static bool Small(string testDir)
+    {
+        long total = 0;
+        foreach (FileInfo file in new DirectoryInfo(testDir).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        {
+            total += file.Length;
+            if (total > InlineBytes)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>A directory as a tar archive (modes kept, symlinks as links) in base64 lines, for a here-document.</summary>
+    private static string Archive(string dir)
+    {
+        using MemoryStream tar = new();
+        TarFile.CreateFromDirectory(dir, tar, includeBaseDirectory: false);
+        return Convert.ToBase64String(tar.ToArray(), Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal);
     }
 
     public async Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default)
@@ -125,11 +189,13 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         {
             long offset = LogLength(RunIdOf(process));
             reply = await _connection.RunAsync("look at the run",
-                nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset), CallLimit, cancellationToken);
+                nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset, Machine.KeepWorkDir),
+                CallLimit, cancellationToken);
         }
         AppendLog(RunIdOf(process), reply.Log);
         followed.MoreLog = reply.Log.Length >= RemoteScripts.LogChunk;
         followed.Artifacts = int.TryParse(reply.Value('A'), out int artifacts) ? artifacts : -2;
+        followed.Finished = reply.Value('X') is not null;
         Dictionary<string, string> files = Files(reply);
         return WrapperState.FromFiles(name => files.GetValueOrDefault(name), reply.Value('B') ?? "",
             double.TryParse(reply.Value('U'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double up) ? up : 0,
@@ -176,8 +242,12 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         string runId = RunIdOf(process);
         Followed followed = _followed.GetOrAdd(process.RunDir, _ => new Followed());
         string local = _paths.Artifacts(runId);
+        if (followed.Finished && !machine.KeepWorkDir)
+        {
+            return null; // the last look removed the work dir: there were no artifacts
+        }
         ExecutionResult? failure = null;
-        if (followed.Artifacts != -1)
+        if (followed.Artifacts is > 0 or -2)
         {
             Directory.CreateDirectory(local, StateDirectory.PrivateDirectory);
             failure = followed.HasRsync
@@ -204,21 +274,32 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         return failure;
     }
 
-    public async Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default)
+    /// <summary>Removes the run's directory in the background: the verdict is recorded, and the machine's next run need not wait for it.</summary>
+    public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default)
     {
         _followed.TryRemove(process.RunDir, out _);
-        try
+        Task forgetting = Task.Run(async () =>
         {
-            await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, process.RunDir, Machine.KeepWorkDir),
-                CallLimit, cancellationToken);
-        }
-        catch (SshException e)
-        {
-            throw new IOException(e.Message, e);
-        }
+            try
+            {
+                await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, process.RunDir, Machine.KeepWorkDir),
+                    CallLimit, CancellationToken.None);
+            }
+            catch (SshException e)
+            {
+                _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} could not remove {process.RunDir} on {Machine.Name}: {e.Message}");
+            }
+        }, CancellationToken.None);
+        _forgetting[forgetting] = true;
+        _ = forgetting.ContinueWith(t => _forgetting.TryRemove(t, out _), TaskScheduler.Default);
+        return Task.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_forgetting.Keys);
+        await _connection.DisposeAsync();
+    }
 
     private async Task<ExecutionResult?> CopyInAsync(string testDir, string dir, bool rsync, HashSet<string> programs, CancellationToken cancellationToken)
     {
@@ -244,9 +325,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         string archive;
         try
         {
-            using MemoryStream tar = new();
-            TarFile.CreateFromDirectory(testDir, tar, includeBaseDirectory: false);
-            archive = Convert.ToBase64String(tar.ToArray(), Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal);
+            archive = Archive(testDir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
