@@ -14,6 +14,9 @@ public sealed record Machine
     public bool KeepWorkDir { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
 
+    /// <summary>A test dir that proves the machine works (LAVA's health check): run when it is resumed, and while health holds it.</summary>
+    public string? HealthCheck { get; init; }
+
     /// <summary>
     /// Whether this build can run tests there. The ssh transport (DESIGN §7) is not built yet: ssh machines are
     /// configured and shown, but nothing is dispatched to them, and a run that reaches one fails with

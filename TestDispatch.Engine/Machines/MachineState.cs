@@ -3,7 +3,10 @@ using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Machines;
 
-/// <summary>A machine as a user sees it now: configuration plus what occupies it (DESIGN §9 <c>machines --json</c>).</summary>
+/// <summary>
+/// A machine as a user sees it now: configuration plus what occupies it, its queue, whether it is in service and its
+/// last verdicts (DESIGN §9 <c>machines --json</c>; the names are a contract).
+/// </summary>
 public sealed record MachineState([property: JsonIgnore] Machine Machine)
 {
     public string Name => Machine.Name;
@@ -14,15 +17,43 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
 
     public IReadOnlyList<string> Tags => Machine.Tags;
 
-    /// <summary>"idle" or "busy" (a pending or running run occupies it).</summary>
+    /// <summary>
+    /// idle, busy (a run occupies it), draining (drained, its current run still going), drained, dirty, unhealthy,
+    /// checking (waiting on its health check) or unsupported (this build cannot run tests there). Only a machine that
+    /// takes work now is idle.
+    /// </summary>
     public required string State { get; init; }
 
-    /// <summary>Id of the non-terminal run occupying the machine, or null.</summary>
+    /// <summary>Id of the run occupying the machine (running, or next to start), or null.</summary>
     public string? CurrentRun { get; init; }
 
     /// <summary>Status of the newest terminal run on this machine, or null if it never finished one.</summary>
     public RunStatus? LastStatus { get; init; }
 
+    /// <summary>healthy, failing (infrastructure failures in a row, kept in service by the share cap), unhealthy, checking or dirty.</summary>
+    public string Health { get; init; } = MachineHealth.Healthy;
+
+    /// <summary>Runs in a row that ended with an infrastructure error.</summary>
+    public int InfraFailures { get; init; }
+
+    /// <summary>Why the machine is not healthy (with since when), or null.</summary>
+    public string? HealthReason { get; init; }
+
+    /// <summary>Who drained the machine, when and why; null while it is in service.</summary>
+    public DrainMark? Drained { get; init; }
+
+    /// <summary>Its queued runs (pending, after the current one), first to start first.</summary>
+    public IReadOnlyList<string> Queue { get; init; } = [];
+
+    /// <summary>Its last verdicts (at most ten), oldest first.</summary>
+    public IReadOnlyList<Verdict> Recent { get; init; } = [];
+
+    /// <summary>Processes a run left alive after SIGKILL, or null.</summary>
+    public DirtyMark? Dirty { get; init; }
+
     public const string Idle = "idle";
     public const string Busy = "busy";
+    public const string Draining = "draining";
+    public const string DrainedWord = "drained";
+    public const string Unsupported = "unsupported";
 }
