@@ -554,8 +554,9 @@ public sealed class MainWindow : Window
             Say($"{machine.Name} is already drained ({Cli.Format.Note(machine, DateTimeOffset.UtcNow)}); u resumes it");
             return;
         }
-        string current = machine.CurrentRun is { } run ? $" Its run {run} finishes first." : "";
-        Say($"Drain {machine.Name}: it takes no new work until resumed.{current} y to confirm, any other key to keep it in service");
+        // Short enough for 80 columns: the confirmation key must stay on screen.
+        string current = machine.CurrentRun is { } run ? $"run {run} finishes, then " : "";
+        Say($"Drain {machine.Name}? y to confirm ({current}no new work)");
         _declined = $"{machine.Name} not drained";
         _confirm = () => Act($"draining {machine.Name}…", async () =>
         {
@@ -577,7 +578,7 @@ public sealed class MainWindow : Window
             Say($"{machine.Name} is in service; nothing to resume");
             return;
         }
-        Say($"Resume {machine.Name} ({machine.State})? y to confirm, any other key to leave it out of service");
+        Say($"Resume {machine.Name} ({machine.State})? y to confirm, any other key: no");
         _declined = $"{machine.Name} left {machine.State}";
         _confirm = () => Act($"resuming {machine.Name}…", async () =>
         {

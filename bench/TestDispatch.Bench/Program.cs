@@ -22,6 +22,7 @@ internal static class Program
                 "dispatch" => DispatchBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "tui" => TuiBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "adoption" => AdoptionBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "fleet" => FleetBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -62,6 +63,12 @@ internal static class Program
         to.WriteLine("          --seconds N                 how long each test sleeps (default 10)");
         to.WriteLine("          --kills N                   SIGKILLs of the agent (default 10)");
         to.WriteLine("          --testdispatch PATH         the binary");
+        to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  fleet   a batch over 4 local machines, one failing every launch (copy_failed), vs the same batch on 3 healthy ones:");
+        to.WriteLine("          entries run on the bad machine before health held it, entries failed in the end, tries, wall time");
+        to.WriteLine("          --entries N                 entries in the batch (default 40)");
+        to.WriteLine("          --test-ms N                 how long each test sleeps (default 250)");
+        to.WriteLine("          --retries N                 retries of each entry (default 1)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
     }
 }
