@@ -36,29 +36,10 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         return new Lab(config, new RunStore(fs, locks, config.StateDir), fs, locks, launcher);
     }
 
-    public IReadOnlyList<MachineState> Machines()
-    {
-        Dictionary<string, RunRecord> active = [];
-        foreach (RunRecord record in store.Active())
-        {
-            active.TryAdd(record.Run.Machine, record);
-        }
-        IReadOnlyDictionary<string, Transports.Ssh.Contact> contacts = Transports.Ssh.Reachability.Read(store.Paths);
-        return [.. config.Machines.Select(machine =>
-        {
-            Transports.Ssh.Contact? contact = machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null;
-            bool unreachable = contact is { Reachable: false };
-            return new MachineState(machine)
-            {
-                State = active.ContainsKey(machine.Name) ? MachineState.Busy : unreachable ? MachineState.UnreachableState : MachineState.Idle,
-                CurrentRun = active.GetValueOrDefault(machine.Name)?.Id,
-                LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
-                Unreachable = unreachable ? contact!.Reason : null,
-                Since = contact?.Since,
-                LastContact = contact?.LastContact,
-            };
-        })];
-    }
+    /// <summary>The machines as a fleet: in service or not, queues, health (machines.json beside the store).</summary>
+    public Fleet Fleet => field ??= new Fleet(config, store, new MachineLedger(fs, locks, store.Paths), fs, Clock);
+
+    public IReadOnlyList<MachineState> Machines() => Fleet.States();
 
     public IReadOnlyList<Run> Runs(RunFilter filter) => [.. store.List(filter).Select(r => r.Run)];
 
@@ -80,12 +61,15 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
 
     /// <summary>
     /// Prepares a run of <paramref name="testDir"/> on <paramref name="machine"/> (DESIGN §4.2) and makes
-    /// sure the agent will execute it. Busy is an outcome, not an exception: the caller decides.
+    /// sure the agent will execute it. Busy is an outcome, not an exception: the caller decides; with
+    /// <paramref name="queue"/>, a busy machine queues the run instead. A machine out of service (drained, unhealthy,
+    /// dirty) refuses it with the reason.
     /// </summary>
     public async Task<PrepareOutcome> DispatchAsync(string testDir, string machine, IReadOnlyList<string>? command = null,
-        TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        TimeSpan? timeout = null, bool queue = false, CancellationToken cancellationToken = default)
     {
         Machine target = RequireRunnableMachine(machine);
+        Fleet.RefuseIfOutOfService(machine);
         string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
         string hash = TestDirHasher.Compute(fs, testDir); // its error shows the path as typed and as resolved
         if (timeout is { } t && (t <= TimeSpan.Zero || t > Duration.MaxTimeLimit))
@@ -96,7 +80,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         RunSpec spec = new(
             command is { Count: > 0 } ? command : manifest?.Command ?? config.Defaults.Command,
             timeout ?? manifest?.Timeout ?? config.Defaults.Timeout);
-        PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target));
+        PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target, Queue: queue));
         if (outcome.Kind != PrepareKind.Busy)
         {
             await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, cancellationToken);
@@ -108,7 +92,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     public async Task<PrepareOutcome> RedispatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
     {
         RunRecord record = store.Find(idOrPrefix);
-        return await DispatchAsync(record.Run.TestDir, record.Run.Machine, record.Spec.Command, record.Spec.Timeout, cancellationToken);
+        return await DispatchAsync(record.Run.TestDir, record.Run.Machine, record.Spec.Command, record.Spec.Timeout, cancellationToken: cancellationToken);
     }
 
     /// <summary>
@@ -307,8 +291,61 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         }
     }
 
-    /// <summary>Whether the agent has work: a run to start or to follow, or a batch item that a configured machine can take.</summary>
-    public bool HasWork() => store.HasWork(entry => config.Machines.Any(m => m.CanRunTests && entry.Targets(m.Name, m.Tags)));
+    /// <summary>
+    /// Whether the agent has work: a run to follow, a pending run that may start, a batch item that a machine in service
+    /// can take, or a health check due.
+    /// </summary>
+    public bool HasWork()
+    {
+        Placement placement = Fleet.Placement();
+        return store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags) && placement.InService(m.Name)), placement.MayStart) ||
+            Fleet.ChecksDue();
+    }
+
+    /// <summary>
+    /// Takes a machine out of service (<c>machine drain</c>): its current run finishes, it takes no new work, batch items
+    /// go to other machines. With <paramref name="cancelQueue"/>, its queued runs end interrupted (a queued run that
+    /// started meanwhile is cancelled); otherwise they wait for the resume.
+    /// </summary>
+    public async Task<MachineState> DrainAsync(string machine, string reason, bool cancelQueue, CancellationToken cancellationToken = default)
+    {
+        RequireMachine(machine);
+        IReadOnlyList<RunRecord> queued = Fleet.Drain(machine, Environment.UserName, reason);
+        if (cancelQueue)
+        {
+            string why = $"cancelled: machine {machine} was drained with --cancel-queue" + (reason.Length > 0 ? $" ({reason})" : "");
+            bool stopping = false;
+            foreach (RunRecord run in queued)
+            {
+                stopping |= store.Update(run.Id, r => r.Run.Status switch
+                {
+                    RunStatus.Pending => r with
+                    {
+                        CancelRequestedAt = Clock.GetUtcNow(),
+                        Run = r.Run with { Status = RunStatus.Interrupted, EndedAt = Clock.GetUtcNow(), ErrorCode = ErrorCodes.Interrupted, ErrorMsg = why },
+                    },
+                    RunStatus.Running when r.CancelRequestedAt is null => r with { CancelRequestedAt = Clock.GetUtcNow() },
+                    _ => r,
+                }).Run.Status == RunStatus.Running;
+            }
+            if (stopping)
+            {
+                await EnsureAgentAsync(cancellationToken);
+            }
+        }
+        return Machines().First(m => m.Name == machine);
+    }
+
+    /// <summary>
+    /// Puts a machine back in service (<c>machine resume</c>): no longer drained, dirty or held by health. With a
+    /// <c>HealthCheck</c> configured, it runs that first and takes other work once it passes.
+    /// </summary>
+    public async Task<MachineState> ResumeAsync(string machine, CancellationToken cancellationToken = default)
+    {
+        Fleet.Resume(RequireMachine(machine));
+        await EnsureAgentAsync(cancellationToken);
+        return Machines().First(m => m.Name == machine);
+    }
 
     private long _nextAgentCheck;
 

@@ -57,6 +57,9 @@ internal sealed class ConfigReader(IConfigurationRoot config, List<string> error
     {
         public string Where => Describe(provider);
 
+        /// <summary>The directory of the file this came from (relative paths in it are read from there), else the current one.</summary>
+        public string BaseDirectory => provider is JsonConfigurationProvider { Source.FileProvider: PhysicalFileProvider files } ? files.Root : Environment.CurrentDirectory;
+
         public IEnumerable<string> ChildKeys() => provider.GetChildKeys([], path).Distinct(StringComparer.OrdinalIgnoreCase);
 
         /// <summary>Child keys in list order (0, 1, 2, … 10), not string order.</summary>

@@ -6,6 +6,9 @@ namespace TestDispatch.Engine.Configuration;
 public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyList<Machine> Machines)
 {
     public Machine? FindMachine(string name) => Machines.FirstOrDefault(m => m.Name == name);
+
+    /// <summary>When health takes a machine out of service (<c>TestDispatch:Health</c>).</summary>
+    public HealthRules Health { get; init; } = new();
 }
 
 /// <summary>

@@ -15,10 +15,11 @@ namespace TestDispatch.Engine.Configuration;
 public static class LabConfigLoader
 {
     private const string Root = "TestDispatch";
-    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines"];
+    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health"];
+    private static readonly string[] HealthKeys = ["InfraFailuresInARow", "MaxHeldShare", "CheckAfter"];
     private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace"];
     private static readonly string[] MachineKeys =
-        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags"];
+        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags", "HealthCheck"];
 
     public static LabConfig Load(ConfigSources sources)
     {
@@ -38,6 +39,8 @@ public static class LabConfigLoader
         };
 
         List<Machine> machines = ReadMachines(read, errors);
+        read.CheckKnownKeys($"{Root}:Health", HealthKeys);
+        HealthRules health = ReadHealth(read);
 
         string stateDir = sources.StateDirOverride is { Length: > 0 } overridden
             ? ExpandHome(overridden, sources.Home)
@@ -50,7 +53,7 @@ public static class LabConfigLoader
             throw new DispatchException(ErrorCodes.ConfigInvalid,
                 "configuration is invalid:\n  - " + string.Join("\n  - ", errors));
         }
-        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines);
+        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health };
     }
 
     private static IConfigurationRoot Build(ConfigSources sources)
@@ -154,6 +157,7 @@ public static class LabConfigLoader
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
                 Tags = machine.List("Tags"),
+                HealthCheck = machine.Value("HealthCheck") is { Length: > 0 } check ? Path.GetFullPath(ExpandHome(check, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)), machine.BaseDirectory) : null,
             };
             if (defined.Transport == TransportKind.Ssh)
             {
@@ -162,6 +166,39 @@ public static class LabConfigLoader
             machines.Add(defined);
         }
         return machines;
+    }
+
+    private static HealthRules ReadHealth(ConfigReader read)
+    {
+        HealthRules rules = new();
+        string key = $"{Root}:Health";
+        if (read.Value($"{key}:InfraFailuresInARow") is { } n)
+        {
+            if (int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count >= 1)
+            {
+                rules = rules with { InfraFailuresInARow = count };
+            }
+            else
+            {
+                read.Error($"{key}:InfraFailuresInARow '{n}'{read.Where($"{key}:InfraFailuresInARow")} is not a whole number of at least 1; e.g. 3");
+            }
+        }
+        if (read.Value($"{key}:MaxHeldShare") is { } share)
+        {
+            if (double.TryParse(share, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value is >= 0 and <= 1)
+            {
+                rules = rules with { MaxHeldShare = value };
+            }
+            else
+            {
+                read.Error($"{key}:MaxHeldShare '{share}'{read.Where($"{key}:MaxHeldShare")} is not a share from 0 to 1; e.g. 0.5 for half the machines of a tag");
+            }
+        }
+        if (ReadPositiveDuration(read, $"{key}:CheckAfter") is { } after)
+        {
+            rules = rules with { CheckAfter = after };
+        }
+        return rules;
     }
 
     private static IReadOnlyList<string>? ReadCommand(ConfigReader read, string key)

@@ -72,6 +72,14 @@ public static class HealthCheck
                 $" as of {UtcTimestampConverter.Format(record.Run.EndedAt ?? record.CreatedAt)}; check them with 'ps -o pid,stat,wchan,cmd -p {string.Join(",", record.Leftovers!)}'"));
         }
 
+        foreach (MachineState machine in lab.Machines().Where(m => m.Dirty is not null))
+        {
+            DirtyMark dirty = machine.Dirty!;
+            findings.Add(new Finding(Health.Warning, machine.Name,
+                $"dirty: run {dirty.Run} left processes alive after SIGKILL, pids {string.Join(" ", dirty.Pids)}; it takes no work until " +
+                $"they are gone and 'testdispatch machine resume {machine.Name}' puts it back (look with 'ps -o pid,stat,wchan,cmd -p {string.Join(",", dirty.Pids)}')"));
+        }
+
         foreach (string program in ProgramsNeeded)
         {
             findings.Add(OnPath(program) is { } path

@@ -133,7 +133,13 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     /// <summary>Starts a loop for each machine with an active run or a waiting batch item it may take; passes cancels on. True if anything is active.</summary>
     private bool StartLoops(StoreWatcher watcher, CancellationToken cancellationToken)
     {
-        IReadOnlyList<RunRecord> active = lab.Store.Active();
+        foreach (string problem in lab.Fleet.StartDueChecks())
+        {
+            log.WriteLine($"{Now()} {problem}");
+        }
+        Placement placement = lab.Fleet.Placement();
+        // A queue held on a machine out of service (drained, unhealthy, dirty) is no work until it is back.
+        IReadOnlyList<RunRecord> active = [.. lab.Store.Active().Where(r => r.Run.Status == RunStatus.Running || placement.MayStart(r))];
         foreach (RunRecord record in active)
         {
             string machine = record.Run.Machine;
@@ -147,10 +153,10 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             }
         }
         // Batch items wait for any free machine they may run on.
-        List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name))];
+        List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name) && placement.InService(m.Name))];
         if (unserved.Count > 0)
         {
-            foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved))
+            foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved, placement))
             {
                 _loops[machine.Name] = StartLoop(machine.Name, watcher, cancellationToken);
             }
@@ -167,7 +173,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
         // A machine this build cannot run tests on (or one not in this agent's configuration) gets a loop only for the runs
         // dispatched to it: it takes no batch items, which would fail there rather than run on a machine that can.
         Machine? batchTarget = lab.Config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable : null;
-        MachineLoop loop = MachineLoop.Start(machine, batchTarget, lab.Store, executor, log, agentStopping);
+        MachineLoop loop = MachineLoop.Start(machine, batchTarget, lab.Store, lab.Fleet, executor, log, agentStopping);
         _ = loop.Task.ContinueWith(_ => watcher.Wake(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         return loop;
     }

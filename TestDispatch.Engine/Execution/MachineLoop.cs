@@ -26,10 +26,10 @@ internal sealed class MachineLoop
 
     /// <param name="batchTarget">The machine as configured, for batch items; null when it takes none (it cannot run tests,
     /// or it is not in the agent's configuration): then it only executes the runs dispatched to it.</param>
-    public static MachineLoop Start(string machine, Machine? batchTarget, RunStore store, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
+    public static MachineLoop Start(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
     {
         MachineLoop loop = new();
-        loop.Task = Task.Run(() => loop.RunAsync(machine, batchTarget, store, executor, log, agentStopping), CancellationToken.None);
+        loop.Task = Task.Run(() => loop.RunAsync(machine, batchTarget, store, fleet, executor, log, agentStopping), CancellationToken.None);
         return loop;
     }
 
@@ -45,14 +45,28 @@ internal sealed class MachineLoop
         }
     }
 
-    private async Task RunAsync(string machine, Machine? batchTarget, RunStore store, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
+    /// <summary>The verdict counts for the machine's health; failing to record it is logged, never allowed to stop the loop.</summary>
+    private static void Record(Fleet fleet, RunRecord ended, TextWriter log)
+    {
+        try
+        {
+            fleet.Record(ended);
+        }
+        catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
+        {
+            log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {ended.Run.Machine}: could not record run {ended.Id}'s verdict for its health: {e.Message}");
+        }
+    }
+
+    private async Task RunAsync(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
     {
         while (!agentStopping.IsCancellationRequested)
         {
             string? trouble = null;
             try
             {
-                if (store.TakeNext(machine, batchTarget?.Tags, batchTarget) is not { } next)
+                // Read afresh before each take: a drain, or health holding the machine, counts from its next run on.
+                if (store.TakeNext(machine, batchTarget?.Tags, batchTarget, fleet.Placement()) is not { } next)
                 {
                     return;
                 }
@@ -70,9 +84,14 @@ internal sealed class MachineLoop
                 {
                     (_currentRun, _currentCancel) = (null, null);
                 }
-                if (!agentStopping.IsCancellationRequested && !store.Get(next.Id).Run.Status.IsTerminal())
+                RunRecord after = store.Get(next.Id);
+                if (after.Run.Status.IsTerminal())
                 {
-                    trouble = $"run {next.Id} is still {store.Get(next.Id).Run.Status.ToWord()} after the agent followed it to its end";
+                    Record(fleet, after, log);
+                }
+                else if (!agentStopping.IsCancellationRequested)
+                {
+                    trouble = $"run {next.Id} is still {after.Run.Status.ToWord()} after the agent followed it to its end";
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !agentStopping.IsCancellationRequested)

@@ -14,6 +14,9 @@ public sealed record Machine
     public bool KeepWorkDir { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
 
+    /// <summary>A test dir that proves the machine works (LAVA's health check): run when it is resumed, and while health holds it.</summary>
+    public string? HealthCheck { get; init; }
+
     /// <summary>Whether this build can run tests there: on both transports, local and ssh (DESIGN §7).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool CanRunTests => true;

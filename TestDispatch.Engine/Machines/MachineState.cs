@@ -3,7 +3,10 @@ using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Machines;
 
-/// <summary>A machine as a user sees it now: configuration plus what occupies it (DESIGN §9 <c>machines --json</c>).</summary>
+/// <summary>
+/// A machine as a user sees it now: configuration plus what occupies it, its queue, whether it is in service and its
+/// last verdicts (DESIGN §9 <c>machines --json</c>; the names are a contract).
+/// </summary>
 public sealed record MachineState([property: JsonIgnore] Machine Machine)
 {
     public string Name => Machine.Name;
@@ -14,10 +17,14 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
 
     public IReadOnlyList<string> Tags => Machine.Tags;
 
-    /// <summary>"idle", "busy" (a pending or running run occupies it), or "unreachable" (the agent's last try to reach it failed).</summary>
+    /// <summary>
+    /// idle, busy (a run occupies it), draining (drained, its current run still going), drained, dirty, unhealthy,
+    /// checking (waiting on its health check), unreachable (the agent could not reach it), or unsupported (this build cannot run tests there). Only a machine that
+    /// takes work now is idle.
+    /// </summary>
     public required string State { get; init; }
 
-    /// <summary>Id of the non-terminal run occupying the machine, or null.</summary>
+    /// <summary>Id of the run occupying the machine (running, or next to start), or null.</summary>
     public string? CurrentRun { get; init; }
 
     /// <summary>Status of the newest terminal run on this machine, or null if it never finished one.</summary>
@@ -33,8 +40,31 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
     /// <summary>When the agent last had an answer from the machine (ssh machines only).</summary>
     [JsonConverter(typeof(UtcTimestampConverter))]
     public DateTimeOffset? LastContact { get; init; }
+    /// <summary>healthy, failing (infrastructure failures in a row, kept in service by the share cap), unhealthy, checking or dirty.</summary>
+    public string Health { get; init; } = MachineHealth.Healthy;
+
+    /// <summary>Runs in a row that ended with an infrastructure error.</summary>
+    public int InfraFailures { get; init; }
+
+    /// <summary>Why the machine is not healthy (with since when), or null.</summary>
+    public string? HealthReason { get; init; }
+
+    /// <summary>Who drained the machine, when and why; null while it is in service.</summary>
+    public DrainMark? Drained { get; init; }
+
+    /// <summary>Its queued runs (pending, after the current one), first to start first.</summary>
+    public IReadOnlyList<string> Queue { get; init; } = [];
+
+    /// <summary>Its last verdicts (at most ten), oldest first.</summary>
+    public IReadOnlyList<Verdict> Recent { get; init; } = [];
+
+    /// <summary>Processes a run left alive after SIGKILL, or null.</summary>
+    public DirtyMark? Dirty { get; init; }
 
     public const string Idle = "idle";
     public const string UnreachableState = "unreachable";
     public const string Busy = "busy";
+    public const string Draining = "draining";
+    public const string DrainedWord = "drained";
+    public const string Unsupported = "unsupported";
 }

@@ -23,6 +23,15 @@ public static class ErrorCodes
     /// <summary>A remote run's tree vanished: its wrapper is gone and left no exit status (the work root was wiped, the wrapper killed).</summary>
     public const string RemoteLost = "remote_lost";
 
+    /// <summary>The machine was drained (<c>machine drain</c>): it takes no new work until <c>machine resume</c>; the message says who and why.</summary>
+    public const string MachineDrained = "machine_drained";
+
+    /// <summary>Health holds the machine (infrastructure failures in a row, or a failed health check): it takes no new work until it passes one or is resumed.</summary>
+    public const string MachineUnhealthy = "machine_unhealthy";
+
+    /// <summary>Processes of a run on the machine survived SIGKILL: it takes no new work until someone looks and resumes it.</summary>
+    public const string MachineDirty = "machine_dirty";
+
     public const string BadInput = "bad_input";
     public const string ConfigInvalid = "config_invalid";
     public const string RunNotFound = "run_not_found";
@@ -49,6 +58,9 @@ public static class ErrorCodes
 
     /// <summary>Something this program did not expect (a bug): the CLI's last resort, never a stack trace.</summary>
     public const string InternalError = "internal_error";
+
+    /// <summary>The machine cannot take the work now: busy, or out of service (drained, unhealthy, dirty).</summary>
+    public static bool IsMachineUnavailable(string code) => code is MachineBusy or MachineDrained or MachineUnhealthy or MachineDirty;
 
     public static bool IsBadInput(string code) => code is
         BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;

@@ -1,6 +1,7 @@
 namespace TestDispatch.Engine.Runs;
 
 /// <summary>A request to create a pending run of <paramref name="TestDir"/> on <paramref name="Machine"/>.</summary>
+/// <param name="Queue">If the machine is busy, join its queue (first in, first out) instead of being refused as busy.</param>
 public sealed record PrepareRequest(
     string Machine,
     string TestDir,
@@ -8,4 +9,5 @@ public sealed record PrepareRequest(
     RunSpec Spec,
     string? BatchId = null,
     string? PlanEntry = null,
-    Machines.Machine? Target = null);
+    Machines.Machine? Target = null,
+    bool Queue = false);

@@ -49,6 +49,18 @@ internal sealed class BatchLedger
         }
     }
 
+    /// <summary>The entries waiting for a machine, in plan order, each with its latest run (null before its first try).</summary>
+    public IEnumerable<(BatchEntry Entry, RunRecord? Last)> WaitingWithLast
+    {
+        get
+        {
+            foreach (int i in _waiting)
+            {
+                yield return (Record.Entries[i], _entries[i].Last);
+            }
+        }
+    }
+
     /// <summary>A newer record of the same batch (cancelled, say): every entry's state may have changed.</summary>
     public void Update(BatchRecord batch)
     {

@@ -152,17 +152,22 @@ public sealed class RunStore
     public RunRecord? ActiveOn(string machine) => Locked(() => _index.Active(machine).FirstOrDefault());
 
     /// <summary>
-    /// DESIGN §4.2 in one critical section: reuse a non-terminal twin (same machine and hash), refuse
-    /// with the occupying run if the machine is busy with another hash, or create a pending run. A run being
-    /// cancelled is never reused: its verdict will be interrupted, which is not what a new dispatch asked for.
+    /// DESIGN §4.2 in one critical section: reuse a non-terminal twin (same machine and hash, running or queued), refuse
+    /// with the occupying run if the machine is busy with another hash (or, if the request asks to queue, join the
+    /// machine's queue), or create a pending run. A run being cancelled is never reused: its verdict will be interrupted,
+    /// which is not what a new dispatch asked for.
     /// </summary>
     public PrepareOutcome Prepare(PrepareRequest request) => Locked(() =>
     {
-        if (_index.Active(request.Machine).FirstOrDefault() is { } occupying)
+        List<RunRecord> active = [.. _index.Active(request.Machine)];
+        if (active.FirstOrDefault(r => r.Run.TestDirHash == request.TestDirHash && r.CancelRequestedAt is null) is { } twin)
         {
-            return occupying.Run.TestDirHash == request.TestDirHash && occupying.CancelRequestedAt is null
-                ? new PrepareOutcome(PrepareKind.Reused, occupying.Run)
-                : new PrepareOutcome(PrepareKind.Busy, occupying.Run, BeingCancelled: occupying.CancelRequestedAt is not null);
+            return new PrepareOutcome(PrepareKind.Reused, twin.Run);
+        }
+        if (active.Count > 0 && !request.Queue)
+        {
+            RunRecord occupying = active.FirstOrDefault(r => r.Run.Status == RunStatus.Running) ?? active[0];
+            return new PrepareOutcome(PrepareKind.Busy, occupying.Run, BeingCancelled: occupying.CancelRequestedAt is not null);
         }
 
         return new PrepareOutcome(PrepareKind.Created, Create(request).Run);
@@ -174,21 +179,24 @@ public sealed class RunStore
     /// open batch that targets it, made a run on it already running (the agent takes it as it makes it, so it never
     /// waits as pending: one fsync'd append less per item), with <paramref name="target"/> as where it runs. Null when
     /// nothing waits for the machine. With <paramref name="tags"/> null the machine takes no batch items, only the runs
-    /// dispatched to it.
+    /// dispatched to it. <paramref name="placement"/> says which queued runs may start and which items the machine takes
+    /// (by default, all): a queued run that may not start holds the machine, which then takes no batch item either.
     /// </summary>
-    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags, Machine? target = null) => Locked(() =>
+    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags, Machine? target = null, Placement? placement = null) => Locked(() =>
     {
-        if (_index.Active(machine).FirstOrDefault() is { } active)
+        placement ??= Placement.Open;
+        List<RunRecord> active = [.. _index.Active(machine)];
+        if ((active.FirstOrDefault(r => r.Run.Status == RunStatus.Running) ?? active.FirstOrDefault(placement.MayStart)) is { } next)
         {
-            return active;
+            return next;
         }
-        if (tags is null)
+        if (tags is null || active.Count > 0)
         {
             return null;
         }
         foreach (BatchLedger batch in OpenBatches())
         {
-            if (batch.Waiting.FirstOrDefault(e => e.Targets(machine, tags)) is { } entry)
+            if (batch.WaitingWithLast.FirstOrDefault(w => w.Entry.Targets(machine, tags) && placement.Takes(machine, w.Entry, w.Last)).Entry is { } entry)
             {
                 return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Record.Id, entry.Name, target),
                     startNow: true);
@@ -217,18 +225,21 @@ public sealed class RunStore
     }
 
     /// <summary>Of <paramref name="machines"/>, those free (no active run) that a waiting batch item may run on: where the agent starts loops.</summary>
-    public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines) => Locked(() =>
+    public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines, Placement? placement = null) => Locked(() =>
     {
+        placement ??= Placement.Open;
         List<BatchLedger> open = OpenBatches();
-        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() && open.Any(b => b.Waiting.Any(e => e.Targets(m.Name, m.Tags))))];
+        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() &&
+            open.Any(b => b.WaitingWithLast.Any(w => w.Entry.Targets(m.Name, m.Tags) && placement.Takes(m.Name, w.Entry, w.Last))))];
     });
 
     /// <summary>
     /// Whether the agent has anything to do: a run to start or to follow (a running run outlives the agent that followed it),
-    /// or a batch item waiting that <paramref name="runnable"/> says a machine can take.
+    /// or a batch item waiting that <paramref name="runnable"/> says a machine can take. With <paramref name="startable"/>,
+    /// a pending run counts only if it says the run may start (a queue held on a drained machine is no work).
     /// </summary>
-    public bool HasWork(Func<BatchEntry, bool> runnable) => Locked(() =>
-        _index.ActiveAll().Any() ||
+    public bool HasWork(Func<BatchEntry, bool> runnable, Func<RunRecord, bool>? startable = null) => Locked(() =>
+        _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Running || startable is null || startable(r)) ||
         OpenBatches().Any(b => b.Waiting.Any(runnable)));
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>

@@ -32,4 +32,5 @@ internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(BatchRecord))]
 [JsonSerializable(typeof(List<BatchRecord>))]
+[JsonSerializable(typeof(TestDispatch.Engine.Machines.FleetRecord))]
 internal sealed partial class StoreJson : JsonSerializerContext;

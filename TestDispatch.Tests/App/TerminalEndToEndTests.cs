@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
@@ -41,8 +42,8 @@ public sealed class TerminalEndToEndTests : IDisposable
         Assert.Contains("cancelled", cancelled, StringComparison.Ordinal);
 
         await terminal.SendKeysAsync("Escape");
-        await terminal.WaitForAsync(s => s.Contains("[1 Machines]", StringComparison.Ordinal) && s.Contains("interrupted", StringComparison.Ordinal),
-            "the machine's last verdict");
+        await terminal.WaitForAsync(s => s.Contains("[1 Machines]", StringComparison.Ordinal) && Regex.IsMatch(s, @"local-1\s+idle\s+0\s+I\s"),
+            "the machine's last verdict (I: interrupted) in RECENT");
         await terminal.SendKeysAsync("2");
         await terminal.WaitForAsync(s => s.Contains("[2 Runs]", StringComparison.Ordinal) && s.Contains("interrupted", StringComparison.Ordinal), "the cancelled run in Runs");
         await terminal.SendKeysAsync("q");

@@ -16,7 +16,7 @@ public sealed class UnknownOptionsTests : IDisposable
     public void Dispose() => _cli.Dispose();
 
     [Theory]
-    [InlineData("--queue", null)]
+    [InlineData("--retry", null)]
     [InlineData("--wiat", "--wait")]
     [InlineData("--folow", "--follow")]
     [InlineData("--mahcine", "--machine")]
@@ -83,7 +83,7 @@ public sealed class UnknownOptionsTests : IDisposable
     [InlineData("--wiat", "--wait")]
     [InlineData("--mach", "--machine")]
     [InlineData("-W", "-w")]
-    [InlineData("--queue", null)]
+    [InlineData("--retry", null)]
     [InlineData("--x", null)]
     public void The_closest_option_is_a_near_typo_or_one_the_word_starts(string word, string? closest) =>
         Assert.Equal(closest, UnknownWords.Closest(word, ["--wait", "-w", "--machine", "-m", "--follow", "-f", "--json", "--timeout", "--command"]));

@@ -42,7 +42,7 @@ public class StoreJsonReaderTests
         Target = new Engine.Machines.Machine
         {
             Name = "lab-m01", Transport = Engine.Machines.TransportKind.Ssh, Host = "rig-07", User = "lab", Port = 2222,
-            IdentityFile = "~/.ssh/lab", SshOptions = ["-oStrictHostKeyChecking=yes"], WorkRoot = "/var/tmp/td", KeepWorkDir = true, Tags = ["x86", "gpu"],
+            IdentityFile = "~/.ssh/lab", SshOptions = ["-oStrictHostKeyChecking=yes"], WorkRoot = "/var/tmp/td", KeepWorkDir = true, Tags = ["x86", "gpu"], HealthCheck = "/lab/checks/boot",
         },
         CancelRequestedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero),
         Leftovers = [4330, 4331],

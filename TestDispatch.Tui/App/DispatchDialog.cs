@@ -12,7 +12,8 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// 'd': dispatch a test directory. Tab in the path completes directory names; the machine list marks
-/// busy machines. Errors (busy, missing dir, bad timeout) stay in the dialog with everything typed kept.
+/// busy machines and those out of service; F2 chooses to queue behind a busy machine's runs. Errors (busy, missing
+/// dir, bad timeout) stay in the dialog with everything typed kept.
 /// </summary>
 public sealed class DispatchDialog : Window
 {
@@ -22,10 +23,12 @@ public sealed class DispatchDialog : Window
     private readonly ListView _machines = new() { X = 12, Y = 2, Width = Dim.Fill(1), Height = 5 };
     private readonly TextField _command = new() { X = 12, Y = 8, Width = Dim.Fill(1) };
     private readonly TextField _timeout = new() { X = 12, Y = 10, Width = 12 };
+    private readonly PlainLabel _queue = new() { X = 12, Y = 11, Width = Dim.Fill(1), Height = 1 };
     private readonly PlainLabel _error = new() { X = 1, Y = 12, Width = Dim.Fill(1), Height = 2 };
     private readonly IReadOnlyList<MachineState> _states;
     private readonly string _initialTestDir;
     private bool _busy;
+    private bool _queueIfBusy;
     private bool _confirmDiscard;
 
     public DispatchDialog(IApplication app, Lab lab, string? machine)
@@ -39,7 +42,10 @@ public sealed class DispatchDialog : Window
         Y = Pos.Center();
         _states = lab.Machines();
         _machines.SetSource(new ObservableCollection<string>(_states.Select(m =>
-            !m.Machine.CanRunTests ? $"{m.Name}  (ssh: cannot run tests yet)" : m.CurrentRun is { } run ? $"{m.Name}  (busy: {run})" : $"{m.Name}  {string.Join(",", m.Tags)}")));
+            !m.Machine.CanRunTests ? $"{m.Name}  (ssh: cannot run tests yet)"
+            : m.State is not (MachineState.Idle or MachineState.Busy) ? $"{m.Name}  ({m.State})"
+            : m.CurrentRun is { } run ? $"{m.Name}  (busy: {run}{(m.Queue.Count > 0 ? $", {m.Queue.Count} queued" : "")})"
+            : $"{m.Name}  {string.Join(",", m.Tags)}")));
         int selected = Math.Max(0, _states.ToList().FindIndex(m => m.Name == machine));
         _machines.SelectedItem = selected;
         _testDir.Text = _initialTestDir = Environment.CurrentDirectory.TrimEnd('/') + "/";
@@ -52,7 +58,8 @@ public sealed class DispatchDialog : Window
             new Label { Text = "(optional: program and arguments separated by spaces; default from configuration)", X = 12, Y = 9 },
             new Label { Text = "Timeout", X = 1, Y = 10 }, _timeout,
             new Label { Text = $"(optional, e.g. 90s, 5m; default {Duration.Format(lab.Config.Defaults.Timeout)})", X = 25, Y = 10 },
-            _error, ok, cancel);
+            _queue, _error, ok, cancel);
+        ShowQueue();
         ok.Accepting += (_, e) =>
         {
             e.Handled = true;
@@ -111,8 +118,17 @@ public sealed class DispatchDialog : Window
             Dispatch();
             return true;
         }
+        if (key == Key.F2)
+        {
+            _queueIfBusy = !_queueIfBusy;
+            ShowQueue();
+            return true;
+        }
         return false;
     }
+
+    private void ShowQueue() =>
+        _queue.Text = $"[{(_queueIfBusy ? 'x' : ' ')}] queue if busy: wait behind the machine's runs (F2 toggles)";
 
     private bool HasUnsavedInput =>
         _testDir.Text != _initialTestDir || _command.Text.Length > 0 || _timeout.Text.Length > 0;
@@ -175,6 +191,7 @@ public sealed class DispatchDialog : Window
             }
         }
         string[] command = _command.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        bool queue = _queueIfBusy;
         _busy = true;
         _error.Text = $"dispatching {testDir} to {machine}…";
         _ = Task.Run(async () =>
@@ -183,12 +200,12 @@ public sealed class DispatchDialog : Window
             Run? run = null;
             try
             {
-                PrepareOutcome outcome = await _lab.DispatchAsync(testDir, machine, command.Length > 0 ? command : null, timeout);
+                PrepareOutcome outcome = await _lab.DispatchAsync(testDir, machine, command.Length > 0 ? command : null, timeout, queue);
                 if (outcome.Kind == PrepareKind.Busy)
                 {
                     error = outcome.BeingCancelled
                         ? $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}), which is being cancelled; dispatch again once it has ended"
-                        : $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}); pick another machine or cancel that run";
+                        : $"machine_busy: {machine} is busy with run {outcome.Run.Id} ({outcome.Run.TestDir}); press F2 to queue behind it, pick another machine or cancel that run";
                 }
                 else
                 {

@@ -30,6 +30,12 @@ public abstract class GridSource
     /// <summary>The status whose colour the row's status cell takes (DESIGN §9), or null for none.</summary>
     public virtual RunStatus? Status(int row) => null;
 
+    /// <summary>A column of status letters, each drawn in its own status colour (<see cref="LetterStatus"/>), or -1 for none.</summary>
+    public virtual int LettersColumn => -1;
+
+    /// <summary>The status whose colour letter <paramref name="index"/> of the row's <see cref="LettersColumn"/> takes, or null.</summary>
+    public virtual RunStatus? LetterStatus(int row, int index) => null;
+
     /// <summary>The row whose key this is, or -1.</summary>
     public virtual int RowOf(string key)
     {

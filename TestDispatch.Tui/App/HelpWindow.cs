@@ -19,6 +19,9 @@ public sealed class HelpWindow : Window
         x              cancel the selected run or batch (y to confirm)
         r              re-run the selected run's test dir on its machine
         R              on Batches: rerun the selected batch's entries that did not pass
+        D  u           on Machines: drain the machine (no new work) / resume it (y to confirm)
+                       RECENT: last ten verdicts, oldest first: C completed, F failed (the test),
+                       E could not run it (the rig's fault), T timeout, I interrupted
         ?              this help        q  Ctrl+C   quit (runs keep going)
         Ctrl+L         repaint the whole screen (anywhere)
         """;

@@ -177,6 +177,16 @@ public sealed class ListGrid : View
                     {
                         Colour(x, _widths[c], _theme.StatusAttribute(_source.Status(row), normal));
                     }
+                    if (c == _source.LettersColumn && row != _selected)
+                    {
+                        for (int k = 0; k < _widths[c]; k++)
+                        {
+                            if (_source.LetterStatus(row, k) is { } letter)
+                            {
+                                Colour(x + k, 1, _theme.StatusAttribute(letter, normal));
+                            }
+                        }
+                    }
                 }
             }
             Show(line);

@@ -4,14 +4,20 @@ using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tui.App;
 
-/// <summary>The Machines list: each machine, where it is, and what occupies it.</summary>
+/// <summary>
+/// The Machines list: each machine, what it is doing (or why it is out of service), its queue, its last ten verdicts as
+/// letters (each in its status colour; the letters stay without colour), its infrastructure failures in a row, and where
+/// it is. What matters to find the bad rig comes first, so it fits 80 columns.
+/// </summary>
 public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSource
 {
     private static readonly GridColumn[] Layout =
     [
-        new("NAME", 4, 24), new("TRANSPORT", 9, 9), new("HOST", 4, 30), new("TAGS", 4, 30), new("STATE", 11, 11),
-        new("CURRENT RUN", 12, 12), new("LAST", 11, 11),
+        new("NAME", 4, 16), new("STATE", 5, 11), new("Q", 1, 3), new("RECENT", 6, 10), new("INFRA", 5, 5),
+        new("CURRENT RUN", 11, 12), new("HOST", 4, 24), new("TAGS", 4, 24), new("NOTE", 4, int.MaxValue),
     ];
+
+    private readonly DateTimeOffset _now = DateTimeOffset.UtcNow;
 
     public IReadOnlyList<MachineState> Machines => machines;
 
@@ -19,9 +25,10 @@ public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSo
 
     public override int Rows => machines.Count;
 
-    public override int StatusColumn => 6;
+    public override int LettersColumn => 3;
 
-    public override RunStatus? Status(int row) => machines[row].LastStatus;
+    public override RunStatus? LetterStatus(int row, int index) =>
+        index < machines[row].Recent.Count ? machines[row].Recent[index].Status : null;
 
     public override string Key(int row) => machines[row].Name;
 
@@ -31,12 +38,14 @@ public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSo
         return column switch
         {
             0 => m.Name,
-            1 => m.Transport,
-            2 => m.Machine.Location,
-            3 => Format.Tags(m.Tags),
-            4 => m.Unreachable is not null && m.Since is { } since ? $"{m.State} since {since.ToLocalTime():HH:mm}" : m.State,
+            1 => m.Unreachable is not null && m.Since is { } since ? $"{m.State} {since.ToLocalTime():HH:mm}" : m.State,
+            2 => Format.Count(m.Queue.Count),
+            3 => Format.Recent(m),
+            4 => Format.Count(m.InfraFailures),
             5 => m.CurrentRun ?? "-",
-            _ => m.LastStatus is { } last ? last.ToWord() : "-",
+            6 => m.Machine.Location,
+            7 => Format.Tags(m.Tags),
+            _ => Format.Note(m, _now),
         };
     }
 }

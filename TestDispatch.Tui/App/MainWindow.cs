@@ -28,8 +28,21 @@ public sealed class MainWindow : Window
     private readonly ListGrid _batches;
     private readonly PlainLabel _noBatches = new()
     {
-        X = 1, Y = 4, Width = Dim.Fill(), Height = 2, Visible = false,
+        X = 1,
+        Y = 4,
+        Width = Dim.Fill(),
+        Height = 2,
+        Visible = false,
         Text = "No batches yet. Submit a plan of tests across machines with\n'testdispatch batch submit PLAN.json' (see examples/plans/).",
+    };
+    private readonly PlainLabel _noRuns = new()
+    {
+        X = 1,
+        Y = 3,
+        Width = Dim.Fill(),
+        Height = 2,
+        Visible = false,
+        Text = "No runs yet: press d to dispatch a test, such as examples/pass, to a machine;\nor 'testdispatch run examples/pass --machine local-1' in a shell.",
     };
     private readonly TextField _filter = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
     private readonly PlainLabel _filterLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "filter /", Visible = false };
@@ -48,6 +61,7 @@ public sealed class MainWindow : Window
     private bool _loading;
     private bool _reloadQueued;
     private Func<Task>? _confirm;
+    private string _declined = "";
     private readonly CancellationToken _closing;
 
     public MainWindow(IApplication app, Lab lab, Theme theme, CancellationToken closing = default)
@@ -71,7 +85,7 @@ public sealed class MainWindow : Window
             new Shortcut(new Key('q'), "quit", null),
         ]);
 
-        Add(_header, _machines, _runs, _batches, _noBatches, _filterLabel, _filter, _message, _statusBar);
+        Add(_header, _machines, _runs, _batches, _noBatches, _noRuns, _filterLabel, _filter, _message, _statusBar);
         foreach (View view in new View[] { _machines, _runs, _batches, this })
         {
             view.KeyDown += (_, key) =>
@@ -206,6 +220,7 @@ public sealed class MainWindow : Window
         {
             PatchRuns(data.ChangedRuns!);
         }
+        ShowNoRuns();
         UpdateHeader();
     }
 
@@ -238,6 +253,10 @@ public sealed class MainWindow : Window
         }
     }
 
+    /// <summary>An empty Runs tab says what to do, unless a filter or a machine scope emptied it.</summary>
+    private void ShowNoRuns() =>
+        _noRuns.Visible = _tab == 1 && _data is not null && _runsView.Count == 0 && _query.RunText.Length == 0 && _query.Machine is null;
+
     private void UpdateHeader()
     {
         string tabs = string.Join("  ", TabNames.Select((name, i) => i == _tab ? $"[{i + 1} {name}]" : $" {i + 1} {name} "));
@@ -262,7 +281,13 @@ public sealed class MainWindow : Window
         _runs.Visible = tab == 1;
         _batches.Visible = tab == 2;
         _noBatches.Visible = tab == 2 && _data is not null && _batchList.Count == 0 && _query.BatchText.Length == 0;
-        (_rerunKey.Key, _rerunKey.Title) = tab == 2 ? (new Key('R'), "rerun failed") : (new Key('r'), "re-run");
+        ShowNoRuns();
+        (_rerunKey.Key, _rerunKey.Title) = tab switch
+        {
+            0 => (new Key('D'), "drain, u resume"),
+            2 => (new Key('R'), "rerun failed"),
+            _ => (new Key('r'), "re-run"),
+        };
         CurrentTable.SetFocus();
         if (_filter.Visible)
         {
@@ -282,7 +307,7 @@ public sealed class MainWindow : Window
             }
             else
             {
-                Say("not cancelled");
+                Say(_declined);
             }
             return true;
         }
@@ -330,6 +355,12 @@ public sealed class MainWindow : Window
                 return true;
             case var k when k == new Key('R'):
                 RerunFailed();
+                return true;
+            case var k when k == new Key('D') && _tab == 0:
+                AskDrain();
+                return true;
+            case var k when k == new Key('u') && _tab == 0:
+                AskResume();
                 return true;
             case var k when k == new Key('?'):
                 HelpWindow.Show(_app, HelpWindow.MainKeys);
@@ -486,6 +517,7 @@ public sealed class MainWindow : Window
             return;
         }
         Say($"Cancel run {t.Id} on {t.Machine} ({t.Status})? y to confirm, any other key to keep it");
+        _declined = "not cancelled";
         _confirm = () => Act($"cancelling {t.Id}…", async () =>
         {
             Run after = await _lab.CancelAsync(t.Id);
@@ -501,10 +533,57 @@ public sealed class MainWindow : Window
             return;
         }
         Say($"Cancel batch {batch.Name} ({batch.Id}, {Cli.Format.Progress(batch)} done)? y to confirm, any other key to keep it");
+        _declined = "not cancelled";
         _confirm = () => Act($"cancelling batch {batch.Id}…", async () =>
         {
             Batch after = await _lab.CancelBatchAsync(batch.Id);
             return $"batch {after.Id}: {(after.IsTerminal ? after.Status.ToWord() : "cancelling")}";
+        });
+    }
+
+    /// <summary>D on Machines: take the machine out of service (its current run finishes; its queue waits for the resume).</summary>
+    private void AskDrain()
+    {
+        if (SelectedMachine() is not { } machine)
+        {
+            Say("select a machine to drain it");
+            return;
+        }
+        if (machine.Drained is not null)
+        {
+            Say($"{machine.Name} is already drained ({Cli.Format.Note(machine, DateTimeOffset.UtcNow)}); u resumes it");
+            return;
+        }
+        // Short enough for 80 columns: the confirmation key must stay on screen.
+        string current = machine.CurrentRun is { } run ? $"run {run} finishes, then " : "";
+        Say($"Drain {machine.Name}? y to confirm ({current}no new work)");
+        _declined = $"{machine.Name} not drained";
+        _confirm = () => Act($"draining {machine.Name}…", async () =>
+        {
+            MachineState after = await _lab.DrainAsync(machine.Name, "from the terminal app", cancelQueue: false);
+            return $"{after.Name} {after.State}" + (after.Queue.Count > 0 ? $"; {after.Queue.Count} queued runs wait for the resume" : "");
+        });
+    }
+
+    /// <summary>u on Machines: put a drained, unhealthy or dirty machine back in service (after its health check, if it has one).</summary>
+    private void AskResume()
+    {
+        if (SelectedMachine() is not { } machine)
+        {
+            Say("select a machine to resume it");
+            return;
+        }
+        if (machine.Drained is null && machine.Health is MachineHealth.Healthy or MachineHealth.Failing)
+        {
+            Say($"{machine.Name} is in service; nothing to resume");
+            return;
+        }
+        Say($"Resume {machine.Name} ({machine.State})? y to confirm, any other key: no");
+        _declined = $"{machine.Name} left {machine.State}";
+        _confirm = () => Act($"resuming {machine.Name}…", async () =>
+        {
+            MachineState after = await _lab.ResumeAsync(machine.Name);
+            return after.Health == MachineHealth.Checking ? $"{after.Name} checking: {after.HealthReason}" : $"{after.Name} back in service ({after.State})";
         });
     }
 

@@ -17,6 +17,7 @@ public static class CliApp
         root.Options.Add(global.StateDir);
         root.Options.Add(global.Config);
         root.Subcommands.Add(MachinesCommand.Build(global));
+        root.Subcommands.Add(MachineCommand.Build(global));
         root.Subcommands.Add(RunCommand.Build(global));
         root.Subcommands.Add(RunsCommand.Build(global));
         root.Subcommands.Add(ShowCommand.Build(global));

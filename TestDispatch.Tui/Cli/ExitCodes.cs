@@ -10,6 +10,7 @@ public static class ExitCodes
     public const int Passed = 0;
     public const int TestFailed = 1;
     public const int BadInput = 2;
+    /// <summary>The machine is busy, or out of service (drained, unhealthy, dirty).</summary>
     public const int MachineBusy = 3;
     public const int Infrastructure = 4;
     public const int Timeout = 124;
@@ -17,7 +18,7 @@ public static class ExitCodes
 
     public static int For(DispatchException error) => error.ErrorCode switch
     {
-        ErrorCodes.MachineBusy => MachineBusy,
+        _ when ErrorCodes.IsMachineUnavailable(error.ErrorCode) => MachineBusy,
         _ when error.IsBadInput => BadInput,
         _ => Infrastructure,
     };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
@@ -67,4 +68,29 @@ public static class Format
             var d => $"{(int)d.TotalDays}d",
         }
         : "-";
+
+    /// <summary>
+    /// A verdict as one letter, the same with or without colour: C completed, F failed (the test), E failed because we
+    /// could not run it (an infrastructure or setup error: the rig's fault), T timeout, I interrupted.
+    /// </summary>
+    public static char Letter(Verdict verdict) => verdict.Status switch
+    {
+        RunStatus.Completed => 'C',
+        RunStatus.Failed when verdict.ErrorCode.Length > 0 => 'E',
+        RunStatus.Failed => 'F',
+        RunStatus.Timeout => 'T',
+        RunStatus.Interrupted when MachineHealth.IsInfrastructure(verdict.ErrorCode) => 'E',
+        RunStatus.Interrupted => 'I',
+        _ => '?',
+    };
+
+    /// <summary>A machine's last verdicts as letters, oldest first: "CCFEEE"; "-" when it has none.</summary>
+    public static string Recent(MachineState machine) =>
+        machine.Recent.Count == 0 ? "-" : new string([.. machine.Recent.Select(Letter)]);
+
+    /// <summary>Why a machine is out of service, for people: who drained it, when and why; or why health holds it.</summary>
+    public static string Note(MachineState machine, DateTimeOffset now) =>
+        machine.Drained is { } d ? $"drained by {d.By} {When(d.At, now)}{(d.Reason.Length > 0 ? $": {d.Reason}" : "")}"
+        : machine.Unreachable is { } why ? why
+        : machine.HealthReason ?? (machine.Health == MachineHealth.Failing ? $"{machine.InfraFailures} infrastructure failures in a row; kept in service so that no tag loses too many machines" : "");
 }

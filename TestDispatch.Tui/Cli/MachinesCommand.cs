@@ -12,7 +12,7 @@ public static class MachinesCommand
     public static Command Build(GlobalOptions global)
     {
         Option<bool> json = GlobalOptions.Json();
-        Command command = new("machines", "List the configured machines: idle or busy, and with which run") { json };
+        Command command = new("machines", "List the configured machines: what each is doing, its queue, health and last verdicts") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
             Lab lab = global.OpenLab(parse);
@@ -25,10 +25,12 @@ public static class MachinesCommand
                 await output.WriteLineAsync(JsonSerializer.Serialize(machines, ContractJson.Default.IReadOnlyListMachineState));
                 return ExitCodes.Passed;
             }
-            TextTable table = new("NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "CURRENT RUN", "LAST");
+            TextTable table = new("NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "QUEUE", "CURRENT RUN", "HEALTH", "INFRA", "RECENT", "NOTE");
+            DateTimeOffset now = DateTimeOffset.UtcNow;
             foreach (MachineState m in machines)
             {
-                table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, m.CurrentRun ?? "-", m.LastStatus?.ToWord() ?? "-");
+                table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
+                    m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
             }
             table.WriteTo(output);
             foreach (MachineState m in machines.Where(m => m.Unreachable is not null))

@@ -22,6 +22,7 @@ public static class RunCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         Option<string> machine = new("--machine", "-m") { Description = "Machine to run on", Required = true };
+        Option<bool> queue = new("--queue", "-q") { Description = "If the machine is busy, queue the test behind its runs (first in, first out) instead of refusing" };
         Option<bool> wait = new("--wait", "-w") { Description = "Wait for the verdict and exit with it" };
         Option<bool> follow = new("--follow", "-f") { Description = "Stream the log while waiting (implies --wait)" };
         Option<TimeSpan?> timeout = new("--timeout")
@@ -39,7 +40,7 @@ public static class RunCommand
         };
         Option<string?> program = new("--command") { Description = "Test program to run instead of the configured one (its arguments go after --)" };
         Option<bool> json = GlobalOptions.Json();
-        Command command = new("run", "Dispatch a test directory to a machine") { testDir, arguments, machine, wait, follow, timeout, program, json };
+        Command command = new("run", "Dispatch a test directory to a machine") { testDir, arguments, machine, queue, wait, follow, timeout, program, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
             CliConsole console = global.Console;
@@ -48,7 +49,7 @@ public static class RunCommand
             IReadOnlyList<string>? testCommand = parse.GetValue(program) is { } p ? [p, .. rest] : rest.Length > 0 ? rest : null;
             string machineName = parse.GetValue(machine)!;
 
-            PrepareOutcome outcome = await lab.DispatchAsync(parse.GetValue(testDir)!, machineName, testCommand, parse.GetValue(timeout), cancellationToken);
+            PrepareOutcome outcome = await lab.DispatchAsync(parse.GetValue(testDir)!, machineName, testCommand, parse.GetValue(timeout), parse.GetValue(queue), cancellationToken);
             Run run = outcome.Run;
             if (outcome.Kind == PrepareKind.Busy)
             {
@@ -56,8 +57,13 @@ public static class RunCommand
                     ? $"testdispatch: {ErrorCodes.MachineBusy}: machine {machineName} is busy with run {run.Id} ({run.TestDir}), which is being " +
                       $"cancelled; dispatch again once it has ended ('testdispatch logs -f {run.Id}' waits for that)"
                     : $"testdispatch: {ErrorCodes.MachineBusy}: machine {machineName} is busy with run {run.Id} ({run.Status.ToWord()}, {run.TestDir}); " +
-                      $"wait for it ('testdispatch logs -f {run.Id}') or cancel it ('testdispatch cancel {run.Id}')");
+                      $"wait for it ('testdispatch logs -f {run.Id}'), cancel it ('testdispatch cancel {run.Id}'), or queue behind it with --queue");
                 return ExitCodes.MachineBusy;
+            }
+            if (outcome.Kind == PrepareKind.Created && parse.GetValue(queue) &&
+                lab.Machines().FirstOrDefault(m => m.Name == machineName)?.Queue is { } queued && queued.ToList().IndexOf(run.Id) is var place and >= 0)
+            {
+                await console.Error.WriteLineAsync($"testdispatch: machine {machineName} is busy; run {run.Id} is queued with {Format.Count(place)} runs ahead of it");
             }
             if (outcome.Kind == PrepareKind.Reused)
             {

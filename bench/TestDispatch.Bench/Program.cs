@@ -23,6 +23,7 @@ internal static class Program
                 "tui" => TuiBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "adoption" => AdoptionBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "ssh" => SshBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "fleet" => FleetBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -70,6 +71,11 @@ internal static class Program
         to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
         to.WriteLine("          --hosts N                   sshds, one ssh machine each (default 4)");
         to.WriteLine("          --testdispatch PATH         the binary");
+        to.WriteLine("  fleet   a batch over 4 local machines, one failing every launch (copy_failed), vs the same batch on 3 healthy ones:");
+        to.WriteLine("          entries run on the bad machine before health held it, entries failed in the end, tries, wall time");
+        to.WriteLine("          --entries N                 entries in the batch (default 40)");
+        to.WriteLine("          --test-ms N                 how long each test sleeps (default 250)");
+        to.WriteLine("          --retries N                 retries of each entry (default 1)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
     }
 }
