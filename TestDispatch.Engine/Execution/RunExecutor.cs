@@ -177,7 +177,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         ExecutionResult? finish = await transport.FinishAsync(process, machine, agentStopping);
         if (state.Exit is null)
         {
-            return fresh && state.Test is null
+            return fresh && !recorded && state.Test is null
                 ? Ending.Failed(ErrorCodes.SpawnFailed, "the run wrapper ended without starting the test; the run's log says why")
                 : Ending.Lost($"the run wrapper (pid {process.WrapperPid} on {machine.Name}) is gone and never recorded how the test ended " +
                     "(it was killed); what was left of the test was stopped", state.Survivors);

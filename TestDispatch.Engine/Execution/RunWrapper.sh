@@ -159,6 +159,8 @@ claim_stop() {
         return 0
     fi
     set +C
+    # No claim file, so it could not be made (the run's directory was deleted): nobody else has the stop either.
+    [ -f "$dir/stopping" ] || return 0
     waited=0
     while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
         sleep 0.1

@@ -154,6 +154,27 @@ public sealed class AdoptionTests : IDisposable
         Assert.True(pidsLeftAlone, "after a reboot a recorded pid may be anyone's: nothing is signalled");
     }
 
+    [Fact]
+    public async Task A_run_whose_directory_is_deleted_mid_run_still_ends_and_nothing_of_it_is_left()
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string release = _cli.Combine("release-deleted");
+        string test = _cli.MakeTest("deleted", $"setsid sleep {sleep} &\nwhile [ ! -e '{release}' ]; do sleep 0.05; done\nexit 0");
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        RunRecord running = await StartedAsync(lab, id);
+        await Eventually.True(() => Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the escaped child");
+
+        Directory.Delete(running.Process!.RunDir, recursive: true);
+        await File.WriteAllTextAsync(release, "");
+        Run ended = await lab.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost), (ended.Status, ended.ErrorCode));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+        Assert.DoesNotContain("Could not find a part of the path", await File.ReadAllTextAsync(lab.Store.Paths.AgentLog), StringComparison.Ordinal);
+    }
+
     private static bool Release(IDisposable held)
     {
         held.Dispose();
