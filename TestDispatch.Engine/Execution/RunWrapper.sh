@@ -231,7 +231,12 @@ run)
     setsid sh -c "$test_process" sh "$dir" "$@"
     status=$?
     uptime_now
-    commit exit "$status $up"
+    # A run dir that cannot be written for a while (remounted read-only, a failing disk) must not cost the verdict: it is
+    # kept here until it is written, as long as the run dir is there at all.
+    until commit exit "$status $up" 2>/dev/null; do
+        [ -d "$dir" ] || break
+        sleep 0.5
+    done
     stop_run ""
     true >"$dir/done"
     ;;

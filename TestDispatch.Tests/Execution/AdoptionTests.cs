@@ -175,6 +175,34 @@ public sealed class AdoptionTests : IDisposable
         Assert.DoesNotContain("Could not find a part of the path", await File.ReadAllTextAsync(lab.Store.Paths.AgentLog), StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task A_run_dir_that_is_read_only_when_the_test_ends_delays_the_verdict_but_does_not_lose_it()
+    {
+        (string test, string release) = Waiting("read-only", exit: 4);
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        RunRecord running = await StartedAsync(lab, id);
+        string dir = running.Process!.RunDir;
+        // A read-only bind mount over the run's directory: as a remount read-only would be, for every file opened from now on.
+        BufferedCommandResult bind = await Cli.Wrap("sh").WithArguments(["-c", "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\"", "sh", dir])
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        Skip.If(bind.ExitCode != 0, $"cannot bind-mount the run dir read-only ({bind.StandardError.Trim()}); the test needs root");
+        try
+        {
+            await File.WriteAllTextAsync(release, "");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            await Cli.Wrap("umount").WithArguments(["-l", dir]).WithValidation(CommandResultValidation.None).ExecuteAsync();
+        }
+        Run ended = await lab.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((RunStatus.Failed, 4, ""), (ended.Status, ended.ExitCode, ended.ErrorCode));
+        Assert.Equal("first\nsecond\n", await File.ReadAllTextAsync(ended.LogsPath));
+    }
+
     private static bool Release(IDisposable held)
     {
         held.Dispose();
