@@ -159,6 +159,8 @@ claim_stop() {
         return 0
     fi
     set +C
+    # No claim file, so it could not be made (the run's directory was deleted): nobody else has the stop either.
+    [ -f "$dir/stopping" ] || return 0
     waited=0
     while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
         sleep 0.1
@@ -229,7 +231,12 @@ run)
     setsid sh -c "$test_process" sh "$dir" "$@"
     status=$?
     uptime_now
-    commit exit "$status $up"
+    # A run dir that cannot be written for a while (remounted read-only, a failing disk) must not cost the verdict: it is
+    # kept here until it is written, as long as the run dir is there at all.
+    until commit exit "$status $up" 2>/dev/null; do
+        [ -d "$dir" ] || break
+        sleep 0.5
+    done
     stop_run ""
     true >"$dir/done"
     ;;

@@ -110,6 +110,8 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         string script = Path.Combine(process.RunDir, RunWrapper.FileName);
         if (!File.Exists(script))
         {
+            // Someone deleted the run's directory under it: the stop still finds the run's processes by its id.
+            Directory.CreateDirectory(process.RunDir, Private);
             File.WriteAllText(script, RunWrapper.Script);
         }
         Command stop = Cli.Wrap("sh")

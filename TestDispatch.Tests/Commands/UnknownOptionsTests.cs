@@ -80,6 +80,20 @@ public sealed class UnknownOptionsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--limit", "runs", "--limit", "x")]
+    [InlineData("--limit", "runs", "--limit", "99999999999")]
+    [InlineData("--tail", "logs", "0123", "-n", "x")]
+    public async Task A_number_option_given_no_number_is_a_usage_error_not_a_stack_trace(string option, params string[] args)
+    {
+        (int exit, string output, string error) = await _cli.Run(args);
+
+        Assert.Equal((ExitCodes.BadInput, ""), (exit, output));
+        Assert.Contains($"testdispatch: Cannot parse argument '{args[^1]}' for option '{option}'", error, StringComparison.Ordinal);
+        CliHarness.AssertNoStackTrace(error);
+        Assert.False(Directory.Exists(_cli.StateDir), "the state dir was touched");
+    }
+
+    [Theory]
     [InlineData("--wiat", "--wait")]
     [InlineData("--mach", "--machine")]
     [InlineData("-W", "-w")]

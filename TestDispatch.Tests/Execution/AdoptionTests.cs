@@ -154,6 +154,55 @@ public sealed class AdoptionTests : IDisposable
         Assert.True(pidsLeftAlone, "after a reboot a recorded pid may be anyone's: nothing is signalled");
     }
 
+    [Fact]
+    public async Task A_run_whose_directory_is_deleted_mid_run_still_ends_and_nothing_of_it_is_left()
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string release = _cli.Combine("release-deleted");
+        string test = _cli.MakeTest("deleted", $"setsid sleep {sleep} &\nwhile [ ! -e '{release}' ]; do sleep 0.05; done\nexit 0");
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        RunRecord running = await StartedAsync(lab, id);
+        await Eventually.True(() => Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the escaped child");
+
+        Directory.Delete(running.Process!.RunDir, recursive: true);
+        await File.WriteAllTextAsync(release, "");
+        Run ended = await lab.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost), (ended.Status, ended.ErrorCode));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+        Assert.DoesNotContain("Could not find a part of the path", await File.ReadAllTextAsync(lab.Store.Paths.AgentLog), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_run_dir_that_is_read_only_when_the_test_ends_delays_the_verdict_but_does_not_lose_it()
+    {
+        (string test, string release) = Waiting("read-only", exit: 4);
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        RunRecord running = await StartedAsync(lab, id);
+        string dir = running.Process!.RunDir;
+        // A read-only bind mount over the run's directory: as a remount read-only would be, for every file opened from now on.
+        BufferedCommandResult bind = await Cli.Wrap("sh").WithArguments(["-c", "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\"", "sh", dir])
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        Skip.If(bind.ExitCode != 0, $"cannot bind-mount the run dir read-only ({bind.StandardError.Trim()}); the test needs root");
+        try
+        {
+            await File.WriteAllTextAsync(release, "");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            await Cli.Wrap("umount").WithArguments(["-l", dir]).WithValidation(CommandResultValidation.None).ExecuteAsync();
+        }
+        Run ended = await lab.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((RunStatus.Failed, 4, ""), (ended.Status, ended.ExitCode, ended.ErrorCode));
+        Assert.Equal("first\nsecond\n", await File.ReadAllTextAsync(ended.LogsPath));
+    }
+
     private static bool Release(IDisposable held)
     {
         held.Dispose();

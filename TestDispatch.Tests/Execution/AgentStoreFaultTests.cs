@@ -35,6 +35,9 @@ public sealed class AgentStoreFaultTests
         disk.Fill();
         await File.WriteAllTextAsync(releaseA, "");
         await Eventually.True(() => File.Exists(Path.Combine(runA.Process.RunDir, "done")), Deadline, "run a's test to end on the full disk");
+        // Free the space only once the agent has tried the verdict and been refused: before, the test raced the agent's first try.
+        await Eventually.True(() => File.ReadAllText(lab.Store.Paths.AgentLog).Contains($"could not record the verdict of run {a}", StringComparison.Ordinal),
+            Deadline, "the agent to be refused run a's verdict");
         RunStatus whileFull = lab.Store.Get(a).Run.Status;
         disk.Free();
         Run endedA = (await Eventually.Get(() => lab.Store.Get(a) is { Run.Status: var s } r && s.IsTerminal() ? r : null, Deadline, "run a's verdict")).Run;

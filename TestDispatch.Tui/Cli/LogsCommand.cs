@@ -20,7 +20,8 @@ public static class LogsCommand
         Option<int?> tail = new("--tail", "-n") { Description = "Start at the last N lines" };
         tail.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is < 0)
+            // Not a number (or too big for one): the parser reports that itself; reading the value here would throw.
+            if (int.TryParse(result.Tokens is [var token] ? token.Value : null, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value is < 0)
             {
                 result.AddError("--tail must be 0 or more");
             }

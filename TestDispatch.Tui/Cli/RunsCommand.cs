@@ -30,7 +30,8 @@ public static class RunsCommand
         Option<int?> limit = new("--limit") { Description = "At most this many runs (newest first)" };
         limit.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is < 1)
+            // Not a number (or too big for one): the parser reports that itself; reading the value here would throw.
+            if (int.TryParse(result.Tokens is [var token] ? token.Value : null, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value is < 1)
             {
                 result.AddError("--limit must be 1 or more");
             }
