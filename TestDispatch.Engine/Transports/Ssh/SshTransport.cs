@@ -33,6 +33,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
 
     /// <summary>The programs the machine has (rsync, setsid, tar, base64), once a launch has asked.</summary>
     private HashSet<string>? _programs;
+    private volatile bool _rsyncUnusable;
 
     internal SshTransport(Machine machine, StatePaths paths, TimeSpan persist, TextWriter log)
     {
@@ -109,6 +110,15 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         bool rsync = programs.Contains("rsync");
         if (await CopyInAsync(run.TestDir, dir, rsync, programs, cancellationToken) is { } copyFailure)
         {
+            // Nothing runs there yet: the half-copied run directory goes, as it would after a verdict.
+            try
+            {
+                await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, dir, Machine.KeepWorkDir), CallLimit, cancellationToken);
+            }
+            catch (SshException e)
+            {
+                _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} run {run.Id}: could not remove {dir} on {Machine.Name} after the failed copy: {e.Message}");
+            }
             return new LaunchResult(null, copyFailure);
         }
         RemoteReply started;
@@ -193,6 +203,15 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
                 CallLimit, cancellationToken);
         }
         AppendLog(RunIdOf(process), reply.Log);
+        // A wrapper that is over has written all its log: bring the rest back now, as no look comes after this one.
+        while (reply.Log.Length >= RemoteScripts.LogChunk && (reply.Value('W') != "1" || Files(reply).ContainsKey("done")))
+        {
+            long offset = LogLength(RunIdOf(process));
+            reply = await _connection.RunAsync("bring back the run's log",
+                nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset, Machine.KeepWorkDir),
+                CallLimit, cancellationToken);
+            AppendLog(RunIdOf(process), reply.Log);
+        }
         followed.MoreLog = reply.Log.Length >= RemoteScripts.LogChunk;
         followed.Artifacts = int.TryParse(reply.Value('A'), out int artifacts) ? artifacts : -2;
         followed.Finished = reply.Value('X') is not null;
@@ -250,7 +269,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         if (followed.Artifacts is > 0 or -2)
         {
             Directory.CreateDirectory(local, StateDirectory.PrivateDirectory);
-            failure = followed.HasRsync
+            failure = followed.HasRsync && !_rsyncUnusable
                 ? await RsyncArtifactsAsync(process.RunDir, local, cancellationToken)
                 : await TarArtifactsAsync(process.RunDir, local, cancellationToken);
         }
@@ -303,19 +322,20 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
 
     private async Task<ExecutionResult?> CopyInAsync(string testDir, string dir, bool rsync, HashSet<string> programs, CancellationToken cancellationToken)
     {
-        if (rsync)
+        if (rsync && !_rsyncUnusable)
         {
-            (int exit, string error) = await _connection.RsyncAsync(
-                ["-rlpt", "--delete", "--", testDir.TrimEnd('/') + "/", _connection.Endpoint.RsyncPath(dir + "/work/")], CopyLimit, cancellationToken);
+            (int exit, string error) = await RsyncAsync(
+                ["-rlpt", "--delete", "--", testDir.TrimEnd('/') + "/", _connection.Endpoint.RsyncPath(dir + "/work/")], cancellationToken);
             if (exit == 0)
             {
                 return null;
             }
-            if (exit != 127)
+            if (!RsyncCannotTalk(exit))
             {
                 return await CopyFailureAsync($"rsync of {testDir} to {dir}/work on {Machine.Name} failed (rsync exit {exit}): {Last(error)}",
                     ErrorCodes.CopyFailed, cancellationToken);
             }
+            NoteRsyncCannotTalk(exit, error);
         }
         if (!programs.Contains("tar") || !programs.Contains("base64"))
         {
@@ -345,8 +365,14 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
 
     private async Task<ExecutionResult?> RsyncArtifactsAsync(string dir, string local, CancellationToken cancellationToken)
     {
-        (int exit, string error) = await _connection.RsyncAsync(
-            ["-rlt", "--safe-links", "--", _connection.Endpoint.RsyncPath(dir + "/artifacts/"), local + "/"], CopyLimit, cancellationToken);
+        (int exit, string error) = await RsyncAsync(
+            ["-rlt", "--safe-links", "--", _connection.Endpoint.RsyncPath(dir + "/artifacts/"), local + "/"], cancellationToken);
+        if (RsyncCannotTalk(exit))
+        {
+            // No rsync there (a machine this agent has not copied to), or a login shell that talks on stdout: tar over ssh instead.
+            NoteRsyncCannotTalk(exit, error);
+            return await TarArtifactsAsync(dir, local, cancellationToken);
+        }
         return exit == 0 ? null : await CopyFailureAsync(
             $"copying the artifacts back from {dir}/artifacts on {Machine.Name} failed (rsync exit {exit}): {Last(error)}; what arrived is kept",
             ErrorCodes.ArtifactsFailed, cancellationToken);
@@ -392,6 +418,54 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         {
             return ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"copying the artifacts back from {dir}/artifacts on {Machine.Name} (tar over ssh) failed: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// rsync through the master, tried again (twice at most) when the connection dropped under it (ssh's 255, rsync's 12) and
+    /// the machine answers again: a dropped connection or a restarted sshd costs a reconnect, not the run. Both copies are
+    /// idempotent (the copy in deletes what it does not bring).
+    /// </summary>
+    private async Task<(int Exit, string Error)> RsyncAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            (int exit, string error) = await _connection.RsyncAsync(arguments, CopyLimit, cancellationToken);
+            if (exit is not (255 or 12) || attempt == 2 || !await AnswersAsync(cancellationToken))
+            {
+                return (exit, error);
+            }
+            _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {Machine.Name}: the connection dropped under rsync " +
+                $"(rsync exit {exit}: {Last(error)}); copying again");
+        }
+    }
+
+    /// <summary>Whether the machine answers (a new master is started if the old one died).</summary>
+    private async Task<bool> AnswersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _connection.RunAsync("check the connection", RemoteScripts.Ping, CallLimit, cancellationToken);
+            return true;
+        }
+        catch (SshException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// rsync's exits that say it could not talk to an rsync on the machine: none there (127), or its protocol garbled (2, 5,
+    /// not 12: a dropped connection says that too), as a login shell or profile that prints on stdout does (rsync's "is your shell clean?"). tar over ssh, whose
+    /// answer is read between markers, copes with both.
+    /// </summary>
+    private static bool RsyncCannotTalk(int exit) => exit is 2 or 5 or 127;
+
+    /// <summary>Says why rsync is not used, and stops trying it on this machine.</summary>
+    private void NoteRsyncCannotTalk(int exit, string error)
+    {
+        _rsyncUnusable = true;
+        _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {Machine.Name}: rsync could not talk to the machine (rsync exit {exit}: " +
+            $"{Last(error)}; no rsync there, or a login shell that prints on stdout); copying by tar over ssh instead");
     }
 
     /// <summary>A failed copy: transport_unreachable when the machine no longer answers, else <paramref name="code"/>.</summary>
@@ -455,9 +529,27 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         log.Write(bytes);
     }
 
-    private static int CountLinks(string dir) =>
-        Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
-            .Count(i => i.LinkTarget is not null) : 0;
+    /// <summary>The symlinks under <paramref name="dir"/>, never descending into one (a link to "." or ".." must not be followed round).</summary>
+    private static int CountLinks(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return 0;
+        }
+        int links = 0;
+        foreach (FileSystemInfo entry in new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = true }))
+        {
+            if (entry.LinkTarget is not null)
+            {
+                links++;
+            }
+            else if (entry is DirectoryInfo sub)
+            {
+                links += CountLinks(sub.FullName);
+            }
+        }
+        return links;
+    }
 
     private static string Last(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
 
