@@ -42,25 +42,34 @@ public sealed class SshServer : IDisposable
             Run("chown", user, WorkRoot);
         }
         Directory.CreateDirectory("/run/sshd"); // privilege separation dir, which sshd run as root requires
-        Port = FreePort();
-        File.WriteAllText(Combine("sshd_config"), $"""
-            Port {Port}
-            ListenAddress 127.0.0.1
-            HostKey {Combine("host_key")}
-            PidFile {Combine("sshd.pid")}
-            AuthorizedKeysFile {Combine("authorized_keys")}
-            StrictModes no
-            UsePAM no
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            PermitRootLogin prohibit-password
-            LogLevel VERBOSE
-            {(path is null ? "" : $"SetEnv PATH={path}")}
-            """);
-        File.WriteAllText(KnownHosts, $"[127.0.0.1]:{Port} {File.ReadAllText(Combine("host_key.pub")).Trim()}\n");
-        if (Run(Sshd, "-f", Combine("sshd_config"), "-E", LogFile) != 0)
+        // A free port can be taken by someone else before sshd binds it: try another.
+        for (int attempt = 1; ; attempt++)
         {
-            throw new InvalidOperationException($"sshd did not start: {File.ReadAllText(LogFile)}");
+            Port = FreePort();
+            File.WriteAllText(Combine("sshd_config"), $"""
+                Port {Port}
+                ListenAddress 127.0.0.1
+                HostKey {Combine("host_key")}
+                PidFile {Combine("sshd.pid")}
+                AuthorizedKeysFile {Combine("authorized_keys")}
+                StrictModes no
+                UsePAM no
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                PermitRootLogin prohibit-password
+                LogLevel VERBOSE
+                {(path is null ? "" : $"SetEnv PATH={path}")}
+                """);
+            File.WriteAllText(KnownHosts, $"[127.0.0.1]:{Port} {File.ReadAllText(Combine("host_key.pub")).Trim()}\n");
+            if (Run(Sshd, "-f", Combine("sshd_config"), "-E", LogFile) != 0)
+            {
+                if (attempt < 5)
+                {
+                    continue;
+                }
+                throw new InvalidOperationException($"sshd did not start: {File.ReadAllText(LogFile)}");
+            }
+            break;
         }
         _pid = Eventually.Get(() => File.Exists(Combine("sshd.pid")) ? File.ReadAllText(Combine("sshd.pid")).Trim() : null,
             what: "sshd's pid file").GetAwaiter().GetResult() is { } pid ? int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture) : 0;
