@@ -114,6 +114,18 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         if (WrapperState.Identity(wrapperLine) is not { } wrapper)
         {
             AppendLog(run.Id, started.Log);
+            // A wrapper may still have started (a test that removed its own run directory takes the wrapper's files with it):
+            // whatever carries the run's id is stopped, and the directory goes, before the failure is told.
+            try
+            {
+                await _connection.RunAsync($"stop run {run.Id}", nonce => RemoteScripts.Stop(nonce, dir, run.Id, request.KillGrace, RunWrapper.Cleanup),
+                    CallLimit + request.KillGrace * 2, cancellationToken);
+                await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, dir, Machine.KeepWorkDir), CallLimit, cancellationToken);
+            }
+            catch (SshException e)
+            {
+                _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} run {run.Id}: could not clean up {dir} on {Machine.Name} after its wrapper did not start: {e.Message}");
+            }
             return LaunchResult.Failed(ErrorCodes.SpawnFailed,
                 $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
         }
