@@ -122,6 +122,21 @@ public sealed class SshHostileTests : IDisposable
         await Eventually.True(() => _sshd.Leftovers().Count == 0, what: "the remote run dir to be removed");
     }
 
+    [Fact]
+    public async Task A_test_that_removes_its_own_run_directory_at_once_leaves_no_process_behind_its_verdict()
+    {
+        string test = _cli.MakeTest("vandal", "echo bye\nrm -rf \"$(dirname \"$PWD\")\"\nsleep 120");
+
+        (int exit, _, string error) = await _cli.Run("run", test, "--machine", "rig", "--wait");
+        Run run = _cli.OpenLab().Store.List().Single().Run;
+
+        CliHarness.AssertNoStackTrace(error);
+        Assert.NotEqual(0, exit);
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Empty(SshTransportTests.ProcessesOf(run.Id));
+        await Eventually.True(() => _sshd.Leftovers().Count == 0, what: "the remote run dir to be removed");
+    }
+
     private static string[] CommandLine(int pid)
     {
         try

@@ -39,7 +39,7 @@ public sealed class SshTransportTests : IDisposable
     private async Task<Run> EndedAsync(string id) => await _cli.OpenLab().WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>Processes of a run anywhere on this host (the remote is this host): by the run id in their environment.</summary>
-    private static IReadOnlyList<int> ProcessesOf(string runId) => [.. Directory.EnumerateDirectories("/proc")
+    internal static IReadOnlyList<int> ProcessesOf(string runId) => [.. Directory.EnumerateDirectories("/proc")
         .Where(d => int.TryParse(Path.GetFileName(d), out _))
         .Where(d =>
         {

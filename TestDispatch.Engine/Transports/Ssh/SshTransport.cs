@@ -86,7 +86,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     {
         RemoteReply reply = await _connection.RunAsync("launch the run", nonce => RemoteScripts.Launch(nonce, Machine.WorkRoot, request.Run.Id, archive,
             request.KillGrace, request.Environment, request.Command, Machine.KeepWorkDir), CopyLimit, cancellationToken);
-        return Started(request.Run, reply.Value('D')!, reply.Value('B') ?? "", reply, rsync: _programs!.Contains("rsync"));
+        return await StartedAsync(request, reply.Value('D')!, reply.Value('B') ?? "", reply, _programs!.Contains("rsync"), cancellationToken);
     }
 
     /// <summary>A large test dir (or the first launch, which learns what the machine has): prepare, copy by rsync (else tar), start.</summary>
@@ -101,7 +101,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         _programs = programs;
         if (Files(prepared).ContainsKey("wrapper"))
         {
-            return Started(run, dir, bootId, prepared, programs.Contains("rsync"));
+            return await StartedAsync(request, dir, bootId, prepared, programs.Contains("rsync"), cancellationToken);
         }
         if (!programs.Contains("setsid"))
         {
@@ -132,19 +132,34 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         {
             return LaunchResult.Failed(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.SpawnFailed, e.Message);
         }
-        return Started(run, dir, bootId, started, rsync);
+        return await StartedAsync(request, dir, bootId, started, rsync, cancellationToken);
     }
 
     /// <summary>
     /// The wrapper a launch started (or found already started, by an agent that died before recording it), with the
     /// launch's look kept for the first <see cref="LookAsync"/>; a failure when no wrapper came up.
     /// </summary>
-    private LaunchResult Started(Run run, string dir, string bootId, RemoteReply reply, bool rsync)
+    private async Task<LaunchResult> StartedAsync(LaunchRequest request, string dir, string bootId, RemoteReply reply, bool rsync,
+        CancellationToken cancellationToken)
     {
+        Run run = request.Run;
         if (WrapperState.Identity(Files(reply).GetValueOrDefault("wrapper")) is not { } wrapper)
         {
             AppendLog(run.Id, reply.Log);
-            return LaunchResult.Failed(ErrorCodes.SpawnFailed, $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
+            // A wrapper may still have started (a test that removed its own run directory takes the wrapper's files with it):
+            // whatever carries the run's id is stopped, and the directory goes, before the failure is told.
+            try
+            {
+                await _connection.RunAsync($"stop run {run.Id}", nonce => RemoteScripts.Stop(nonce, dir, run.Id, request.KillGrace, RunWrapper.Cleanup),
+                    CallLimit + request.KillGrace * 2, cancellationToken);
+                await _connection.RunAsync("remove the run's directory", nonce => RemoteScripts.Forget(nonce, dir, Machine.KeepWorkDir), CallLimit, cancellationToken);
+            }
+            catch (SshException e)
+            {
+                _log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} run {run.Id}: could not clean up {dir} on {Machine.Name} after its wrapper did not start: {e.Message}");
+            }
+            return LaunchResult.Failed(ErrorCodes.SpawnFailed,
+                $"the run wrapper did not start on {Machine.Name} in {dir}; the run's log says why");
         }
         // A look of the wrapper's files only (a found wrapper: no log bytes came with it) is taken again by the follower.
         _followed[dir] = new Followed { Pending = reply.Value('L') is null ? null : reply, HasRsync = rsync };
