@@ -154,8 +154,11 @@ terminate() {
 # Takes the stop for this caller, or waits (bounded) for whoever has it. True when this caller has it.
 claim_stop() {
     set -C
-    if echo $$ 2>/dev/null >"$dir/stopping"; then
+    # The claim is the file's creation, which needs no room: on a full disk a write into it fails although the claim
+    # was made. The pid in it is for people only. (true, not the special builtin ":": a failed redirection would end sh.)
+    if true 2>/dev/null >"$dir/stopping"; then
         set +C
+        echo $$ 2>/dev/null >"$dir/stopping"
         return 0
     fi
     set +C
