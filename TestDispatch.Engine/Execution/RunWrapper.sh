@@ -31,6 +31,11 @@ dir=$2
 run_id=$3
 grace_ms=$4
 
+# What the wrapper makes (the run's log among it) is its user's alone, as everything in the state dir is (files 0600),
+# whatever umask it was started with; the test gets that umask back.
+mask=$(umask)
+umask 077
+
 # dash's kill needs "--" before a negative pid; busybox's refuses it.
 if kill -s 0 -- $$ 2>/dev/null; then dd=--; else dd=; fi
 
@@ -154,8 +159,11 @@ terminate() {
 # Takes the stop for this caller, or waits (bounded) for whoever has it. True when this caller has it.
 claim_stop() {
     set -C
-    if echo $$ 2>/dev/null >"$dir/stopping"; then
+    # The claim is the file's creation, which needs no room: on a full disk a write into it fails although the claim
+    # was made. The pid in it is for people only. (true, not the special builtin ":": a failed redirection would end sh.)
+    if true 2>/dev/null >"$dir/stopping"; then
         set +C
+        echo $$ 2>/dev/null >"$dir/stopping"
         return 0
     fi
     set +C
@@ -202,12 +210,14 @@ stop_run() {
 # The test's own process: after setsid (so $$ leads the new group), records its group, then becomes the test.
 # shellcheck disable=SC2016
 test_process='dir=$1
-shift
+mask=$2
+shift 2
 f() { shift 19; s=$1; }
 read -r stat </proc/$$/stat
 f ${stat##*) }
 read -r up _ </proc/uptime
 echo "$$ $s $up" >"$dir/pgid"
+umask "$mask"
 while [ $# -gt 0 ] && [ "$1" != -- ]; do export "$1"; shift; done
 shift
 exec "$@"'
@@ -228,7 +238,7 @@ run)
     set +C
     reserve exit
     reserve stop
-    setsid sh -c "$test_process" sh "$dir" "$@"
+    setsid sh -c "$test_process" sh "$dir" "$mask" "$@"
     status=$?
     uptime_now
     # A run dir that cannot be written for a while (remounted read-only, a failing disk) must not cost the verdict: it is

@@ -67,7 +67,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         CommandTask<CommandResult> wrapper;
         try
         {
-            File.WriteAllText(script, RunWrapper.Script);
+            WriteScript(script);
             Command command = Cli.Wrap("setsid")
                 .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, run.Id, request.KillGrace, request.Environment, request.Command)])
                 .WithWorkingDirectory(dir)
@@ -112,7 +112,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         {
             // Someone deleted the run's directory under it: the stop still finds the run's processes by its id.
             Directory.CreateDirectory(process.RunDir, Private);
-            File.WriteAllText(script, RunWrapper.Script);
+            WriteScript(script);
         }
         Command stop = Cli.Wrap("sh")
             .WithArguments(RunWrapper.StopArguments(script, process.RunDir, RunIdOf(process), grace, reason))
@@ -148,6 +148,16 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
             File.Delete(Path.Combine(process.RunDir, name));
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>The wrapper's text into the run's directory, private like every file of the state dir.</summary>
+    private static void WriteScript(string path)
+    {
+        using FileStream file = new(path, new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        file.Write(System.Text.Encoding.UTF8.GetBytes(RunWrapper.Script));
     }
 
     /// <summary>Deletes a work dir, also one where the test took away its own write permission on a folder.</summary>

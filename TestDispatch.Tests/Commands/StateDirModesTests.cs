@@ -97,4 +97,22 @@ public sealed class StateDirModesTests : IDisposable
         Assert.Equal(0, clean);
         Assert.Contains("ok    modes", afterRepair, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_run_leaves_no_file_others_may_read_and_the_test_keeps_the_umask_it_was_given()
+    {
+        string umask = (await CliWrap.Buffered.BufferedCommandExtensions.ExecuteBufferedAsync(CliWrap.Cli.Wrap("sh").WithArguments(["-c", "umask"])))
+            .StandardOutput.Trim();
+        string test = _cli.MakeTest("pass", "umask; echo made > made-by-the-test; stat -c %a made-by-the-test");
+        (int exit, string id, string error) = await _cli.Run("run", test, "--machine", "local-1", "--wait");
+        Assert.True(exit == 0, error);
+        Lab lab = _cli.OpenLab(startsAgents: false);
+        string runDir = Path.GetDirectoryName(lab.Store.Paths.Log(id.Trim()))!;
+
+        (_, string doctor, _) = await _cli.Run("doctor");
+
+        Assert.All(Directory.EnumerateFiles(runDir), f => Assert.Equal((f, StateDirectory.PrivateFile), (f, File.GetUnixFileMode(f))));
+        Assert.Contains("ok    modes", doctor, StringComparison.Ordinal);
+        Assert.StartsWith(umask + "\n", await File.ReadAllTextAsync(lab.Store.Paths.Log(id.Trim())), StringComparison.Ordinal);
+    }
 }
