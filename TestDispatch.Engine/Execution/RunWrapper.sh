@@ -58,8 +58,11 @@ read_line() {
 }
 
 # The recorded group, if it is still ours: /proc/PGID with another start time means the number was reused.
-# A gone /proc/PGID is fine: Linux never reuses a pid while a process group of that number has members.
+# A gone /proc/PGID is fine: Linux never reuses a pid while a process group of that number has members. But once the
+# group is seen empty its number is free, and the next session leader forked on this machine may get it (pids wrap
+# within seconds on a busy host): from then on it is forgotten, never signalled again. See group_alive.
 group=
+group_start=
 load_group() {
     group=
     read_line "$dir/pgid" || return 0
@@ -67,6 +70,19 @@ load_group() {
     [ -n "$1" ] || return 0
     if start_of "$1" && [ "$start" != "$2" ]; then return 0; fi
     group=$1
+    group_start=$2
+}
+
+# Whether the run's group still has members; forgets it for good when not (or when its number went to a new leader).
+group_alive() {
+    [ -n "$group" ] || return 1
+    if start_of "$group" && [ "$start" != "$group_start" ]; then
+        group=
+        return 1
+    fi
+    kill -s 0 $dd "-$group" 2>/dev/null && return 0
+    group=
+    return 1
 }
 
 # /proc/PID/environ is NUL-separated: grep -z reads it a variable at a time (GNU grep and busybox have it; checked on
@@ -95,8 +111,8 @@ sweep() {
 }
 
 signal_all() {
-    if [ -n "$group" ]; then
-        kill -s "$1" $dd "-$group" 2>/dev/null || kill -s "$1" "$group" 2>/dev/null
+    if group_alive; then
+        kill -s "$1" $dd "-$group" 2>/dev/null
     fi
     sweep
     for p in $swept; do kill -s "$1" "$p" 2>/dev/null; done
@@ -104,7 +120,7 @@ signal_all() {
 
 # Whether any process of the run is alive (a zombie group leader counts until it is reaped).
 alive() {
-    if [ -n "$group" ] && kill -s 0 $dd "-$group" 2>/dev/null; then return 0; fi
+    group_alive && return 0
     sweep
     [ -n "$swept" ]
 }

@@ -190,7 +190,11 @@ public sealed class BatchRunTests : IDisposable
         (int exit, string output, string error) = await _cli.Run("batch", "submit", plan, "--wait", "--json");
 
         Batch batch = Parse(output);
-        Assert.True(exit == ExitCodes.Passed, $"{error}\n{string.Join("\n", batch.Items!.Where(i => i.Status != "completed").Select(i => $"{i.Name}: {i.Status} exit {i.ExitCode}"))}");
+        Lab lab = _cli.OpenLab();
+        string[] agentLog = File.ReadAllLines(lab.Store.Paths.AgentLog);
+        Assert.True(exit == ExitCodes.Passed, $"{error}\n" + string.Join("\n", batch.Items!.Where(i => i.Status != "completed").Select(i =>
+            $"{i.Name}: {i.Status} {i.ErrorCode} exit {i.ExitCode}: {lab.Store.Get(i.RunId!).Run.ErrorMsg}\n" +
+            string.Join("\n", agentLog.Where(l => l.Contains(i.RunId!, StringComparison.Ordinal))))));
         Assert.Equal(Tests, batch.Counts.Completed);
         Assert.Equal(2, batch.Items!.Select(i => i.RanOn).Distinct().Count());
     }

@@ -56,14 +56,13 @@ public sealed class AgentStoreFaultTests
     public async Task A_test_that_fills_the_disk_and_exits_ends_at_once_not_after_the_grace_and_more()
     {
         using SmallDisk disk = await SmallDisk.MountAsync("4m");
-        using CliHarness cli = new(stateDir: disk.Combine("state"));
+        // A kill grace far past the deadline: a cleanup that waited for a stop claim it could not write (grace + 10 s) misses it.
+        using CliHarness cli = new(stateDir: disk.Combine("state"), defaults: """ "AgentIdle": "3s", "KillGrace": "10m" """);
         // The test's own writes fill the disk: the wrapper's cleanup after it must not wait for a stop claim it could not write.
         string test = cli.MakeTest("filler", "head -c 20000000 /dev/zero > big 2>/dev/null\necho filled\nexit 0");
-        System.Diagnostics.Stopwatch took = System.Diagnostics.Stopwatch.StartNew();
 
         (int exit, string output, string error) = await cli.Run("run", test, "--machine", "local-1", "--wait").WaitAsync(Deadline);
 
         Assert.True(exit == 0, output + error);
-        Assert.True(took.Elapsed < TimeSpan.FromSeconds(6), $"the run took {took.Elapsed}: its cleanup waited for a stop claim the full disk refused");
     }
 }

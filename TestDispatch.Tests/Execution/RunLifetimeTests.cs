@@ -186,4 +186,67 @@ public sealed class RunLifetimeTests : IDisposable
         Assert.Contains("being cancelled", error, StringComparison.Ordinal);
         Assert.Equal(RunStatus.Interrupted, cancelled.Status);
     }
+
+    [Fact]
+    public async Task A_stop_never_signals_a_stranger_that_got_the_number_of_the_runs_ended_process_group()
+    {
+        // pids wrap within seconds on a busy host (pid_max is 32768 here): once the test's group is gone, the next
+        // session leader forked may get its number. A stop still in its grace (an escaper ignores SIGTERM) must not kill
+        // it. Found in CI: a tiny test of another lab's batch lost its run wrapper, ending interrupted/agent_lost.
+        Assert.True(Environment.UserName == "root", "this test places a process at a chosen pid (/proc/sys/kernel/ns_last_pid), which needs root");
+        int sleep = UniqueSleep();
+        string test = _cli.MakeTest("leaves-its-number", $"setsid sh -c 'trap \"\" TERM; while :; do sleep 0.1; done' &\nexec sleep {sleep}");
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        id = id.Trim();
+        Lab lab = _cli.OpenLab();
+        int group = (await Eventually.Get(() => lab.Store.Get(id) is { Process.ProcessGroupId: > 0 } r ? r : null, what: "the test to start")).Process!.ProcessGroupId;
+
+        string runDir = lab.Store.Get(id).Process!.RunDir;
+        Task cancelling = _cli.Run("cancel", id); // returns once the stop is over
+        await Eventually.True(() => !Directory.Exists($"/proc/{group}"), what: "the test's group leader to end (the escaper keeps the stop in its grace)");
+        using StrangerAt stranger = await StrangerAt.StartAsync(group);
+        bool inGrace = !File.Exists(Path.Combine(runDir, "stopped"));
+        await cancelling;
+        Run ended = await lab.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(inGrace, "the stranger came while the stop was still in its grace");
+        Assert.Equal(RunStatus.Interrupted, ended.Status);
+        Assert.True(stranger.Alive, $"the session leader that got pid {group} after the run's group ended was left alone");
+    }
+
+    /// <summary>A <c>setsid sleep</c> forked at a chosen pid (root writes the pid before it to ns_last_pid); tried until one lands there.</summary>
+    private sealed class StrangerAt : IDisposable
+    {
+        private readonly System.Diagnostics.Process _process;
+
+        private StrangerAt(System.Diagnostics.Process process) => _process = process;
+
+        public bool Alive => !_process.HasExited;
+
+        public static async Task<StrangerAt> StartAsync(int pid)
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                File.WriteAllText("/proc/sys/kernel/ns_last_pid", (pid - 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                System.Diagnostics.Process process = System.Diagnostics.Process.Start("setsid", ["sleep", "60"]);
+                if (process.Id == pid)
+                {
+                    await Eventually.True(() => File.ReadAllText($"/proc/{pid}/stat").Contains("(sleep)", StringComparison.Ordinal), what: "the stranger to be sleep");
+                    return new StrangerAt(process);
+                }
+                process.Kill();
+                process.Dispose();
+                Assert.True(attempt < 50, $"could not fork a process at pid {pid}: another fork took it each time");
+            }
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+            _process.Dispose();
+        }
+    }
 }

@@ -71,7 +71,7 @@ public sealed class SshServer : IDisposable
             }
             break;
         }
-        _pid = Eventually.Get(() => File.Exists(Combine("sshd.pid")) ? File.ReadAllText(Combine("sshd.pid")).Trim() : null,
+        _pid = Eventually.Get(() => File.Exists(Combine("sshd.pid")) && File.ReadAllText(Combine("sshd.pid")) is [.., '\n'] whole ? whole.Trim() : null,
             what: "sshd's pid file").GetAwaiter().GetResult() is { } pid ? int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 

@@ -28,7 +28,14 @@ public static class AgentCommand
             using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
             {
                 context.Cancel = true;
-                stop.Cancel();
+                try
+                {
+                    stop.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // System.CommandLine's own SIGTERM handler ran first: the agent has already stopped and is exiting.
+                }
             });
             LocalTransport local = new(lab.Store.Paths);
             // A master outlives its agent by half a minute at most: ControlPersist counts while no session is open.
