@@ -6,6 +6,9 @@ namespace TestDispatch.Engine.Configuration;
 public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyList<Machine> Machines)
 {
     public Machine? FindMachine(string name) => Machines.FirstOrDefault(m => m.Name == name);
+
+    /// <summary>The optional Retention section: what the idle agent prunes by itself.</summary>
+    public RetentionSettings? Retention { get; init; }
 }
 
 /// <summary>
