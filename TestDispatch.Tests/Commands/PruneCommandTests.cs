@@ -87,8 +87,9 @@ public sealed class PruneCommandTests : IDisposable
 
         await Eventually.True(() => lab.Store.List().All(r => r.Id != id), Deadline, "the agent to prune the first run");
 
+        // The agent logs it after removing the run's directory.
+        await Eventually.True(() => File.ReadAllText(lab.Store.Paths.AgentLog).Contains("retention: removed", StringComparison.Ordinal), Deadline, "the agent to log it");
         Assert.False(Directory.Exists(lab.Store.Paths.RunDir(id)));
-        Assert.Contains("retention: removed", await File.ReadAllTextAsync(lab.Store.Paths.AgentLog), StringComparison.Ordinal);
         Assert.NotEmpty(kept);
     }
 }

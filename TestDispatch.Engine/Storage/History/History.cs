@@ -18,6 +18,10 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
 {
     private const string Unchanged = "History is unchanged.";
 
+    // index.json is read by every id check of a new run: it is parsed again only when its generation (its first field,
+    // larger at every publish) changed, so that check costs a read of its first bytes, not of the whole index.
+    private HistoryIndex? _cached;
+
     public HistoryIndex ReadIndex()
     {
         byte[] bytes;
@@ -27,7 +31,18 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
             {
                 return HistoryIndex.Empty;
             }
-            bytes = fs.File.ReadAllBytes(paths.HistoryIndex);
+            using (Stream stream = fs.FileStream.New(paths.HistoryIndex, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                byte[] head = new byte[64];
+                int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+                if (_cached is { } cached && GenerationIn(head.AsSpan(0, read)) == cached.Generation)
+                {
+                    return cached;
+                }
+                bytes = new byte[stream.Length];
+                stream.Seek(0, SeekOrigin.Begin);
+                stream.ReadExactly(bytes);
+            }
         }
         catch (Exception e) when (StorageFailure.IsIo(e))
         {
@@ -35,11 +50,28 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         }
         try
         {
-            return JsonSerializer.Deserialize(bytes, StoreJson.Default.HistoryIndex) ?? throw new JsonException("null");
+            HistoryIndex index = JsonSerializer.Deserialize(bytes, StoreJson.Default.HistoryIndex) ?? throw new JsonException("null");
+            _cached = index;
+            return index;
         }
         catch (JsonException e)
         {
             throw StateCorruption.At(paths.HistoryIndex, e.Message, e);
+        }
+    }
+
+    /// <summary>The generation at the start of index.json's bytes (written first), or -1.</summary>
+    private static long GenerationIn(ReadOnlySpan<byte> head)
+    {
+        try
+        {
+            Utf8JsonReader reader = new(head, isFinalBlock: false, state: default);
+            return reader.Read() && reader.TokenType == JsonTokenType.StartObject && reader.Read() && reader.ValueTextEquals("generation"u8) &&
+                reader.Read() && reader.TokenType == JsonTokenType.Number ? reader.GetInt64() : -1;
+        }
+        catch (JsonException)
+        {
+            return -1;
         }
     }
 

@@ -114,7 +114,8 @@ internal sealed class HistoryRepair(IFileSystem fs, StatePaths paths, Durability
         }
         HistoryIndex index = new()
         {
-            Generation = old.Generation + 1,
+            // Above every generation ever used (readers cache the index by it), also when index.json was unreadable.
+            Generation = Math.Max(old.Generation, fs.Directory.EnumerateFiles(paths.HistoryDir, "ids.*.idx").Select(NumberOf).DefaultIfEmpty(0).Max()) + 1,
             NextSegment = next,
             SeqFloor = seqFloor,
             BatchSeqFloor = batchSeqFloor,
