@@ -9,6 +9,9 @@ return args switch
         HammerCommand.Run(stateDir, worker, Count(iterations), Count(machines), compactAfterLines: null),
     ["hammer", var stateDir, var worker, var iterations, var machines, "--compact-after", var lines] =>
         HammerCommand.Run(stateDir, worker, Count(iterations), Count(machines), Count(lines)),
+    ["hammer", var stateDir, var worker, var iterations, var machines, "--history"] =>
+        HammerCommand.Run(stateDir, worker, Count(iterations), Count(machines), compactAfterLines: 40, history: true),
+    ["history", var stateDir, var runs] => HistoryCommand.Run(stateDir, Count(runs)),
     ["hold-lock", var stateDir] => HoldLockCommand.Run(stateDir),
     ["watch", var stateDir] => WatchCommand.Run(stateDir),
     _ => Usage(),
@@ -21,6 +24,8 @@ static int Usage()
     Console.Error.WriteLine("""
         usage:
           hammer <stateDir> <workerId> <iterations> <machineCount> [--compact-after <lines>]
+          hammer <stateDir> <workerId> <iterations> <machineCount> --history
+          history <stateDir> <runs>
           hold-lock <stateDir>
           watch <stateDir>
         """);

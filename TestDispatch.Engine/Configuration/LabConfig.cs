@@ -9,6 +9,9 @@ public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyL
 
     /// <summary>When health takes a machine out of service (<c>TestDispatch:Health</c>).</summary>
     public HealthRules Health { get; init; } = new();
+
+    /// <summary>The optional Retention section: what the idle agent prunes by itself.</summary>
+    public RetentionSettings? Retention { get; init; }
 }
 
 /// <summary>

@@ -15,8 +15,9 @@ namespace TestDispatch.Engine.Configuration;
 public static class LabConfigLoader
 {
     private const string Root = "TestDispatch";
-    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health"];
+    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health", "Retention"];
     private static readonly string[] HealthKeys = ["InfraFailuresInARow", "MaxHeldShare", "CheckAfter"];
+    private static readonly string[] RetentionKeys = ["OlderThan", "KeepFailed"];
     private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace"];
     private static readonly string[] MachineKeys =
         ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags", "HealthCheck"];
@@ -41,6 +42,7 @@ public static class LabConfigLoader
         List<Machine> machines = ReadMachines(read, errors);
         read.CheckKnownKeys($"{Root}:Health", HealthKeys);
         HealthRules health = ReadHealth(read);
+        RetentionSettings? retention = ReadRetention(read, errors);
 
         string stateDir = sources.StateDirOverride is { Length: > 0 } overridden
             ? ExpandHome(overridden, sources.Home)
@@ -53,7 +55,7 @@ public static class LabConfigLoader
             throw new DispatchException(ErrorCodes.ConfigInvalid,
                 "configuration is invalid:\n  - " + string.Join("\n  - ", errors));
         }
-        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health };
+        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health, Retention = retention };
     }
 
     private static IConfigurationRoot Build(ConfigSources sources)
@@ -233,6 +235,18 @@ public static class LabConfigLoader
             read.Error($"{problem}{read.Where(key)}");
         }
         return limit;
+    }
+
+    private static RetentionSettings? ReadRetention(ConfigReader read, List<string> errors)
+    {
+        read.CheckKnownKeys($"{Root}:Retention", RetentionKeys);
+        TimeSpan? olderThan = ReadPositiveDuration(read, $"{Root}:Retention:OlderThan");
+        bool keepFailed = false;
+        if (read.Value($"{Root}:Retention:KeepFailed") is { } text && !bool.TryParse(text, out keepFailed))
+        {
+            errors.Add($"{Root}:Retention:KeepFailed '{text}'{read.Where($"{Root}:Retention:KeepFailed")} is not true or false");
+        }
+        return olderThan is { } age ? new RetentionSettings(age, keepFailed) : null;
     }
 
     private static TimeSpan? ReadPositiveDuration(ConfigReader read, string key)

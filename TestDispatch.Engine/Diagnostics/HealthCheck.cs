@@ -40,9 +40,12 @@ public static class HealthCheck
         IReadOnlyList<RunRecord> active;
         try
         {
-            int total = lab.Store.List().Count;
+            (int hot, int history) = lab.Store.Count();
             active = lab.Store.Active();
-            findings.Add(new Finding(Health.Ok, "store", $"{total} runs, {active.Count} pending or running"));
+            findings.Add(new Finding(Health.Ok, "store", $"{hot + history} runs ({hot} hot, {history} in history), {active.Count} pending or running"));
+            findings.Add(lab.Store.CheckHistory() is { } damage
+                ? new Finding(Health.Failure, "history", damage)
+                : new Finding(Health.Ok, "size", StateSize.Describe(lab.FileSystem, lab.Store.Paths)));
         }
         catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
         {
@@ -65,7 +68,7 @@ public static class HealthCheck
                     ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
                     : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
 
-        foreach (RunRecord record in lab.Store.List().Where(r => r.Leftovers is { Count: > 0 }))
+        foreach (RunRecord record in lab.Store.Stream().Where(r => r.Leftovers is { Count: > 0 }))
         {
             findings.Add(new Finding(Health.Warning, "leftovers",
                 $"run {record.Id} on {record.Run.Machine} left processes alive after SIGKILL (uninterruptible sleep?): pids {string.Join(" ", record.Leftovers!)}" +

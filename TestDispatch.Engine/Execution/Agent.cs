@@ -119,6 +119,11 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             {
                 return;
             }
+            else
+            {
+                _retention ??= new IdlePrune(lab, log);
+                _retention.WhenIdle(idleSince);
+            }
             try
             {
                 await watcher.WaitAsync(Poll, cancellationToken);
@@ -201,6 +206,8 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             return 0;
         }
     }
+
+    private IdlePrune? _retention;
 
     private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());
 }

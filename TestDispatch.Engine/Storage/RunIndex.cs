@@ -8,6 +8,7 @@ namespace TestDispatch.Engine.Storage;
 /// The in-memory view of the store: runs by id, creation order, and the non-terminal runs of each
 /// machine, so prepare and updates cost the same whatever the history size. Batches by id, each with its runs, and
 /// the open ones (that may still have work) in submission order, so the agent's next-item search skips history.
+/// It holds the hot state only (see <see cref="History"/>): what is in history is not here.
 /// </summary>
 internal sealed class RunIndex
 {
@@ -24,8 +25,9 @@ internal sealed class RunIndex
     public long MaxSeq { get; private set; }
 
     /// <summary>Replaces everything with <paramref name="records"/> (a snapshot, in creation order).</summary>
-    public void Load(IReadOnlyList<RunRecord> records, IReadOnlyList<BatchRecord> batches)
+    public void Load(IReadOnlyList<RunRecord> records, IReadOnlyList<BatchRecord> batches, long seqFloor = 0, long batchSeqFloor = 0)
     {
+        MaxBatchSeq = 0;
         _batches.Clear();
         _batchOrder.Clear();
         _openBatches.Clear();
@@ -37,7 +39,8 @@ internal sealed class RunIndex
         _order.Clear();
         _activeByMachine.Clear();
         _lastFinishedByMachine.Clear();
-        MaxSeq = 0;
+        MaxSeq = seqFloor;
+        MaxBatchSeq = Math.Max(MaxBatchSeq, batchSeqFloor);
         _byId.EnsureCapacity(records.Count);
         _order.EnsureCapacity(records.Count);
         foreach (RunRecord record in records)
@@ -130,6 +133,8 @@ internal sealed class RunIndex
     /// <summary>The newest (by creation) terminal run on a machine.</summary>
     public RunRecord? LastFinished(string machine) => _lastFinishedByMachine.GetValueOrDefault(machine);
 
+    public IEnumerable<RunRecord> LastFinishedAll() => _lastFinishedByMachine.Values;
+
     public RunRecord? Get(string id) => _byId.GetValueOrDefault(id);
 
     public IEnumerable<RunRecord> Active(string machine) =>
@@ -151,5 +156,7 @@ internal sealed class RunIndex
 
     public IEnumerable<string> Ids => _byId.Keys;
 
-    public List<RunRecord> InCreationOrder() => [.. _order.Select(id => _byId[id])];
+    public List<RunRecord> InCreationOrder() => [.. InCreationOrderLazy()];
+
+    public IEnumerable<RunRecord> InCreationOrderLazy() => _order.Select(id => _byId[id]);
 }

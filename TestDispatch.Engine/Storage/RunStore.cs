@@ -6,7 +6,8 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// The persisted runs of one state dir (DESIGN §4–§5). Every operation takes the cross-process state
+/// The persisted runs of one state dir (DESIGN §4–§5): its commands here, its queries in RunStore.Queries.cs, how it
+/// keeps state on disk (journal, hot snapshot, history segments) in RunStore.Persistence.cs, prune in RunStore.Prune.cs. Every operation takes the cross-process state
 /// lock, catches up with what other processes appended (only the new journal bytes), then acts. A
 /// write is one fsync'd journal append, acknowledged only after it is durable; compaction folds the
 /// journal into snapshot.json so neither grows without bound. Keeps invariants 1 (one active run per
@@ -14,7 +15,7 @@ namespace TestDispatch.Engine.Storage;
 /// A write or fsync that fails is an error (disk_full, state_unwritable), never acknowledged: its line is taken back,
 /// it never enters this instance's state, and the instance reads the disk afresh before its next operation.
 /// </summary>
-public sealed class RunStore
+public sealed partial class RunStore
 {
     private readonly IFileSystem _fs;
     private readonly IFileLocks _locks;
@@ -23,6 +24,7 @@ public sealed class RunStore
     private readonly SnapshotFile _snapshot;
     private readonly Durability _durability;
     private readonly RunIndex _index = new();
+    private readonly History _history;
     private readonly Lock _gate = new();
 
     private const int ChangeLogLimit = 50_000;
@@ -46,6 +48,7 @@ public sealed class RunStore
         _durability = new Durability(fsync ?? LibcFsync.For(fs));
         Paths = new StatePaths(fs.Path.GetFullPath(stateDir));
         _snapshot = new SnapshotFile(fs, Paths, _durability);
+        _history = new History(fs, Paths, _durability);
         TightenedFrom = StateDirectory.Ensure(fs, Paths.Root);
     }
 
@@ -59,88 +62,6 @@ public sealed class RunStore
 
     /// <summary>Catches up with the disk; returns <see cref="Version"/> so a caller can tell whether anything changed.</summary>
     public long Refresh() => Locked(() => Version);
-
-    public RunRecord Get(string id) =>
-        Locked(() => _index.Get(id)) ?? throw new DispatchException(ErrorCodes.RunNotFound, $"no run with id '{id}'; 'testdispatch runs' lists them");
-
-    /// <summary>Finds a run by its id or any unique prefix of it.</summary>
-    public RunRecord Find(string idOrPrefix)
-    {
-        string wanted = idOrPrefix.Trim().ToLowerInvariant();
-        if (wanted.Length == 0)
-        {
-            throw new DispatchException(ErrorCodes.BadInput, "a run id is empty; give an id or a unique prefix of one");
-        }
-        return Locked(() =>
-        {
-            if (_index.Get(wanted) is { } exact)
-            {
-                return exact;
-            }
-            List<string> matches = [.. _index.Ids.Where(id => id.StartsWith(wanted, StringComparison.Ordinal)).Take(5)];
-            return matches.Count switch
-            {
-                1 => _index.Get(matches[0])!,
-                0 => throw new DispatchException(ErrorCodes.RunNotFound, $"no run id starts with '{idOrPrefix}'; 'testdispatch runs' lists them"),
-                _ => throw new DispatchException(ErrorCodes.AmbiguousId,
-                    $"run id prefix '{idOrPrefix}' matches several runs ({string.Join(", ", matches)}…); type more of the id"),
-            };
-        });
-    }
-
-    /// <summary>Runs matching <paramref name="filter"/>, newest first.</summary>
-    public IReadOnlyList<RunRecord> List(RunFilter? filter = null)
-    {
-        filter ??= RunFilter.All;
-        return Locked(() =>
-        {
-            IEnumerable<RunRecord> matching = _index.NewestFirst().Where(r => filter.Matches(r.Run));
-            return (IReadOnlyList<RunRecord>)[.. filter.Limit is { } limit ? matching.Take(limit) : matching];
-        });
-    }
-
-    /// <summary>Runs matching <paramref name="filter"/>, newest first, and the change cursor they are as of (for <see cref="ChangesSince"/>).</summary>
-    public (IReadOnlyList<RunRecord> Runs, long BatchChanges, long Cursor) ListWithCursor(RunFilter filter) => Locked(() =>
-    {
-        IEnumerable<RunRecord> matching = _index.NewestFirst().Where(r => filter.Matches(r.Run));
-        return ((IReadOnlyList<RunRecord>)[.. filter.Limit is { } limit ? matching.Take(limit) : matching], _batchChanges, ChangeCursor);
-    });
-
-    /// <summary>
-    /// The runs that changed after <paramref name="cursor"/> (each once, as it is now), whether any batch record changed,
-    /// and the new cursor: what a screen that already shows everything up to the cursor needs to patch itself. Runs is
-    /// null when the cursor is too old to answer (the store was reloaded from a newer snapshot, or many changes ago):
-    /// list everything again.
-    /// </summary>
-    public (IReadOnlyList<RunRecord>? Runs, long BatchChanges, long Cursor) ChangesSince(long cursor) => Locked(() =>
-    {
-        if (cursor < _changeBase || cursor > ChangeCursor)
-        {
-            return (null, _batchChanges, ChangeCursor);
-        }
-        HashSet<string> seen = new(StringComparer.Ordinal);
-        List<RunRecord> changed = [];
-        for (int i = (int)(cursor - _changeBase); i < _changeLog.Count; i++)
-        {
-            if (seen.Add(_changeLog[i]))
-            {
-                changed.Add(_index.Get(_changeLog[i])!);
-            }
-        }
-        return ((IReadOnlyList<RunRecord>?)changed, _batchChanges, ChangeCursor);
-    });
-
-    private long ChangeCursor => _changeBase + _changeLog.Count;
-
-    private void Changed(string runId)
-    {
-        if (_changeLog.Count >= ChangeLogLimit)
-        {
-            _changeLog.RemoveRange(0, ChangeLogLimit / 2);
-            _changeBase += ChangeLogLimit / 2;
-        }
-        _changeLog.Add(runId);
-    }
 
     /// <summary>The non-terminal runs (pending and running), oldest first.</summary>
     public IReadOnlyList<RunRecord> Active() => Locked(() => (IReadOnlyList<RunRecord>)[.. _index.ActiveAll()]);
@@ -250,7 +171,7 @@ public sealed class RunStore
         {
             id = RunIds.New();
         }
-        while (_index.GetBatch(id) is not null);
+        while (_index.GetBatch(id) is not null || _history.Holds(_history.ReadIndex(), id));
         return Write(new BatchRecord
         {
             Id = id,
@@ -266,7 +187,11 @@ public sealed class RunStore
     /// <summary>Marks a batch cancelled (its waiting items are dropped); returns its runs still active, for the caller to cancel.</summary>
     public (BatchRecord Batch, IReadOnlyList<RunRecord> Active) CancelBatch(string id) => Locked(() =>
     {
-        BatchRecord batch = _index.GetBatch(id) ?? throw BatchNotFound(id);
+        if (_index.GetBatch(id) is not { } batch)
+        {
+            // A batch in history is over: nothing of it waits or runs, and it never changes again.
+            return (HistoryBatch(id) ?? throw BatchNotFound(id), (IReadOnlyList<RunRecord>)[]);
+        }
         if (batch.CancelledAt is null)
         {
             batch = Write(batch with { CancelledAt = _clock.GetUtcNow() });
@@ -274,11 +199,63 @@ public sealed class RunStore
         return (batch, (IReadOnlyList<RunRecord>)[.. _index.RunsOfBatch(id).Where(r => !r.Run.Status.IsTerminal())]);
     });
 
-    /// <summary>Batches, newest first, with their progress (and items, when <paramref name="withItems"/>).</summary>
-    public IReadOnlyList<Batch> Batches(bool withItems = false) => Locked(() =>
-        (IReadOnlyList<Batch>)[.. _index.BatchesNewestFirst().Select(b => BatchProgress.Describe(b, _index.RunsOfBatch(b.Id), withItems))]);
+    /// <summary>Batches, newest first, with their progress (and items, when <paramref name="withItems"/>); at most <paramref name="limit"/>.</summary>
+    public IReadOnlyList<Batch> Batches(bool withItems = false, int? limit = null)
+    {
+        (List<(long Seq, Batch Batch)> hot, HashSet<string> hotIds, HistoryIndex history) = Locked(() =>
+            (new List<(long Seq, Batch Batch)>(_index.BatchesNewestFirst().Take(limit ?? int.MaxValue)
+                .Select(b => (b.Seq, BatchProgress.Describe(b, RunsOfBatchLocked(b.Id, null), withItems)))),
+             new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), _history.ReadIndex()));
+        List<Batch> all = new(hot.Count);
+        int next = 0;
+        foreach ((BatchRecord old, List<RunRecord> runs) in _history.BatchesNewestFirst(history))
+        {
+            if (all.Count >= (limit ?? int.MaxValue))
+            {
+                break;
+            }
+            if (hotIds.Contains(old.Id))
+            {
+                continue;
+            }
+            while (next < hot.Count && hot[next].Seq > old.Seq && all.Count < (limit ?? int.MaxValue))
+            {
+                all.Add(hot[next++].Batch);
+            }
+            // Runs of it still hot (a machine's last verdict, the newest few) are newer than its history copies.
+            all.Add(BatchProgress.Describe(old, Locked(() => RunsOfBatchLocked(old.Id, runs)), withItems));
+        }
+        while (next < hot.Count && all.Count < (limit ?? int.MaxValue))
+        {
+            all.Add(hot[next++].Batch);
+        }
+        return all;
+    }
 
-    /// <summary>A batch's record and progress, by its id or any unique prefix of it.</summary>
+    /// <summary>A batch's runs in creation order: its hot runs, with <paramref name="fromHistory"/> (or those history holds) for a batch in history.</summary>
+    private List<RunRecord> RunsOfBatchLocked(string batchId, List<RunRecord>? fromHistory)
+    {
+        if (_index.Ledger(batchId) is { } ledger)
+        {
+            return [.. ledger.Runs];
+        }
+        fromHistory ??= _history.RunsOfBatch(_history.ReadIndex(), batchId);
+        Dictionary<string, RunRecord> runs = new(StringComparer.Ordinal);
+        foreach (RunRecord run in fromHistory)
+        {
+            runs[run.Id] = run;
+        }
+        foreach (RunRecord run in _index.InCreationOrderLazy().Where(r => r.Run.BatchId == batchId))
+        {
+            runs[run.Id] = run;
+        }
+        return [.. runs.Values.OrderBy(r => r.Seq)];
+    }
+
+    private BatchRecord? HistoryBatch(string id) =>
+        _history.FindBatches(_history.ReadIndex(), id, 1) is [{ } found] && found.Id == id ? found : null;
+
+    /// <summary>A batch's record and progress, by its id or any unique prefix of it, in the hot state or in history.</summary>
     public (BatchRecord Record, Batch Batch) FindBatch(string idOrPrefix, bool withItems = false)
     {
         string wanted = idOrPrefix.Trim().ToLowerInvariant();
@@ -288,18 +265,32 @@ public sealed class RunStore
         }
         return Locked(() =>
         {
-            List<string> matches = _index.GetBatch(wanted) is not null
-                ? [wanted]
-                : [.. _index.BatchIds.Where(id => id.StartsWith(wanted, StringComparison.Ordinal)).Take(5)];
+            List<BatchRecord> matches = _index.GetBatch(wanted) is { } exact
+                ? [exact]
+                : [.. _index.BatchIds.Where(id => id.StartsWith(wanted, StringComparison.Ordinal)).Take(5).Select(id => _index.GetBatch(id)!)];
+            if (matches.Count != 1 || matches[0].Id != wanted)
+            {
+                foreach (BatchRecord old in _history.FindBatches(_history.ReadIndex(), wanted, 5))
+                {
+                    if (matches.Count < 5 && _index.GetBatch(old.Id) is null)
+                    {
+                        matches.Add(old);
+                    }
+                }
+            }
+            if (matches.FirstOrDefault(m => m.Id == wanted) is { } whole)
+            {
+                matches = [whole];
+            }
             if (matches.Count != 1)
             {
                 throw matches.Count == 0
                     ? BatchNotFound(idOrPrefix)
                     : new DispatchException(ErrorCodes.AmbiguousId,
-                        $"batch id prefix '{idOrPrefix}' matches several batches ({string.Join(", ", matches)}…); type more of the id");
+                        $"batch id prefix '{idOrPrefix}' matches several batches ({string.Join(", ", matches.Select(m => m.Id))}…); type more of the id");
             }
-            BatchRecord record = _index.GetBatch(matches[0])!;
-            return (record, BatchProgress.Describe(record, _index.RunsOfBatch(record.Id), withItems));
+            BatchRecord record = matches[0];
+            return (record, BatchProgress.Describe(record, RunsOfBatchLocked(record.Id, null), withItems));
         });
     }
 
@@ -341,7 +332,8 @@ public sealed class RunStore
     /// </summary>
     public RunRecord Update(string id, Func<RunRecord, RunRecord> change, bool durable = true) => Locked(() =>
     {
-        RunRecord before = _index.Get(id) ?? throw new DispatchException(ErrorCodes.RunNotFound, $"no run with id '{id}'");
+        // A run in history is terminal, so a change to it is refused or is none; a hot copy written anyway would win.
+        RunRecord before = _index.Get(id) ?? HistoryRun(id) ?? throw new DispatchException(ErrorCodes.RunNotFound, $"no run with id '{id}'");
         RunRecord after = change(before);
         if (after == before)
         {
@@ -351,218 +343,6 @@ public sealed class RunStore
         return Write(after, durable);
     });
 
-    /// <summary>Folds the journal into a new snapshot now (it also happens by itself as the journal grows).</summary>
-    public void Compact() => Locked(() =>
-    {
-        CompactLocked();
-        return 0;
-    });
-
-    private T Locked<T>(Func<T> action)
-    {
-        lock (_gate)
-        {
-            try
-            {
-                return LockedOnce(action);
-            }
-            catch (DispatchException e) when (StorageFailure.IsStorageCode(e.ErrorCode))
-            {
-                Forget();
-                throw;
-            }
-            catch (Exception e) when (StorageFailure.IsIo(e))
-            {
-                Forget();
-                throw StorageFailure.Write(Paths.Root, "use the state dir", e, StorageFailure.NothingRecorded);
-            }
-        }
-    }
-
-    /// <summary>
-    /// After a failure: this instance no longer trusts what it holds (a write may have half happened), so its next
-    /// operation loads the snapshot and journal from disk again, as a new process would.
-    /// </summary>
-    private void Forget()
-    {
-        _generation = -1;
-        _journal = null;
-        _journalOffset = 0;
-        _journalLines = 0;
-    }
-
-    private T LockedOnce<T>(Func<T> action)
-    {
-        Snapshot? parsed = null;
-        while (true)
-        {
-            using (AcquireStateLock())
-            {
-                long generation = _snapshot.ReadGeneration();
-                if (generation == _generation || parsed is not null)
-                {
-                    CatchUp(generation, parsed);
-                    return action();
-                }
-            }
-            // A new snapshot (first load, or another process compacted): parse it without the state lock, which
-            // takes long enough at 100k runs to stall every other process. A renamed-in snapshot never changes;
-            // CatchUp uses it if it is still the current one, else reads the newer one under the lock.
-            parsed = _snapshot.Read();
-        }
-    }
-
-    private IDisposable AcquireStateLock()
-    {
-        try
-        {
-            return _locks.Acquire(Paths.StateLock, _options.LockTimeout);
-        }
-        catch (TimeoutException e)
-        {
-            throw new DispatchException(ErrorCodes.StateLocked,
-                $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {Paths.StateLock}'.", inner: e);
-        }
-        catch (Exception e) when (StorageFailure.IsIo(e))
-        {
-            throw StorageFailure.Lock(Paths.StateLock, e);
-        }
-    }
-
-    private void CatchUp(long generation, Snapshot? parsed)
-    {
-        if (generation != _generation)
-        {
-            Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read();
-            _index.Load(snapshot.Runs, snapshot.Batches ?? []);
-            // Everything may have changed: no cursor from before answers any more.
-            _changeBase = ChangeCursor + 1;
-            _changeLog.Clear();
-            _batchChanges++;
-            SwitchTo(snapshot.Generation);
-            Version++;
-        }
-
-        (List<JournalEntry> entries, long offset, int lines) = _journal!.ReadFrom(_journalOffset, _journalLines);
-        foreach (JournalEntry entry in entries)
-        {
-            if (entry.Run is not null)
-            {
-                _index.Apply(entry.Run);
-                Changed(entry.Run.Id);
-            }
-            else
-            {
-                _index.Apply(entry.Batch!);
-                _batchChanges++;
-            }
-        }
-        _journalOffset = offset;
-        _journalLines = lines;
-        if (entries.Count > 0)
-        {
-            Version++;
-        }
-    }
-
-    private RunRecord Write(RunRecord record, bool durable = true)
-    {
-        // A finished run's process is gone and its pid may be reused, and where it ran is in the run itself: nothing
-        // reads them, and not keeping them takes a good part off every snapshot and journal line.
-        if (record.Run.Status.IsTerminal() && (record.Process is not null || record.Target is not null))
-        {
-            record = record with { Process = null, Target = null };
-        }
-        Append(new JournalEntry(record), durable);
-        _index.Apply(record);
-        Changed(record.Id);
-        Version++;
-        CompactIfLong();
-        return record;
-    }
-
-    private BatchRecord Write(BatchRecord batch)
-    {
-        Append(new JournalEntry(null, batch));
-        _index.Apply(batch);
-        _batchChanges++;
-        Version++;
-        CompactIfLong();
-        return batch;
-    }
-
-    private void Append(JournalEntry entry, bool durable = true)
-    {
-        _journalOffset = _journal!.Append(entry, _journalOffset, durable);
-        _journalLines++;
-    }
-
-    /// <summary>
-    /// Compacts once the journal is long. The write that got it there is already durable and acknowledged, so a failed
-    /// compaction (a full disk) fails nothing: the journal just grows, and is tried again some lines later.
-    /// </summary>
-    private void CompactIfLong()
-    {
-        if (_journalLines < _compactAt)
-        {
-            return;
-        }
-        long generation = _generation;
-        try
-        {
-            CompactLocked();
-        }
-        catch (DispatchException e) when (e.ErrorCode is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable)
-        {
-            // Only the directory's fsync failed if the new snapshot is in place: that compaction is done.
-            if (_generation == generation)
-            {
-                _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
-            }
-        }
-    }
-
-    private void CompactLocked()
-    {
-        long next = _generation + 1;
-        _snapshot.Stage(new Snapshot(next, _index.InCreationOrder(), _index.BatchesInCreationOrder()));
-        _snapshot.Publish();
-        // Every process now reads the new snapshot and its (empty) journal, so this one must too, whatever follows.
-        SwitchTo(next);
-        // If the rename may not survive a power cut, the old journals stay: the old snapshot would need them. The next
-        // journal's creation fsyncs the directory again before anything in it is acknowledged.
-        _durability.SyncDirectory(Paths.Root, "The journal was folded into a new snapshot, which may not survive a power cut; nothing was lost.");
-        // The new snapshot holds everything; older journals are now dead weight (also any left by a crash mid-compaction).
-        foreach (string old in _fs.Directory.EnumerateFiles(Paths.Root, "journal.*.jsonl"))
-        {
-            if (old != _journal!.Path)
-            {
-                TryDelete(old);
-            }
-        }
-    }
-
-    private void SwitchTo(long generation)
-    {
-        _generation = generation;
-        _journal = new JournalFile(_fs, Paths.Journal(generation), _durability);
-        _journalOffset = 0;
-        _journalLines = 0;
-        _compactAt = _options.CompactAfterLines;
-    }
-
-    /// <summary>A dead journal left behind is harmless (no reader looks at another generation's): the next compaction tries again.</summary>
-    private void TryDelete(string path)
-    {
-        try
-        {
-            _fs.File.Delete(path);
-        }
-        catch (Exception e) when (StorageFailure.IsIo(e))
-        {
-        }
-    }
-
     private string NewUniqueId()
     {
         string id;
@@ -570,7 +350,7 @@ public sealed class RunStore
         {
             id = RunIds.New();
         }
-        while (_index.Get(id) is not null);
+        while (_index.Get(id) is not null || _history.Holds(_history.ReadIndex(), id));
         return id;
     }
 }

@@ -75,11 +75,11 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
     internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20)
     {
         Utf8JsonReader header = new(bytes, ManyValues);
-        (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches) =
+        (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches, long seqFloor, long batchSeqFloor) =
             Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r));
         if (runs is not null)
         {
-            return new Snapshot(generation, runs, batches);
+            return new Snapshot(generation, runs, batches, seqFloor, batchSeqFloor);
         }
         int start = checked((int)header.BytesConsumed);
         int[] bounds = PartBounds(bytes, start, Math.Clamp((bytes.Length - start) / minPartBytes, 1, Environment.ProcessorCount));
@@ -105,7 +105,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         {
             all.AddRange(part);
         }
-        return new Snapshot(generation, all, batches);
+        return new Snapshot(generation, all, batches, seqFloor, batchSeqFloor);
     }
 
     /// <summary>Replaces the snapshot (<see cref="Stage"/>, <see cref="Publish"/>, then the directory's fsync).</summary>
@@ -175,7 +175,8 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         // run would be a write(2) per run.
         ArrayBufferWriter<byte> lines = new(1 << 16);
         using Utf8JsonWriter json = new(lines);
-        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count, snapshot.Batches is { Count: > 0 } b ? b : null), StoreJson.Default.SnapshotHeader);
+        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count, snapshot.Batches is { Count: > 0 } b ? b : null,
+            snapshot.SeqFloor > 0 ? snapshot.SeqFloor : null, snapshot.BatchSeqFloor > 0 ? snapshot.BatchSeqFloor : null), StoreJson.Default.SnapshotHeader);
         EndLine();
         foreach (RunRecord record in snapshot.Runs)
         {

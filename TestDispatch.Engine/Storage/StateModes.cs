@@ -4,7 +4,7 @@ namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// The modes of what the store and the agent keep in a state dir: the root's files (journal, snapshot, locks, agent.log,
-/// backups) and each run's directory, its files and its artifacts/ and work/ directories, never what a test put inside
+/// backups), history/ and its files, and each run's directory, its files and its artifacts/ and work/ directories, never what a test put inside
 /// those two. For <c>doctor</c> to report group or other bits on any of them, and <c>doctor --repair</c> to take them off.
 /// </summary>
 public static class StateModes
@@ -30,6 +30,14 @@ public static class StateModes
         foreach (string file in fs.Directory.EnumerateFiles(paths.Root))
         {
             yield return file;
+        }
+        if (fs.Directory.Exists(paths.HistoryDir))
+        {
+            yield return paths.HistoryDir;
+            foreach (string file in fs.Directory.EnumerateFiles(paths.HistoryDir))
+            {
+                yield return file;
+            }
         }
         if (!fs.Directory.Exists(paths.RunsDir))
         {

@@ -10,6 +10,14 @@ public sealed record StatePaths(string Root)
     public string SnapshotTemp => Path.Combine(Root, "snapshot.json.tmp");
     public string RunsDir => Path.Combine(Root, "runs");
 
+    /// <summary>Immutable history segments and their index (see <see cref="History"/>).</summary>
+    public string HistoryDir => Path.Combine(Root, "history");
+    public string HistoryIndex => Path.Combine(HistoryDir, "index.json");
+
+    public string Segment(long number) => Path.Combine(HistoryDir, $"segment.{number}.jsonl");
+
+    public string IdIndex(long generation) => Path.Combine(HistoryDir, $"ids.{generation}.idx");
+
     public string Journal(long generation) => Path.Combine(Root, $"journal.{generation}.jsonl");
 
     public string RunDir(string id) => Path.Combine(RunsDir, id);

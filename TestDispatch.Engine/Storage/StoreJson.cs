@@ -5,14 +5,20 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>Every run and batch as of journal generation <see cref="Generation"/>: what snapshot.json holds.</summary>
-internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs, IReadOnlyList<BatchRecord>? Batches = null);
+/// <remarks>
+/// Since history moved out (see <see cref="History"/>), it holds only the hot runs; <see cref="SeqFloor"/> and
+/// <see cref="BatchSeqFloor"/> are the highest seqs ever given, so new records stay newer than anything in history.
+/// </remarks>
+internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs, IReadOnlyList<BatchRecord>? Batches = null,
+    long SeqFloor = 0, long BatchSeqFloor = 0);
 
 /// <summary>
 /// The first line of snapshot.json (the generation first, so it can be read cheaply), holding the batches (few, next to
 /// runs); <see cref="Count"/> run records follow, one per line, so the file parses in parallel and a cut at a line end
 /// still shows. Snapshots written before were one object, <c>{"generation": n, "runs": [...]}</c>; they still load.
 /// </summary>
-internal sealed record SnapshotHeader(long Generation, int Count, IReadOnlyList<BatchRecord>? Batches = null);
+internal sealed record SnapshotHeader(long Generation, int Count, IReadOnlyList<BatchRecord>? Batches = null,
+    long? SeqFloor = null, long? BatchSeqFloor = null);
 
 /// <summary>One journal line: the whole new state of one run or one batch (last line for an id wins).</summary>
 internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
@@ -33,4 +39,6 @@ internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 [JsonSerializable(typeof(BatchRecord))]
 [JsonSerializable(typeof(List<BatchRecord>))]
 [JsonSerializable(typeof(TestDispatch.Engine.Machines.FleetRecord))]
+[JsonSerializable(typeof(HistoryIndex))]
+[JsonSerializable(typeof(SegmentHeader))]
 internal sealed partial class StoreJson : JsonSerializerContext;

@@ -34,8 +34,9 @@ internal sealed class StoreJsonReader
     /// in the older one-object form, the generation and the runs themselves (and then nothing may follow); and the batches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public (long Generation, int Count, List<RunRecord>? Runs, List<BatchRecord> Batches) ReadSnapshotHeader(ref Utf8JsonReader reader)
+    public (long Generation, int Count, List<RunRecord>? Runs, List<BatchRecord> Batches, long SeqFloor, long BatchSeqFloor) ReadSnapshotHeader(ref Utf8JsonReader reader)
     {
+        long seqFloor = 0, batchSeqFloor = 0;
         long? generation = null;
         int? count = null;
         List<RunRecord>? runs = null;
@@ -51,6 +52,14 @@ internal sealed class StoreJsonReader
             else if (reader.ValueTextEquals("count"u8))
             {
                 count = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("seq_floor"u8))
+            {
+                seqFloor = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("batch_seq_floor"u8))
+            {
+                batchSeqFloor = reader.NextInt64();
             }
             else if (reader.ValueTextEquals("runs"u8))
             {
@@ -75,7 +84,7 @@ internal sealed class StoreJsonReader
         {
             reader.ExpectEnd("the snapshot");
         }
-        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs, batches);
+        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs, batches, seqFloor, batchSeqFloor);
     }
 
     /// <summary>Run records, one top-level object each, to the end of the data (for a reader that allows several values).</summary>

@@ -7,5 +7,11 @@ public sealed record StoreOptions
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Fold the journal into the snapshot after this many lines, keeping the journal (and cold loads) bounded.</summary>
-    public int CompactAfterLines { get; init; } = 20_000;
+    public int CompactAfterLines { get; init; } = 5_000;
+
+    /// <summary>How many of the newest runs stay in the hot state whatever their status (the first page of every listing).</summary>
+    public int RecentRuns { get; init; } = 500;
+
+    /// <summary>Cold runs (see <see cref="RunStore"/>) wait in the hot state until this many fill a history segment.</summary>
+    public int SegmentRuns { get; init; } = 5_000;
 }

@@ -7,13 +7,15 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>What <see cref="StoreRepair"/> did: the backups it made, what it kept and what it could not read.</summary>
-public sealed record RepairReport(bool WasDamaged, IReadOnlyList<string> Backups, int RunsKept, int LinesDropped, bool SnapshotLost);
+public sealed record RepairReport(bool WasDamaged, IReadOnlyList<string> Backups, int RunsKept, int LinesDropped, bool SnapshotLost,
+    HistoryRepairReport? History = null);
 
 /// <summary>
 /// <c>doctor --repair</c>: rebuilds a damaged store from whatever is still readable (DESIGN §4.5). Every
 /// state file is first copied to a timestamped backup, never silently replaced; then the readable runs
 /// (the snapshot if it parses, plus every journal line that parses) become a new snapshot. A healthy
-/// store is left untouched.
+/// store is left untouched. History (segments, index.json, the id index) is checked too and, if damaged, rebuilt from
+/// its segments by <see cref="HistoryRepair"/>.
 /// </summary>
 public static class StoreRepair
 {
@@ -53,13 +55,18 @@ public static class StoreRepair
             dropped += ReadTolerantly(fs.File.ReadAllBytes(path), runs, batches);
         }
 
+        string stamp = (clock ?? TimeProvider.System).GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        Durability durability = new(LibcFsync.For(fs));
+        HistoryRepair history = new(fs, paths, durability);
+        HistoryRepairReport? historyReport = history.Check() is null ? null : history.Rebuild(stamp);
+        HistoryIndex historyIndex = new History(fs, paths, durability).ReadIndex();
+
         bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;
         if (!damaged)
         {
-            return new RepairReport(false, [], runs.Count, 0, false);
+            return new RepairReport(historyReport is not null, historyReport?.Backups ?? [], runs.Count, historyReport?.LinesDropped ?? 0, false, historyReport);
         }
 
-        string stamp = (clock ?? TimeProvider.System).GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         List<string> backups = [];
         foreach (string file in journals.Select(j => j.Path).Prepend(paths.Snapshot).Where(fs.File.Exists))
         {
@@ -69,12 +76,13 @@ public static class StoreRepair
         }
 
         long generation = Math.Max(snapshot?.Generation ?? 0, journals.Count > 0 ? journals[^1].Generation : 0) + 1;
-        snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)], [.. batches.Values.OrderBy(b => b.Seq)]));
+        snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)], [.. batches.Values.OrderBy(b => b.Seq)],
+            Math.Max(snapshot?.SeqFloor ?? 0, historyIndex.SeqFloor), Math.Max(snapshot?.BatchSeqFloor ?? 0, historyIndex.BatchSeqFloor)));
         foreach ((_, string path) in journals)
         {
             fs.File.Delete(path);
         }
-        return new RepairReport(true, backups, runs.Count, dropped, snapshot is null);
+        return new RepairReport(true, [.. backups, .. historyReport?.Backups ?? []], runs.Count, dropped, snapshot is null, historyReport);
     }
 
     /// <summary>Applies every complete line that parses; returns how many complete lines did not. A torn last line is not counted.</summary>

@@ -28,9 +28,14 @@ internal sealed class HammerCommand(RunStore store, string worker, int machineCo
     private int _writes;
     private TimeSpan _maxCall;
 
-    public static int Run(string stateDir, string worker, int iterations, int machineCount, int? compactAfterLines)
+    /// <param name="history">Compact into history segments often (a few runs each), so workers meet segments being written.</param>
+    public static int Run(string stateDir, string worker, int iterations, int machineCount, int? compactAfterLines, bool history = false)
     {
         StoreOptions options = compactAfterLines is { } lines ? new StoreOptions { CompactAfterLines = lines } : new StoreOptions();
+        if (history)
+        {
+            options = options with { RecentRuns = 3, SegmentRuns = 5 };
+        }
         HammerCommand hammer = new(new RunStore(new FileSystem(), new FlockFileLocks(), stateDir, options: options), worker, machineCount);
         new HammerEvent("ready", worker).Print();
         for (int i = 0; i < iterations; i++)

@@ -59,6 +59,32 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
         Assert.All(runs, r => Assert.Equal(RunStatus.Completed, r.Run.Status));
     }
 
+    /// <summary>Asks the hammer to compact every 40 lines into history segments of 5 runs (see HammerCommand).</summary>
+    private const int HistoryEvery = -1;
+
+    [Fact]
+    public async Task Concurrent_processes_lose_no_acknowledged_write_while_history_segments_are_written()
+    {
+        // Arrange
+        using TempDir state = new();
+
+        // Act
+        IReadOnlyList<WorkerReport> workers = await HammerTogetherAsync(state.Path, workers: 4, compactAfter: HistoryEvery);
+
+        // Assert
+        RunStore store = OpenStore(state.Path);
+        IReadOnlyList<RunRecord> runs = store.List();
+        HistoryIndex history = new History(new FileSystem(), store.Paths, new Durability(LibcFsync.Instance)).ReadIndex();
+        Assert.True(history.Segments.Count > 2, $"only {history.Segments.Count} history segments were written: segments under contention went untested");
+        (List<string> missing, List<string> unexpected) = CompareWithStore(workers, runs);
+        Assert.Empty(missing);
+        Assert.Empty(unexpected);
+        Assert.Equal(workers.Sum(w => w.Summary!.Created), runs.Count);
+        Assert.Equal(runs.Count, runs.Select(r => r.Id).Distinct().Count());
+        Assert.All(runs, r => Assert.Equal(r.Id, store.Find(r.Id[..10]).Id));
+        Assert.Null(store.CheckHistory());
+    }
+
     [Fact]
     public async Task Prepare_gives_up_with_state_locked_while_another_process_holds_the_lock()
     {
@@ -294,7 +320,9 @@ public sealed class RunStoreProcessTests(ITestOutputHelper output)
     }
 
     private static string[] HammerArguments(string stateDir, string worker, int iterations, int? compactAfter = null) =>
-        compactAfter is { } lines
+        compactAfter == HistoryEvery
+            ? ["hammer", stateDir, worker, $"{iterations}", $"{Machines}", "--history"]
+            : compactAfter is { } lines
             ? ["hammer", stateDir, worker, $"{iterations}", $"{Machines}", "--compact-after", $"{lines}"]
             : ["hammer", stateDir, worker, $"{iterations}", $"{Machines}"];
 

@@ -109,9 +109,13 @@ public sealed class ListGrid : View
 
     private bool MoveBy(int rows) => SelectRow(Math.Max(_selected, 0) + rows);
 
+    /// <summary>Raised when the selection moves: the Runs tab then asks for its next page as it nears the end.</summary>
+    public event Action<int>? SelectionMoved;
+
     private void SetSelected(int row)
     {
         _selected = _source.Rows == 0 ? -1 : Math.Clamp(row, 0, _source.Rows - 1);
+        SelectionMoved?.Invoke(_selected);
         _selectedKey = _selected >= 0 ? _source.Key(_selected) : null;
         KeepSelectionVisible();
         SetNeedsDraw();

@@ -103,6 +103,14 @@ public sealed class MainWindow : Window
             e.Handled = true;
             OpenSelected();
         };
+        _runs.SelectionMoved += row =>
+        {
+            // Near the end of what is loaded, and there may be more: load another page.
+            if (row >= _runsView.Count - 100 && _runsView.Count >= _query.RunsShown)
+            {
+                SetQuery(_query with { RunsShown = _query.RunsShown + ScreenQuery.RunsPage });
+            }
+        };
         _runs.Accepting += (_, e) =>
         {
             e.Handled = true;

@@ -53,13 +53,26 @@ public sealed record ScreenData(
 
         bool batchesChanged = previous is null || all is not null || batchChanges != previous.BatchChanges ||
             previous.Query.BatchText != query.BatchText || changed!.Any(r => r.Run.BatchId is not null);
-        IReadOnlyList<Batch>? batches = batchesChanged ? [.. lab.Batches().Where(b => BatchesTable.Matches(b, query.BatchText))] : null;
+        IReadOnlyList<Batch>? batches = batchesChanged
+            ? [.. lab.Store.Batches(limit: ScreenQuery.BatchesShown).Where(b => BatchesTable.Matches(b, query.BatchText))]
+            : null;
         return new ScreenData(machines, all, changed, batches, cursor, batchChanges, query);
     }
 }
 
-/// <summary>The filters in force: a machine drilled into, and the text typed after '/' on each list.</summary>
+/// <summary>
+/// The filters in force: a machine drilled into, and the text typed after '/' on each list; and how many runs the Runs
+/// tab holds (<see cref="RunsShown"/>, a page more each time its cursor nears the end), so opening it over a million
+/// runs of history reads one page of them.
+/// </summary>
 public sealed record ScreenQuery(string? Machine = null, string RunText = "", string MachineText = "", string BatchText = "")
 {
-    public RunFilter RunFilter => new(Machine: Machine, Text: RunText);
+    public const int RunsPage = 1_000;
+
+    /// <summary>The newest batches the Batches tab lists (the CLI's 'batch list' has them all).</summary>
+    public const int BatchesShown = 500;
+
+    public int RunsShown { get; init; } = RunsPage;
+
+    public RunFilter RunFilter => new(Machine: Machine, Text: RunText, Limit: RunsShown);
 }

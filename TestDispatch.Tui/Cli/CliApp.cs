@@ -26,6 +26,7 @@ public static class CliApp
         root.Subcommands.Add(BatchCommand.Build(global));
         root.Subcommands.Add(AgentCommand.Build(global));
         root.Subcommands.Add(DoctorCommand.Build(global));
+        root.Subcommands.Add(PruneCommand.Build(global));
         root.SetAction((parse, cancellationToken) => Task.FromResult(OpenApp(parse, cancellationToken)));
         return root;
 

@@ -69,6 +69,11 @@ public static class DoctorCommand
                 {
                     output.WriteLine($"repair: kept {report.RunsKept} runs; dropped {report.LinesDropped} unreadable journal lines" +
                         (report.SnapshotLost ? "; the snapshot was unreadable, so runs only it held are gone from the store" : ""));
+                    if (report.History is { } history)
+                    {
+                        output.WriteLine($"repair: rebuilt history's index from {history.Segments} segments ({history.Records} records; " +
+                            $"{history.LinesDropped} unreadable lines dropped)");
+                    }
                     foreach (string backup in report.Backups)
                     {
                         output.WriteLine($"repair: backup kept at {backup}");

@@ -44,22 +44,59 @@ public static class RunsCommand
             await lab.EnsureAgentAsync(cancellationToken);
             string? batchId = parse.GetValue(batch) is { } wanted ? lab.Store.FindBatch(wanted).Record.Id : null;
             RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
-            IReadOnlyList<Run> runs = lab.Runs(filter);
+            // Streamed: the store reads history as this writes, so memory stays bounded whatever the history size.
+            IEnumerable<Run> runs = lab.Store.Stream(filter).Select(r => r.Run);
+            if (filter.Limit is { } most)
+            {
+                runs = runs.Take(most);
+            }
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                await output.WriteLineAsync(JsonSerializer.Serialize(runs, ContractJson.Default.IReadOnlyListRun));
+                await WriteJsonAsync(output, runs);
                 return ExitCodes.Passed;
             }
             TextTable table = new("ID", "MACHINE", "STATUS", "EXIT", "STARTED", "DURATION", "BATCH", "TEST");
+            int[]? widths = null;
             foreach (Run run in runs)
             {
                 table.Add(run.Id, run.Machine, Format.Status(run), Format.Exit(run), Format.Time(run.StartedAt),
                     Format.Duration(run), Format.Batch(run) is { Length: > 0 } b ? b : "-", run.TestDir);
+                if (table.Count == TablePart)
+                {
+                    widths = table.WriteTo(output, widths);
+                }
             }
-            table.WriteTo(output);
+            if (widths is null || table.Count > 0)
+            {
+                table.WriteTo(output, widths);
+            }
             return ExitCodes.Passed;
         });
         return command;
+    }
+
+    /// <summary>Rows a text listing holds before writing them: its columns are as wide as the widest of the first part.</summary>
+    private const int TablePart = 2_000;
+
+    /// <summary>The same JSON array as serializing the whole list (the contract of DESIGN §3), written run by run.</summary>
+    private static async Task WriteJsonAsync(TextWriter output, IEnumerable<Run> runs)
+    {
+        System.Buffers.ArrayBufferWriter<byte> buffer = new(1 << 16);
+        await using Utf8JsonWriter json = new(buffer, new JsonWriterOptions { Indented = true });
+        json.WriteStartArray();
+        foreach (Run run in runs)
+        {
+            JsonSerializer.Serialize(json, run, ContractJson.Default.Run);
+            if (buffer.WrittenCount >= 1 << 16)
+            {
+                await json.FlushAsync();
+                await output.WriteAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+                buffer.ResetWrittenCount();
+            }
+        }
+        json.WriteEndArray();
+        await json.FlushAsync();
+        await output.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 }

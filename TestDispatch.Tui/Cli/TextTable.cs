@@ -7,14 +7,28 @@ public sealed class TextTable(params string[] headers)
 
     public void Add(params string?[] cells) => _rows.Add([.. cells.Select(c => c ?? "")]);
 
-    public void WriteTo(TextWriter output)
+    public int Count => _rows.Count;
+
+    public void WriteTo(TextWriter output) => WriteTo(output, null);
+
+    /// <summary>
+    /// Writes the rows, and the header unless <paramref name="widths"/> (those of an earlier part of the same table) are
+    /// given; returns the widths used, at least the earlier ones. Then empties the table: for a listing written in parts,
+    /// so it never holds more than a part.
+    /// </summary>
+    public int[] WriteTo(TextWriter output, int[]? widths)
     {
-        int[] widths = [.. headers.Select((h, i) => _rows.Select(r => r[i].Length).Append(h.Length).Max())];
-        Write(output, headers, widths);
+        int[] own = [.. headers.Select((h, i) => _rows.Select(r => r[i].Length).Append(h.Length).Append(widths?[i] ?? 0).Max())];
+        if (widths is null)
+        {
+            Write(output, headers, own);
+        }
         foreach (string[] row in _rows)
         {
-            Write(output, row, widths);
+            Write(output, row, own);
         }
+        _rows.Clear();
+        return own;
     }
 
     private static void Write(TextWriter output, string[] cells, int[] widths)

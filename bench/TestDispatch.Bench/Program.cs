@@ -24,6 +24,7 @@ internal static class Program
                 "adoption" => AdoptionBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "ssh" => SshBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "fleet" => FleetBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "history" => HistoryBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -58,6 +59,12 @@ internal static class Program
         to.WriteLine("          --follow-mb 20,200          log sizes for the follow part, in MB");
         to.WriteLine("          --dir PATH                  where to create the scratch dir (default: the temp dir)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  history   stores of 0, 100k and 1M runs built through the store's writers; per command: median time (hyperfine)");
+        to.WriteLine("            and peak memory with the native binary, and a --wait client's peak on a 20k-entry batch");
+        to.WriteLine("          --sizes 0,100000,1000000    runs in each store");
+        to.WriteLine("          --runs N                    hyperfine runs per command (default 10)");
+        to.WriteLine("          --batch N                   entries of the waited batch (default 20000)");
+        to.WriteLine("          --testdispatch PATH         the binary; --dir PATH; --keep");
         to.WriteLine("  adoption  one batch of slow tests over 2 local machines, undisturbed and with the agent SIGKILLed at random");
         to.WriteLine("            (the native binary, as for dispatch): completed, agent_lost, retries and wall time");
         to.WriteLine("          --tests N                   tests in the batch (default 50)");

@@ -1,0 +1,323 @@
+using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Runs;
+
+namespace TestDispatch.Engine.Storage;
+
+/// <summary>
+/// How the store keeps its state on disk: every operation under state.lock, catching up with the journal; writes as
+/// fsync'd journal appends; compaction folding the journal into a new hot snapshot and, once enough runs went cold,
+/// moving them into a history segment first (see <see cref="History"/>). The hot snapshot holds the active and queued
+/// runs, open batches and their runs, each machine's last verdict and the <see cref="StoreOptions.RecentRuns"/> newest
+/// runs; whatever else it holds is cold and waits to fill a segment. So every command's cost is bounded by the lab's
+/// work, not by its past.
+/// </summary>
+public sealed partial class RunStore
+{
+    /// <summary>
+    /// Folds the journal into a new snapshot now, moving every cold run and closed batch into a history segment (it also
+    /// happens by itself as the journal grows, with segments of at least <see cref="StoreOptions.SegmentRuns"/> runs).
+    /// </summary>
+    public void Compact() => Locked(() =>
+    {
+        CompactLocked(minColdRuns: 1);
+        return 0;
+    });
+
+    private T Locked<T>(Func<T> action)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                return LockedOnce(action);
+            }
+            catch (DispatchException e) when (StorageFailure.IsStorageCode(e.ErrorCode))
+            {
+                Forget();
+                throw;
+            }
+            catch (Exception e) when (StorageFailure.IsIo(e))
+            {
+                Forget();
+                throw StorageFailure.Write(Paths.Root, "use the state dir", e, StorageFailure.NothingRecorded);
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a failure: this instance no longer trusts what it holds (a write may have half happened), so its next
+    /// operation loads the snapshot and journal from disk again, as a new process would.
+    /// </summary>
+    private void Forget()
+    {
+        _generation = -1;
+        _journal = null;
+        _journalOffset = 0;
+        _journalLines = 0;
+    }
+
+    private T LockedOnce<T>(Func<T> action)
+    {
+        Snapshot? parsed = null;
+        while (true)
+        {
+            using (AcquireStateLock())
+            {
+                long generation = _snapshot.ReadGeneration();
+                if (generation == _generation || parsed is not null)
+                {
+                    if (CatchUp(generation, parsed))
+                    {
+                        MigrateIfCold();
+                    }
+                    return action();
+                }
+            }
+            // A new snapshot (first load, or another process compacted): parse it without the state lock, which
+            // takes long enough at 100k runs to stall every other process. A renamed-in snapshot never changes;
+            // CatchUp uses it if it is still the current one, else reads the newer one under the lock.
+            parsed = _snapshot.Read();
+        }
+    }
+
+    private IDisposable AcquireStateLock()
+    {
+        try
+        {
+            return _locks.Acquire(Paths.StateLock, _options.LockTimeout);
+        }
+        catch (TimeoutException e)
+        {
+            throw new DispatchException(ErrorCodes.StateLocked,
+                $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {Paths.StateLock}'.", inner: e);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+            throw StorageFailure.Lock(Paths.StateLock, e);
+        }
+    }
+
+    /// <summary>Reads what changed; true when a whole new snapshot was loaded.</summary>
+    private bool CatchUp(long generation, Snapshot? parsed)
+    {
+        bool loaded = false;
+        if (generation != _generation)
+        {
+            Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read();
+            _index.Load(snapshot.Runs, snapshot.Batches ?? [], snapshot.SeqFloor, snapshot.BatchSeqFloor);
+            // Everything may have changed: no cursor from before answers any more.
+            ForgetChanges();
+            SwitchTo(snapshot.Generation);
+            Version++;
+            loaded = true;
+        }
+
+        (List<JournalEntry> entries, long offset, int lines) = _journal!.ReadFrom(_journalOffset, _journalLines);
+        foreach (JournalEntry entry in entries)
+        {
+            if (entry.Run is not null)
+            {
+                _index.Apply(entry.Run);
+                Changed(entry.Run.Id);
+            }
+            else
+            {
+                _index.Apply(entry.Batch!);
+                _batchChanges++;
+            }
+        }
+        _journalOffset = offset;
+        _journalLines = lines;
+        if (entries.Count > 0)
+        {
+            Version++;
+        }
+        return loaded;
+    }
+
+    /// <summary>
+    /// A snapshot holding more cold runs than a segment takes (one written before history existed: a migration, with
+    /// no step by the user; or one whose compaction a crash cut short) is compacted at once. If that fails (a read-only
+    /// mount, a full disk) the store still works from the whole snapshot, as before.
+    /// </summary>
+    private void MigrateIfCold()
+    {
+        if (_index.Count < _options.SegmentRuns + _options.RecentRuns || SelectCold().Runs.Count < _options.SegmentRuns)
+        {
+            return;
+        }
+        try
+        {
+            CompactLocked(_options.SegmentRuns);
+        }
+        catch (DispatchException e) when (e.ErrorCode is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable)
+        {
+            // What failed left this instance as the disk is (see CompactLocked): carry on with the whole snapshot.
+        }
+    }
+
+    private RunRecord Write(RunRecord record, bool durable = true)
+    {
+        // A finished run's process is gone and its pid may be reused, and where it ran is in the run itself: nothing
+        // reads them, and not keeping them takes a good part off every snapshot and journal line.
+        if (record.Run.Status.IsTerminal() && (record.Process is not null || record.Target is not null))
+        {
+            record = record with { Process = null, Target = null };
+        }
+        Append(new JournalEntry(record), durable);
+        _index.Apply(record);
+        Changed(record.Id);
+        Version++;
+        CompactIfLong();
+        return record;
+    }
+
+    private BatchRecord Write(BatchRecord batch)
+    {
+        Append(new JournalEntry(null, batch));
+        _index.Apply(batch);
+        _batchChanges++;
+        Version++;
+        CompactIfLong();
+        return batch;
+    }
+
+    private void Append(JournalEntry entry, bool durable = true)
+    {
+        _journalOffset = _journal!.Append(entry, _journalOffset, durable);
+        _journalLines++;
+    }
+
+    /// <summary>
+    /// Compacts once the journal is long. The write that got it there is already durable and acknowledged, so a failed
+    /// compaction (a full disk) fails nothing: the journal just grows, and is tried again some lines later.
+    /// </summary>
+    private void CompactIfLong()
+    {
+        if (_journalLines < _compactAt)
+        {
+            return;
+        }
+        long generation = _generation;
+        try
+        {
+            CompactLocked(_options.SegmentRuns);
+        }
+        catch (DispatchException e) when (e.ErrorCode is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable)
+        {
+            // Only the directory's fsync failed if the new snapshot is in place: that compaction is done.
+            if (_generation == generation)
+            {
+                _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
+            }
+        }
+    }
+
+    /// <summary>
+    /// What may leave the hot state: terminal runs that are not a machine's last verdict, not among the newest
+    /// <see cref="StoreOptions.RecentRuns"/>, and not of an open batch; and the batches that are over.
+    /// </summary>
+    private (List<RunRecord> Runs, List<BatchRecord> Batches) SelectCold()
+    {
+        HashSet<string> keep = new(StringComparer.Ordinal);
+        foreach (RunRecord last in _index.LastFinishedAll())
+        {
+            keep.Add(last.Id);
+        }
+        foreach (RunRecord recent in _index.NewestFirst().Take(_options.RecentRuns))
+        {
+            keep.Add(recent.Id);
+        }
+        List<RunRecord> runs = [];
+        foreach (RunRecord record in _index.InCreationOrderLazy())
+        {
+            if (record.Run.Status.IsTerminal() && !keep.Contains(record.Id) &&
+                (record.Run.BatchId is not { } batchId || _index.Ledger(batchId) is not { IsOver: false }))
+            {
+                runs.Add(record);
+            }
+        }
+        List<BatchRecord> batches = [.. _index.BatchesInCreationOrder().Where(b => _index.Ledger(b.Id)!.IsOver)];
+        return (runs, batches);
+    }
+
+    private void CompactLocked(int minColdRuns)
+    {
+        HistoryIndex history = _history.ReadIndex();
+        (List<RunRecord> coldRuns, List<BatchRecord> coldBatches) = SelectCold();
+        bool moving = coldRuns.Count >= minColdRuns || (minColdRuns <= 1 && coldBatches.Count > 0);
+        List<RunRecord> hotRuns;
+        List<BatchRecord> hotBatches;
+        if (moving)
+        {
+            history = _history.AddSegment(history, coldBatches, coldRuns);
+            HashSet<string> cold = [.. coldRuns.Select(r => r.Id), .. coldBatches.Select(b => b.Id)];
+            hotRuns = [.. _index.InCreationOrderLazy().Where(r => !cold.Contains(r.Id))];
+            hotBatches = [.. _index.BatchesInCreationOrder().Where(b => !cold.Contains(b.Id))];
+        }
+        else
+        {
+            hotRuns = _index.InCreationOrder();
+            hotBatches = _index.BatchesInCreationOrder();
+        }
+        PublishHot(hotRuns, hotBatches, history, reload: moving);
+    }
+
+    /// <summary>
+    /// Replaces the hot snapshot with <paramref name="hotRuns"/> and <paramref name="hotBatches"/> as the next generation
+    /// (and, with <paramref name="reload"/>, this instance's hot state with them), then removes what no one reads any more.
+    /// </summary>
+    private void PublishHot(List<RunRecord> hotRuns, List<BatchRecord> hotBatches, HistoryIndex history, bool reload)
+    {
+        long next = _generation + 1;
+        long seqFloor = Math.Max(_index.MaxSeq, history.SeqFloor), batchSeqFloor = Math.Max(_index.MaxBatchSeq, history.BatchSeqFloor);
+        _snapshot.Stage(new Snapshot(next, hotRuns, hotBatches, seqFloor, batchSeqFloor));
+        CrashPoints.Reached("snapshot-staged");
+        _snapshot.Publish();
+        CrashPoints.Reached("snapshot-renamed");
+        // Every process now reads the new snapshot and its (empty) journal, so this one must too, whatever follows.
+        SwitchTo(next);
+        if (reload)
+        {
+            _index.Load(hotRuns, hotBatches, seqFloor, batchSeqFloor);
+            ForgetChanges();
+            Version++;
+        }
+        // If the rename may not survive a power cut, the old journals stay: the old snapshot would need them. The next
+        // journal's creation fsyncs the directory again before anything in it is acknowledged.
+        _durability.SyncDirectory(Paths.Root, "The journal was folded into a new snapshot, which may not survive a power cut; nothing was lost.");
+        // The new snapshot holds everything; older journals are now dead weight (also any left by a crash mid-compaction).
+        foreach (string old in _fs.Directory.EnumerateFiles(Paths.Root, "journal.*.jsonl"))
+        {
+            if (old != _journal!.Path)
+            {
+                TryDelete(old);
+            }
+        }
+        if (reload)
+        {
+            _history.RemoveLeftovers(history);
+        }
+    }
+
+    private void SwitchTo(long generation)
+    {
+        _generation = generation;
+        _journal = new JournalFile(_fs, Paths.Journal(generation), _durability);
+        _journalOffset = 0;
+        _journalLines = 0;
+        _compactAt = _options.CompactAfterLines;
+    }
+
+    /// <summary>A dead journal left behind is harmless (no reader looks at another generation's): the next compaction tries again.</summary>
+    private void TryDelete(string path)
+    {
+        try
+        {
+            _fs.File.Delete(path);
+        }
+        catch (Exception e) when (StorageFailure.IsIo(e))
+        {
+        }
+    }
+}

@@ -1,0 +1,243 @@
+#!/bin/sh
+# The TestDispatch run wrapper (DESIGN §6): owns one run on the machine where it runs, so the agent can die,
+# restart or lose its connection without losing the run. The same script on the controller and on lab machines:
+# POSIX sh only (dash, busybox sh, bash), and no process forked where a builtin does.
+#
+#   RunWrapper.sh run  DIR RUN_ID GRACE_MS [NAME=VALUE ...] -- COMMAND [ARG ...]
+#   RunWrapper.sh stop DIR RUN_ID GRACE_MS REASON
+#
+# 'run' starts COMMAND in DIR/work, in a session and process group of its own (setsid), stdin from /dev/null,
+# stdout and stderr appended to DIR/output.log on one descriptor (their order kept), with NAME=VALUE in its
+# environment only; waits for it; records how it ended; then stops whatever it left behind. 'stop' stops a run
+# (cancel, timeout, or cleaning up after a dead wrapper): SIGTERM to its group and to every process whose
+# environment carries TESTDISPATCH_RUN_ID=RUN_ID (those that called setsid or double-forked), SIGKILL after
+# GRACE_MS, never sooner. Whoever stops a run first (the wrapper after the test, or 'stop') does it alone: a
+# second SIGTERM would cut short the cleanup the first one started.
+#
+# What it leaves in DIR, each a line the agent reads (a file without its newline is not written yet):
+#   wrapper   "PID START"              the wrapper itself (created exclusively: one wrapper per run)
+#   pgid      "PGID START UPTIME"      the test's process group, written by the test's process before it execs
+#   exit      "STATUS UPTIME"          how and when the test ended (tmp + rename)
+#   stop      "REASON UPTIME"          why and when a stop began, if one did
+#   stopping  "PID"                    who is stopping the run (created exclusively: the claim)
+#   stopped   "PIDS"                   the stop is over; PIDS survived SIGKILL (an empty file when nothing did)
+#   done      (empty)                  the wrapper is finished: nothing of the run is alive but what stopped names
+# exit and stop are written into space reserved when the run starts (exit.tmp, stop.tmp), and the empty files take
+# no space: a disk that fills up while the test runs must not cost its verdict.
+# START is field 22 of /proc/PID/stat (clock ticks since boot), so a recycled pid is never taken for ours;
+# UPTIME is the first field of /proc/uptime, so times compare on the machine that took them.
+
+dir=$2
+run_id=$3
+grace_ms=$4
+
+# dash's kill needs "--" before a negative pid; busybox's refuses it.
+if kill -s 0 -- $$ 2>/dev/null; then dd=--; else dd=; fi
+
+field22() { shift 19; start=$1; }
+
+# start_of PID: sets $start to the process's start time, empty if it is gone.
+start_of() {
+    start=
+    stat=
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    field22 ${stat##*) }
+}
+
+uptime_now() { read -r up _ </proc/uptime; }
+
+# read_line FILE: sets $line to the file's first line if it is whole.
+read_line() {
+    line=
+    [ -f "$1" ] && IFS= read -r line <"$1"
+}
+
+# The recorded group, if it is still ours: /proc/PGID with another start time means the number was reused.
+# A gone /proc/PGID is fine: Linux never reuses a pid while a process group of that number has members.
+group=
+load_group() {
+    group=
+    read_line "$dir/pgid" || return 0
+    set -- $line
+    [ -n "$1" ] || return 0
+    if start_of "$1" && [ "$start" != "$2" ]; then return 0; fi
+    group=$1
+}
+
+# /proc/PID/environ is NUL-separated: grep -z reads it a variable at a time (GNU grep and busybox have it; checked on
+# grep's own command line, NUL-separated too). Without it grep stops at the first NUL: one tr per process instead.
+if grep -z -x -q -F -e -z /proc/self/cmdline 2>/dev/null; then nul_lines=1; else nul_lines=; fi
+
+# The environ files of every process of the run found by its environment (same user; others' are unreadable).
+carrying() {
+    if [ -n "$nul_lines" ]; then
+        grep -l -z -x -F -s -e "TESTDISPATCH_RUN_ID=$run_id" /proc/[0-9]*/environ
+    else
+        for f in /proc/[0-9]*/environ; do
+            tr '\000' '\n' 2>/dev/null <"$f" | grep -q -x -F -e "TESTDISPATCH_RUN_ID=$run_id" && echo "$f"
+        done
+    fi
+}
+
+swept=
+sweep() {
+    swept=
+    for f in $(carrying); do
+        p=${f#/proc/}
+        p=${p%/environ}
+        [ "$p" = $$ ] || swept="$swept $p"
+    done
+}
+
+signal_all() {
+    if [ -n "$group" ]; then
+        kill -s "$1" $dd "-$group" 2>/dev/null || kill -s "$1" "$group" 2>/dev/null
+    fi
+    sweep
+    for p in $swept; do kill -s "$1" "$p" 2>/dev/null; done
+}
+
+# Whether any process of the run is alive (a zombie group leader counts until it is reaped).
+alive() {
+    if [ -n "$group" ] && kill -s 0 $dd "-$group" 2>/dev/null; then return 0; fi
+    sweep
+    [ -n "$swept" ]
+}
+
+# The run's processes that are not zombies: those SIGKILL could not end (uninterruptible sleep).
+survivors() {
+    left=
+    for s in /proc/[0-9]*/stat; do
+        read -r stat 2>/dev/null <"$s" || continue
+        set -- ${stat##*) }
+        [ "$1" != Z ] && [ -n "$group" ] && [ "$3" = "$group" ] && left="$left ${s%/stat}"
+    done
+    sweep
+    for p in $swept; do
+        read -r stat 2>/dev/null <"/proc/$p/stat" || continue
+        set -- ${stat##*) }
+        [ "$1" != Z ] && left="$left /proc/$p"
+    done
+    pids=
+    for p in $left; do
+        p=${p#/proc/}
+        case " $pids " in *" $p "*) ;; *) pids="$pids $p" ;; esac
+    done
+    pids=${pids# }
+}
+
+# SIGTERM, up to GRACE_MS for everything to end, then SIGKILL; leaves the survivors in $pids.
+terminate() {
+    pids=
+    load_group
+    alive || return 0
+    signal_all TERM
+    waited=0
+    while [ "$waited" -lt "$grace_ms" ] && alive; do
+        sleep 0.1
+        waited=$((waited + 100))
+    done
+    rounds=0
+    while [ "$rounds" -lt 20 ] && alive; do
+        signal_all KILL
+        sleep 0.05
+        rounds=$((rounds + 1))
+    done
+    if alive; then
+        survivors
+        if [ -n "$pids" ]; then
+            echo "testdispatch: processes of run $run_id survived SIGKILL: $pids (uninterruptible sleep?); 'testdispatch doctor' lists them" >>"$dir/output.log"
+        fi
+    fi
+}
+
+# Takes the stop for this caller, or waits (bounded) for whoever has it. True when this caller has it.
+claim_stop() {
+    set -C
+    if echo $$ 2>/dev/null >"$dir/stopping"; then
+        set +C
+        return 0
+    fi
+    set +C
+    waited=0
+    while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
+        sleep 0.1
+        waited=$((waited + 100))
+    done
+    [ ! -f "$dir/stopped" ]
+}
+
+# reserve NAME: room for NAME's line, taken while the disk still has some.
+reserve() {
+    echo "                                                                " >"$dir/$1.tmp"
+}
+
+# commit NAME LINE: LINE over NAME's reserved room (what follows its newline is never read), renamed into place.
+commit() {
+    if [ -f "$dir/$1.tmp" ]; then
+        echo "$2" 1<>"$dir/$1.tmp"
+    else
+        echo "$2" >"$dir/$1.tmp"
+    fi && mv -f "$dir/$1.tmp" "$dir/$1"
+}
+
+stop_run() {
+    # $1: why. The wrapper's own cleanup after the test passes "", and leaves no stop record.
+    if claim_stop; then
+        if [ -n "$1" ] && [ ! -f "$dir/exit" ]; then
+            uptime_now
+            commit stop "$1 $up"
+        fi
+        terminate
+        if [ -n "$pids" ]; then
+            echo "$pids" >"$dir/stopped"
+        else
+            true >"$dir/stopped"
+        fi
+    fi
+}
+
+# The test's own process: after setsid (so $$ leads the new group), records its group, then becomes the test.
+# shellcheck disable=SC2016
+test_process='dir=$1
+shift
+f() { shift 19; s=$1; }
+read -r stat </proc/$$/stat
+f ${stat##*) }
+read -r up _ </proc/uptime
+echo "$$ $s $up" >"$dir/pgid"
+while [ $# -gt 0 ] && [ "$1" != -- ]; do export "$1"; shift; done
+shift
+exec "$@"'
+
+case $1 in
+run)
+    shift 4
+    exec </dev/null >>"$dir/output.log" 2>&1
+    cd "$dir/work" || exit 1
+    # The claim: a second wrapper for this run (an agent relaunching a run whose launch it could not see) leaves.
+    start_of $$
+    set -C
+    if ! echo "$$ $start" 2>/dev/null >"$dir/wrapper"; then
+        [ -f "$dir/wrapper" ] && exit 0
+        echo "testdispatch: the run wrapper cannot write in $dir" >&2
+        exit 1
+    fi
+    set +C
+    reserve exit
+    reserve stop
+    setsid sh -c "$test_process" sh "$dir" "$@"
+    status=$?
+    uptime_now
+    commit exit "$status $up"
+    stop_run ""
+    true >"$dir/done"
+    ;;
+stop)
+    stop_run "$5"
+    ;;
+*)
+    echo "usage: $0 run DIR RUN_ID GRACE_MS [NAME=VALUE ...] -- COMMAND [ARG ...] | stop DIR RUN_ID GRACE_MS REASON" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,82 @@
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Storage;
+using TestDispatch.Tests.Support;
+using static TestDispatch.Tests.Support.TestRuns;
+
+namespace TestDispatch.Tests.Storage;
+
+/// <summary>doctor --repair on history: its index and id index are rebuilt from the segments, nothing readable lost.</summary>
+[Trait("Category", "Unit")]
+public class HistoryRepairTests
+{
+    private static readonly StoreOptions Small = new() { RecentRuns = 1, SegmentRuns = 2 };
+    private readonly FakeStateDir _dir = new();
+
+    private List<RunRecord> MakeHistory()
+    {
+        RunStore store = _dir.Open(Small);
+        List<RunRecord> runs = [];
+        for (int i = 0; i < 3; i++)
+        {
+            for (int j = 0; j < 3; j++)
+            {
+                RunRecord run = store.Get(store.Prepare(Request(hash: $"h-{i}-{j}")).Run.Id);
+                runs.Add(store.Update(run.Id, r => Finished(Running(r))));
+            }
+            store.Compact();
+        }
+        return runs;
+    }
+
+    [Fact]
+    public void A_lost_id_index_is_reported_and_rebuilt_so_every_run_is_found_again()
+    {
+        List<RunRecord> runs = MakeHistory();
+        foreach (string ids in _dir.Fs.Directory.GetFiles(_dir.Paths.HistoryDir, "ids.*"))
+        {
+            _dir.Fs.File.Delete(ids);
+        }
+        Assert.Contains("id index", _dir.Open(Small).CheckHistory());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.True(report.WasDamaged);
+        Assert.NotNull(report.History);
+        Assert.Null(_dir.Open(Small).CheckHistory());
+        Assert.All(runs, r => Assert.Equal(r.Id, _dir.Open(Small).Get(r.Id).Id));
+    }
+
+    [Fact]
+    public void A_damaged_segment_is_backed_up_and_its_readable_runs_kept()
+    {
+        List<RunRecord> runs = MakeHistory();
+        string segment = _dir.Paths.Segment(1);
+        List<string> lines = [.. _dir.Fs.File.ReadAllLines(segment)];
+        string broken = lines[1];
+        lines[1] = broken[..(broken.Length / 2)];
+        _dir.Fs.File.WriteAllLines(segment, lines);
+        _dir.Fs.File.WriteAllText(_dir.Paths.HistoryIndex, "{ not json");
+        Assert.NotNull(_dir.Open(Small).CheckHistory());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.Equal(1, report.History!.LinesDropped);
+        Assert.Contains(report.Backups, b => b.StartsWith(segment + ".corrupt-", StringComparison.Ordinal));
+        Assert.Contains(report.Backups, b => b.StartsWith(_dir.Paths.HistoryIndex + ".corrupt-", StringComparison.Ordinal));
+        RunStore store = _dir.Open(Small);
+        Assert.Null(store.CheckHistory());
+        Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Fact]
+    public void A_healthy_history_is_left_alone()
+    {
+        MakeHistory();
+        string[] before = [.. _dir.Fs.AllFiles.Order()];
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.False(report.WasDamaged);
+        Assert.Equal(before, _dir.Fs.AllFiles.Order());
+    }
+}

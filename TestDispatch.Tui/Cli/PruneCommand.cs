@@ -1,0 +1,46 @@
+using System.CommandLine;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Storage;
+
+namespace TestDispatch.Tui.Cli;
+
+/// <summary>
+/// <c>prune --older-than 90d [--keep-failed] [--dry-run]</c>: removes runs that ended longer ago than that (their records,
+/// logs and artifacts), never one still pending or running and never one of a batch still open. Exits 0.
+/// </summary>
+public static class PruneCommand
+{
+    public static Command Build(GlobalOptions global)
+    {
+        Option<TimeSpan?> olderThan = new("--older-than")
+        {
+            Description = $"Remove runs that ended longer ago than this (e.g. 90d); {Duration.Help}",
+            Required = true,
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Single().Value;
+                if (Duration.TryParse(text, out TimeSpan value) && value >= TimeSpan.Zero)
+                {
+                    return value;
+                }
+                result.AddError($"--older-than '{text}' is not a duration: {Duration.Help}");
+                return null;
+            },
+        };
+        Option<bool> keepFailed = new("--keep-failed") { Description = "Keep runs that did not pass (failed, timeout, interrupted) and their batches" };
+        Option<bool> dryRun = new("--dry-run") { Description = "Only say what would be removed" };
+        Command command = new("prune", "Remove old ended runs: records, logs and artifacts") { olderThan, keepFailed, dryRun };
+        command.SetAction(parse =>
+        {
+            Lab lab = global.OpenLab(parse);
+            bool dry = parse.GetValue(dryRun);
+            PruneReport report = lab.Store.Prune(parse.GetValue(olderThan)!.Value, parse.GetValue(keepFailed), dry);
+            TextWriter output = parse.InvocationConfiguration.Output;
+            output.WriteLine($"{(dry ? "would remove" : "removed")} {report.Runs.Count} runs and {report.Batches.Count} batches, " +
+                $"{StateSize.Bytes(report.Bytes)} of logs and artifacts");
+            return ExitCodes.Passed;
+        });
+        return command;
+    }
+}
