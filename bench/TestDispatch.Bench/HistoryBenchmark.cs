@@ -34,7 +34,7 @@ internal static class HistoryBenchmark
         Console.WriteLine($"history benchmark: {binary}; sizes {string.Join(", ", sizes)}; load {SyntheticRuns.LoadAverage()}; {Environment.ProcessorCount} cores");
         TextTable table = new("runs in store", "generate s", "state dir", "run --wait ms", "machines ms", "show <prefix> ms",
             "runs --limit 50 ms", "runs --status failed --json | wc -l ms", "lines", "runs --limit 50 peak MiB", "failed|wc peak MiB",
-            "wait 20k batch peak MiB");
+            "agent peak MiB", "wait 20k batch peak MiB");
         try
         {
             foreach (int size in sizes)
@@ -57,9 +57,10 @@ internal static class HistoryBenchmark
                 string lines = Shell(failedJson).Trim();
                 double limitPeak = PeakMiB($"{td} runs --limit 50 > /dev/null");
                 double failedPeak = PeakMiB($"{failedJson} > /dev/null");
+                double agentPeak = AgentPeakMiB(lab);
                 double waitPeak = WaitClientPeak(lab, batchEntries);
                 table.Add($"{size:N0}", $"{generated:0.0}", StateSize.Bytes(DirSize(lab.StateDir)), F(ms[0]), F(ms[1]), F(ms[2]), F(ms[3]), F(ms[4]),
-                    lines, F(limitPeak), F(failedPeak), F(waitPeak));
+                    lines, F(limitPeak), F(failedPeak), F(agentPeak), F(waitPeak));
                 Call(lab, "batch", "cancel", lab.View.Store.Batches(limit: 1).Single().Id);
                 StopAgent(lab);
                 Console.WriteLine($"  done {size:N0}");
@@ -76,6 +77,7 @@ internal static class HistoryBenchmark
         table.Write(Console.Out);
         Console.WriteLine();
         Console.WriteLine($"  times: hyperfine median of {runs} runs after 2 warm-ups, native binary, agent already up; peak: /usr/bin/time %M of one call.");
+        Console.WriteLine("  agent peak: VmHWM of the agent after the timed calls (it served all of them), before the 20k batch.");
         Console.WriteLine($"  wait 20k batch: max VmHWM of 'batch submit --wait' on a {batchEntries}-entry plan of a trivial test, sampled for 20 s of its run.");
         Console.WriteLine($"  stores generated in history segments of {GenerateSegmentRuns:N0} runs (compaction writes 5,000) + the hot snapshot; 1 in 5 runs failed; 200 logs of 64 KiB.");
         return 0;
@@ -213,22 +215,31 @@ internal static class HistoryBenchmark
 
     private static void StopAgent(LabSandbox lab)
     {
+        try
+        {
+            using Process agent = Process.GetProcessById(AgentPid(lab));
+            agent.Kill();
+            agent.WaitForExit(10_000);
+        }
+        catch (ArgumentException)
+        {
+        }
+    }
+
+    /// <summary>The agent's peak resident memory so far (VmHWM), in MiB.</summary>
+    private static double AgentPeakMiB(LabSandbox lab) => ProcMemory.Read(AgentPid(lab)) is { } memory ? memory.HwmKiB / 1024.0 : double.NaN;
+
+    /// <summary>The pid of the last agent started, from agent.log.</summary>
+    private static int AgentPid(LabSandbox lab)
+    {
         foreach (string line in File.ReadLines(lab.Paths.AgentLog).Reverse())
         {
             if (System.Text.RegularExpressions.Regex.Match(line, @"agent (\d+) started on") is { Success: true } started)
             {
-                try
-                {
-                    using Process agent = Process.GetProcessById(int.Parse(started.Groups[1].Value, CultureInfo.InvariantCulture));
-                    agent.Kill();
-                    agent.WaitForExit(10_000);
-                }
-                catch (ArgumentException)
-                {
-                }
-                return;
+                return int.Parse(started.Groups[1].Value, CultureInfo.InvariantCulture);
             }
         }
+        return 0;
     }
 
     private static long DirSize(string dir) =>
