@@ -21,4 +21,10 @@ public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyL
 public sealed record RunDefaults(IReadOnlyList<string> Command, TimeSpan Timeout, TimeSpan AgentIdle)
 {
     public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a machine that stopped answering is still waited for, past <see cref="KillGrace"/>, once its run should be
+    /// over (cancelled, or past its time limit), before the run is given up as transport_unreachable.
+    /// </summary>
+    public TimeSpan UnreachableGrace { get; init; } = TimeSpan.FromMinutes(1);
 }

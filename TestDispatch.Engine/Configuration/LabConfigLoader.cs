@@ -18,7 +18,7 @@ public static class LabConfigLoader
     private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health", "Retention"];
     private static readonly string[] HealthKeys = ["InfraFailuresInARow", "MaxHeldShare", "CheckAfter"];
     private static readonly string[] RetentionKeys = ["OlderThan", "KeepFailed"];
-    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace"];
+    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace"];
     private static readonly string[] MachineKeys =
         ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags", "HealthCheck"];
 
@@ -37,6 +37,7 @@ public static class LabConfigLoader
             AgentIdle: ReadPositiveDuration(read, $"{Root}:Defaults:AgentIdle") ?? TimeSpan.FromMinutes(2))
         {
             KillGrace = ReadPositiveDuration(read, $"{Root}:Defaults:KillGrace") ?? TimeSpan.FromSeconds(5),
+            UnreachableGrace = ReadPositiveDuration(read, $"{Root}:Defaults:UnreachableGrace") ?? TimeSpan.FromMinutes(1),
         };
 
         List<Machine> machines = ReadMachines(read, errors);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Processes;
@@ -112,7 +113,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             process = launch.Process!;
         }
         return await FollowAsync(record, machine, transport, process, fresh: record.Process is null, cancel, agentStopping) is { } ending
-            ? ending with { Transport = transport, Process = process }
+            ? ending.GivenUp is null ? ending with { Transport = transport, Process = process } : ending
             : null;
     }
 
@@ -125,10 +126,20 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         Task stopping = Task.CompletedTask;
         bool stopAsked = false;
         using CancellationTokenSource wake = CancellationTokenSource.CreateLinkedTokenSource(cancel, agentStopping);
+        // A stop still trying to reach a machine that stopped answering is called off when the run is given up.
+        using CancellationTokenSource stopGivenUp = new();
+        DateTimeOffset limitAt = (record.Run.StartedAt ?? clock.GetUtcNow()) + limit;
         WrapperState state;
         while (true)
         {
-            state = await LookAsync(transport, process, agentStopping);
+            StrongBox<string> lookError = new("");
+            if (await LookAsync(transport, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, lookError, agentStopping) is not { } looked)
+            {
+                await stopGivenUp.CancelAsync();
+                await stopping.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value!);
+            }
+            state = looked;
             if (state.BootId != process.BootId)
             {
                 // Every pid recorded is meaningless now: nothing to stop, only the work dir to clear.
@@ -154,7 +165,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 if (reason is not null)
                 {
                     log.WriteLine($"{Now()} run {record.Id}: stopping it ({reason}): SIGTERM, then SIGKILL after {Duration.Format(grace)}");
-                    stopping = transport.StopAsync(process, reason, grace, CancellationToken.None);
+                    stopping = transport.StopAsync(process, reason, grace, stopGivenUp.Token);
                     stopAsked = true;
                 }
                 else if (state.Test is { } running)
@@ -172,7 +183,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
             await transport.StopAsync(process, RunWrapper.Cleanup, grace, agentStopping);
-            state = await LookAsync(transport, process, agentStopping);
+            state = await LookAsync(transport, process, null, new StrongBox<string>(), agentStopping) ?? state;
         }
         ExecutionResult? finish = await transport.FinishAsync(process, machine, agentStopping);
         if (state.Exit is null)
@@ -192,8 +203,21 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         return new Ending(state, finish);
     }
 
-    private async Task<WrapperState> LookAsync(ITransport transport, RunProcess process, CancellationToken agentStopping)
+    /// <summary>
+    /// How long a machine that stopped answering is still waited for once its run should be over (cancelled, or past its
+    /// time limit), before the run is given up: a dropped connection or a rebooting switch costs a reconnect, never the
+    /// run, but a rig that was switched off must not keep a cancel, a <c>--wait</c> or its batch waiting for ever.
+    /// </summary>
+    private TimeSpan GiveUpAfter => config.Defaults.KillGrace + config.Defaults.UnreachableGrace;
+
+    /// <summary>
+    /// A look at the run, tried again for as long as its machine does not answer; null once <paramref name="mayGiveUp"/>
+    /// has said so for <see cref="GiveUpAfter"/> of failed looks in a row (the last failure's message in <paramref name="error"/>).
+    /// </summary>
+    private async Task<WrapperState?> LookAsync(ITransport transport, RunProcess process, Func<bool>? mayGiveUp, StrongBox<string> error,
+        CancellationToken agentStopping)
     {
+        DateTimeOffset? due = null;
         for (int failures = 0; ; failures++)
         {
             try
@@ -206,9 +230,31 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 {
                     log.WriteLine($"{Now()} could not look at the run in {process.RunDir} on {process.Host}: {e.Message}; trying again");
                 }
+                error.Value = e.Message;
+                if (mayGiveUp?.Invoke() == true)
+                {
+                    due ??= clock.GetUtcNow();
+                    if (clock.GetUtcNow() - due >= GiveUpAfter)
+                    {
+                        return null;
+                    }
+                }
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(5, 0.2 * (failures + 1))), agentStopping);
             }
         }
+    }
+
+    /// <summary>
+    /// The run given up on a machine that does not answer: interrupted when it was cancelled, timeout when past its limit,
+    /// with transport_unreachable (an infrastructure failure, for the machine's health) and what may be left there.
+    /// </summary>
+    private Ending GivenUp(Machine machine, RunProcess process, bool cancelled, string error)
+    {
+        string why = $"{machine.Name} has not answered for {Duration.Format(GiveUpAfter)} since the run was " +
+            $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error}); it was given up: the test may still be " +
+            $"running there, in {process.RunDir}";
+        log.WriteLine($"{Now()} run in {process.RunDir} on {machine.Name}: given up ({why})");
+        return Ending.Failed(ErrorCodes.TransportUnreachable, why) with { GivenUp = cancelled ? RunStatus.Interrupted : RunStatus.Timeout };
     }
 
     /// <summary>Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.</summary>
@@ -259,6 +305,10 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         if (ending.State is not { Exit: { } exit } state)
         {
             ExecutionResult failure = ending.Failure!;
+            if (ending.GivenUp is { } status)
+            {
+                return run with { Status = status, ExitCode = null, ErrorCode = failure.ErrorCode, ErrorMsg = failure.ErrorMsg };
+            }
             return failure.ErrorCode == ErrorCodes.Interrupted
                 ? run with { Status = RunStatus.Interrupted, ErrorCode = ErrorCodes.Interrupted, ErrorMsg = failure.ErrorMsg }
                 : run with { Status = RunStatus.Failed, ExitCode = null, ErrorCode = failure.ErrorCode, ErrorMsg = failure.ErrorMsg };
@@ -291,6 +341,9 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
 internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, string? LostWhy = null,
     IReadOnlyList<int>? Leftover = null, ITransport? Transport = null, RunProcess? Process = null)
 {
+    /// <summary>The status of a run given up on a machine that stopped answering (interrupted or timeout); null otherwise.</summary>
+    public RunStatus? GivenUp { get; init; }
+
     public IReadOnlyList<int>? Survivors => Leftover ?? State?.Survivors;
 
     public static Ending Failed(string errorCode, string message) => new(null, ExecutionResult.Failure(errorCode, message));

@@ -15,7 +15,7 @@ public sealed class SshServer : IDisposable
     public const string Sshd = "/usr/sbin/sshd";
 
     private readonly TempDir _dir = new("td-sshd-");
-    private readonly int _pid;
+    private int _pid;
 
     /// <param name="user">Log in as this user (created with <paramref name="shell"/> as login shell if missing; needs root); else as ourselves.</param>
     /// <param name="path">PATH for sessions (sshd's SetEnv): leave rsync out of it to play a machine without rsync.</param>
@@ -118,6 +118,13 @@ public sealed class SshServer : IDisposable
 
     public void Dispose()
     {
+        Stop();
+        _dir.Dispose();
+    }
+
+    /// <summary>Kills the server and its sessions: from now on the machine refuses connections.</summary>
+    public void Stop()
+    {
         if (_pid > 0)
         {
             foreach (int session in Sessions())
@@ -126,8 +133,8 @@ public sealed class SshServer : IDisposable
                 Kill(session, "-KILL");
             }
             Kill(_pid, "-KILL");
+            _pid = 0;
         }
-        _dir.Dispose();
     }
 
     public static void Kill(int pid, string signal) => Run("kill", signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
