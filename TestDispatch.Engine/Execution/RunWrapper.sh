@@ -176,7 +176,8 @@ terminate() {
 claim_stop() {
     set -C
     # The claim is the file's creation, which needs no room: on a full disk a write into it fails although the claim
-    # was made. The pid in it is for people only. (true, not the special builtin ":": a failed redirection would end sh.)
+    # was made. The pid in it is for people, and for taking over a claim whose stop was killed before it was done.
+    # (true, not the special builtin ":": a failed redirection would end sh.)
     if true 2>/dev/null >"$dir/stopping"; then
         set +C
         echo $$ 2>/dev/null >"$dir/stopping"
@@ -187,6 +188,13 @@ claim_stop() {
     [ -f "$dir/stopping" ] || return 0
     waited=0
     while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
+        # A claimer that is gone (a SIGKILLed stop) never finishes: its claim is taken over, by one caller only (the
+        # pid left in the file after the rename is the one that has it).
+        read_line "$dir/stopping"
+        if [ -n "$line" ] && ! kill -s 0 "$line" 2>/dev/null && echo $$ 2>/dev/null >"$dir/stopping.$$" &&
+            mv -f "$dir/stopping.$$" "$dir/stopping" && read_line "$dir/stopping" && [ "$line" = $$ ]; then
+            return 0
+        fi
         sleep 0.1
         waited=$((waited + 100))
     done

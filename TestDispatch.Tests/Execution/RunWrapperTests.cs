@@ -155,4 +155,31 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Equal(0, second.ExitCode);
         Assert.Equal(["ran"], File.ReadAllLines(counter));
     }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_stop_whose_claimer_was_killed_is_taken_over_at_once_not_after_the_grace_and_ten_seconds(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"exec sleep {sleep}");
+        string script = Script();
+        // A minute's grace: the old wait for a dead claimer (grace + 10 s) is far past the deadline below.
+        TimeSpan grace = TimeSpan.FromMinutes(1);
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
+        // What a stop SIGKILLed after its claim leaves: the claim, with the pid of a process that is gone.
+        BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
+        File.WriteAllText(Path.Combine(dir, "stopping"), gone.StandardOutput);
+
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel))
+            .ExecuteBufferedAsync().Task.WaitAsync(TimeSpan.FromSeconds(30));
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
 }

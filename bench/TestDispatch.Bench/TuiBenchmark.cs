@@ -213,6 +213,7 @@ internal sealed class TuiBenchmark
             // (b) cross-check on the real app: its CPU per second while another process changes one run every second, then idle.
             Progress($"(b) real app in tmux: its CPU over {LiveSeconds} s idle, then {LiveSeconds} s with one on-screen run changing every second");
             StartResult live = TimeStart(tmux, bigCommand, newestId, readMemory: false, keepOpen: true);
+            StopAgents(bigDir); // the live run below must stay pending: no agent may take it (one started for due health checks)
             RunStore other = new(new FileSystem(), new FlockFileLocks(), bigDir);
             string liveDir = "/bench/tui/live";
             PrepareOutcome added = other.Prepare(new PrepareRequest("local-2", liveDir, SyntheticRuns.Hash(liveDir), BenchSpec));
@@ -963,6 +964,31 @@ internal sealed class TuiBenchmark
 
     /// <summary>One start: wall ms to the first frame and to the full screen, and the app's own CPU ms at each (10 ms ticks).</summary>
     private sealed record StartResult(double FrameMs, double FullMs, int Pid, MemoryReading? Memory, double FrameCpuMs, double FullCpuMs);
+
+    /// <summary>Kills every agent agent.log says was started on the state dir (a pid no longer an agent's is left alone).</summary>
+    private static void StopAgents(string stateDir)
+    {
+        string log = new StatePaths(stateDir).AgentLog;
+        if (!File.Exists(log))
+        {
+            return;
+        }
+        foreach (System.Text.RegularExpressions.Match started in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(log), @"agent (\d+) started on"))
+        {
+            try
+            {
+                using Process agent = Process.GetProcessById(int.Parse(started.Groups[1].Value, CultureInfo.InvariantCulture));
+                if (agent.ProcessName == "testdispatch" || agent.ProcessName == "dotnet")
+                {
+                    agent.Kill();
+                    agent.WaitForExit(10_000);
+                }
+            }
+            catch (ArgumentException)
+            {
+            }
+        }
+    }
 
     /// <summary>VmRSS and VmHWM of a live process, in kB.</summary>
     private sealed record MemoryReading(long RssKb, long HwmKb)
