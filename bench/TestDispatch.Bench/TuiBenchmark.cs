@@ -213,7 +213,10 @@ internal sealed class TuiBenchmark
             // (b) cross-check on the real app: its CPU per second while another process changes one run every second, then idle.
             Progress($"(b) real app in tmux: its CPU over {LiveSeconds} s idle, then {LiveSeconds} s with one on-screen run changing every second");
             StartResult live = TimeStart(tmux, bigCommand, newestId, readMemory: false, keepOpen: true);
-            StopAgents(bigDir); // the live run below must stay pending: no agent may take it (one started for due health checks)
+            // The live run below must stay pending: the app keeps an agent up while there is work, so its machine is
+            // drained first (a drained machine's queue is no work), and an agent already up is stopped.
+            TimeProcess([.. bigCommand, "machine", "drain", "local-2", "--reason", "benchmark"], env);
+            StopAgents(bigDir);
             RunStore other = new(new FileSystem(), new FlockFileLocks(), bigDir);
             string liveDir = "/bench/tui/live";
             PrepareOutcome added = other.Prepare(new PrepareRequest("local-2", liveDir, SyntheticRuns.Hash(liveDir), BenchSpec));
@@ -965,7 +968,7 @@ internal sealed class TuiBenchmark
     /// <summary>One start: wall ms to the first frame and to the full screen, and the app's own CPU ms at each (10 ms ticks).</summary>
     private sealed record StartResult(double FrameMs, double FullMs, int Pid, MemoryReading? Memory, double FrameCpuMs, double FullCpuMs);
 
-    /// <summary>Kills every agent agent.log says was started on the state dir (a pid no longer an agent's is left alone).</summary>
+    /// <summary>Kills every agent agent.log says was started on the state dir (a pid that is no longer a testdispatch is left alone).</summary>
     private static void StopAgents(string stateDir)
     {
         string log = new StatePaths(stateDir).AgentLog;
