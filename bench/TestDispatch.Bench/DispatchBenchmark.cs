@@ -361,6 +361,16 @@ internal sealed class DispatchBenchmark
             }
         }
 
+        Progress($"throughput: xargs -P2 over the same {jobs} run.sh, {ParallelTries} tries (the floor of a shell pipeline)");
+        string list = Path.Combine(Path.GetDirectoryName(dirs[0])!, "dirs.txt");
+        File.WriteAllLines(list, dirs.Select(d => Path.Combine(d, "run.sh")));
+        for (int t = 0; t < ParallelTries; t++)
+        {
+            CliCall call = await LabSandbox.TimeAsync(Cli.Wrap("xargs").WithArguments(["-a", list, "-d", "\n", "-P2", "-n1", "env"]));
+            Check(call, "xargs");
+            r.Xargs.Add(call.Milliseconds, call.CpuMs);
+        }
+
         Progress($"throughput: the same {jobs} run.sh spawned by CliWrap in 2 lanes (this process's spawn floor)");
         r.Spawn = await TimeLanesAsync(jobs, async (i, _) =>
         {
@@ -521,7 +531,8 @@ internal sealed class DispatchBenchmark
         v.AgentCpuMs = lab.LiveAgentPid() is { } pid ? CpuTime.ProcessMs(pid) : null;
         if (v.Completed != _options.Jobs)
         {
-            Problem($"{Path.GetFileName(lab.Root)}: {v.Completed} of {_options.Jobs} runs completed ({runs.Count} runs in the store)");
+            Problem($"{Path.GetFileName(lab.Root)}: {v.Completed} of {_options.Jobs} runs completed ({runs.Count} runs in the store; others: " +
+                string.Join(", ", runs.Where(r => r.Run.Status != RunStatus.Completed).Select(r => $"{r.Id} {r.Run.Status.ToWord()} {r.Run.ErrorCode} {r.Run.ErrorMsg}")) + ")");
         }
     }
 
@@ -542,6 +553,8 @@ internal sealed class DispatchBenchmark
         {
             table.Add("GNU parallel -j2", "missing", "-", "-", "-", "-", "-", "-", "-", "-", "-");
         }
+        table.Add($"xargs -P2 (median of {r.Xargs.Total.Count})", Seconds(r.Xargs.Total.Median), Ms(r.Xargs.Total.Median / jobs), Vs(r.Xargs.Total.Median),
+            "-", PerJob(r.Xargs.Cpu.Median), "-", "-", "-", "-", "-");
         table.Add("CliWrap spawn of run.sh, 2 lanes (floor)", Seconds(r.Spawn.WallMs), Ms(r.Spawn.WallMs / jobs), Vs(r.Spawn.WallMs), Ms(r.Spawn.Calls.Median),
             PerJob(r.Spawn.ClientCpuMs), "-", "-", "-", "-", "-");
         void Row(string how, Variant v) => table.Add(how, Seconds(v.WallMs), Ms(v.WallMs / jobs), Vs(v.WallMs), Ms(v.Calls.Median),
@@ -718,6 +731,11 @@ internal sealed class DispatchBenchmark
                 _out.WriteLine($"  throughput TestDispatch/parallel < 1.0 ({_options.Jobs} jobs): CLI 'batch submit --wait' {Seconds(throughput.Batch.WallMs)} s vs {Seconds(p)} s = {Ratio(batch)} -> {Verdict(batch < 1)}");
                 _out.WriteLine($"    (a CLI process per test: 2 lanes 'run' (no wait) {Ratio(noWait)} -> {Verdict(noWait < 1)}, 'run --wait' {Ratio(wait)} -> {Verdict(wait < 1)}; in-process engine {Ratio(engine)} -> {Verdict(engine < 1)})");
             }
+        }
+        if (throughput is not null)
+        {
+            double x = throughput.Batch.WallMs / throughput.Xargs.Total.Median;
+            _out.WriteLine($"  throughput vs xargs -P2 <= 3x: CLI 'batch submit --wait' {Seconds(throughput.Batch.WallMs)} s vs {Seconds(throughput.Xargs.Total.Median)} s = {Ratio(x)} -> {Verdict(x <= 3)}");
         }
         foreach (FollowResult r in follows)
         {
@@ -915,6 +933,7 @@ internal sealed class DispatchBenchmark
     {
         public bool ParallelMissing { get; set; }
         public Timed Parallel { get; } = new();
+        public Timed Xargs { get; } = new();
         public Variant Spawn { get; set; } = new();
         public Variant CliWait { get; set; } = new();
         public Variant CliNoWait { get; set; } = new();
