@@ -34,7 +34,9 @@ public sealed partial class RunStore
 
         HistoryIndex before = _history.ReadIndex();
         (HistoryIndex history, List<RunRecord> historyDropped, List<BatchRecord> historyBatchesDropped) = _history.Rewrite(before,
-            s => s.OldestEnd is null || s.OldestEnd < cutoff, r => !hotGone.Contains(r.Id) && _index.Get(r.Id) is null && Drop(r), DropBatch, dryRun);
+            s => s.OldestEnd is null || s.OldestEnd < cutoff, r => hotGone.Contains(r.Id) || (_index.Get(r.Id) is null && Drop(r)), DropBatch, dryRun);
+        // A run both hot and in history (a compaction a crash cut short) goes from both, or its history copy would come back.
+        historyDropped.RemoveAll(r => hotGone.Contains(r.Id));
         List<BatchRecord> hotBatchesDropped = [.. _index.BatchesInCreationOrder().Where(b => DropBatch(b, new HashSet<string>()) &&
             !historyHoldsRunsOf(b.Id))];
         bool historyHoldsRunsOf(string batchId) => _history.RunsOfBatch(history, batchId).Count > 0;

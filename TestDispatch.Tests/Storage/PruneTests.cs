@@ -126,6 +126,25 @@ public class PruneTests
         Assert.Equal([ended.Id, running.Id], Open().List().Select(r => r.Id));
     }
 
+    [Fact]
+    public void A_run_both_hot_and_in_history_is_pruned_from_both()
+    {
+        // What a crash between history's new index and the new hot snapshot leaves: runs in a segment that are still hot.
+        RunStore store = Open();
+        List<RunRecord> runs = [.. Enumerable.Range(0, 4).Select(_ => Ended(store))];
+        History history = new(_dir.Fs, _dir.Paths, new Durability(LibcFsync.For(_dir.Fs)));
+        history.AddSegment(history.ReadIndex(), [], runs);
+        _clock.Now += TimeSpan.FromDays(100);
+
+        PruneReport report = Open().Prune(NinetyDays);
+
+        RunStore fresh = Open();
+        Assert.Equal(runs.Select(r => r.Id).Order(), report.Runs.Select(r => r.Id).Distinct().Order());
+        Assert.Empty(fresh.List());
+        Assert.All(runs, r => Assert.Equal(ErrorCodes.RunNotFound, Assert.Throws<DispatchException>(() => fresh.Get(r.Id)).ErrorCode));
+        Assert.Equal(0, history.ReadIndex().RunCount);
+    }
+
     private static BatchEntry Entry(string name, string machine) => new()
     {
         Name = name,
