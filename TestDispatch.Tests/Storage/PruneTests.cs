@@ -145,6 +145,32 @@ public class PruneTests
         Assert.Equal(0, history.ReadIndex().RunCount);
     }
 
+    [Fact]
+    public void A_batch_stays_while_a_run_of_it_in_a_later_segment_stays()
+    {
+        // Its runs were still hot (the newest, a machine's last verdict) when the batch went to history: they followed it
+        // into a later segment.
+        RunStore store = Open();
+        BatchRecord batch = store.AddBatch("split", "/plan.json", [Entry("a", "m7"), Entry("b", "m7")]);
+        store.Update(store.TakeNext("m7", ["t"])!.Id, r => Finished(r) with { Run = Finished(r).Run with { EndedAt = _clock.Now } });
+        _clock.Now += TimeSpan.FromDays(50);
+        RunRecord recent = store.Update(store.TakeNext("m7", ["t"])!.Id, r => Finished(r) with { Run = Finished(r).Run with { EndedAt = _clock.Now } });
+        store.Compact();
+        Ended(store, machine: "m7");
+        Enumerable.Range(0, 3).ToList().ForEach(_ => Ended(store));
+        store.Compact();
+        _clock.Now += TimeSpan.FromDays(50);
+
+        PruneReport report = Open().Prune(NinetyDays);
+
+        RunStore fresh = Open();
+        Assert.Single(report.Runs, r => r.Run.BatchId == batch.Id);
+        Assert.DoesNotContain(batch.Id, report.Batches);
+        Batch progress = fresh.FindBatch(batch.Id, withItems: true).Batch;
+        Assert.Equal(recent.Id, progress.Items!.Single(i => i.Name == "b").RunId);
+        Assert.Equal(batch.Id, fresh.Get(recent.Id).Run.BatchId);
+    }
+
     private static BatchEntry Entry(string name, string machine) => new()
     {
         Name = name,
