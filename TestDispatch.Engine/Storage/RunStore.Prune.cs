@@ -19,7 +19,9 @@ public sealed partial class RunStore
     /// <param name="dryRun">Only say what would go.</param>
     public PruneReport Prune(TimeSpan olderThan, bool keepFailed = false, bool dryRun = false) => Locked(() =>
     {
-        DateTimeOffset cutoff = _clock.GetUtcNow() - olderThan;
+        DateTimeOffset now = _clock.GetUtcNow();
+        // An age reaching back past the calendar's start (a TimeSpan goes further): nothing ended before that.
+        DateTimeOffset cutoff = olderThan >= now - DateTimeOffset.MinValue ? DateTimeOffset.MinValue : now - olderThan;
         HashSet<string> open = [.. _index.BatchIds.Where(id => _index.Ledger(id) is { IsOver: false })];
         bool Drop(RunRecord r) =>
             r.Run.Status.IsTerminal() && (r.Run.EndedAt ?? r.CreatedAt) < cutoff &&

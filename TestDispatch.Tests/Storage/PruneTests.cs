@@ -171,6 +171,19 @@ public class PruneTests
         Assert.Equal(batch.Id, fresh.Get(recent.Id).Run.BatchId);
     }
 
+    [Fact]
+    public void An_age_longer_than_the_calendar_goes_back_prunes_nothing()
+    {
+        RunStore store = Open();
+        RunRecord ended = Ended(store);
+        _clock.Now += TimeSpan.FromDays(100);
+
+        PruneReport report = Open().Prune(TimeSpan.FromDays(5_000_000));
+
+        Assert.Empty(report.Runs);
+        Assert.Equal([ended.Id], Open().List().Select(r => r.Id));
+    }
+
     private static BatchEntry Entry(string name, string machine) => new()
     {
         Name = name,
