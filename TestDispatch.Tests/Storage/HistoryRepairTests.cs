@@ -1,3 +1,4 @@
+using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
@@ -63,6 +64,42 @@ public class HistoryRepairTests
         Assert.Equal(1, report.History!.LinesDropped);
         Assert.Contains(report.Backups, b => b.StartsWith(segment + ".corrupt-", StringComparison.Ordinal));
         Assert.Contains(report.Backups, b => b.StartsWith(_dir.Paths.HistoryIndex + ".corrupt-", StringComparison.Ordinal));
+        RunStore store = _dir.Open(Small);
+        Assert.Null(store.CheckHistory());
+        Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Fact]
+    public void A_segment_cut_short_under_a_sound_index_is_reported_and_rebuilt()
+    {
+        List<RunRecord> runs = MakeHistory();
+        string segment = _dir.Paths.Segment(1);
+        byte[] bytes = _dir.Fs.File.ReadAllBytes(segment);
+        _dir.Fs.File.WriteAllBytes(segment, bytes[..(bytes.Length - 10)]);
+        Assert.Contains(segment, _dir.Open(Small).CheckHistory());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.Equal(1, report.History!.LinesDropped);
+        RunStore store = _dir.Open(Small);
+        Assert.Null(store.CheckHistory());
+        Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Fact]
+    public void Repair_rebuilds_a_segment_with_a_garbled_line_of_the_same_length()
+    {
+        List<RunRecord> runs = MakeHistory();
+        string segment = _dir.Paths.Segment(1);
+        byte[] bytes = _dir.Fs.File.ReadAllBytes(segment);
+        int second = Array.IndexOf(bytes, (byte)'\n') + 1;
+        "GARBAGE!"u8.CopyTo(bytes.AsSpan(second + 20));
+        _dir.Fs.File.WriteAllBytes(segment, bytes);
+        Assert.Throws<DispatchException>(() => _dir.Open(Small).List());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.Equal(1, report.History!.LinesDropped);
         RunStore store = _dir.Open(Small);
         Assert.Null(store.CheckHistory());
         Assert.Equal(runs.Count - 1, store.List().Count);
