@@ -105,6 +105,36 @@ public class HistoryRepairTests
         Assert.Equal(runs.Count - 1, store.List().Count);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_lost_or_cut_id_index_is_damage_not_a_run_that_is_not_there(bool lost)
+    {
+        List<RunRecord> runs = MakeHistory();
+        string ids = Assert.Single(_dir.Fs.Directory.GetFiles(_dir.Paths.HistoryDir, "ids.*"));
+        if (lost)
+        {
+            _dir.Fs.File.Delete(ids);
+        }
+        else
+        {
+            byte[] bytes = _dir.Fs.File.ReadAllBytes(ids);
+            _dir.Fs.File.WriteAllBytes(ids, bytes[..(bytes.Length - 10)]);
+        }
+        RunStore store = _dir.Open(Small);
+
+        DispatchException shown = Assert.Throws<DispatchException>(() => store.Get(runs[0].Id));
+        // Nor may the store go on (a new id is checked against it), or its next segment would come with an id index
+        // missing everything the lost one held, which doctor would then find whole.
+        DispatchException made = Assert.Throws<DispatchException>(() => store.Prepare(Request(hash: "after")));
+
+        Assert.Equal(ErrorCodes.StateCorrupt, shown.ErrorCode);
+        Assert.Contains(ids, shown.Message);
+        Assert.Equal(ErrorCodes.StateCorrupt, made.ErrorCode);
+        StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+        Assert.All(runs, r => Assert.Equal(r.Id, _dir.Open(Small).Get(r.Id).Id));
+    }
+
     [Fact]
     public void A_healthy_history_is_left_alone()
     {

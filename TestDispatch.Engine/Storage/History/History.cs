@@ -75,7 +75,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         }
     }
 
-    public IdIndexFile Ids(HistoryIndex index) => new(fs, paths.IdIndex(index.Generation));
+    public IdIndexFile Ids(HistoryIndex index) => new(fs, paths.IdIndex(index.Generation), required: index.Segments.Count > 0);
 
     public SegmentFile Segment(long number) => new(fs, paths.Segment(number));
 
