@@ -19,7 +19,9 @@ public sealed partial class RunStore
     /// <param name="dryRun">Only say what would go.</param>
     public PruneReport Prune(TimeSpan olderThan, bool keepFailed = false, bool dryRun = false) => Locked(() =>
     {
-        DateTimeOffset cutoff = _clock.GetUtcNow() - olderThan;
+        DateTimeOffset now = _clock.GetUtcNow();
+        // An age reaching back past the calendar's start (a TimeSpan goes further): nothing ended before that.
+        DateTimeOffset cutoff = olderThan >= now - DateTimeOffset.MinValue ? DateTimeOffset.MinValue : now - olderThan;
         HashSet<string> open = [.. _index.BatchIds.Where(id => _index.Ledger(id) is { IsOver: false })];
         bool Drop(RunRecord r) =>
             r.Run.Status.IsTerminal() && (r.Run.EndedAt ?? r.CreatedAt) < cutoff &&
@@ -34,7 +36,9 @@ public sealed partial class RunStore
 
         HistoryIndex before = _history.ReadIndex();
         (HistoryIndex history, List<RunRecord> historyDropped, List<BatchRecord> historyBatchesDropped) = _history.Rewrite(before,
-            s => s.OldestEnd is null || s.OldestEnd < cutoff, r => !hotGone.Contains(r.Id) && _index.Get(r.Id) is null && Drop(r), DropBatch, dryRun);
+            s => s.OldestEnd is null || s.OldestEnd < cutoff, r => hotGone.Contains(r.Id) || (_index.Get(r.Id) is null && Drop(r)), DropBatch, dryRun);
+        // A run both hot and in history (a compaction a crash cut short) goes from both, or its history copy would come back.
+        historyDropped.RemoveAll(r => hotGone.Contains(r.Id));
         List<BatchRecord> hotBatchesDropped = [.. _index.BatchesInCreationOrder().Where(b => DropBatch(b, new HashSet<string>()) &&
             !historyHoldsRunsOf(b.Id))];
         bool historyHoldsRunsOf(string batchId) => _history.RunsOfBatch(history, batchId).Count > 0;

@@ -58,7 +58,7 @@ public static class StoreRepair
         string stamp = (clock ?? TimeProvider.System).GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         Durability durability = new(LibcFsync.For(fs));
         HistoryRepair history = new(fs, paths, durability);
-        HistoryRepairReport? historyReport = history.Check() is null ? null : history.Rebuild(stamp);
+        HistoryRepairReport? historyReport = history.Check(everyLine: true) is null ? null : history.Rebuild(stamp);
         HistoryIndex historyIndex = new History(fs, paths, durability).ReadIndex();
 
         bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;

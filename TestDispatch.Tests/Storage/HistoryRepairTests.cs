@@ -1,3 +1,4 @@
+using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
@@ -66,6 +67,72 @@ public class HistoryRepairTests
         RunStore store = _dir.Open(Small);
         Assert.Null(store.CheckHistory());
         Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Fact]
+    public void A_segment_cut_short_under_a_sound_index_is_reported_and_rebuilt()
+    {
+        List<RunRecord> runs = MakeHistory();
+        string segment = _dir.Paths.Segment(1);
+        byte[] bytes = _dir.Fs.File.ReadAllBytes(segment);
+        _dir.Fs.File.WriteAllBytes(segment, bytes[..(bytes.Length - 10)]);
+        Assert.Contains(segment, _dir.Open(Small).CheckHistory());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.Equal(1, report.History!.LinesDropped);
+        RunStore store = _dir.Open(Small);
+        Assert.Null(store.CheckHistory());
+        Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Fact]
+    public void Repair_rebuilds_a_segment_with_a_garbled_line_of_the_same_length()
+    {
+        List<RunRecord> runs = MakeHistory();
+        string segment = _dir.Paths.Segment(1);
+        byte[] bytes = _dir.Fs.File.ReadAllBytes(segment);
+        int second = Array.IndexOf(bytes, (byte)'\n') + 1;
+        "GARBAGE!"u8.CopyTo(bytes.AsSpan(second + 20));
+        _dir.Fs.File.WriteAllBytes(segment, bytes);
+        Assert.Throws<DispatchException>(() => _dir.Open(Small).List());
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.Equal(1, report.History!.LinesDropped);
+        RunStore store = _dir.Open(Small);
+        Assert.Null(store.CheckHistory());
+        Assert.Equal(runs.Count - 1, store.List().Count);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_lost_or_cut_id_index_is_damage_not_a_run_that_is_not_there(bool lost)
+    {
+        List<RunRecord> runs = MakeHistory();
+        string ids = Assert.Single(_dir.Fs.Directory.GetFiles(_dir.Paths.HistoryDir, "ids.*"));
+        if (lost)
+        {
+            _dir.Fs.File.Delete(ids);
+        }
+        else
+        {
+            byte[] bytes = _dir.Fs.File.ReadAllBytes(ids);
+            _dir.Fs.File.WriteAllBytes(ids, bytes[..(bytes.Length - 10)]);
+        }
+        RunStore store = _dir.Open(Small);
+
+        DispatchException shown = Assert.Throws<DispatchException>(() => store.Get(runs[0].Id));
+        // Nor may the store go on (a new id is checked against it), or its next segment would come with an id index
+        // missing everything the lost one held, which doctor would then find whole.
+        DispatchException made = Assert.Throws<DispatchException>(() => store.Prepare(Request(hash: "after")));
+
+        Assert.Equal(ErrorCodes.StateCorrupt, shown.ErrorCode);
+        Assert.Contains(ids, shown.Message);
+        Assert.Equal(ErrorCodes.StateCorrupt, made.ErrorCode);
+        StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+        Assert.All(runs, r => Assert.Equal(r.Id, _dir.Open(Small).Get(r.Id).Id));
     }
 
     [Fact]

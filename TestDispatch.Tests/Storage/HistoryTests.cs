@@ -274,6 +274,33 @@ public class HistoryTests
         Assert.Single(_dir.Fs.Directory.GetFiles(_dir.Paths.HistoryDir, "ids.*"));
     }
 
+    [Fact]
+    public void A_batch_whose_runs_went_to_history_in_different_segments_shows_all_of_them()
+    {
+        // A batch goes to history once it is over, but its newest runs (the newest few, a machine's last verdict) stay
+        // hot and reach history only with a later compaction, in another segment.
+        RunStore store = _dir.Open(Small);
+        BatchRecord batch = store.AddBatch("split", "/plan.json", [Entry("a", "m7"), Entry("b", "m7"), Entry("c", "m7")]);
+        for (int i = 0; i < 3; i++)
+        {
+            store.Update(store.TakeNext("m7", ["t"])!.Id, r => Finished(r));
+        }
+        store.Compact();
+        Finish(store, 4);
+        store.Update(store.Prepare(Request("m7", hash: "later")).Run.Id, r => Finished(Running(r)));
+        Finish(store, 4);
+        store.Compact();
+        Assert.True(Index().Segments.Count >= 2);
+
+        RunStore fresh = _dir.Open(Small);
+        Batch progress = fresh.FindBatch(batch.Id, withItems: true).Batch;
+
+        Assert.Equal(3, progress.Counts.Completed);
+        Assert.Equal(BatchStatus.Completed, progress.Status);
+        Assert.Equal(3, fresh.List(new RunFilter(BatchId: batch.Id)).Count);
+        Assert.Equal(3, fresh.Batches(withItems: true).Single(b => b.Id == batch.Id).Counts.Completed);
+    }
+
     private static BatchEntry Entry(string name, string machine) => new()
     {
         Name = name,

@@ -126,6 +126,64 @@ public class PruneTests
         Assert.Equal([ended.Id, running.Id], Open().List().Select(r => r.Id));
     }
 
+    [Fact]
+    public void A_run_both_hot_and_in_history_is_pruned_from_both()
+    {
+        // What a crash between history's new index and the new hot snapshot leaves: runs in a segment that are still hot.
+        RunStore store = Open();
+        List<RunRecord> runs = [.. Enumerable.Range(0, 4).Select(_ => Ended(store))];
+        History history = new(_dir.Fs, _dir.Paths, new Durability(LibcFsync.For(_dir.Fs)));
+        history.AddSegment(history.ReadIndex(), [], runs);
+        _clock.Now += TimeSpan.FromDays(100);
+
+        PruneReport report = Open().Prune(NinetyDays);
+
+        RunStore fresh = Open();
+        Assert.Equal(runs.Select(r => r.Id).Order(), report.Runs.Select(r => r.Id).Distinct().Order());
+        Assert.Empty(fresh.List());
+        Assert.All(runs, r => Assert.Equal(ErrorCodes.RunNotFound, Assert.Throws<DispatchException>(() => fresh.Get(r.Id)).ErrorCode));
+        Assert.Equal(0, history.ReadIndex().RunCount);
+    }
+
+    [Fact]
+    public void A_batch_stays_while_a_run_of_it_in_a_later_segment_stays()
+    {
+        // Its runs were still hot (the newest, a machine's last verdict) when the batch went to history: they followed it
+        // into a later segment.
+        RunStore store = Open();
+        BatchRecord batch = store.AddBatch("split", "/plan.json", [Entry("a", "m7"), Entry("b", "m7")]);
+        store.Update(store.TakeNext("m7", ["t"])!.Id, r => Finished(r) with { Run = Finished(r).Run with { EndedAt = _clock.Now } });
+        _clock.Now += TimeSpan.FromDays(50);
+        RunRecord recent = store.Update(store.TakeNext("m7", ["t"])!.Id, r => Finished(r) with { Run = Finished(r).Run with { EndedAt = _clock.Now } });
+        store.Compact();
+        Ended(store, machine: "m7");
+        Enumerable.Range(0, 3).ToList().ForEach(_ => Ended(store));
+        store.Compact();
+        _clock.Now += TimeSpan.FromDays(50);
+
+        PruneReport report = Open().Prune(NinetyDays);
+
+        RunStore fresh = Open();
+        Assert.Single(report.Runs, r => r.Run.BatchId == batch.Id);
+        Assert.DoesNotContain(batch.Id, report.Batches);
+        Batch progress = fresh.FindBatch(batch.Id, withItems: true).Batch;
+        Assert.Equal(recent.Id, progress.Items!.Single(i => i.Name == "b").RunId);
+        Assert.Equal(batch.Id, fresh.Get(recent.Id).Run.BatchId);
+    }
+
+    [Fact]
+    public void An_age_longer_than_the_calendar_goes_back_prunes_nothing()
+    {
+        RunStore store = Open();
+        RunRecord ended = Ended(store);
+        _clock.Now += TimeSpan.FromDays(100);
+
+        PruneReport report = Open().Prune(TimeSpan.FromDays(5_000_000));
+
+        Assert.Empty(report.Runs);
+        Assert.Equal([ended.Id], Open().List().Select(r => r.Id));
+    }
+
     private static BatchEntry Entry(string name, string machine) => new()
     {
         Name = name,

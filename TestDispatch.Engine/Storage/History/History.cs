@@ -75,7 +75,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         }
     }
 
-    public IdIndexFile Ids(HistoryIndex index) => new(fs, paths.IdIndex(index.Generation));
+    public IdIndexFile Ids(HistoryIndex index) => new(fs, paths.IdIndex(index.Generation), required: index.Segments.Count > 0);
 
     public SegmentFile Segment(long number) => new(fs, paths.Segment(number));
 
@@ -165,19 +165,41 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
             }
             if (scanned.TryGetValue(batch.Id, out var found) && found.Batch is not null)
             {
-                yield return (found.Batch, found.Runs);
+                yield return (found.Batch, WithRunsElsewhere(index, batch.Id, segment, found.Runs));
             }
         }
     }
 
-    /// <summary>A history batch's runs: those of its segment (a batch goes to history with its runs).</summary>
+    /// <summary>A history batch's runs: those of its segment and of the later segments that name it (<see cref="SegmentInfo.RunsOf"/>).</summary>
     public List<RunRecord> RunsOfBatch(HistoryIndex index, string batchId)
     {
         if (Ids(index).Find(batchId, 'b', 1) is not [{ } entry] || entry.Id != batchId)
         {
             return [];
         }
-        return ScanBatches(index, entry.Segment).TryGetValue(batchId, out var found) ? found.Runs : [];
+        List<RunRecord> runs = ScanBatches(index, entry.Segment).TryGetValue(batchId, out var found) ? found.Runs : [];
+        return WithRunsElsewhere(index, batchId, entry.Segment, runs);
+    }
+
+    /// <summary><paramref name="runs"/> (the batch's runs in its own segment) with those that followed it into other segments, in seq order.</summary>
+    private List<RunRecord> WithRunsElsewhere(HistoryIndex index, string batchId, long own, List<RunRecord> runs)
+    {
+        List<SegmentInfo> others = [.. index.Segments.Where(s => s.Number != own && s.HoldsRunsOf(batchId))];
+        if (others.Count == 0)
+        {
+            return runs;
+        }
+        List<RunRecord> all = [.. runs];
+        foreach (SegmentInfo other in others)
+        {
+            if (fs.File.Exists(paths.Segment(other.Number)))
+            {
+                all.AddRange(Segment(other.Number).Forward().Select(e => e.Entry.Run)
+                    .OfType<RunRecord>().Where(r => r.Run.BatchId == batchId && !index.IsStale('r', r.Id, other.Number)));
+            }
+        }
+        all.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+        return all;
     }
 
     private Dictionary<string, (BatchRecord? Batch, List<RunRecord> Runs)> ScanBatches(HistoryIndex index, long number)
@@ -243,6 +265,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         HashSet<long> rewritten = [];
         long number = index.NextSegment;
         Dictionary<string, long> replaced = new(index.Replaced ?? [], StringComparer.Ordinal);
+        HashSet<string> runsLeftElsewhere = RunsLeftInOtherSegments(index, mayHold, drop);
         foreach (SegmentInfo info in index.Segments)
         {
             if (!mayHold(info))
@@ -268,7 +291,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                 }
             }
             // Batches after runs: whether one goes depends on whether any of its runs stays.
-            HashSet<string> withRunsLeft = [.. keptRuns.Where(r => r.Run.BatchId is not null).Select(r => r.Run.BatchId!)];
+            HashSet<string> withRunsLeft = [.. keptRuns.Where(r => r.Run.BatchId is not null).Select(r => r.Run.BatchId!), .. runsLeftElsewhere];
             foreach (BatchRecord batch in batchesHere)
             {
                 if (index.IsStale('b', batch.Id, info.Number)) { droppedHere++; }
@@ -315,6 +338,32 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         AtomicFile.Write(fs, durability, paths.IdIndex(next.Generation),
             stream => IdIndexFile.WriteMerged(stream, Ids(index).ReadAll().Where(e => !rewritten.Contains(e.Segment)), added), Unchanged);
         return (Publish(next), dropped, droppedBatches);
+    }
+
+    /// <summary>
+    /// The batches that keep runs in a segment other than their own after a prune dropping what <paramref name="drop"/>
+    /// picks: all those a segment prune leaves alone names, and those a rewritten one keeps a run of. Such a batch stays.
+    /// </summary>
+    private HashSet<string> RunsLeftInOtherSegments(HistoryIndex index, Func<SegmentInfo, bool> mayHold, Func<RunRecord, bool> drop)
+    {
+        HashSet<string> left = new(StringComparer.Ordinal);
+        foreach (SegmentInfo info in index.Segments.Where(s => s.RunsOf is { Count: > 0 }))
+        {
+            if (!mayHold(info))
+            {
+                left.UnionWith(info.RunsOf!);
+                continue;
+            }
+            foreach ((JournalEntry entry, _) in Segment(info.Number).Forward())
+            {
+                if (entry.Run is { Run.BatchId: { } batchId } run && info.HoldsRunsOf(batchId) &&
+                    !index.IsStale('r', run.Id, info.Number) && !drop(run))
+                {
+                    left.Add(batchId);
+                }
+            }
+        }
+        return left;
     }
 
     private HistoryIndex Publish(HistoryIndex next)

@@ -36,10 +36,17 @@ internal sealed record HistoryIndex
 
 /// <summary>
 /// What index.json says of one segment: enough to pick the segments a query needs (by seq range for newest-first
-/// listings, by end time for prune) without opening the others.
+/// listings, by end time for prune, by batch for a batch's runs) without opening the others.
 /// </summary>
+/// <param name="RunsOf">
+/// Batches with runs here whose record is in another segment: a batch goes to history once it is over, but its runs that
+/// stay hot a while longer (the newest, a machine's last verdict) follow it in later segments.
+/// </param>
 internal sealed record SegmentInfo(long Number, int Runs, int Batches, long FirstSeq, long LastSeq,
-    DateTimeOffset? OldestEnd, DateTimeOffset? NewestEnd, long Bytes, List<BatchSeq>? BatchSeqs = null);
+    DateTimeOffset? OldestEnd, DateTimeOffset? NewestEnd, long Bytes, List<BatchSeq>? BatchSeqs = null, List<string>? RunsOf = null)
+{
+    public bool HoldsRunsOf(string batchId) => RunsOf is { } others && others.Contains(batchId, StringComparer.Ordinal);
+}
 
 /// <summary>A batch in a segment and its seq, so batch listings merge segments newest first without reading them.</summary>
 internal sealed record BatchSeq(string Id, long Seq);

@@ -19,8 +19,11 @@ internal sealed class HistoryRepair(IFileSystem fs, StatePaths paths, Durability
 {
     private readonly History _history = new(fs, paths, durability);
 
-    /// <summary>Null when history reads well, else what is wrong, naming the file.</summary>
-    public string? Check()
+    /// <summary>
+    /// Null when history reads well, else what is wrong, naming the file. Each segment's header and size are checked;
+    /// <paramref name="everyLine"/> (what a repair asks) also reads every line, so that one garbled in place is found.
+    /// </summary>
+    public string? Check(bool everyLine = false)
     {
         try
         {
@@ -36,6 +39,16 @@ internal sealed class HistoryRepair(IFileSystem fs, StatePaths paths, Durability
                 if (header.Runs != segment.Runs || header.Batches != segment.Batches)
                 {
                     return $"segment {path} holds {header.Runs} runs and {header.Batches} batches; {paths.HistoryIndex} says {segment.Runs} and {segment.Batches}";
+                }
+                if (fs.FileInfo.New(path).Length is long length && length != segment.Bytes)
+                {
+                    return $"segment {path} is {length} bytes; {paths.HistoryIndex} says {segment.Bytes}";
+                }
+                if (everyLine)
+                {
+                    foreach (var _ in _history.Segment(segment.Number).Forward())
+                    {
+                    }
                 }
             }
             string ids = paths.IdIndex(index.Generation);

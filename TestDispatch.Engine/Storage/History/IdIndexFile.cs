@@ -12,7 +12,8 @@ internal readonly record struct IdEntry(string Id, char Kind, long Segment, long
 /// line, whatever the history size. Derived data: written whole beside the previous one (a streaming merge of it with
 /// the new segment's entries) and named by the history generation, never changed in place.
 /// </summary>
-internal sealed class IdIndexFile(IFileSystem fs, string path)
+/// <param name="required">Whether history holds records, so that this file must be there, whole.</param>
+internal sealed class IdIndexFile(IFileSystem fs, string path, bool required = true)
 {
     private const int IdWidth = 16;
     public const int LineLength = IdWidth + 1 + 8 + 12 + 1;
@@ -23,14 +24,14 @@ internal sealed class IdIndexFile(IFileSystem fs, string path)
     public List<IdEntry> Find(string prefix, char kind, int max = 5)
     {
         List<IdEntry> found = [];
-        if (!fs.File.Exists(path) || prefix.Length > IdWidth)
+        if (!IsThere() || prefix.Length > IdWidth)
         {
             return found;
         }
         try
         {
             using Stream stream = fs.FileStream.New(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            long count = stream.Length / LineLength;
+            long count = WholeLines(stream.Length);
             byte[] line = new byte[LineLength];
             // Lower bound: the first line whose id is not below the prefix.
             long low = 0, high = count;
@@ -67,7 +68,7 @@ internal sealed class IdIndexFile(IFileSystem fs, string path)
         }
         catch (FormatException)
         {
-            throw StateCorruption.At(path, "a line is not 'id kind segment offset'; 'testdispatch doctor --repair' rebuilds it from the segments");
+            throw StateCorruption.At(path, $"a line is not 'id kind segment offset'; {Rebuilds}");
         }
         return found;
     }
@@ -75,17 +76,30 @@ internal sealed class IdIndexFile(IFileSystem fs, string path)
     /// <summary>Every entry, in id order, read sequentially.</summary>
     public IEnumerable<IdEntry> ReadAll()
     {
-        if (!fs.File.Exists(path))
+        if (!IsThere())
         {
             yield break;
         }
         using Stream stream = fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 1 << 16 });
+        WholeLines(stream.Length);
         byte[] line = new byte[LineLength];
         while (stream.ReadAtLeast(line, LineLength, throwOnEndOfStream: false) == LineLength)
         {
             yield return Parse(line);
         }
     }
+
+    /// <summary>
+    /// Whether there is a file to read. One history needs but lacks is damage (it is written before index.json names it),
+    /// not an empty index: else a run would be "not found", and the next merge would write an index without them all.
+    /// </summary>
+    private bool IsThere() =>
+        fs.File.Exists(path) || (required ? throw StateCorruption.At(path, $"the id index is missing; {Rebuilds}") : false);
+
+    private long WholeLines(long length) =>
+        length % LineLength == 0 ? length / LineLength : throw StateCorruption.At(path, $"the id index is cut short; {Rebuilds}");
+
+    private const string Rebuilds = "'testdispatch doctor --repair' rebuilds it from the segments";
 
     /// <summary>
     /// Writes <paramref name="kept"/> (in id order: the previous index's entries still wanted) merged with

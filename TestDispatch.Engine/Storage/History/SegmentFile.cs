@@ -57,8 +57,17 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
         DateTimeOffset?[] ends = [.. runs.Select(r => r.Run.EndedAt ?? (DateTimeOffset?)r.CreatedAt)];
         SegmentInfo info = new(number, runs.Count, batches.Count,
             runs.Count > 0 ? runs.Min(r => r.Seq) : 0, runs.Count > 0 ? runs.Max(r => r.Seq) : 0,
-            ends.Min(), ends.Max(), bytes, [.. batches.Select(b => new BatchSeq(b.Id, b.Seq))]);
+            ends.Min(), ends.Max(), bytes, [.. batches.Select(b => new BatchSeq(b.Id, b.Seq))],
+            RunsOfOtherBatches(batches, runs));
         return (info, ids);
+    }
+
+    /// <summary>The batches with runs in <paramref name="runs"/> whose record is not in <paramref name="batches"/>; null if none.</summary>
+    private static List<string>? RunsOfOtherBatches(IReadOnlyList<BatchRecord> batches, IReadOnlyList<RunRecord> runs)
+    {
+        HashSet<string> here = [.. batches.Select(b => b.Id)];
+        List<string> others = [.. runs.Select(r => r.Run.BatchId).OfType<string>().Where(id => !here.Contains(id)).Distinct(StringComparer.Ordinal)];
+        return others.Count > 0 ? others : null;
     }
 
     /// <summary>The record on the line at <paramref name="offset"/>.</summary>
