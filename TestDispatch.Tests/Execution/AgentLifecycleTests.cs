@@ -48,7 +48,7 @@ public sealed class AgentLifecycleTests : IDisposable
         Assert.Equal(0, exit);
 
         await Eventually.True(() => lab.Locks.TryAcquire(lab.Store.Paths.AgentLock) is { } free && Release(free),
-            within: TimeSpan.FromSeconds(15), what: "the idle agent to exit");
+            within: TimeSpan.FromSeconds(60), what: "the idle agent to exit");
         (int again, _, _) = await _cli.Run("run", _cli.MakeTest("quick-again", "exit 0"), "--machine", "local-1", "--wait");
 
         Assert.Equal(0, again);
