@@ -189,12 +189,12 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         if (state.Exit is null)
         {
             return fresh && !recorded && state.Test is null
-                ? Ending.Failed(ErrorCodes.SpawnFailed, "the run wrapper ended without starting the test; the run's log says why")
+                ? Ending.Failed(ErrorCodes.SpawnFailed, $"the run wrapper ended without starting the test{state.WrapperEnd}; the run's log says why")
                 : machine.Transport == TransportKind.Ssh
                     ? Ending.Failed(ErrorCodes.RemoteLost, $"the run's tree on {machine.Name} ({process.RunDir}) vanished: its run wrapper (pid " +
                         $"{process.WrapperPid}) is gone and never recorded how the test ended; what was left of the test was stopped")
                 : Ending.Lost($"the run wrapper (pid {process.WrapperPid} on {machine.Name}) is gone and never recorded how the test ended " +
-                    "(it was killed); what was left of the test was stopped", state.Survivors);
+                    $"({(state.WrapperStatus is null ? "it was killed" : state.WrapperEnd.Trim(' ', '(', ')'))}); what was left of the test was stopped", state.Survivors);
         }
         if (state.Test is null)
         {

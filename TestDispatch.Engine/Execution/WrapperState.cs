@@ -30,6 +30,17 @@ public sealed record WrapperState
     /// <summary>The wrapper has cleaned up after the test: nothing of the run is alive but <see cref="Survivors"/>.</summary>
     public bool Done { get; init; }
 
+    /// <summary>The wrapper's own exit status (128 + N when signal N killed it), when this agent started it and saw it end.</summary>
+    public int? WrapperStatus { get; init; }
+
+    /// <summary>How the wrapper itself ended, for a message ("" when unknown).</summary>
+    public string WrapperEnd => WrapperStatus switch
+    {
+        null => "",
+        > 128 and var s => $" (the wrapper was killed by signal {s - 128})",
+        var s => $" (the wrapper exited with status {s})",
+    };
+
     /// <summary>The wrapper's files, read through <paramref name="read"/> (a file's text, or null when it is absent).</summary>
     public static WrapperState FromFiles(Func<string, string?> read, string bootId, double uptime, bool wrapperAlive) => new()
     {

@@ -90,9 +90,13 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         return Task.FromResult(new LaunchResult(Process(dir, wrapper.ProcessId, ProcFs.StartTicks(wrapper.ProcessId) ?? 0)));
     }
 
-    public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default) =>
-        Task.FromResult(WrapperState.FromFiles(name => Read(Path.Combine(process.RunDir, name)), ProcFs.BootId(), ProcFs.Uptime(),
-            ProcFs.IsRunning(process.WrapperPid, process.WrapperStartTicks)));
+    public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default)
+    {
+        int? status = _children.TryGetValue(process.RunDir, out Task? child) && child is Task<CommandResult> { IsCompletedSuccessfully: true } ended
+            ? ended.Result.ExitCode : null;
+        return Task.FromResult(WrapperState.FromFiles(name => Read(Path.Combine(process.RunDir, name)), ProcFs.BootId(), ProcFs.Uptime(),
+            ProcFs.IsRunning(process.WrapperPid, process.WrapperStartTicks)) with { WrapperStatus = status });
+    }
 
     /// <summary>The wrapper's files appearing (inotify, else a poll), or the end of a wrapper this agent started.</summary>
     public async Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)

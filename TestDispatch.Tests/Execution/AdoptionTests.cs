@@ -125,6 +125,7 @@ public sealed class AdoptionTests : IDisposable
 
         Assert.Equal((RunStatus.Interrupted, ErrorCodes.AgentLost), (ended.Status, ended.ErrorCode));
         Assert.Contains("run wrapper", ended.ErrorMsg, StringComparison.Ordinal);
+        Assert.Contains("killed by signal 9", ended.ErrorMsg, StringComparison.Ordinal); // the agent that started it saw how it ended
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
         Assert.Empty(Processes.WithArgument($"sleep {sleep + 1}"));
     }
