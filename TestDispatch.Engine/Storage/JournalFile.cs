@@ -166,16 +166,5 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
     private DispatchException Shorter(long length, long offset) =>
         StateCorruption.At(path, $"it is {length} bytes long, shorter than the {offset} bytes already read from it: something cut it at offset {length}");
 
-    private JournalEntry Parse(ReadOnlySpan<byte> line, int lineNumber, StoreJsonReader json)
-    {
-        Utf8JsonReader reader = new(line);
-        try
-        {
-            return json.ReadJournalEntry(ref reader);
-        }
-        catch (JsonException e)
-        {
-            throw StateCorruption.At($"{path}:{lineNumber}", $"invalid at column {reader.TokenStartIndex + 1}: {e.Message}", e);
-        }
-    }
+    private JournalEntry Parse(ReadOnlySpan<byte> line, int lineNumber, StoreJsonReader json) => json.ReadLine(line, $"{path}:{lineNumber}");
 }

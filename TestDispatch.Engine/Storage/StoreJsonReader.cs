@@ -99,6 +99,20 @@ internal sealed class StoreJsonReader
         return records;
     }
 
+    /// <summary>One journal or segment line; state_corrupt naming <paramref name="where"/> (file and line, or offset) if it does not read.</summary>
+    public JournalEntry ReadLine(ReadOnlySpan<byte> line, string where)
+    {
+        Utf8JsonReader reader = new(line);
+        try
+        {
+            return ReadJournalEntry(ref reader);
+        }
+        catch (JsonException e)
+        {
+            throw StateCorruption.At(where, $"invalid at column {reader.TokenStartIndex + 1}: {e.Message}", e);
+        }
+    }
+
     /// <summary>One journal line: <c>{"run": record}</c> or <c>{"batch": record}</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public JournalEntry ReadJournalEntry(ref Utf8JsonReader reader)

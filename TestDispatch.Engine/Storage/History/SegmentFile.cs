@@ -207,18 +207,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
         }
     }
 
-    private JournalEntry Parse(ReadOnlySpan<byte> line, long offset, StoreJsonReader json)
-    {
-        Utf8JsonReader reader = new(line);
-        try
-        {
-            return json.ReadJournalEntry(ref reader);
-        }
-        catch (JsonException e)
-        {
-            throw StateCorruption.At($"{path}@{offset}", $"invalid at column {reader.TokenStartIndex + 1}: {e.Message}", e);
-        }
-    }
+    private JournalEntry Parse(ReadOnlySpan<byte> line, long offset, StoreJsonReader json) => json.ReadLine(line, $"{path}@{offset}");
 
     private Stream Open(int bufferSize)
     {
