@@ -19,7 +19,8 @@
 #   pgid      "PGID START UPTIME"      the test's process group, written by the test's process before it execs
 #   exit      "STATUS UPTIME"          how and when the test ended (tmp + rename)
 #   stop      "REASON UPTIME"          why and when a stop began, if one did
-#   stopping  "PID"                    who is stopping the run (created exclusively: the claim)
+#   stopping  "PID START"              who is stopping the run (created exclusively: the claim)
+#   stopping.KEY "PID START"           who took over the claim KEY ("PID.START") after its claimer died (linked)
 #   stopped   "PIDS"                   the stop is over; PIDS survived SIGKILL (an empty file when nothing did)
 #   done      (empty)                  the wrapper is finished: nothing of the run is alive but what stopped names
 # exit and stop are written into space reserved when the run starts (exit.tmp, stop.tmp), and the empty files take
@@ -172,15 +173,40 @@ terminate() {
     fi
 }
 
+# claim_of LINE: sets $claim_key to the name a claim "PID START" is taken over by (stopping.KEY), and whether its
+# claimer is alive: the same pid with the same start time (a bare pid, from an older wrapper: that pid is alive).
+claim_of() {
+    claim_key=$1.$2
+    case $claim_key in *[!0-9.]* | .*) claim_key=garbage ;; esac
+    if [ -n "$2" ]; then
+        start_of "$1" && [ "$start" = "$2" ]
+    else
+        [ -n "$1" ] && kill -s 0 "$1" 2>/dev/null
+    fi
+}
+
+# current_claim: sets $claim to the claim in force, following takeovers (stopping.KEY names who took KEY's claim).
+current_claim() {
+    read_line "$dir/stopping"
+    claim=$line
+    while [ -n "$claim" ]; do
+        claim_of $claim
+        read_line "$dir/stopping.$claim_key" && [ -n "$line" ] || return 0
+        claim=$line
+    done
+}
+
 # Takes the stop for this caller, or waits (bounded) for whoever has it. True when this caller has it.
 claim_stop() {
+    start_of $$
+    me="$$ $start"
     set -C
     # The claim is the file's creation, which needs no room: on a full disk a write into it fails although the claim
     # was made. The pid in it is for people, and for taking over a claim whose stop was killed before it was done.
     # (true, not the special builtin ":": a failed redirection would end sh.)
     if true 2>/dev/null >"$dir/stopping"; then
         set +C
-        echo $$ 2>/dev/null >"$dir/stopping"
+        echo "$me" 2>/dev/null >"$dir/stopping"
         return 0
     fi
     set +C
@@ -188,12 +214,14 @@ claim_stop() {
     [ -f "$dir/stopping" ] || return 0
     waited=0
     while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
-        # A claimer that is gone (a SIGKILLed stop) never finishes: its claim is taken over, by one caller only (the
-        # pid left in the file after the rename is the one that has it).
-        read_line "$dir/stopping"
-        if [ -n "$line" ] && ! kill -s 0 "$line" 2>/dev/null && echo $$ 2>/dev/null >"$dir/stopping.$$" &&
-            mv -f "$dir/stopping.$$" "$dir/stopping" && read_line "$dir/stopping" && [ "$line" = $$ ]; then
-            return 0
+        # A claimer that is gone (a SIGKILLed stop, its pid perhaps a stranger's by now) never finishes: its claim is
+        # taken over, by one caller only: the one whose link makes stopping.KEY (a link is made whole, or not at all).
+        current_claim
+        if [ -n "$claim" ] && ! claim_of $claim && echo "$me" 2>/dev/null >"$dir/claim.$$"; then
+            ln "$dir/claim.$$" "$dir/stopping.$claim_key" 2>/dev/null
+            taken=$?
+            rm -f "$dir/claim.$$"
+            [ "$taken" = 0 ] && return 0
         fi
         sleep 0.1
         waited=$((waited + 100))

@@ -44,7 +44,7 @@ public sealed class RunWrapperTests : IDisposable
     {
         string bin = _temp.Combine($"bin-{shell}");
         Directory.CreateDirectory(bin);
-        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill"] : ["sh"];
+        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm"] : ["sh"];
         foreach (string tool in tools.Where(t => !File.Exists(Path.Combine(bin, t))))
         {
             File.CreateSymbolicLink(Path.Combine(bin, tool), shell == "busybox" ? Which("busybox") : Which(shell == OldGrep ? "dash" : shell));
@@ -181,5 +181,98 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
         Assert.True(File.Exists(Path.Combine(dir, "done")));
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task Two_stops_that_find_a_dead_claimer_take_over_its_claim_one_of_them_only(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"exec sleep {sleep}");
+        string script = Script();
+        TimeSpan grace = TimeSpan.FromMinutes(1);
+        // Both stops see the dead claim before either takes it over; the interleaving is pinned by shims on PATH: an mv
+        // onto 'stopping' waits for the other stop to reach it too, and the second waits until the first is stopping
+        // the run. grep logs which stop looked for the run's processes: only the one that has the claim does.
+        string sync = _temp.Combine($"sync-{shell}");
+        Directory.CreateDirectory(sync);
+        string shims = _temp.Combine($"shims-{shell}");
+        Directory.CreateDirectory(shims);
+        string real(string tool) => shell == "busybox" ? $"{Which("busybox")} {tool}" : Which(tool);
+        Shim(shims, "grep", $"""
+            case "$*" in *TESTDISPATCH_RUN_ID=*) [ -n "$STOPPER" ] && echo "$STOPPER" >>'{sync}/stoppers' ;; esac
+            exec {real("grep")} "$@"
+            """);
+        Shim(shims, "mv", $$"""
+            case "$3" in */stopping) ;; *) exec {{real("mv")}} "$@" ;; esac
+            a1=$1 a2=$2 a3=$3
+            : >'{{sync}}/at-mv.'$$
+            n=0
+            while set -- '{{sync}}'/at-mv.*; [ $# -lt 2 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+            set -C
+            if ! { true >'{{sync}}/first'; } 2>/dev/null; then
+                n=0
+                while [ ! -s '{{sync}}/stoppers' ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+            fi
+            exec {{real("mv")}} "$a1" "$a2" "$a3"
+            """);
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
+        BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
+        File.WriteAllText(Path.Combine(dir, "stopping"), gone.StandardOutput);
+
+        Task<BufferedCommandResult>[] stops = [.. new[] { "1", "2" }.Select(n => Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel))
+            .WithEnvironmentVariables(e => e.Set("PATH", $"{shims}:{Machine(shell).Path}").Set("STOPPER", n)).ExecuteBufferedAsync().Task)];
+        BufferedCommandResult[] stopped = await Task.WhenAll(stops).WaitAsync(TimeSpan.FromSeconds(60));
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stopped.All(s => s.ExitCode == 0) && wrapper.ExitCode == 0, string.Concat(stopped.Select(s => s.StandardError)) + wrapper.StandardError);
+        Assert.Single(File.ReadAllLines(Path.Combine(sync, "stoppers")).Distinct());
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_stop_whose_killed_claimer_s_pid_went_to_a_stranger_is_taken_over_not_waited_for(string shell)
+    {
+        Assert.True(Environment.UserName == "root", "this test places a process at a chosen pid (/proc/sys/kernel/ns_last_pid), which needs root");
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        // The test outlives SIGTERM until 'release' is there: the first stop stays in its grace until it is killed.
+        Test(dir, $"trap '[ -f ../release ] && exit 0' TERM\nwhile :; do sleep 0.1; done");
+        string script = Script();
+        // Ten minutes' grace: a wait for the claimer (grace + 10 s) is far past the deadline below.
+        TimeSpan grace = TimeSpan.FromMinutes(10);
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null, what: "the test to start");
+        CommandTask<BufferedCommandResult> first = Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel)).ExecuteBufferedAsync();
+        string claim = await Eventually.Get(() => Line(dir, "stop") is not null && File.ReadAllText(Path.Combine(dir, "stopping")) is [.., '\n'] whole
+            ? whole : null, what: "the first stop to claim the run");
+        int claimer = int.Parse(claim.Split(' ', '\n')[0], System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.GetProcessById(claimer).Kill();
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // Its number is free once its group is empty (its last 'sleep 0.1' ends).
+        await Eventually.True(() => !Processes.InGroup(claimer), what: "the killed stop's process group to empty");
+        using StrangerAt stranger = await StrangerAt.StartAsync(claimer);
+        File.WriteAllText(Path.Combine(dir, "release"), "");
+
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel))
+            .ExecuteBufferedAsync().Task.WaitAsync(TimeSpan.FromSeconds(60));
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.True(stranger.Alive, $"the stranger at pid {claimer} was left alone");
+    }
+
+    private static void Shim(string bin, string tool, string body)
+    {
+        string path = Path.Combine(bin, tool);
+        File.WriteAllText(path, "#!/bin/sh\n" + body + "\n");
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
     }
 }

@@ -32,6 +32,31 @@ public static class Processes
         return found;
     }
 
+    /// <summary>Whether any process (a zombie too) is in process group <paramref name="group"/>.</summary>
+    public static bool InGroup(int group)
+    {
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+            {
+                continue;
+            }
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[2] == group.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    return true;
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return false;
+    }
+
     /// <summary>Kills a run's wrapper and everything of its test, at once (no grace): for cleaning up after a failed test.</summary>
     public static void StopRun(string runDir, string runId)
     {
