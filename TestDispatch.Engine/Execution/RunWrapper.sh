@@ -101,13 +101,20 @@ carrying() {
     fi
 }
 
+# The run's processes found by their environment: $swept their pids, $swept_starts "PID:START" of each as found, so a
+# pid that ends and goes to a stranger before it is signalled (pids wrap fast on a busy host) is not signalled.
 swept=
+swept_starts=
 sweep() {
     swept=
+    swept_starts=
     for f in $(carrying); do
         p=${f#/proc/}
         p=${p%/environ}
-        [ "$p" = $$ ] || swept="$swept $p"
+        [ "$p" = $$ ] && continue
+        start_of "$p" || continue
+        swept="$swept $p"
+        swept_starts="$swept_starts $p:$start"
     done
 }
 
@@ -116,7 +123,9 @@ signal_all() {
         kill -s "$1" $dd "-$group" 2>/dev/null
     fi
     sweep
-    for p in $swept; do kill -s "$1" "$p" 2>/dev/null; done
+    for e in $swept_starts; do
+        start_of "${e%%:*}" && [ "$start" = "${e#*:}" ] && kill -s "$1" "${e%%:*}" 2>/dev/null
+    done
 }
 
 # Whether any process of the run is alive (a zombie group leader counts until it is reaped).

@@ -12,6 +12,7 @@ namespace TestDispatch.Tests.Execution;
 /// reproduces a defect found in the build before the run wrapper.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(PidPlacement.Name)]
 public sealed class RunLifetimeTests : IDisposable
 {
     private readonly CliHarness _cli = new(defaults: """ "AgentIdle": "3s", "KillGrace": "5s" """);

@@ -10,6 +10,7 @@ namespace TestDispatch.Tests.Execution;
 /// and sleep, nothing else on PATH) and bash, in a run directory whose name is as hostile as a path gets.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(PidPlacement.Name)]
 public sealed class RunWrapperTests : IDisposable
 {
     private const string RunId = "0123456789ab";

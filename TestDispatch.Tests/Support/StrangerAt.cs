@@ -35,3 +35,14 @@ public sealed class StrangerAt : IDisposable
         _process.Dispose();
     }
 }
+
+/// <summary>
+/// The classes whose tests place a process at a chosen pid: rewinding ns_last_pid makes every recently freed pid on the
+/// host the next one given out, so every other test's process would meet recycled pids far sooner than on a real host.
+/// They run alone, after the parallel tests.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PidPlacement
+{
+    public const string Name = "pid placement";
+}
