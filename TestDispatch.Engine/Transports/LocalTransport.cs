@@ -94,8 +94,12 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
     {
         int? status = _children.TryGetValue(process.RunDir, out Task? child) && child is Task<CommandResult> { IsCompletedSuccessfully: true } ended
             ? ended.Result.ExitCode : null;
+        // The wrapper's own record of itself, once written, over what its launch saw: the process the launch started is
+        // not the wrapper if anything between them forked (setsid(1) does when its caller leads a process group).
+        (int Pid, long StartTicks) wrapper = WrapperState.Identity(Read(Path.Combine(process.RunDir, "wrapper"))) ??
+            (process.WrapperPid, process.WrapperStartTicks);
         return Task.FromResult(WrapperState.FromFiles(name => Read(Path.Combine(process.RunDir, name)), ProcFs.BootId(), ProcFs.Uptime(),
-            ProcFs.IsRunning(process.WrapperPid, process.WrapperStartTicks)) with { WrapperStatus = status });
+            ProcFs.IsRunning(wrapper.Pid, wrapper.StartTicks)) with { WrapperStatus = status });
     }
 
     /// <summary>The wrapper's files appearing (inotify, else a poll), or the end of a wrapper this agent started.</summary>

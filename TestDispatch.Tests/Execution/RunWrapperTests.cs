@@ -13,7 +13,8 @@ namespace TestDispatch.Tests.Execution;
 [Collection(PidPlacement.Name)]
 public sealed class RunWrapperTests : IDisposable
 {
-    private const string RunId = "0123456789ab";
+    // Each test its own run id: a test that fails must not leave processes a later test's sweep would find as its own.
+    private readonly string RunId = TestDispatch.Engine.Runs.RunIds.New();
     private readonly TempDir _temp = new("testdispatch-wrapper-");
 
     public void Dispose() => _temp.Dispose();

@@ -11,6 +11,8 @@ public sealed class StrangerAt : IDisposable
 
     public static async Task<StrangerAt> StartAsync(int pid)
     {
+        // A pid is also free only once no thread has that number (a thread id is a pid: /proc/TID exists though unlisted).
+        await Eventually.True(() => !Directory.Exists($"/proc/{pid}"), what: $"pid {pid} to be free");
         for (int attempt = 0; ; attempt++)
         {
             File.WriteAllText("/proc/sys/kernel/ns_last_pid", (pid - 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
