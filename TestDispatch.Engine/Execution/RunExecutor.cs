@@ -146,6 +146,13 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 await transport.FinishAsync(process, machine, agentStopping);
                 return Ending.Lost($"{machine.Name} restarted while the test ran (its boot id changed), so nothing of the test is left");
             }
+            if (!state.Done && !state.WrapperAlive)
+            {
+                // A wrapper seen gone before it was done is confirmed by a second look before its run is given up as
+                // lost: under heavy load one look at /proc has been seen to miss a live wrapper.
+                await Task.Delay(TimeSpan.FromMilliseconds(200), agentStopping);
+                state = await LookAsync(transport, process, null, new StrongBox<string>(), agentStopping) ?? state;
+            }
             if (state.Done || !state.WrapperAlive)
             {
                 break;
