@@ -222,11 +222,13 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
     {
         // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
-        // which the agent needs between every two tests. Whether it is stuck is decided on one reading of it with its
-        // items: between two items nothing runs for a moment, and the agent may take the next one at any time.
+        // which the agent needs between every two tests. A look costs the same whatever the batch's size (its items are
+        // made only once, at the end). Whether it is stuck is decided on one reading of it: between two items nothing
+        // runs for a moment, and the agent may take the next one at any time.
         Batch last = await WaitForAsync(
-            () => store.FindBatch(id).Batch is { } batch && (batch.IsTerminal || batch.Counts is { Pending: 0, Running: 0, Waiting: > 0 })
-                ? ShowBatch(batch.Id) is var full && (full.IsTerminal || IsStuck(full)) ? full : null
+            () => store.FindBatch(id).Batch is { } batch &&
+                  (batch.IsTerminal || store.IsStranded(batch.Id, e => config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags))))
+                ? ShowBatch(batch.Id) is var full && (full.IsTerminal || full.Counts is { Pending: 0, Running: 0 }) ? full : null
                 : null,
             cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
         if (!last.IsTerminal)
@@ -240,11 +242,6 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         }
         return last;
     }
-
-    /// <summary>Nothing of the batch runs and what waits, no machine this build can run tests on can take.</summary>
-    private static bool IsStuck(Batch batch) =>
-        batch.Counts is { Pending: 0, Running: 0, Waiting: > 0 } &&
-        batch.Items!.All(i => i.Status != BatchProgress.WaitingWord || i.ErrorCode is ErrorCodes.MachineUnknown or ErrorCodes.TransportUnsupported);
 
     /// <summary>
     /// Waiting items that no machine this build can run tests on can take say why in error_code: transport_unsupported

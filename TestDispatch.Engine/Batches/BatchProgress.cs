@@ -20,14 +20,25 @@ public static class BatchProgress
     public static Batch Describe(BatchRecord batch, IReadOnlyList<RunRecord> runs, bool withItems = false)
     {
         Dictionary<string, List<RunRecord>> attempts = AttemptsByEntry(runs);
-        List<BatchItem> items = new(batch.Entries.Count);
+        return Describe(batch, [.. batch.Entries.Select(e => attempts.GetValueOrDefault(e.Name) is { } tried ? (tried.Count, tried[^1]) : (0, (RunRecord?)null))],
+            withItems);
+    }
+
+    /// <summary>
+    /// The batch as the contract shows it, from how often each entry (in plan order) was tried and its latest run: what
+    /// the store keeps up to date for an open batch, so a waiter's look at a batch of 20,000 entries allocates nothing
+    /// per entry.
+    /// </summary>
+    public static Batch Describe(BatchRecord batch, IReadOnlyList<(int Tries, RunRecord? Last)> entries, bool withItems = false)
+    {
+        List<BatchItem>? items = withItems ? new(batch.Entries.Count) : null;
         int waiting = 0, pending = 0, running = 0, completed = 0, failed = 0, timeout = 0, interrupted = 0, dropped = 0;
         DateTimeOffset? lastEnd = batch.CancelledAt;
-        foreach (BatchEntry entry in batch.Entries)
+        for (int i = 0; i < batch.Entries.Count; i++)
         {
-            List<RunRecord>? tried = attempts.GetValueOrDefault(entry.Name);
-            RunRecord? last = tried?[^1];
-            string status = StatusOf(batch, entry, tried?.Count ?? 0, last);
+            BatchEntry entry = batch.Entries[i];
+            (int tries, RunRecord? last) = entries[i];
+            string status = StatusOf(batch, entry, tries, last);
             switch (status)
             {
                 case WaitingWord: waiting++; break;
@@ -48,7 +59,7 @@ public static class BatchProgress
             {
                 lastEnd = ended;
             }
-            if (withItems)
+            if (items is not null)
             {
                 items.Add(new BatchItem
                 {
@@ -57,7 +68,7 @@ public static class BatchProgress
                     Machine = entry.Machine,
                     Tags = entry.Machine is null ? entry.Tags : null,
                     Status = status,
-                    Attempts = tried?.Count ?? 0,
+                    Attempts = tries,
                     RunId = last?.Id,
                     RanOn = last?.Run.Machine,
                     ExitCode = last?.Run.ExitCode,
@@ -91,7 +102,7 @@ public static class BatchProgress
                 Interrupted = interrupted,
                 Dropped = dropped,
             },
-            Items = withItems ? items : null,
+            Items = items,
         };
     }
 

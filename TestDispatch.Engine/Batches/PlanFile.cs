@@ -37,7 +37,7 @@ public static class PlanFile
         {
             throw Invalid(path, ["the plan must be a JSON object: { \"name\": \"...\", \"entries\": [ ... ] }"]);
         }
-        UnknownKeys(root, TopKeys, "the plan", problems);
+        UnknownKeys(root, TopKeys, Where.Plan, problems);
 
         string name = fs.Path.GetFileNameWithoutExtension(full);
         if (root.TryGetProperty("name", out JsonElement nameElement))
@@ -61,10 +61,11 @@ public static class PlanFile
         {
             string baseDir = fs.Path.GetDirectoryName(full)!;
             Dictionary<string, int> seen = new(StringComparer.Ordinal);
+            Shared shared = new();
             int index = 0;
             foreach (JsonElement element in list.EnumerateArray())
             {
-                if (ReadEntry(fs, element, $"entries[{index}]", baseDir, config, problems) is { } entry)
+                if (ReadEntry(fs, element, new Where(index), baseDir, config, shared, problems) is { } entry)
                 {
                     if (seen.TryGetValue(entry.Name, out int first))
                     {
@@ -82,7 +83,8 @@ public static class PlanFile
         return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
     }
 
-    private static BatchEntry? ReadEntry(IFileSystem fs, JsonElement element, string where, string baseDir, LabConfig config, List<string> problems)
+    private static BatchEntry? ReadEntry(IFileSystem fs, JsonElement element, Where where, string baseDir, LabConfig config, Shared shared,
+        List<string> problems)
     {
         if (element.ValueKind != JsonValueKind.Object)
         {
@@ -93,7 +95,7 @@ public static class PlanFile
         string? name = OptionalString(element, "name", where, problems);
         if (name is not null)
         {
-            where = $"{where} ('{name}')";
+            where = where with { Name = name };
         }
         UnknownKeys(element, EntryKeys, where, problems);
 
@@ -108,8 +110,8 @@ public static class PlanFile
         }
         else
         {
-            directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir, baseDir));
-            if (!fs.Directory.Exists(directory))
+            (directory, bool exists) = shared.Resolve(fs, testDir, baseDir);
+            if (!exists)
             {
                 problems.Add($"{where}: test_dir '{testDir}' does not exist (resolved to {directory}); paths are relative to the plan file's folder");
                 directory = null;
@@ -181,15 +183,15 @@ public static class PlanFile
         }
         try
         {
-            TestManifest? manifest = TestManifest.Read(fs, directory);
+            (string dir, string hash, TestManifest? manifest) = shared.TestDir(fs, directory);
             return new BatchEntry
             {
                 Name = name ?? fs.Path.GetFileName(directory),
-                TestDir = directory,
-                TestDirHash = TestDirHasher.Compute(fs, directory),
+                TestDir = dir,
+                TestDirHash = hash,
                 Machine = machine,
-                Tags = tags ?? [],
-                Spec = new RunSpec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout),
+                Tags = shared.Tags(tags ?? []),
+                Spec = shared.Spec(new RunSpec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout)),
                 Retries = retries,
             };
         }
@@ -198,6 +200,54 @@ public static class PlanFile
             problems.Add($"{where}: {e.Message}");
             return null;
         }
+    }
+
+    /// <summary>Where in the plan a problem is ("entries[3] ('boot')"), made into words only for a problem.</summary>
+    private readonly record struct Where(int Index, string? Name = null)
+    {
+        public static readonly Where Plan = new(-1);
+
+        public override string ToString() =>
+            Index < 0 ? "the plan" : Name is null ? $"entries[{Index}]" : $"entries[{Index}] ('{Name}')";
+    }
+
+    /// <summary>
+    /// What entries of one plan have in common, worked out once: a plan of 20,000 entries of one test dir hashed it
+    /// 20,000 times, and held 20,000 copies of its path, hash, tags and spec.
+    /// </summary>
+    private sealed class Shared
+    {
+        private readonly Dictionary<string, (string Dir, bool Exists)> _resolved = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (string Dir, string Hash, TestManifest? Manifest)> _dirs = new(StringComparer.Ordinal);
+        private IReadOnlyList<string> _tags = [];
+        private RunSpec? _spec;
+
+        /// <summary>A test_dir as written, made absolute against the plan's folder, and whether it is a directory.</summary>
+        public (string Dir, bool Exists) Resolve(IFileSystem fs, string testDir, string baseDir)
+        {
+            if (!_resolved.TryGetValue(testDir, out var resolved))
+            {
+                string dir = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir, baseDir));
+                resolved = (dir, fs.Directory.Exists(dir));
+                _resolved[testDir] = resolved;
+            }
+            return resolved;
+        }
+
+        public (string Dir, string Hash, TestManifest? Manifest) TestDir(IFileSystem fs, string directory)
+        {
+            if (!_dirs.TryGetValue(directory, out var known))
+            {
+                known = (directory, TestDirHasher.Compute(fs, directory), TestManifest.Read(fs, directory));
+                _dirs[directory] = known;
+            }
+            return known;
+        }
+
+        public IReadOnlyList<string> Tags(IReadOnlyList<string> tags) => _tags.SequenceEqual(tags) ? _tags : _tags = tags;
+
+        public RunSpec Spec(RunSpec spec) =>
+            _spec is { } last && last.Timeout == spec.Timeout && last.Command.SequenceEqual(spec.Command) ? last : _spec = spec;
     }
 
     private static JsonDocument Parse(byte[] bytes, string path)
@@ -215,38 +265,54 @@ public static class PlanFile
 
     private static string FirstSentence(string message) => message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd();
 
-    private static void UnknownKeys(JsonElement element, string[] known, string where, List<string> problems)
+    private static void UnknownKeys(JsonElement element, string[] known, Where where, List<string> problems)
     {
-        foreach (JsonProperty property in element.EnumerateObject().Where(p => !known.Contains(p.Name)))
+        foreach (JsonProperty property in element.EnumerateObject())
         {
+            if (Array.Exists(known, property.NameEquals))
+            {
+                continue;
+            }
             problems.Add($"{where}: unknown field '{property.Name}'; the fields are {string.Join(", ", known)}");
         }
     }
 
-    private static string? OptionalString(JsonElement element, string key, string where, List<string> problems)
+    private static string? OptionalString(JsonElement element, string key, Where where, List<string> problems)
     {
         if (!element.TryGetProperty(key, out JsonElement value))
         {
             return null;
         }
-        if (value.ValueKind == JsonValueKind.String && value.GetString()!.Trim().Length > 0)
+        if (value.ValueKind == JsonValueKind.String && value.GetString() is { } text && text.Trim().Length > 0)
         {
-            return value.GetString()!;
+            return text;
         }
         problems.Add($"{where}: {key} must be a non-empty string, not {value.GetRawText()}");
         return null;
     }
 
-    private static IReadOnlyList<string>? OptionalStrings(JsonElement element, string key, string where, List<string> problems)
+    private static IReadOnlyList<string>? OptionalStrings(JsonElement element, string key, Where where, List<string> problems)
     {
         if (!element.TryGetProperty(key, out JsonElement value))
         {
             return null;
         }
-        if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 &&
-            value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0))
+        if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() is > 0 and int count)
         {
-            return [.. value.EnumerateArray().Select(v => v.GetString()!)];
+            string[] strings = new string[count];
+            int i = 0;
+            foreach (JsonElement item in value.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String || item.GetString() is not { Length: > 0 } text)
+                {
+                    break;
+                }
+                strings[i++] = text;
+            }
+            if (i == count)
+            {
+                return strings;
+            }
         }
         problems.Add($"{where}: {key} must be a non-empty list of non-empty strings, not {value.GetRawText()}");
         return null;

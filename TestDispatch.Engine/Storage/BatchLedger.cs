@@ -31,11 +31,17 @@ internal sealed class BatchLedger
 
     public BatchRecord Record { get; private set; }
 
+    /// <summary>Each entry's tries and latest run, in plan order (a live list: read it under the lock).</summary>
+    public IReadOnlyList<(int Tries, RunRecord? Last)> Entries => _entries;
+
     /// <summary>The batch's runs in creation order (a live list: copy it before letting go of the lock).</summary>
     public IReadOnlyList<RunRecord> Runs => _runs;
 
     /// <summary>Whether the batch can get no more work: no entry waits and none of its runs is still going.</summary>
     public bool IsOver => _waiting.Count == 0 && _active == 0;
+
+    /// <summary>Whether any of the batch's runs is still going (pending or running).</summary>
+    public bool HasActive => _active > 0;
 
     /// <summary>The entries waiting for a machine, in plan order.</summary>
     public IEnumerable<BatchEntry> Waiting

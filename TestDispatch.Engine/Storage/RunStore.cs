@@ -163,6 +163,13 @@ public sealed partial class RunStore
         _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Running || startable is null || startable(r)) ||
         OpenBatches().Any(b => b.Waiting.Any(runnable)));
 
+    /// <summary>
+    /// Whether an open batch can get no further, in one reading: nothing of it goes, and none of its waiting entries is
+    /// <paramref name="runnable"/>. Costs a look at the first waiting entries, not a pass over the batch.
+    /// </summary>
+    public bool IsStranded(string batchId, Func<BatchEntry, bool> runnable) => Locked(() =>
+        _index.Ledger(batchId) is { HasActive: false } ledger && ledger.Waiting.Any() && !ledger.Waiting.Any(runnable));
+
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
     public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>
     {
@@ -204,7 +211,7 @@ public sealed partial class RunStore
     {
         (List<(long Seq, Batch Batch)> hot, HashSet<string> hotIds, HistoryIndex history) = Locked(() =>
             (new List<(long Seq, Batch Batch)>(_index.BatchesNewestFirst().Take(limit ?? int.MaxValue)
-                .Select(b => (b.Seq, BatchProgress.Describe(b, RunsOfBatchLocked(b.Id, null), withItems)))),
+                .Select(b => (b.Seq, DescribeLocked(b, null, withItems)))),
              new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), _history.ReadIndex()));
         List<Batch> all = new(hot.Count);
         int next = 0;
@@ -223,7 +230,7 @@ public sealed partial class RunStore
                 all.Add(hot[next++].Batch);
             }
             // Runs of it still hot (a machine's last verdict, the newest few) are newer than its history copies.
-            all.Add(BatchProgress.Describe(old, Locked(() => RunsOfBatchLocked(old.Id, runs)), withItems));
+            all.Add(Locked(() => DescribeLocked(old, runs, withItems)));
         }
         while (next < hot.Count && all.Count < (limit ?? int.MaxValue))
         {
@@ -231,6 +238,12 @@ public sealed partial class RunStore
         }
         return all;
     }
+
+    /// <summary>A batch's progress: from its ledger while it is hot, else from its runs (<see cref="RunsOfBatchLocked"/>).</summary>
+    private Batch DescribeLocked(BatchRecord batch, List<RunRecord>? fromHistory, bool withItems) =>
+        _index.Ledger(batch.Id) is { } ledger && ReferenceEquals(ledger.Record, batch)
+            ? BatchProgress.Describe(batch, ledger.Entries, withItems)
+            : BatchProgress.Describe(batch, RunsOfBatchLocked(batch.Id, fromHistory), withItems);
 
     /// <summary>A batch's runs in creation order: its hot runs, with <paramref name="fromHistory"/> (or those history holds) for a batch in history.</summary>
     private List<RunRecord> RunsOfBatchLocked(string batchId, List<RunRecord>? fromHistory)
@@ -290,7 +303,7 @@ public sealed partial class RunStore
                         $"batch id prefix '{idOrPrefix}' matches several batches ({string.Join(", ", matches.Select(m => m.Id))}…); type more of the id");
             }
             BatchRecord record = matches[0];
-            return (record, BatchProgress.Describe(record, RunsOfBatchLocked(record.Id, null), withItems));
+            return (record, DescribeLocked(record, null, withItems));
         });
     }
 

@@ -30,6 +30,26 @@ public class PlanFileTests
         return PlanFile.Read(_fs, path, Config);
     }
 
+    [Fact]
+    public void Entries_of_one_test_dir_share_its_path_hash_tags_and_spec_and_the_dir_is_hashed_once()
+    {
+        (_, IReadOnlyList<BatchEntry> entries) = Read("""
+            { "entries": [
+                { "name": "a", "test_dir": "../tests/gpu", "tags": ["gpu"] },
+                { "name": "b", "test_dir": "/lab/tests/gpu/", "tags": ["gpu"] },
+                { "name": "c", "test_dir": "../tests/gpu", "tags": ["gpu"] },
+                { "name": "d", "test_dir": "../tests/boot", "machine": "rig-1" } ] }
+            """);
+
+        Assert.All(entries.Take(3), e => Assert.Same(entries[0].TestDir, e.TestDir));
+        Assert.All(entries.Take(3), e => Assert.Same(entries[0].TestDirHash, e.TestDirHash));
+        Assert.All(entries.Take(3), e => Assert.Same(entries[0].Tags, e.Tags));
+        Assert.All(entries.Take(3), e => Assert.Same(entries[0].Spec, e.Spec));
+        Assert.Equal(["make", "gpu"], entries[2].Spec.Command); // from the manifest, read once for all three
+        Assert.NotEqual(entries[0].TestDirHash, entries[3].TestDirHash);
+        Assert.Equal(["./run.sh"], entries[3].Spec.Command);
+    }
+
     private DispatchException Refused(string json)
     {
         var error = Assert.Throws<DispatchException>(() => Read(json));

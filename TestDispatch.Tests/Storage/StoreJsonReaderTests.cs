@@ -1,7 +1,9 @@
 using System.Collections;
+using System.IO.Abstractions.TestingHelpers;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 
@@ -119,6 +121,62 @@ public class StoreJsonReaderTests
         Assert.ThrowsAny<JsonException>(() => Parse(line));
     }
 
+    internal static BatchRecord FullBatch() => new()
+    {
+        Id = "b0c1d2e3f4a5",
+        Name = "nightly é",
+        Plan = "/plans/night ly.json",
+        Seq = 3,
+        CreatedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 0, 125, TimeSpan.FromHours(1)),
+        CancelledAt = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero),
+        RerunOf = "a0a1a2a3a4a5",
+        Entries =
+        [
+            new BatchEntry
+            {
+                Name = "boot", TestDir = "/tests/boot", TestDirHash = "hash-boot", Machine = "rig-07",
+                Spec = new RunSpec(["./run.sh", "--fast \"x\""], TimeSpan.FromMinutes(20)), Retries = 2,
+            },
+            .. Enumerable.Range(0, 3).Select(i => new BatchEntry
+            {
+                Name = $"gpu-{i}", TestDir = "/tests/gpu é", TestDirHash = "hash-gpu", Tags = ["x86", "gpu"],
+                Spec = new RunSpec(["./run.sh"], TimeSpan.FromMinutes(30)),
+            }),
+        ],
+    };
+
+    [Fact]
+    public void A_batch_line_is_what_the_generated_serializer_writes_and_reads_back_as_written()
+    {
+        BatchRecord written = FullBatch();
+        AssertNoPropertyIsDefault(written);
+        MockFileSystem fs = new();
+        fs.Directory.CreateDirectory("/state");
+        JournalFile journal = new(fs, "/state/journal.0.jsonl");
+
+        long end = journal.Append(new JournalEntry(null, written), 0, fsync: false);
+
+        byte[] line = fs.File.ReadAllBytes("/state/journal.0.jsonl");
+        Assert.Equal(line.Length, end);
+        Assert.Equal(Encoding.UTF8.GetString([.. JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(null, written), StoreJson.Default.JournalEntry), (byte)'\n']),
+            Encoding.UTF8.GetString(line));
+        BatchRecord read = Assert.Single(journal.ReadFrom(0, 0).Entries).Batch!;
+        AssertSameValues(written, read);
+    }
+
+    [Fact]
+    public void The_entries_of_a_batch_read_back_share_what_they_have_in_common()
+    {
+        BatchRecord read = Parse(JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(null, FullBatch()), StoreJson.Default.JournalEntry)).Batch!;
+
+        BatchEntry[] gpu = [.. read.Entries.Skip(1)];
+        Assert.All(gpu, e => Assert.Same(gpu[0].TestDir, e.TestDir));
+        Assert.All(gpu, e => Assert.Same(gpu[0].TestDirHash, e.TestDirHash));
+        Assert.All(gpu, e => Assert.Same(gpu[0].Tags, e.Tags));
+        Assert.All(gpu, e => Assert.Same(gpu[0].Spec, e.Spec));
+        Assert.NotSame(read.Entries[0].Spec, gpu[0].Spec);
+    }
+
     private static byte[] Line(RunRecord record) => JsonSerializer.SerializeToUtf8Bytes(new JournalEntry(record), StoreJson.Default.JournalEntry);
 
     private static RunRecord RoundTrip(RunRecord record) => Parse(Line(record)).Run!;
@@ -147,7 +205,7 @@ public class StoreJsonReaderTests
             object? field = property.GetValue(value);
             object? empty = property.PropertyType.IsValueType ? Activator.CreateInstance(property.PropertyType) : null;
             Assert.False(Equals(field, empty) || field is "", $"the sample leaves {value.GetType().Name}.{property.Name} at its default");
-            if (field is Run or RunSpec or RunProcess or Engine.Machines.Machine)
+            if (field is Run or RunSpec or RunProcess or Engine.Machines.Machine or BatchEntry)
             {
                 AssertNoPropertyIsDefault(field);
             }
@@ -162,13 +220,26 @@ public class StoreJsonReaderTests
             object? want = property.GetValue(expected);
             object? got = property.GetValue(actual);
             string name = $"{expected.GetType().Name}.{property.Name}";
-            if (want is Run or RunSpec or RunProcess or Engine.Machines.Machine && got is not null)
+            if (want is Run or RunSpec or RunProcess or Engine.Machines.Machine or BatchEntry && got is not null)
             {
                 AssertSameValues(want, got);
             }
             else if (want is IEnumerable items and not string)
             {
-                Assert.True(got is IEnumerable gotItems && items.Cast<object>().SequenceEqual(gotItems.Cast<object>()), $"{name} differs");
+                object[] wanted = [.. items.Cast<object>()];
+                object[] gotten = got is IEnumerable gotItems ? [.. gotItems.Cast<object>()] : [];
+                Assert.True(wanted.Length == gotten.Length, $"{name}: wrote {wanted.Length} items, read {gotten.Length}");
+                for (int i = 0; i < wanted.Length; i++)
+                {
+                    if (wanted[i] is BatchEntry)
+                    {
+                        AssertSameValues(wanted[i], gotten[i]);
+                    }
+                    else
+                    {
+                        Assert.True(Equals(wanted[i], gotten[i]), $"{name}[{i}]: wrote {wanted[i]}, read {gotten[i]}");
+                    }
+                }
             }
             else
             {
