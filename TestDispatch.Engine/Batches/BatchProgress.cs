@@ -20,7 +20,7 @@ public static class BatchProgress
     public static Batch Describe(BatchRecord batch, IReadOnlyList<RunRecord> runs, bool withItems = false)
     {
         Dictionary<string, List<RunRecord>> attempts = AttemptsByEntry(runs);
-        return Describe(batch, [.. batch.Entries.Select(e => attempts.GetValueOrDefault(e.Name) is { } tried ? (tried.Count, tried[^1]) : (0, (RunRecord?)null))],
+        return Describe(batch, [.. batch.Entries.Select(e => attempts.GetValueOrDefault(e.Name) is { } tried ? (tried.Count, LatestTry.Of(tried[^1])) : (0, (LatestTry?)null))],
             withItems);
     }
 
@@ -29,7 +29,7 @@ public static class BatchProgress
     /// the store keeps up to date for an open batch, so a waiter's look at a batch of 20,000 entries allocates nothing
     /// per entry.
     /// </summary>
-    public static Batch Describe(BatchRecord batch, IReadOnlyList<(int Tries, RunRecord? Last)> entries, bool withItems = false)
+    public static Batch Describe(BatchRecord batch, IReadOnlyList<(int Tries, LatestTry? Last)> entries, bool withItems = false)
     {
         List<BatchItem>? items = withItems ? new(batch.Entries.Count) : null;
         int waiting = 0, pending = 0, running = 0, completed = 0, failed = 0, timeout = 0, interrupted = 0, dropped = 0;
@@ -37,14 +37,14 @@ public static class BatchProgress
         for (int i = 0; i < batch.Entries.Count; i++)
         {
             BatchEntry entry = batch.Entries[i];
-            (int tries, RunRecord? last) = entries[i];
+            (int tries, LatestTry? last) = entries[i];
             string status = StatusOf(batch, entry, tries, last);
             switch (status)
             {
                 case WaitingWord: waiting++; break;
                 case DroppedWord: dropped++; break;
                 default:
-                    switch (last!.Run.Status)
+                    switch (last!.Status)
                     {
                         case RunStatus.Pending: pending++; break;
                         case RunStatus.Running: running++; break;
@@ -55,7 +55,7 @@ public static class BatchProgress
                     }
                     break;
             }
-            if (last?.Run.EndedAt is { } ended && (lastEnd is null || ended > lastEnd))
+            if (last?.EndedAt is { } ended && (lastEnd is null || ended > lastEnd))
             {
                 lastEnd = ended;
             }
@@ -70,9 +70,9 @@ public static class BatchProgress
                     Status = status,
                     Attempts = tries,
                     RunId = last?.Id,
-                    RanOn = last?.Run.Machine,
-                    ExitCode = last?.Run.ExitCode,
-                    ErrorCode = last?.Run.ErrorCode ?? "",
+                    RanOn = last?.Machine,
+                    ExitCode = last?.ExitCode,
+                    ErrorCode = last?.ErrorCode ?? "",
                 });
             }
         }
@@ -111,17 +111,17 @@ public static class BatchProgress
     /// goes or once it ended for good; waiting before its first run and after an infrastructure failure while it has
     /// retries left; dropped when its batch was cancelled before it ran.
     /// </summary>
-    public static string StatusOf(BatchRecord batch, BatchEntry entry, int tries, RunRecord? last)
+    public static string StatusOf(BatchRecord batch, BatchEntry entry, int tries, LatestTry? last)
     {
-        if (last is not null && !last.Run.Status.IsTerminal())
+        if (last is not null && !last.Status.IsTerminal())
         {
-            return last.Run.Status.ToWord();
+            return last.Status.ToWord();
         }
-        bool again = last is null || (ErrorCodes.IsRetryable(last.Run.ErrorCode) && tries <= entry.Retries);
-        return !again ? last!.Run.Status.ToWord()
+        bool again = last is null || (ErrorCodes.IsRetryable(last.ErrorCode) && tries <= entry.Retries);
+        return !again ? last!.Status.ToWord()
             : batch.CancelledAt is null ? WaitingWord
             : last is null ? DroppedWord
-            : last.Run.Status.ToWord();
+            : last.Status.ToWord();
     }
 
     private static Dictionary<string, List<RunRecord>> AttemptsByEntry(IReadOnlyList<RunRecord> runs)

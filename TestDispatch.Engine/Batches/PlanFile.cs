@@ -60,7 +60,8 @@ public static class PlanFile
         else
         {
             string baseDir = fs.Path.GetDirectoryName(full)!;
-            Dictionary<string, int> seen = new(StringComparer.Ordinal);
+            Dictionary<string, int> seen = new(list.GetArrayLength(), StringComparer.Ordinal);
+            entries.Capacity = list.GetArrayLength();
             Shared shared = new();
             int index = 0;
             foreach (JsonElement element in list.EnumerateArray())
@@ -99,7 +100,7 @@ public static class PlanFile
         }
         UnknownKeys(element, EntryKeys, where, problems);
 
-        string? testDir = OptionalString(element, "test_dir", where, problems);
+        string? testDir = OptionalString(element, "test_dir", where, problems, same: shared.LastTestDir);
         string? directory = null;
         if (testDir is null)
         {
@@ -110,6 +111,7 @@ public static class PlanFile
         }
         else
         {
+            shared.LastTestDir = testDir;
             (directory, bool exists) = shared.Resolve(fs, testDir, baseDir);
             if (!exists)
             {
@@ -119,7 +121,11 @@ public static class PlanFile
         }
 
         string? machine = OptionalString(element, "machine", where, problems);
-        IReadOnlyList<string>? tags = OptionalStrings(element, "tags", where, problems);
+        IReadOnlyList<string>? tags = OptionalStrings(element, "tags", where, problems, same: shared.LastTags);
+        if (tags is not null)
+        {
+            shared.LastTags = tags;
+        }
         if (machine is not null && tags is not null)
         {
             problems.Add($"{where}: give either machine or tags, not both");
@@ -136,7 +142,7 @@ public static class PlanFile
         {
             problems.Add($"{where}: machine '{machine}' is not configured; configured machines: {string.Join(", ", config.Machines.Select(m => m.Name))}");
         }
-        else if (tags is not null && !config.Machines.Any(m => m.CanRunTests && tags.All(m.Tags.Contains)))
+        else if (tags is not null && !shared.SomeMachineHasAll(tags, config))
         {
             problems.Add($"{where}: no configured machine that can run tests has all of the tags {string.Join(", ", tags)}; machines' tags: " +
                 string.Join("; ", config.Machines.Select(m =>
@@ -190,8 +196,8 @@ public static class PlanFile
                 TestDir = dir,
                 TestDirHash = hash,
                 Machine = machine,
-                Tags = shared.Tags(tags ?? []),
-                Spec = shared.Spec(new RunSpec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout)),
+                Tags = tags ?? [],
+                Spec = shared.Spec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout),
                 Retries = retries,
             };
         }
@@ -213,14 +219,29 @@ public static class PlanFile
 
     /// <summary>
     /// What entries of one plan have in common, worked out once: a plan of 20,000 entries of one test dir hashed it
-    /// 20,000 times, and held 20,000 copies of its path, hash, tags and spec.
+    /// 20,000 times, and held 20,000 copies of its path, hash, tags and spec. A value equal to the previous entry's is
+    /// that one (the reading compares the JSON with it before making a string), so a long plan reads in little garbage.
     /// </summary>
     private sealed class Shared
     {
         private readonly Dictionary<string, (string Dir, bool Exists)> _resolved = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (string Dir, string Hash, TestManifest? Manifest)> _dirs = new(StringComparer.Ordinal);
-        private IReadOnlyList<string> _tags = [];
         private RunSpec? _spec;
+        private (IReadOnlyList<string> Tags, bool Found)? _tagsChecked;
+
+        public string? LastTestDir { get; set; }
+
+        public IReadOnlyList<string>? LastTags { get; set; }
+
+        /// <summary>Whether a configured machine that can run tests has all of <paramref name="tags"/>.</summary>
+        public bool SomeMachineHasAll(IReadOnlyList<string> tags, LabConfig config)
+        {
+            if (_tagsChecked is not { } known || !ReferenceEquals(known.Tags, tags))
+            {
+                _tagsChecked = known = (tags, config.Machines.Any(m => m.CanRunTests && tags.All(m.Tags.Contains)));
+            }
+            return known.Found;
+        }
 
         /// <summary>A test_dir as written, made absolute against the plan's folder, and whether it is a directory.</summary>
         public (string Dir, bool Exists) Resolve(IFileSystem fs, string testDir, string baseDir)
@@ -244,10 +265,10 @@ public static class PlanFile
             return known;
         }
 
-        public IReadOnlyList<string> Tags(IReadOnlyList<string> tags) => _tags.SequenceEqual(tags) ? _tags : _tags = tags;
-
-        public RunSpec Spec(RunSpec spec) =>
-            _spec is { } last && last.Timeout == spec.Timeout && last.Command.SequenceEqual(spec.Command) ? last : _spec = spec;
+        public RunSpec Spec(IReadOnlyList<string> command, TimeSpan timeout) =>
+            _spec is { } last && last.Timeout == timeout && (ReferenceEquals(last.Command, command) || last.Command.SequenceEqual(command))
+                ? last
+                : _spec = new RunSpec(command, timeout);
     }
 
     private static JsonDocument Parse(byte[] bytes, string path)
@@ -269,7 +290,7 @@ public static class PlanFile
     {
         foreach (JsonProperty property in element.EnumerateObject())
         {
-            if (Array.Exists(known, property.NameEquals))
+            if (IsOneOf(property, known))
             {
                 continue;
             }
@@ -277,11 +298,28 @@ public static class PlanFile
         }
     }
 
-    private static string? OptionalString(JsonElement element, string key, Where where, List<string> problems)
+    private static bool IsOneOf(JsonProperty property, string[] names)
+    {
+        foreach (string name in names)
+        {
+            if (property.NameEquals(name))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <param name="same">A value this one may equal (the previous entry's), returned instead of a new string if it does.</param>
+    private static string? OptionalString(JsonElement element, string key, Where where, List<string> problems, string? same = null)
     {
         if (!element.TryGetProperty(key, out JsonElement value))
         {
             return null;
+        }
+        if (same is not null && value.ValueKind == JsonValueKind.String && value.ValueEquals(same))
+        {
+            return same;
         }
         if (value.ValueKind == JsonValueKind.String && value.GetString() is { } text && text.Trim().Length > 0)
         {
@@ -291,7 +329,9 @@ public static class PlanFile
         return null;
     }
 
-    private static IReadOnlyList<string>? OptionalStrings(JsonElement element, string key, Where where, List<string> problems)
+    /// <param name="same">A list this one may equal (the previous entry's), returned instead of a new one if it does.</param>
+    private static IReadOnlyList<string>? OptionalStrings(JsonElement element, string key, Where where, List<string> problems,
+        IReadOnlyList<string>? same = null)
     {
         if (!element.TryGetProperty(key, out JsonElement value))
         {
@@ -299,6 +339,10 @@ public static class PlanFile
         }
         if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() is > 0 and int count)
         {
+            if (same is not null && Equal(value, same))
+            {
+                return same;
+            }
             string[] strings = new string[count];
             int i = 0;
             foreach (JsonElement item in value.EnumerateArray())
@@ -316,6 +360,23 @@ public static class PlanFile
         }
         problems.Add($"{where}: {key} must be a non-empty list of non-empty strings, not {value.GetRawText()}");
         return null;
+    }
+
+    private static bool Equal(JsonElement array, IReadOnlyList<string> strings)
+    {
+        if (array.GetArrayLength() != strings.Count)
+        {
+            return false;
+        }
+        int i = 0;
+        foreach (JsonElement item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || !item.ValueEquals(strings[i++]))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static DispatchException Invalid(string path, List<string> problems) => new(ErrorCodes.PlanInvalid,

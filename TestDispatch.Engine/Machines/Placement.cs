@@ -38,13 +38,13 @@ public sealed class Placement(IReadOnlyList<Machine> machines, FleetRecord fleet
     /// Whether <paramref name="machine"/> takes the waiting <paramref name="entry"/>, whose latest run (if it was tried)
     /// is <paramref name="last"/>.
     /// </summary>
-    public bool Takes(string machine, BatchEntry entry, RunRecord? last)
+    public bool Takes(string machine, BatchEntry entry, LatestTry? last)
     {
         if (!InService(machine))
         {
             return false;
         }
-        if (_open || last is null || last.Run.Machine != machine || !ErrorCodes.IsRetryable(last.Run.ErrorCode))
+        if (_open || last is null || last.Machine != machine || !ErrorCodes.IsRetryable(last.ErrorCode))
         {
             return true;
         }

@@ -4,44 +4,55 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// One batch in the index: its runs in creation order, each entry's tries and latest run, and the entries waiting for
-/// a machine in plan order, all kept up to date as its runs change. Taking the next item then costs a look at the
+/// One batch in the index: each entry's tries and latest try, its runs still going, and the entries waiting for a
+/// machine in plan order, all kept up to date as its runs change. Taking the next item then costs a look at the
 /// first waiting entries instead of a pass over the whole batch and its runs, which made a batch of 4000 entries
 /// spend 3.7 ms per item under state.lock (quadratic in its size).
 /// </summary>
+/// <remarks>
+/// It holds no ended run: those may go to history while the batch is still open (compaction moves them like any cold
+/// run), and what the batch needs of them, per entry, is its count of tries and a <see cref="LatestTry"/>. The snapshot
+/// keeps that for the runs it no longer holds (<see cref="TriesBeyond"/>); the ledger starts from it and adds the hot runs.
+/// </remarks>
 internal sealed class BatchLedger
 {
     private readonly Dictionary<string, int> _entryIndex = new(StringComparer.Ordinal);
-    private readonly (int Tries, RunRecord? Last)[] _entries;
-    private readonly Dictionary<string, int> _runSlots = new(StringComparer.Ordinal);
+    private readonly (int Tries, LatestTry? Last)[] _entries;
+    private readonly HashSet<string> _active = new(StringComparer.Ordinal);
     private readonly SortedSet<int> _waiting = [];
-    private readonly List<RunRecord> _runs = [];
-    private int _active;
 
-    public BatchLedger(BatchRecord batch)
+    /// <param name="tried">What runs no longer in the hot state made of the entries (from the snapshot), if any.</param>
+    public BatchLedger(BatchRecord batch, IReadOnlyList<EntryTries>? tried = null)
     {
         Record = batch;
-        _entries = new (int, RunRecord?)[batch.Entries.Count];
+        _entries = new (int, LatestTry?)[batch.Entries.Count];
         for (int i = 0; i < batch.Entries.Count; i++)
         {
             _entryIndex[batch.Entries[i].Name] = i;
+        }
+        foreach (EntryTries entry in tried ?? [])
+        {
+            if ((uint)entry.Entry < (uint)_entries.Length)
+            {
+                _entries[entry.Entry] = (entry.Tries, entry.Last);
+            }
         }
         UpdateAllEntries();
     }
 
     public BatchRecord Record { get; private set; }
 
-    /// <summary>Each entry's tries and latest run, in plan order (a live list: read it under the lock).</summary>
-    public IReadOnlyList<(int Tries, RunRecord? Last)> Entries => _entries;
+    /// <summary>Each entry's tries and latest try, in plan order (a live list: read it under the lock).</summary>
+    public IReadOnlyList<(int Tries, LatestTry? Last)> Entries => _entries;
 
-    /// <summary>The batch's runs in creation order (a live list: copy it before letting go of the lock).</summary>
-    public IReadOnlyList<RunRecord> Runs => _runs;
+    /// <summary>The ids of the batch's runs still going (a live set: copy it before letting go of the lock).</summary>
+    public IReadOnlyCollection<string> ActiveRuns => _active;
 
     /// <summary>Whether the batch can get no more work: no entry waits and none of its runs is still going.</summary>
-    public bool IsOver => _waiting.Count == 0 && _active == 0;
+    public bool IsOver => _waiting.Count == 0 && _active.Count == 0;
 
     /// <summary>Whether any of the batch's runs is still going (pending or running).</summary>
-    public bool HasActive => _active > 0;
+    public bool HasActive => _active.Count > 0;
 
     /// <summary>The entries waiting for a machine, in plan order.</summary>
     public IEnumerable<BatchEntry> Waiting
@@ -55,8 +66,8 @@ internal sealed class BatchLedger
         }
     }
 
-    /// <summary>The entries waiting for a machine, in plan order, each with its latest run (null before its first try).</summary>
-    public IEnumerable<(BatchEntry Entry, RunRecord? Last)> WaitingWithLast
+    /// <summary>The entries waiting for a machine, in plan order, each with its latest try (null before its first).</summary>
+    public IEnumerable<(BatchEntry Entry, LatestTry? Last)> WaitingWithLast
     {
         get
         {
@@ -74,36 +85,54 @@ internal sealed class BatchLedger
         UpdateAllEntries();
     }
 
-    /// <summary>A run of this batch, new or changed.</summary>
-    public void Apply(RunRecord run)
+    /// <summary>A run of this batch, new (<paramref name="isNew"/>: the hot state did not hold it) or changed.</summary>
+    public void Apply(RunRecord run, bool isNew)
     {
-        RunRecord? previous = null;
-        if (_runSlots.TryGetValue(run.Id, out int slot))
+        if (run.Run.Status.IsTerminal())
         {
-            previous = _runs[slot];
-            _runs[slot] = run;
+            _active.Remove(run.Id);
         }
         else
         {
-            _runSlots[run.Id] = _runs.Count;
-            _runs.Add(run);
+            _active.Add(run.Id);
         }
-        _active += (run.Run.Status.IsTerminal() ? 0 : 1) - (previous is not null && !previous.Run.Status.IsTerminal() ? 1 : 0);
         if (run.Run.PlanEntry is { } name && _entryIndex.TryGetValue(name, out int i))
         {
-            (int tries, RunRecord? last) = _entries[i];
-            if (previous is null)
+            (int tries, LatestTry? last) = _entries[i];
+            if (isNew)
             {
                 tries++;
             }
             if (last is null || last.Id == run.Id || run.Seq > last.Seq)
             {
-                last = run;
+                last = LatestTry.Of(run);
             }
             _entries[i] = (tries, last);
             UpdateEntry(i);
         }
     }
+
+    /// <summary>
+    /// What the snapshot keeps of this batch when it holds only <paramref name="hotTries"/> of its runs (tries per entry
+    /// index): per entry, the tries made by the other runs, with its latest try; null when the hot runs are all of them.
+    /// </summary>
+    public BatchTries? TriesBeyond(IReadOnlyDictionary<int, int>? hotTries)
+    {
+        List<EntryTries> beyond = [];
+        for (int i = 0; i < _entries.Length; i++)
+        {
+            (int tries, LatestTry? last) = _entries[i];
+            int elsewhere = tries - (hotTries?.GetValueOrDefault(i) ?? 0);
+            if (elsewhere > 0 && last is not null)
+            {
+                beyond.Add(new EntryTries(i, elsewhere, last));
+            }
+        }
+        return beyond.Count > 0 ? new BatchTries(Record.Id, beyond) : null;
+    }
+
+    /// <summary>The index in the plan of the entry <paramref name="run"/> was made for, or -1.</summary>
+    public int EntryOf(RunRecord run) => run.Run.PlanEntry is { } name && _entryIndex.TryGetValue(name, out int i) ? i : -1;
 
     private void UpdateAllEntries()
     {
@@ -115,7 +144,7 @@ internal sealed class BatchLedger
 
     private void UpdateEntry(int i)
     {
-        (int tries, RunRecord? last) = _entries[i];
+        (int tries, LatestTry? last) = _entries[i];
         if (BatchProgress.StatusOf(Record, Record.Entries[i], tries, last) == BatchProgress.WaitingWord)
         {
             _waiting.Add(i);

@@ -138,31 +138,8 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
     private static void WriteBatch(Utf8JsonWriter writer, BatchRecord batch)
     {
         writer.WriteStartObject();
-        writer.WriteStartObject("batch"u8);
-        writer.WriteString("id"u8, batch.Id);
-        writer.WriteString("name"u8, batch.Name);
-        writer.WriteString("plan"u8, batch.Plan);
-        writer.WriteNumber("seq"u8, batch.Seq);
-        writer.WriteString("created_at"u8, batch.CreatedAt);
-        if (batch.CancelledAt is { } cancelled)
-        {
-            writer.WriteString("cancelled_at"u8, cancelled);
-        }
-        if (batch.RerunOf is { } rerunOf)
-        {
-            writer.WriteString("rerun_of"u8, rerunOf);
-        }
-        writer.WriteStartArray("entries"u8);
-        foreach (BatchEntry item in batch.Entries)
-        {
-            JsonSerializer.Serialize(writer, item, StoreJson.Default.BatchEntry);
-            if (writer.BytesPending > 1 << 16)
-            {
-                writer.Flush();
-            }
-        }
-        writer.WriteEndArray();
-        writer.WriteEndObject();
+        writer.WritePropertyName("batch"u8);
+        BatchFiles.Write(writer, batch, withEntries: true);
         writer.WriteEndObject();
     }
 

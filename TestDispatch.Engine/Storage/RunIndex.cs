@@ -24,16 +24,25 @@ internal sealed class RunIndex
 
     public long MaxSeq { get; private set; }
 
-    /// <summary>Replaces everything with <paramref name="records"/> (a snapshot, in creation order).</summary>
-    public void Load(IReadOnlyList<RunRecord> records, IReadOnlyList<BatchRecord> batches, long seqFloor = 0, long batchSeqFloor = 0)
+    /// <summary>
+    /// Replaces everything with <paramref name="records"/> (a snapshot, in creation order) and <paramref name="batches"/>,
+    /// whose tries by runs the snapshot no longer holds are <paramref name="tried"/>.
+    /// </summary>
+    public void Load(IReadOnlyList<RunRecord> records, IReadOnlyList<BatchRecord> batches, IReadOnlyList<BatchTries>? tried = null,
+        long seqFloor = 0, long batchSeqFloor = 0)
     {
         MaxBatchSeq = 0;
         _batches.Clear();
         _batchOrder.Clear();
         _openBatches.Clear();
+        Dictionary<string, IReadOnlyList<EntryTries>> triedByBatch = new(StringComparer.Ordinal);
+        foreach (BatchTries batch in tried ?? [])
+        {
+            triedByBatch[batch.Batch] = batch.Entries;
+        }
         foreach (BatchRecord batch in batches)
         {
-            Apply(batch);
+            Add(batch, triedByBatch.GetValueOrDefault(batch.Id));
         }
         _byId.Clear();
         _order.Clear();
@@ -61,7 +70,7 @@ internal sealed class RunIndex
         slot = record;
         if (record.Run.BatchId is { } batchId && _batches.TryGetValue(batchId, out BatchLedger? batch))
         {
-            batch.Apply(record);
+            batch.Apply(record, isNew: !known);
         }
         MaxSeq = Math.Max(MaxSeq, record.Seq);
 
@@ -92,14 +101,49 @@ internal sealed class RunIndex
         if (_batches.TryGetValue(batch.Id, out BatchLedger? known))
         {
             known.Update(batch);
+            MaxBatchSeq = Math.Max(MaxBatchSeq, batch.Seq);
         }
         else
         {
-            _batches[batch.Id] = new BatchLedger(batch);
-            _batchOrder.Add(batch.Id);
-            _openBatches.Add(batch.Id);
+            Add(batch, null);
         }
+    }
+
+    private void Add(BatchRecord batch, IReadOnlyList<EntryTries>? tried)
+    {
+        _batches[batch.Id] = new BatchLedger(batch, tried);
+        _batchOrder.Add(batch.Id);
+        _openBatches.Add(batch.Id);
         MaxBatchSeq = Math.Max(MaxBatchSeq, batch.Seq);
+    }
+
+    /// <summary>
+    /// What a snapshot of <paramref name="hotRuns"/> must keep of the hot batches' other runs (gone to history, or
+    /// going): per batch, the tries those runs made of each entry, with its latest try.
+    /// </summary>
+    public List<BatchTries> TriesBeyond(IEnumerable<RunRecord> hotRuns)
+    {
+        Dictionary<string, Dictionary<int, int>> hotTries = new(StringComparer.Ordinal);
+        foreach (RunRecord run in hotRuns)
+        {
+            if (run.Run.BatchId is { } batchId && _batches.TryGetValue(batchId, out BatchLedger? ledger) && ledger.EntryOf(run) is >= 0 and int i)
+            {
+                if (!hotTries.TryGetValue(batchId, out Dictionary<int, int>? tries))
+                {
+                    hotTries[batchId] = tries = [];
+                }
+                tries[i] = tries.GetValueOrDefault(i) + 1;
+            }
+        }
+        List<BatchTries> beyond = [];
+        foreach (string batchId in _batchOrder)
+        {
+            if (_batches[batchId].TriesBeyond(hotTries.GetValueOrDefault(batchId)) is { } tried)
+            {
+                beyond.Add(tried);
+            }
+        }
+        return beyond;
     }
 
     public long MaxBatchSeq { get; private set; }
@@ -111,8 +155,9 @@ internal sealed class RunIndex
 
     public IEnumerable<string> BatchIds => _batches.Keys;
 
-    /// <summary>A batch's runs in creation order (a live list: copy it before letting go of the lock).</summary>
-    public IReadOnlyList<RunRecord> RunsOfBatch(string batchId) => _batches.GetValueOrDefault(batchId)?.Runs ?? [];
+    /// <summary>A hot batch's runs still going, oldest first.</summary>
+    public List<RunRecord> ActiveRunsOfBatch(string batchId) =>
+        [.. (_batches.GetValueOrDefault(batchId)?.ActiveRuns ?? []).Select(id => _byId[id]).OrderBy(r => r.Seq)];
 
     public IEnumerable<BatchRecord> BatchesNewestFirst()
     {

@@ -59,12 +59,13 @@ public sealed partial class RunStore
     private T LockedOnce<T>(Func<T> action)
     {
         Snapshot? parsed = null;
+        bool readUnderLock = false;
         while (true)
         {
             using (AcquireStateLock())
             {
                 long generation = _snapshot.ReadGeneration();
-                if (generation == _generation || parsed is not null)
+                if (generation == _generation || parsed is not null || readUnderLock)
                 {
                     if (CatchUp(generation, parsed))
                     {
@@ -76,9 +77,21 @@ public sealed partial class RunStore
             // A new snapshot (first load, or another process compacted): parse it without the state lock, which
             // takes long enough at 100k runs to stall every other process. A renamed-in snapshot never changes;
             // CatchUp uses it if it is still the current one, else reads the newer one under the lock.
-            parsed = _snapshot.Read();
+            try
+            {
+                parsed = _snapshot.Read(KnownEntries);
+            }
+            catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
+            {
+                // A compaction since the generation was read may have removed a batch file this older snapshot names:
+                // read again under the lock, where what is damaged is really damaged.
+                readUnderLock = true;
+            }
         }
     }
+
+    /// <summary>The entries of a batch this instance holds (they never change), so a new snapshot need not parse them again.</summary>
+    private IReadOnlyList<BatchEntry>? KnownEntries(string batchId) => _index.GetBatch(batchId)?.Entries;
 
     private IDisposable AcquireStateLock()
     {
@@ -103,13 +116,25 @@ public sealed partial class RunStore
         bool loaded = false;
         if (generation != _generation)
         {
-            Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read();
-            _index.Load(snapshot.Runs, snapshot.Batches ?? [], snapshot.SeqFloor, snapshot.BatchSeqFloor);
+            Snapshot snapshot = parsed?.Generation == generation ? parsed : _snapshot.Read(KnownEntries);
+            if (snapshot.HistoryGeneration > 0 && !_fs.File.Exists(Paths.HistoryIndex))
+            {
+                throw StateCorruption.At(Paths.HistoryIndex,
+                    $"it is missing, but {Paths.Snapshot} was written when it existed: every run in history would be hidden");
+            }
+            bool replacing = _index.Count > 0 || _index.BatchIds.Any();
+            _index.Load(snapshot.Runs, snapshot.Batches ?? [], snapshot.Tried, snapshot.SeqFloor, snapshot.BatchSeqFloor);
             // Everything may have changed: no cursor from before answers any more.
             ForgetChanges();
             SwitchTo(snapshot.Generation);
             Version++;
             loaded = true;
+            if (replacing)
+            {
+                // The whole hot state this process held is garbage now, and long since promoted past gen0: left to the
+                // GC's own pace, a waiter on a 20,000-entry batch carried every reload's old state (91 MiB at the end).
+                GC.Collect();
+            }
         }
 
         (List<JournalEntry> entries, long offset, int lines) = _journal!.ReadFrom(_journalOffset, _journalLines);
@@ -214,8 +239,10 @@ public sealed partial class RunStore
     }
 
     /// <summary>
-    /// What may leave the hot state: terminal runs that are not a machine's last verdict, not among the newest
-    /// <see cref="StoreOptions.RecentRuns"/>, and not of an open batch; and the batches that are over.
+    /// What may leave the hot state: terminal runs that are not a machine's last verdict and not among the newest
+    /// <see cref="StoreOptions.RecentRuns"/>, and the batches that are over. An open batch's ended runs go too: the
+    /// batch keeps what it needs of them (<see cref="BatchLedger"/>), so a batch of 20,000 entries near its end does not
+    /// make every command read 20,000 runs.
     /// </summary>
     private (List<RunRecord> Runs, List<BatchRecord> Batches) SelectCold()
     {
@@ -231,8 +258,7 @@ public sealed partial class RunStore
         List<RunRecord> runs = [];
         foreach (RunRecord record in _index.InCreationOrderLazy())
         {
-            if (record.Run.Status.IsTerminal() && !keep.Contains(record.Id) &&
-                (record.Run.BatchId is not { } batchId || _index.Ledger(batchId) is not { IsOver: false }))
+            if (record.Run.Status.IsTerminal() && !keep.Contains(record.Id))
             {
                 runs.Add(record);
             }
@@ -271,7 +297,9 @@ public sealed partial class RunStore
     {
         long next = _generation + 1;
         long seqFloor = Math.Max(_index.MaxSeq, history.SeqFloor), batchSeqFloor = Math.Max(_index.MaxBatchSeq, history.BatchSeqFloor);
-        _snapshot.Stage(new Snapshot(next, hotRuns, hotBatches, seqFloor, batchSeqFloor));
+        HashSet<string> staying = [.. hotBatches.Select(b => b.Id)];
+        List<BatchTries> tried = [.. _index.TriesBeyond(hotRuns).Where(t => staying.Contains(t.Batch))];
+        _snapshot.Stage(new Snapshot(next, hotRuns, hotBatches, seqFloor, batchSeqFloor, tried, history.Generation));
         CrashPoints.Reached("snapshot-staged");
         _snapshot.Publish();
         CrashPoints.Reached("snapshot-renamed");
@@ -279,7 +307,7 @@ public sealed partial class RunStore
         SwitchTo(next);
         if (reload)
         {
-            _index.Load(hotRuns, hotBatches, seqFloor, batchSeqFloor);
+            _index.Load(hotRuns, hotBatches, tried, seqFloor, batchSeqFloor);
             ForgetChanges();
             Version++;
         }
@@ -294,6 +322,7 @@ public sealed partial class RunStore
                 TryDelete(old);
             }
         }
+        _snapshot.RemoveBatchFilesBut(hotBatches.Select(b => b.Id).ToHashSet(StringComparer.Ordinal));
         if (reload)
         {
             _history.RemoveLeftovers(history);

@@ -203,7 +203,7 @@ public sealed partial class RunStore
         {
             batch = Write(batch with { CancelledAt = _clock.GetUtcNow() });
         }
-        return (batch, (IReadOnlyList<RunRecord>)[.. _index.RunsOfBatch(id).Where(r => !r.Run.Status.IsTerminal())]);
+        return (batch, (IReadOnlyList<RunRecord>)_index.ActiveRunsOfBatch(id));
     });
 
     /// <summary>Batches, newest first, with their progress (and items, when <paramref name="withItems"/>); at most <paramref name="limit"/>.</summary>
@@ -245,13 +245,9 @@ public sealed partial class RunStore
             ? BatchProgress.Describe(batch, ledger.Entries, withItems)
             : BatchProgress.Describe(batch, RunsOfBatchLocked(batch.Id, fromHistory), withItems);
 
-    /// <summary>A batch's runs in creation order: its hot runs, with <paramref name="fromHistory"/> (or those history holds) for a batch in history.</summary>
+    /// <summary>A batch's runs in creation order: those history holds (or <paramref name="fromHistory"/>) with its hot runs.</summary>
     private List<RunRecord> RunsOfBatchLocked(string batchId, List<RunRecord>? fromHistory)
     {
-        if (_index.Ledger(batchId) is { } ledger)
-        {
-            return [.. ledger.Runs];
-        }
         fromHistory ??= _history.RunsOfBatch(_history.ReadIndex(), batchId);
         Dictionary<string, RunRecord> runs = new(StringComparer.Ordinal);
         foreach (RunRecord run in fromHistory)

@@ -9,12 +9,13 @@ namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// snapshot.json: replaced atomically (temp, fsync, rename, fsync dir), so a reader sees the old or
-/// the new snapshot, never half of one. A <see cref="SnapshotHeader"/> line, then one run per line: a newline is
+/// the new snapshot, never half of one. A header line (see <see cref="WriteTo"/>), then one run per line: a newline is
 /// never inside a record, so the runs split into parts that parse in parallel, one per core.
 /// </summary>
 internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability? durability = null)
 {
     private readonly Durability _durability = durability ?? new Durability(LibcFsync.For(fs));
+    private BatchFiles Batches => new(fs, paths, _durability);
 
     /// <summary>The generation of the current snapshot, reading only its first bytes; 0 when there is none.</summary>
     public long ReadGeneration()
@@ -50,9 +51,15 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         throw StateCorruption.At(paths.Snapshot, "it does not start with a generation number");
     }
 
-    public Snapshot Read()
+    /// <summary>
+    /// The current snapshot. <paramref name="knownEntries"/> gives the entries of a batch this process already holds: a
+    /// batch's entries never change once submitted, so they are not parsed again (20,000 entries are 4.7 MB of JSON, and
+    /// a waiter reloads the snapshot at every compaction of a long batch).
+    /// </summary>
+    public Snapshot Read(Func<string, IReadOnlyList<BatchEntry>?>? knownEntries = null)
     {
         byte[] bytes;
+        int length;
         try
         {
             if (!fs.File.Exists(paths.Snapshot))
@@ -60,29 +67,37 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
                 return new Snapshot(0, []);
             }
             using Stream stream = Open();
-            // Read whole, then parse: the parts need the bytes, and parsing from the stream cost several times more.
-            bytes = GC.AllocateUninitializedArray<byte>(checked((int)stream.Length));
+            // Read whole, then parse: the parts need the bytes, and parsing from the stream cost several times more. Not
+            // from a pool: a pool keeps the largest buffer it was given for the process's life (RunStore collects it).
+            length = checked((int)stream.Length);
+            bytes = GC.AllocateUninitializedArray<byte>(length);
             stream.ReadExactly(bytes);
         }
         catch (Exception e) when (StorageFailure.IsIo(e))
         {
             throw StorageFailure.Read(paths.Snapshot, e);
         }
-        return Parse(bytes);
+        return Parse(bytes, length, 1 << 20, knownEntries);
     }
 
     /// <summary>Parses a snapshot's bytes: its run lines in parallel, in parts of at least <paramref name="minPartBytes"/>.</summary>
-    internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20)
+    internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20) => Parse(bytes, bytes.Length, minPartBytes, null);
+
+    private Snapshot Parse(byte[] bytes, int length, int minPartBytes, Func<string, IReadOnlyList<BatchEntry>?>? knownEntries)
     {
-        Utf8JsonReader header = new(bytes, ManyValues);
-        (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches, long seqFloor, long batchSeqFloor) =
-            Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r));
+        Utf8JsonReader header = new(bytes.AsSpan(0, length), ManyValues);
+        (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches, long seqFloor, long batchSeqFloor, List<BatchTries>? tried, long historyGeneration) =
+            Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r), new StoreJsonReader
+            {
+                KnownEntries = knownEntries,
+                EntriesElsewhere = (id, count) => knownEntries?.Invoke(id) ?? Batches.ReadEntries(id, count),
+            });
         if (runs is not null)
         {
-            return new Snapshot(generation, runs, batches, seqFloor, batchSeqFloor);
+            return new Snapshot(generation, runs, batches, seqFloor, batchSeqFloor, tried, historyGeneration);
         }
         int start = checked((int)header.BytesConsumed);
-        int[] bounds = PartBounds(bytes, start, Math.Clamp((bytes.Length - start) / minPartBytes, 1, Environment.ProcessorCount));
+        int[] bounds = PartBounds(bytes, length, start, Math.Clamp((length - start) / minPartBytes, 1, Environment.ProcessorCount));
         List<RunRecord>[] parts = new List<RunRecord>[bounds.Length - 1];
         try
         {
@@ -105,7 +120,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         {
             all.AddRange(part);
         }
-        return new Snapshot(generation, all, batches, seqFloor, batchSeqFloor);
+        return new Snapshot(generation, all, batches, seqFloor, batchSeqFloor, tried, historyGeneration);
     }
 
     /// <summary>Replaces the snapshot (<see cref="Stage"/>, <see cref="Publish"/>, then the directory's fsync).</summary>
@@ -116,9 +131,13 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         _durability.SyncDirectory(paths.Root, "The new snapshot is in place, but may not survive a power cut.");
     }
 
-    /// <summary>Writes <paramref name="snapshot"/> to the temp file and fsyncs it. On failure the temp is removed: nothing changed.</summary>
+    /// <summary>
+    /// Writes <paramref name="snapshot"/> to the temp file and fsyncs it, after the entries of its batches (each batch's
+    /// once, <see cref="BatchFiles"/>). On failure the temp is removed: nothing changed.
+    /// </summary>
     public void Stage(Snapshot snapshot)
     {
+        Batches.Ensure(snapshot.Batches ?? []);
         try
         {
             using Stream stream = fs.FileStream.New(paths.SnapshotTemp, new FileStreamOptions
@@ -154,6 +173,9 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         }
     }
 
+    /// <summary>After a new snapshot is in place: the entries of batches it no longer names are dead weight.</summary>
+    public void RemoveBatchFilesBut(IReadOnlySet<string> hotBatches) => Batches.RemoveAllBut(hotBatches);
+
     private const string Unchanged = "The store is unchanged.";
 
     private void RemoveTemp()
@@ -168,15 +190,50 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         }
     }
 
-    /// <summary>The format alone: a <see cref="SnapshotHeader"/> line, then one line per run record.</summary>
+    /// <summary>
+    /// The format alone: a header line, then one line per run record. The header is one object, the generation first
+    /// (so it can be read cheaply), then how many run lines follow, the batches (without their entries, which are in
+    /// batches/&lt;id&gt;.json, and with their entry count), the seq floors, what the hot batches' runs that went to
+    /// history made of their entries (<see cref="Snapshot.Tried"/>), and history's generation. Snapshots written before
+    /// held the batches whole in the header, and before that were one object, <c>{"generation": n, "runs": [...]}</c>;
+    /// both still load.
+    /// </summary>
     internal static void WriteTo(Stream stream, Snapshot snapshot)
     {
         // Into a buffer, not the stream: the serializer flushes its writer after each value, and a stream flush per
         // run would be a write(2) per run.
         ArrayBufferWriter<byte> lines = new(1 << 16);
         using Utf8JsonWriter json = new(lines);
-        JsonSerializer.Serialize(json, new SnapshotHeader(snapshot.Generation, snapshot.Runs.Count, snapshot.Batches is { Count: > 0 } b ? b : null,
-            snapshot.SeqFloor > 0 ? snapshot.SeqFloor : null, snapshot.BatchSeqFloor > 0 ? snapshot.BatchSeqFloor : null), StoreJson.Default.SnapshotHeader);
+        json.WriteStartObject();
+        json.WriteNumber("generation"u8, snapshot.Generation);
+        json.WriteNumber("count"u8, snapshot.Runs.Count);
+        if (snapshot.Batches is { Count: > 0 } batches)
+        {
+            json.WriteStartArray("batches"u8);
+            foreach (BatchRecord batch in batches)
+            {
+                BatchFiles.Write(json, batch, withEntries: false);
+            }
+            json.WriteEndArray();
+        }
+        if (snapshot.SeqFloor > 0)
+        {
+            json.WriteNumber("seq_floor"u8, snapshot.SeqFloor);
+        }
+        if (snapshot.BatchSeqFloor > 0)
+        {
+            json.WriteNumber("batch_seq_floor"u8, snapshot.BatchSeqFloor);
+        }
+        if (snapshot.Tried is { Count: > 0 } tried)
+        {
+            json.WritePropertyName("tried"u8);
+            JsonSerializer.Serialize(json, tried, StoreJson.Default.IReadOnlyListBatchTries);
+        }
+        if (snapshot.HistoryGeneration > 0)
+        {
+            json.WriteNumber("history_generation"u8, snapshot.HistoryGeneration);
+        }
+        json.WriteEndObject();
         EndLine();
         foreach (RunRecord record in snapshot.Runs)
         {
@@ -201,16 +258,16 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
     private static readonly JsonReaderOptions ManyValues = new() { AllowMultipleValues = true };
 
     /// <summary>Where each part starts: just after a line end, so each holds whole records (a newline is never inside one).</summary>
-    private static int[] PartBounds(byte[] bytes, int start, int parts)
+    private static int[] PartBounds(byte[] bytes, int length, int start, int parts)
     {
         int[] bounds = new int[parts + 1];
         bounds[0] = start;
-        bounds[parts] = bytes.Length;
+        bounds[parts] = length;
         for (int i = 1; i < parts; i++)
         {
-            int guess = Math.Max(bounds[i - 1], start + (int)((long)(bytes.Length - start) * i / parts));
-            int newline = bytes.AsSpan(guess).IndexOf((byte)'\n');
-            bounds[i] = newline < 0 ? bytes.Length : guess + newline + 1;
+            int guess = Math.Max(bounds[i - 1], start + (int)((long)(length - start) * i / parts));
+            int newline = bytes.AsSpan(guess, length - guess).IndexOf((byte)'\n');
+            bounds[i] = newline < 0 ? length : guess + newline + 1;
         }
         return bounds;
     }
@@ -218,11 +275,11 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
     private delegate T Parser<T>(ref Utf8JsonReader reader, StoreJsonReader json);
 
     /// <summary>Runs <paramref name="parse"/> and reports damage with the file, line and column it is at.</summary>
-    private T Guarded<T>(byte[] bytes, int offset, ref Utf8JsonReader reader, Parser<T> parse)
+    private T Guarded<T>(byte[] bytes, int offset, ref Utf8JsonReader reader, Parser<T> parse, StoreJsonReader? json = null)
     {
         try
         {
-            return parse(ref reader, new StoreJsonReader());
+            return parse(ref reader, json ?? new StoreJsonReader());
         }
         catch (JsonException e)
         {

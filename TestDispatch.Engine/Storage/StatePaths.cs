@@ -18,6 +18,11 @@ public sealed record StatePaths(string Root)
 
     public string IdIndex(long generation) => Path.Combine(HistoryDir, $"ids.{generation}.idx");
 
+    /// <summary>Where each hot batch's entries are kept, one file per batch (see <see cref="BatchFiles"/>).</summary>
+    public string BatchesDir => Path.Combine(Root, "batches");
+
+    public string BatchFile(string id) => Path.Combine(BatchesDir, $"{id}.json");
+
     public string Journal(long generation) => Path.Combine(Root, $"journal.{generation}.jsonl");
 
     public string RunDir(string id) => Path.Combine(RunsDir, id);

@@ -9,16 +9,14 @@ namespace TestDispatch.Engine.Storage;
 /// Since history moved out (see <see cref="History"/>), it holds only the hot runs; <see cref="SeqFloor"/> and
 /// <see cref="BatchSeqFloor"/> are the highest seqs ever given, so new records stay newer than anything in history.
 /// </remarks>
+/// <remarks>
+/// <see cref="Tried"/> is what the hot batches' runs that are not in <see cref="Runs"/> made of their entries (an open
+/// batch's ended runs go to history like any other): see <see cref="BatchLedger"/>. <see cref="HistoryGeneration"/> is
+/// the generation of history/index.json when the snapshot was written (0: there was none), so a deleted index is found
+/// out instead of silently hiding history.
+/// </remarks>
 internal sealed record Snapshot(long Generation, IReadOnlyList<RunRecord> Runs, IReadOnlyList<BatchRecord>? Batches = null,
-    long SeqFloor = 0, long BatchSeqFloor = 0);
-
-/// <summary>
-/// The first line of snapshot.json (the generation first, so it can be read cheaply), holding the batches (few, next to
-/// runs); <see cref="Count"/> run records follow, one per line, so the file parses in parallel and a cut at a line end
-/// still shows. Snapshots written before were one object, <c>{"generation": n, "runs": [...]}</c>; they still load.
-/// </summary>
-internal sealed record SnapshotHeader(long Generation, int Count, IReadOnlyList<BatchRecord>? Batches = null,
-    long? SeqFloor = null, long? BatchSeqFloor = null);
+    long SeqFloor = 0, long BatchSeqFloor = 0, IReadOnlyList<BatchTries>? Tried = null, long HistoryGeneration = 0);
 
 /// <summary>One journal line: the whole new state of one run or one batch (last line for an id wins).</summary>
 internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
@@ -30,7 +28,7 @@ internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Snapshot))] // the older one-object form; SnapshotFile.WriteTo writes the current one
-[JsonSerializable(typeof(SnapshotHeader))]
+[JsonSerializable(typeof(IReadOnlyList<BatchTries>))]
 [JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(RunProcess))]
 [JsonSerializable(typeof(List<int>))]

@@ -31,17 +31,34 @@ internal sealed class StoreJsonReader
     public StoreJsonReader() => _sharedByChars = _shared.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
-    /// The first object of a snapshot: its generation and how many records follow it (<see cref="SnapshotHeader"/>), or,
+    /// The entries of a batch the caller already holds, by batch id, or null: they are taken as they are instead of
+    /// being read again (a batch's entries never change once it is submitted; its id comes before them in a record).
+    /// </summary>
+    public Func<string, IReadOnlyList<BatchEntry>?>? KnownEntries { get; init; }
+
+    /// <summary>
+    /// Where the entries of a batch written without them (a snapshot's, with their count) are found: by batch id and
+    /// count (see <see cref="BatchFiles"/>). Without it such a batch is damage.
+    /// </summary>
+    public Func<string, int?, IReadOnlyList<BatchEntry>>? EntriesElsewhere { get; init; }
+
+    /// <summary>A batch record, the reader on its start.</summary>
+    public BatchRecord ReadBatchRecord(ref Utf8JsonReader reader) => ReadBatch(ref reader);
+
+    /// <summary>
+    /// The first object of a snapshot: its generation and how many records follow it (<see cref="SnapshotFile.WriteTo"/>), or,
     /// in the older one-object form, the generation and the runs themselves (and then nothing may follow); and the batches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public (long Generation, int Count, List<RunRecord>? Runs, List<BatchRecord> Batches, long SeqFloor, long BatchSeqFloor) ReadSnapshotHeader(ref Utf8JsonReader reader)
+    public (long Generation, int Count, List<RunRecord>? Runs, List<BatchRecord> Batches, long SeqFloor, long BatchSeqFloor, List<BatchTries>? Tried,
+        long HistoryGeneration) ReadSnapshotHeader(ref Utf8JsonReader reader)
     {
-        long seqFloor = 0, batchSeqFloor = 0;
+        long seqFloor = 0, batchSeqFloor = 0, historyGeneration = 0;
         long? generation = null;
         int? count = null;
         List<RunRecord>? runs = null;
         List<BatchRecord> batches = [];
+        List<BatchTries>? tried = null;
         reader.Next();
         reader.ExpectObject("a snapshot header");
         while (reader.NextProperty())
@@ -61,6 +78,10 @@ internal sealed class StoreJsonReader
             else if (reader.ValueTextEquals("batch_seq_floor"u8))
             {
                 batchSeqFloor = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("history_generation"u8))
+            {
+                historyGeneration = reader.NextInt64();
             }
             else if (reader.ValueTextEquals("runs"u8))
             {
@@ -85,6 +106,15 @@ internal sealed class StoreJsonReader
                     throw new JsonException("'batches' is not an array");
                 }
             }
+            else if (reader.ValueTextEquals("tried"u8))
+            {
+                reader.NextArray("tried");
+                tried = [];
+                while (reader.Next() != JsonTokenType.EndArray)
+                {
+                    tried.Add(ReadBatchTries(ref reader));
+                }
+            }
             else
             {
                 reader.Skip();
@@ -94,7 +124,111 @@ internal sealed class StoreJsonReader
         {
             reader.ExpectEnd("the snapshot");
         }
-        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs, batches, seqFloor, batchSeqFloor);
+        return (generation ?? throw Missing("generation"), runs?.Count ?? count ?? throw Missing("count"), runs, batches, seqFloor, batchSeqFloor, tried, historyGeneration);
+    }
+
+    /// <summary>A <see cref="BatchTries"/>, the reader on its start.</summary>
+    private BatchTries ReadBatchTries(ref Utf8JsonReader reader)
+    {
+        string? batch = null;
+        List<EntryTries> entries = [];
+        reader.ExpectObject("a batch's tries");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("batch"u8))
+            {
+                batch = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("entries"u8))
+            {
+                reader.NextArray("tried.entries");
+                while (reader.Next() != JsonTokenType.EndArray)
+                {
+                    entries.Add(ReadEntryTries(ref reader));
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new BatchTries(batch ?? throw Missing("tried.batch"), entries);
+    }
+
+    private EntryTries ReadEntryTries(ref Utf8JsonReader reader)
+    {
+        int? entry = null, tries = null;
+        LatestTry? last = null;
+        reader.ExpectObject("an entry's tries");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("entry"u8))
+            {
+                entry = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("tries"u8))
+            {
+                tries = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("last"u8))
+            {
+                last = ReadLatestTry(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new EntryTries(entry ?? throw Missing("tried.entry"), tries ?? throw Missing("tried.tries"), last ?? throw Missing("tried.last"));
+    }
+
+    private LatestTry ReadLatestTry(ref Utf8JsonReader reader)
+    {
+        string? id = null, machine = null;
+        string errorCode = "";
+        long? seq = null;
+        RunStatus? status = null;
+        int? exitCode = null;
+        DateTimeOffset? endedAt = null;
+        reader.Next();
+        reader.ExpectObject("a latest try");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("id"u8))
+            {
+                id = reader.NextString();
+            }
+            else if (reader.ValueTextEquals("seq"u8))
+            {
+                seq = reader.NextInt64();
+            }
+            else if (reader.ValueTextEquals("machine"u8))
+            {
+                machine = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("status"u8))
+            {
+                status = NextStatus(ref reader);
+            }
+            else if (reader.ValueTextEquals("exit_code"u8))
+            {
+                exitCode = reader.NextNullableInt32();
+            }
+            else if (reader.ValueTextEquals("error_code"u8))
+            {
+                errorCode = NextSharedString(ref reader);
+            }
+            else if (reader.ValueTextEquals("ended_at"u8))
+            {
+                endedAt = reader.NextTimestamp()?.ToUniversalTime();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new LatestTry(id ?? throw Missing("tried.last.id"), seq ?? throw Missing("tried.last.seq"), machine ?? throw Missing("tried.last.machine"),
+            status ?? throw Missing("tried.last.status"), exitCode, errorCode, endedAt);
     }
 
     /// <summary>Run records, one top-level object each, to the end of the data (for a reader that allows several values).</summary>
@@ -363,8 +497,9 @@ internal sealed class StoreJsonReader
     {
         string? id = null, name = null, plan = null, rerunOf = null;
         long? seq = null;
+        int? entryCount = null;
         DateTimeOffset? createdAt = null, cancelledAt = null;
-        List<BatchEntry>? entries = null;
+        IReadOnlyList<BatchEntry>? entries = null;
         reader.ExpectObject("a batch");
         while (reader.NextProperty())
         {
@@ -396,14 +531,25 @@ internal sealed class StoreJsonReader
             {
                 rerunOf = NextSharedString(ref reader, nullable: true);
             }
+            else if (reader.ValueTextEquals("entry_count"u8))
+            {
+                entryCount = reader.NextInt32();
+            }
             else if (reader.ValueTextEquals("entries"u8))
             {
                 reader.NextArray("batch.entries");
-                entries = [];
+                if (id is not null && KnownEntries?.Invoke(id) is { } known)
+                {
+                    reader.Skip();
+                    entries = known;
+                    continue;
+                }
+                List<BatchEntry> read = [];
                 while (reader.Next() != JsonTokenType.EndArray)
                 {
-                    entries.Add(ReadBatchEntry(ref reader));
+                    read.Add(ReadBatchEntry(ref reader));
                 }
+                entries = read;
             }
             else
             {
@@ -419,7 +565,7 @@ internal sealed class StoreJsonReader
             CreatedAt = createdAt ?? throw Missing("batch.created_at"),
             CancelledAt = cancelledAt,
             RerunOf = rerunOf,
-            Entries = entries ?? throw Missing("batch.entries"),
+            Entries = entries ?? (id is not null && EntriesElsewhere is { } elsewhere ? elsewhere(id, entryCount) : throw Missing("batch.entries")),
         };
     }
 

@@ -58,7 +58,7 @@ public static class StoreRepair
         string stamp = (clock ?? TimeProvider.System).GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         Durability durability = new(LibcFsync.For(fs));
         HistoryRepair history = new(fs, paths, durability);
-        HistoryRepairReport? historyReport = history.Check(everyLine: true) is null ? null : history.Rebuild(stamp);
+        HistoryRepairReport? historyReport = history.Check(everyLine: true, indexExpected: snapshot?.HistoryGeneration > 0) is null ? null : history.Rebuild(stamp);
         HistoryIndex historyIndex = new History(fs, paths, durability).ReadIndex();
 
         bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;
@@ -77,7 +77,8 @@ public static class StoreRepair
 
         long generation = Math.Max(snapshot?.Generation ?? 0, journals.Count > 0 ? journals[^1].Generation : 0) + 1;
         snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)], [.. batches.Values.OrderBy(b => b.Seq)],
-            Math.Max(snapshot?.SeqFloor ?? 0, historyIndex.SeqFloor), Math.Max(snapshot?.BatchSeqFloor ?? 0, historyIndex.BatchSeqFloor)));
+            Math.Max(snapshot?.SeqFloor ?? 0, historyIndex.SeqFloor), Math.Max(snapshot?.BatchSeqFloor ?? 0, historyIndex.BatchSeqFloor),
+            snapshot?.Tried, historyIndex.Generation));
         foreach ((_, string path) in journals)
         {
             fs.File.Delete(path);

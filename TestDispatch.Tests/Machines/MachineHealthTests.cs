@@ -84,12 +84,12 @@ public sealed class MachineHealthTests
     {
         Machine[] fleet = [Rig("a", "x"), Rig("b", "x")];
         BatchEntry entry = new() { Name = "e", TestDir = "/t", TestDirHash = "h", Tags = ["x"], Spec = new RunSpec(["./run.sh"], TimeSpan.FromMinutes(1)), Retries = 1 };
-        RunRecord failedOnA = Ended("a", RunStatus.Failed, ErrorCodes.CopyFailed);
+        LatestTry failedOnA = LatestTry.Of(Ended("a", RunStatus.Failed, ErrorCodes.CopyFailed));
         FleetRecord drainedB = FleetRecord.Empty.With("b", new MachineRecord { Drained = new DrainMark("me", Now, "") });
 
         Assert.False(new Placement(fleet, FleetRecord.Empty).Takes("a", entry, failedOnA));
         Assert.True(new Placement(fleet, FleetRecord.Empty).Takes("b", entry, failedOnA));
         Assert.True(new Placement(fleet, drainedB).Takes("a", entry, failedOnA)); // the only one left that may run it
-        Assert.True(new Placement(fleet, FleetRecord.Empty).Takes("a", entry, Ended("a", RunStatus.Failed))); // not a retry
+        Assert.True(new Placement(fleet, FleetRecord.Empty).Takes("a", entry, LatestTry.Of(Ended("a", RunStatus.Failed)))); // not a retry
     }
 }

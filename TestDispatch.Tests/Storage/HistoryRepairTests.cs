@@ -48,6 +48,40 @@ public class HistoryRepairTests
     }
 
     [Fact]
+    public void A_deleted_history_index_is_an_error_naming_the_fix_not_a_history_that_is_gone()
+    {
+        // Deleting history/index.json made every run in history vanish from listings, without a word.
+        List<RunRecord> runs = MakeHistory();
+        _dir.Fs.File.Delete(_dir.Paths.HistoryIndex);
+
+        DispatchException error = Assert.Throws<DispatchException>(() => _dir.Open(Small).List());
+        Assert.Equal(ErrorCodes.StateCorrupt, error.ErrorCode);
+        Assert.Contains(_dir.Paths.HistoryIndex, error.Message);
+        Assert.Contains("doctor --repair", error.Message);
+
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+
+        Assert.NotNull(report.History);
+        Assert.Equal(runs.Select(r => r.Id).Reverse(), _dir.Open(Small).List().Select(r => r.Id));
+    }
+
+    [Fact]
+    public void Segments_a_crash_left_before_the_first_index_are_not_damage()
+    {
+        RunStore store = _dir.Open(Small);
+        List<RunRecord> runs = [.. Enumerable.Range(0, 4).Select(i => store.Update(store.Prepare(Request(hash: $"h-{i}")).Run.Id, r => Finished(Running(r))))];
+        store.Compact();
+        // As if the first compaction had been killed after writing its segment: no index, and a snapshot from before.
+        _dir.Fs.File.Delete(_dir.Paths.HistoryIndex);
+        new SnapshotFile(_dir.Fs, _dir.Paths).Write(new Snapshot(99, runs));
+
+        RunStore fresh = _dir.Open(Small);
+
+        Assert.Null(fresh.CheckHistory());
+        Assert.Equal(runs.Select(r => r.Id).Reverse(), fresh.List().Select(r => r.Id));
+    }
+
+    [Fact]
     public void A_damaged_segment_is_backed_up_and_its_readable_runs_kept()
     {
         List<RunRecord> runs = MakeHistory();

@@ -81,6 +81,30 @@ public class PruneTests
     }
 
     [Fact]
+    public void Prune_keeps_the_runs_of_an_open_batch_that_went_to_history()
+    {
+        RunStore store = Open();
+        BatchRecord open = store.AddBatch("open", "/plan.json", [Entry("a", "m4"), Entry("b", "m4"), Entry("c", "m4")]);
+        List<RunRecord> ran = [.. Enumerable.Range(0, 2).Select(_ =>
+            store.Update(store.TakeNext("m4", ["t"])!.Id, r => Finished(r) with { Run = Finished(r).Run with { EndedAt = _clock.Now } }))];
+        Ended(store, machine: "m4");
+        Enumerable.Range(0, 4).ToList().ForEach(_ => Ended(store));
+        store.Compact();
+        Assert.DoesNotContain(new SnapshotFile(_dir.Fs, _dir.Paths).Read().Runs, r => r.Run.BatchId == open.Id);
+        _clock.Now += TimeSpan.FromDays(100);
+
+        PruneReport dry = Open().Prune(NinetyDays, dryRun: true);
+        PruneReport report = Open().Prune(NinetyDays);
+
+        Assert.Equal(dry.Runs.Select(r => r.Id).Order(), report.Runs.Select(r => r.Id).Order());
+        Assert.DoesNotContain(report.Runs, r => r.Run.BatchId == open.Id);
+        RunStore fresh = Open();
+        Assert.Equal(ran.Select(r => r.Id).Reverse(), fresh.List(new RunFilter(BatchId: open.Id)).Select(r => r.Id));
+        Assert.Equal((2, 1), (fresh.FindBatch(open.Id).Batch.Counts.Completed, fresh.FindBatch(open.Id).Batch.Counts.Waiting));
+        Assert.Equal("c", fresh.TakeNext("m4", ["t"])!.Run.PlanEntry);
+    }
+
+    [Fact]
     public void Keep_failed_keeps_runs_that_did_not_pass()
     {
         RunStore store = Open();

@@ -22,11 +22,18 @@ internal sealed class HistoryRepair(IFileSystem fs, StatePaths paths, Durability
     /// <summary>
     /// Null when history reads well, else what is wrong, naming the file. Each segment's header and size are checked;
     /// <paramref name="everyLine"/> (what a repair asks) also reads every line, so that one garbled in place is found.
+    /// With <paramref name="indexExpected"/> (the hot snapshot was written when history had an index), a missing index.json
+    /// beside segments is damage; else those segments are what a crash in the first compaction left, and harmless.
     /// </summary>
-    public string? Check(bool everyLine = false)
+    public string? Check(bool everyLine = false, bool indexExpected = false)
     {
         try
         {
+            if (indexExpected && !fs.File.Exists(paths.HistoryIndex) && fs.Directory.Exists(paths.HistoryDir) &&
+                fs.Directory.EnumerateFiles(paths.HistoryDir, "segment.*.jsonl").Any())
+            {
+                return $"{paths.HistoryIndex} is missing, but {paths.HistoryDir} holds segments: their runs are hidden until it is rebuilt";
+            }
             HistoryIndex index = _history.ReadIndex();
             foreach (SegmentInfo segment in index.Segments)
             {
