@@ -217,9 +217,11 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// <summary>
     /// Waits until every item of the batch is terminal. Never touches the batch itself. Fails when the batch can get no
     /// further: nothing of it runs and every entry still waiting targets only machines this build cannot use (gone from
-    /// the configuration: machine_unknown; ssh: transport_unsupported), so it would wait forever.
+    /// the configuration: machine_unknown; ssh: transport_unsupported), so it would wait forever. Without
+    /// <paramref name="withItems"/> the ended batch comes with its counts only: a waiter that prints a verdict never
+    /// holds a 20,000-entry batch's items.
     /// </summary>
-    public async Task<Batch> WaitBatchAsync(string id, CancellationToken cancellationToken = default)
+    public async Task<Batch> WaitBatchAsync(string id, bool withItems = true, CancellationToken cancellationToken = default)
     {
         // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
         // which the agent needs between every two tests. A look costs the same whatever the batch's size (its items are
@@ -228,7 +230,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         Batch last = await WaitForAsync(
             () => store.FindBatch(id).Batch is { } batch &&
                   (batch.IsTerminal || store.IsStranded(batch.Id, e => config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags))))
-                ? ShowBatch(batch.Id) is var full && (full.IsTerminal || full.Counts is { Pending: 0, Running: 0 }) ? full : null
+                ? batch.IsTerminal && !withItems ? batch : ShowBatch(batch.Id) is var full && (full.IsTerminal || full.Counts is { Pending: 0, Running: 0 }) ? full : null
                 : null,
             cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
         if (!last.IsTerminal)

@@ -86,7 +86,7 @@ internal sealed class BatchFiles(IFileSystem fs, StatePaths paths, Durability du
         return batch.Entries;
     }
 
-    /// <summary>Removes the files of batches not in <paramref name="keep"/> (those that left the hot state) and crash leftovers.</summary>
+    /// <summary>Removes the files of batches not in <paramref name="keep"/> (those that left the hot state) and crash leftovers, never a backup.</summary>
     public void RemoveAllBut(IReadOnlySet<string> keep)
     {
         if (!fs.Directory.Exists(paths.BatchesDir))
@@ -96,7 +96,8 @@ internal sealed class BatchFiles(IFileSystem fs, StatePaths paths, Durability du
         foreach (string file in fs.Directory.EnumerateFiles(paths.BatchesDir))
         {
             string name = fs.Path.GetFileName(file);
-            if (!(name.EndsWith(".json", StringComparison.Ordinal) && keep.Contains(name[..^".json".Length])))
+            if (!name.Contains(".corrupt-", StringComparison.Ordinal) && // doctor --repair's backups stay
+                !(name.EndsWith(".json", StringComparison.Ordinal) && keep.Contains(name[..^".json".Length])))
             {
                 AtomicFile.TryDelete(fs, file);
             }

@@ -15,7 +15,7 @@ namespace TestDispatch.Engine.Storage;
 internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability? durability = null)
 {
     private readonly Durability _durability = durability ?? new Durability(LibcFsync.For(fs));
-    private BatchFiles Batches => new(fs, paths, _durability);
+    internal BatchFiles Batches => new(fs, paths, _durability);
 
     /// <summary>The generation of the current snapshot, reading only its first bytes; 0 when there is none.</summary>
     public long ReadGeneration()
@@ -56,7 +56,9 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
     /// batch's entries never change once submitted, so they are not parsed again (20,000 entries are 4.7 MB of JSON, and
     /// a waiter reloads the snapshot at every compaction of a long batch).
     /// </summary>
-    public Snapshot Read(Func<string, IReadOnlyList<BatchEntry>?>? knownEntries = null)
+    /// <param name="entriesElsewhere">Where a batch's entries are found instead of its batches/&lt;id&gt;.json (a repair's tolerant read).</param>
+    public Snapshot Read(Func<string, IReadOnlyList<BatchEntry>?>? knownEntries = null,
+        Func<string, int?, IReadOnlyList<BatchEntry>>? entriesElsewhere = null)
     {
         byte[] bytes;
         int length;
@@ -77,20 +79,21 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         {
             throw StorageFailure.Read(paths.Snapshot, e);
         }
-        return Parse(bytes, length, 1 << 20, knownEntries);
+        return Parse(bytes, length, 1 << 20, knownEntries, entriesElsewhere);
     }
 
     /// <summary>Parses a snapshot's bytes: its run lines in parallel, in parts of at least <paramref name="minPartBytes"/>.</summary>
-    internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20) => Parse(bytes, bytes.Length, minPartBytes, null);
+    internal Snapshot Parse(byte[] bytes, int minPartBytes = 1 << 20) => Parse(bytes, bytes.Length, minPartBytes, null, null);
 
-    private Snapshot Parse(byte[] bytes, int length, int minPartBytes, Func<string, IReadOnlyList<BatchEntry>?>? knownEntries)
+    private Snapshot Parse(byte[] bytes, int length, int minPartBytes, Func<string, IReadOnlyList<BatchEntry>?>? knownEntries,
+        Func<string, int?, IReadOnlyList<BatchEntry>>? entriesElsewhere)
     {
         Utf8JsonReader header = new(bytes.AsSpan(0, length), ManyValues);
         (long generation, int count, List<RunRecord>? runs, List<BatchRecord> batches, long seqFloor, long batchSeqFloor, List<BatchTries>? tried, long historyGeneration) =
             Guarded(bytes, 0, ref header, static (ref r, json) => json.ReadSnapshotHeader(ref r), new StoreJsonReader
             {
                 KnownEntries = knownEntries,
-                EntriesElsewhere = (id, count) => knownEntries?.Invoke(id) ?? Batches.ReadEntries(id, count),
+                EntriesElsewhere = (id, count) => knownEntries?.Invoke(id) ?? (entriesElsewhere ?? Batches.ReadEntries)(id, count),
             });
         if (runs is not null)
         {

@@ -7,8 +7,9 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>What <see cref="StoreRepair"/> did: the backups it made, what it kept and what it could not read.</summary>
+/// <param name="EntriesLost">Batches whose entries (batches/&lt;id&gt;.json) were unreadable: kept, with their runs, but without entries.</param>
 public sealed record RepairReport(bool WasDamaged, IReadOnlyList<string> Backups, int RunsKept, int LinesDropped, bool SnapshotLost,
-    HistoryRepairReport? History = null);
+    HistoryRepairReport? History = null, IReadOnlyList<string>? EntriesLost = null);
 
 /// <summary>
 /// <c>doctor --repair</c>: rebuilds a damaged store from whatever is still readable (DESIGN §4.5). Every
@@ -26,9 +27,22 @@ public static class StoreRepair
         SnapshotFile snapshotFile = new(fs, paths);
 
         Snapshot? snapshot = null;
+        List<string> entriesLost = [];
         try
         {
-            snapshot = snapshotFile.Read();
+            // A batch whose entries file is lost keeps its record and its runs: losing the whole snapshot for it would be worse.
+            snapshot = snapshotFile.Read(entriesElsewhere: (id, count) =>
+            {
+                try
+                {
+                    return snapshotFile.Batches.ReadEntries(id, count);
+                }
+                catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
+                {
+                    entriesLost.Add(id);
+                    return [];
+                }
+            });
         }
         catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
         {
@@ -61,20 +75,24 @@ public static class StoreRepair
         HistoryRepairReport? historyReport = history.Check(everyLine: true, indexExpected: snapshot?.HistoryGeneration > 0) is null ? null : history.Rebuild(stamp);
         HistoryIndex historyIndex = new History(fs, paths, durability).ReadIndex();
 
-        bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0;
+        bool damaged = snapshot is null && fs.File.Exists(paths.Snapshot) || dropped > 0 || entriesLost.Count > 0;
         if (!damaged)
         {
             return new RepairReport(historyReport is not null, historyReport?.Backups ?? [], runs.Count, historyReport?.LinesDropped ?? 0, false, historyReport);
         }
 
         List<string> backups = [];
-        foreach (string file in journals.Select(j => j.Path).Prepend(paths.Snapshot).Where(fs.File.Exists))
+        foreach (string file in journals.Select(j => j.Path).Prepend(paths.Snapshot).Concat(entriesLost.Select(paths.BatchFile)).Where(fs.File.Exists))
         {
             string backup = $"{file}.corrupt-{stamp}";
             fs.File.Copy(file, backup, overwrite: true);
             backups.Add(backup);
         }
 
+        foreach (string id in entriesLost)
+        {
+            AtomicFile.TryDelete(fs, paths.BatchFile(id)); // backed up above; the new snapshot writes it again, without entries
+        }
         long generation = Math.Max(snapshot?.Generation ?? 0, journals.Count > 0 ? journals[^1].Generation : 0) + 1;
         snapshotFile.Write(new Snapshot(generation, [.. runs.Values.OrderBy(r => r.Seq)], [.. batches.Values.OrderBy(b => b.Seq)],
             Math.Max(snapshot?.SeqFloor ?? 0, historyIndex.SeqFloor), Math.Max(snapshot?.BatchSeqFloor ?? 0, historyIndex.BatchSeqFloor),
@@ -83,7 +101,7 @@ public static class StoreRepair
         {
             fs.File.Delete(path);
         }
-        return new RepairReport(true, [.. backups, .. historyReport?.Backups ?? []], runs.Count, dropped, snapshot is null, historyReport);
+        return new RepairReport(true, [.. backups, .. historyReport?.Backups ?? []], runs.Count, dropped, snapshot is null, historyReport, entriesLost.Count > 0 ? entriesLost : null);
     }
 
     /// <summary>Applies every complete line that parses; returns how many complete lines did not. A torn last line is not counted.</summary>

@@ -225,7 +225,7 @@ public sealed class BatchRunTests : IDisposable
         ]);
         using CancellationTokenSource hang = new(TimeSpan.FromSeconds(60));
 
-        DispatchException error = await Assert.ThrowsAsync<DispatchException>(() => lab.WaitBatchAsync(batch.Id, hang.Token));
+        DispatchException error = await Assert.ThrowsAsync<DispatchException>(() => lab.WaitBatchAsync(batch.Id, cancellationToken: hang.Token));
 
         Assert.Equal(ErrorCodes.MachineUnknown, error.ErrorCode);
         Assert.Contains("orphan (rig-07: machine_unknown)", error.Message, StringComparison.Ordinal);

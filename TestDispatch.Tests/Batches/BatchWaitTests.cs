@@ -59,7 +59,7 @@ public sealed class BatchWaitTests
         Lab lab = new(config, new RunStore(_dir.Fs, hooked, FakeStateDir.Root), _dir.Fs, _dir.Locks);
         using CancellationTokenSource patience = new(TimeSpan.FromSeconds(1));
 
-        Exception? error = await Record.ExceptionAsync(() => lab.WaitBatchAsync(batch.Id, patience.Token));
+        Exception? error = await Record.ExceptionAsync(() => lab.WaitBatchAsync(batch.Id, cancellationToken: patience.Token));
 
         Assert.Equal(1, agent.FindBatch(batch.Id).Batch.Counts.Running);
         Assert.True(error is OperationCanceledException, $"the wait ended with {error?.GetType().Name}: {error?.Message}"); // still waiting for e1

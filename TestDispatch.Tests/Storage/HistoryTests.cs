@@ -163,7 +163,8 @@ public class HistoryTests
     public void A_lost_batch_file_is_damage_that_names_the_file()
     {
         RunStore store = _dir.Open(Small);
-        BatchRecord batch = store.AddBatch("plan", "/plan.json", [Entry("a", "m6")]);
+        BatchRecord batch = store.AddBatch("plan", "/plan.json", [Entry("a", "m6"), Entry("b", "m6")]);
+        RunRecord run = store.Update(store.TakeNext("m6", ["t"])!.Id, r => Finished(r));
         store.Compact();
         _dir.Fs.File.Delete(_dir.Paths.BatchFile(batch.Id));
 
@@ -171,6 +172,13 @@ public class HistoryTests
 
         Assert.Equal(ErrorCodes.StateCorrupt, error.ErrorCode);
         Assert.Contains(_dir.Paths.BatchFile(batch.Id), error.Message);
+
+        // doctor --repair keeps the batch and its runs (without the entries that are gone) rather than the whole snapshot.
+        RepairReport report = StoreRepair.Repair(_dir.Fs, _dir.Locks, FakeStateDir.Root);
+        Assert.Equal([batch.Id], report.EntriesLost);
+        RunStore repaired = _dir.Open(Small);
+        Assert.Equal(run.Id, repaired.Get(run.Id).Id);
+        Assert.Equal(batch.Id, repaired.FindBatch(batch.Id).Record.Id);
     }
 
     private static string Describe(Batch batch) => System.Text.Json.JsonSerializer.Serialize(batch, ContractJson.Default.Batch);

@@ -137,7 +137,7 @@ public static class BatchCommand
         }
         try
         {
-            Batch ended = await lab.WaitBatchAsync(batch.Id, cancellationToken);
+            Batch ended = await lab.WaitBatchAsync(batch.Id, withItems: asJson, cancellationToken);
             if (asJson)
             {
                 await console.Out.WriteLineAsync(JsonSerializer.Serialize(ended, ContractJson.Default.Batch));

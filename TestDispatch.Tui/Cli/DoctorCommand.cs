@@ -68,7 +68,8 @@ public static class DoctorCommand
                 else
                 {
                     output.WriteLine($"repair: kept {report.RunsKept} runs; dropped {report.LinesDropped} unreadable journal lines" +
-                        (report.SnapshotLost ? "; the snapshot was unreadable, so runs only it held are gone from the store" : ""));
+                        (report.SnapshotLost ? "; the snapshot was unreadable, so runs only it held are gone from the store" : "") +
+                        (report.EntriesLost is { } lost ? $"; the entries of batch {string.Join(", ", lost)} were unreadable: the batch and its runs are kept, its plan entries are gone" : ""));
                     if (report.History is { } history)
                     {
                         output.WriteLine($"repair: rebuilt history's index from {history.Segments} segments ({history.Records} records; " +
