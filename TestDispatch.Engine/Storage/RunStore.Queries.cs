@@ -64,26 +64,33 @@ public sealed partial class RunStore
 
     /// <summary>
     /// Runs matching <paramref name="filter"/>, newest first, read as the caller goes: the hot ones are taken under the
-    /// lock, history is read after it (its segments never change), so a long walk never holds other processes up.
+    /// lock with a hold on history's segments (<see cref="HistoryHold"/>), history is read after it, so a long walk never
+    /// holds other processes up and a prune meanwhile takes nothing from it. Each enumeration is a view of its own.
     /// </summary>
     public IEnumerable<RunRecord> Stream(RunFilter? filter = null)
     {
         filter ??= RunFilter.All;
-        (List<RunRecord> hot, HashSet<string> hotIds, HistoryIndex history, _, _) = Locked(() => View(filter));
-        return Merge(hot, hotIds, history, filter);
+        (List<RunRecord> hot, HashSet<string> hotIds, HistoryHold history, _, _) = Locked(() => View(filter));
+        using (history)
+        {
+            foreach (RunRecord run in Merge(hot, hotIds, history, filter))
+            {
+                yield return run;
+            }
+        }
     }
 
-    private (List<RunRecord> Hot, HashSet<string> HotIds, HistoryIndex History, long BatchChanges, long Cursor) View(RunFilter filter)
+    private (List<RunRecord> Hot, HashSet<string> HotIds, HistoryHold History, long BatchChanges, long Cursor) View(RunFilter filter)
     {
         List<RunRecord> hot = [.. _index.NewestFirst().Where(r => filter.Matches(r.Run))];
         if (filter.Limit is { } limit && hot.Count > limit)
         {
             hot.RemoveRange(limit, hot.Count - limit);
         }
-        return (hot, [.. _index.Ids], _history.ReadIndex(), _batchChanges, ChangeCursor);
+        return (hot, [.. _index.Ids], _history.Hold(_history.ReadIndex()), _batchChanges, ChangeCursor);
     }
 
-    private IEnumerable<RunRecord> Merge(List<RunRecord> hot, HashSet<string> hotIds, HistoryIndex history, RunFilter filter)
+    private IEnumerable<RunRecord> Merge(List<RunRecord> hot, HashSet<string> hotIds, HistoryHold history, RunFilter filter)
     {
         int next = 0;
         foreach (RunRecord old in _history.NewestFirst(history))
@@ -107,9 +114,12 @@ public sealed partial class RunStore
     /// <summary>Runs matching <paramref name="filter"/>, newest first, and the change cursor they are as of (for <see cref="ChangesSince"/>).</summary>
     public (IReadOnlyList<RunRecord> Runs, long BatchChanges, long Cursor) ListWithCursor(RunFilter filter)
     {
-        (List<RunRecord> hot, HashSet<string> hotIds, HistoryIndex history, long batchChanges, long cursor) = Locked(() => View(filter));
-        IEnumerable<RunRecord> matching = Merge(hot, hotIds, history, filter);
-        return ([.. filter.Limit is { } limit ? matching.Take(limit) : matching], batchChanges, cursor);
+        (List<RunRecord> hot, HashSet<string> hotIds, HistoryHold history, long batchChanges, long cursor) = Locked(() => View(filter));
+        using (history)
+        {
+            IEnumerable<RunRecord> matching = Merge(hot, hotIds, history, filter);
+            return ([.. filter.Limit is { } limit ? matching.Take(limit) : matching], batchChanges, cursor);
+        }
     }
 
     /// <summary>

@@ -209,34 +209,37 @@ public sealed partial class RunStore
     /// <summary>Batches, newest first, with their progress (and items, when <paramref name="withItems"/>); at most <paramref name="limit"/>.</summary>
     public IReadOnlyList<Batch> Batches(bool withItems = false, int? limit = null)
     {
-        (List<(long Seq, Batch Batch)> hot, HashSet<string> hotIds, HistoryIndex history) = Locked(() =>
+        (List<(long Seq, Batch Batch)> hot, HashSet<string> hotIds, HistoryHold history) = Locked(() =>
             (new List<(long Seq, Batch Batch)>(_index.BatchesNewestFirst().Take(limit ?? int.MaxValue)
                 .Select(b => (b.Seq, DescribeLocked(b, null, withItems)))),
-             new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), _history.ReadIndex()));
-        List<Batch> all = new(hot.Count);
-        int next = 0;
-        foreach ((BatchRecord old, List<RunRecord> runs) in _history.BatchesNewestFirst(history))
+             new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), _history.Hold(_history.ReadIndex())));
+        using (history)
         {
-            if (all.Count >= (limit ?? int.MaxValue))
+            List<Batch> all = new(hot.Count);
+            int next = 0;
+            foreach ((BatchRecord old, List<RunRecord> runs) in _history.BatchesNewestFirst(history))
             {
-                break;
+                if (all.Count >= (limit ?? int.MaxValue))
+                {
+                    break;
+                }
+                if (hotIds.Contains(old.Id))
+                {
+                    continue;
+                }
+                while (next < hot.Count && hot[next].Seq > old.Seq && all.Count < (limit ?? int.MaxValue))
+                {
+                    all.Add(hot[next++].Batch);
+                }
+                // Runs of it still hot (a machine's last verdict, the newest few) are newer than its history copies.
+                all.Add(Locked(() => DescribeLocked(old, runs, withItems)));
             }
-            if (hotIds.Contains(old.Id))
-            {
-                continue;
-            }
-            while (next < hot.Count && hot[next].Seq > old.Seq && all.Count < (limit ?? int.MaxValue))
+            while (next < hot.Count && all.Count < (limit ?? int.MaxValue))
             {
                 all.Add(hot[next++].Batch);
             }
-            // Runs of it still hot (a machine's last verdict, the newest few) are newer than its history copies.
-            all.Add(Locked(() => DescribeLocked(old, runs, withItems)));
+            return all;
         }
-        while (next < hot.Count && all.Count < (limit ?? int.MaxValue))
-        {
-            all.Add(hot[next++].Batch);
-        }
-        return all;
     }
 
     /// <summary>A batch's progress: from its ledger while it is hot, else from its runs (<see cref="RunsOfBatchLocked"/>).</summary>

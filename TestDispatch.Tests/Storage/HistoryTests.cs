@@ -260,7 +260,8 @@ public class HistoryTests
         history.AddSegment(history.ReadIndex(), [], [changed, .. runs.Skip(1).Take(3)]);
 
         HistoryIndex index = history.ReadIndex();
-        List<RunRecord> listed = [.. history.NewestFirst(index)];
+        using HistoryHold hold = history.Hold(index);
+        List<RunRecord> listed = [.. history.NewestFirst(hold)];
 
         Assert.Equal(runs.Take(4).Select(r => r.Id).Reverse(), listed.Select(r => r.Id));
         Assert.Equal([4242], listed.Single(r => r.Id == changed.Id).Leftovers);

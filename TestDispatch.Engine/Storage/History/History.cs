@@ -79,6 +79,12 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
 
     public SegmentFile Segment(long number) => new(fs, paths.Segment(number));
 
+    /// <summary>A segment as it is now; null if prune removed it since the index was read (its runs are gone).</summary>
+    private SegmentFile? Existing(long number) => fs.File.Exists(paths.Segment(number)) ? Segment(number) : null;
+
+    /// <summary>Holds the segments <paramref name="index"/> names open for a walk after the lock (call under state.lock).</summary>
+    public HistoryHold Hold(HistoryIndex index) => new(fs, paths, index);
+
     /// <summary>History's copies of up to <paramref name="max"/> runs whose id starts with <paramref name="prefix"/>.</summary>
     public List<RunRecord> FindRuns(HistoryIndex index, string prefix, int max = 5) =>
         index.Segments.Count == 0 ? [] : [.. Ids(index).Find(prefix, 'r', max).Select(e => Segment(e.Segment).ReadAt(e.Offset).Run!)];
@@ -91,11 +97,13 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         index.Segments.Count > 0 && Ids(index).Find(id, 'r', 1).Concat(Ids(index).Find(id, 'b', 1)).Any(e => e.Id == id);
 
     /// <summary>
-    /// Every run in history, newest (highest seq) first: a merge of the segments read backwards, each opened only when
-    /// the merge reaches its newest run, so memory stays one chunk per open segment whatever the history size.
+    /// Every run in history as <paramref name="hold"/> has it, newest (highest seq) first: a merge of the segments read
+    /// backwards, each read only once the merge reaches its newest run, so memory stays one chunk per segment under way
+    /// whatever the history size.
     /// </summary>
-    public IEnumerable<RunRecord> NewestFirst(HistoryIndex index)
+    public IEnumerable<RunRecord> NewestFirst(HistoryHold hold)
     {
+        HistoryIndex index = hold.Index;
         List<SegmentInfo> segments = [.. index.Segments.Where(s => s.Runs > 0).OrderByDescending(s => s.LastSeq)];
         PriorityQueue<(IEnumerator<RunRecord> Runs, long Segment), long> heap = new();
         List<IEnumerator<RunRecord>> opened = [];
@@ -107,7 +115,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                 while (next < segments.Count && (heap.Count == 0 || heap.TryPeek(out _, out long top) && segments[next].LastSeq >= -top))
                 {
                     SegmentInfo segment = segments[next++];
-                    if (Open(segment.Number) is { } runs)
+                    if (hold.Segment(segment.Number)?.RunsBackward().GetEnumerator() is { } runs)
                     {
                         opened.Add(runs);
                         if (runs.MoveNext())
@@ -140,16 +148,10 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         }
     }
 
-    /// <summary>A segment's runs newest first; null if prune removed it since the index was read (its runs are gone).</summary>
-    private IEnumerator<RunRecord>? Open(long number)
-    {
-        SegmentFile segment = Segment(number);
-        return fs.File.Exists(segment.Path) ? segment.RunsBackward().GetEnumerator() : null;
-    }
-
     /// <summary>The history batches, newest first, each with its runs in history (those of its segment).</summary>
-    public IEnumerable<(BatchRecord Batch, List<RunRecord> Runs)> BatchesNewestFirst(HistoryIndex index)
+    public IEnumerable<(BatchRecord Batch, List<RunRecord> Runs)> BatchesNewestFirst(HistoryHold hold)
     {
+        HistoryIndex index = hold.Index;
         List<(BatchSeq Batch, long Segment)> all = [.. index.Segments
             .SelectMany(s => (s.BatchSeqs ?? []).Select(b => (b, s.Number)))
             .Where(b => !index.IsStale('b', b.b.Id, b.Number))
@@ -160,12 +162,12 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         {
             if (segment != cached)
             {
-                scanned = ScanBatches(index, segment);
+                scanned = ScanBatches(index, segment, hold.Segment);
                 cached = segment;
             }
             if (scanned.TryGetValue(batch.Id, out var found) && found.Batch is not null)
             {
-                yield return (found.Batch, WithRunsElsewhere(index, batch.Id, segment, found.Runs));
+                yield return (found.Batch, WithRunsElsewhere(index, batch.Id, segment, found.Runs, hold.Segment));
             }
         }
     }
@@ -177,12 +179,13 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         {
             return [];
         }
-        List<RunRecord> runs = ScanBatches(index, entry.Segment).TryGetValue(batchId, out var found) ? found.Runs : [];
-        return WithRunsElsewhere(index, batchId, entry.Segment, runs);
+        List<RunRecord> runs = ScanBatches(index, entry.Segment, Existing).TryGetValue(batchId, out var found) ? found.Runs : [];
+        return WithRunsElsewhere(index, batchId, entry.Segment, runs, Existing);
     }
 
     /// <summary><paramref name="runs"/> (the batch's runs in its own segment) with those that followed it into other segments, in seq order.</summary>
-    private List<RunRecord> WithRunsElsewhere(HistoryIndex index, string batchId, long own, List<RunRecord> runs)
+    private static List<RunRecord> WithRunsElsewhere(HistoryIndex index, string batchId, long own, List<RunRecord> runs,
+        Func<long, SegmentFile?> segments)
     {
         List<SegmentInfo> others = [.. index.Segments.Where(s => s.Number != own && s.HoldsRunsOf(batchId))];
         if (others.Count == 0)
@@ -192,9 +195,9 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         List<RunRecord> all = [.. runs];
         foreach (SegmentInfo other in others)
         {
-            if (fs.File.Exists(paths.Segment(other.Number)))
+            if (segments(other.Number) is { } segment)
             {
-                all.AddRange(Segment(other.Number).Forward().Select(e => e.Entry.Run)
+                all.AddRange(segment.Forward().Select(e => e.Entry.Run)
                     .OfType<RunRecord>().Where(r => r.Run.BatchId == batchId && !index.IsStale('r', r.Id, other.Number)));
             }
         }
@@ -202,11 +205,11 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
         return all;
     }
 
-    private Dictionary<string, (BatchRecord? Batch, List<RunRecord> Runs)> ScanBatches(HistoryIndex index, long number)
+    private static Dictionary<string, (BatchRecord? Batch, List<RunRecord> Runs)> ScanBatches(HistoryIndex index, long number,
+        Func<long, SegmentFile?> segments)
     {
         Dictionary<string, (BatchRecord? Batch, List<RunRecord> Runs)> batches = new(StringComparer.Ordinal);
-        SegmentFile segment = Segment(number);
-        if (!fs.File.Exists(segment.Path))
+        if (segments(number) is not { } segment)
         {
             return batches;
         }

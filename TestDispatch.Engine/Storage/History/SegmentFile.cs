@@ -11,9 +11,10 @@ namespace TestDispatch.Engine.Storage;
 /// <see cref="SegmentHeader"/> line, the batches that went to history with it, then its runs in seq order, each line a
 /// journal entry as in journal.&lt;gen&gt;.jsonl. Written once, whole (temp, fsync, rename); read forwards (filtered
 /// listings, stream with bounded memory), backwards (newest-first pages read only what they show) or one line at an
-/// offset the id index gives (show).
+/// offset the id index gives (show). One made over a <paramref name="held"/> stream (a <see cref="HistoryHold"/>'s) reads
+/// that open file, which a prune may since have unlinked, and leaves it open.
 /// </summary>
-internal sealed class SegmentFile(IFileSystem fs, string path)
+internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = null)
 {
     private const int Chunk = 1 << 16;
 
@@ -73,7 +74,8 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
     /// <summary>The record on the line at <paramref name="offset"/>.</summary>
     public JournalEntry ReadAt(long offset)
     {
-        using Stream stream = Open(bufferSize: 0);
+        using Lease lease = Acquire();
+        Stream stream = lease.Stream;
         stream.Seek(offset, SeekOrigin.Begin);
         byte[] buffer = new byte[4096];
         int filled = 0;
@@ -97,7 +99,8 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
     /// <summary>Every record, first to last, with the offset of its line: one chunk in memory at a time.</summary>
     public IEnumerable<(JournalEntry Entry, long Offset)> Forward()
     {
-        using Stream stream = Open(bufferSize: 0);
+        using Lease lease = Acquire();
+        Stream stream = lease.Stream;
         StoreJsonReader json = new();
         byte[] buffer = new byte[Chunk];
         int start = 0, filled = 0;
@@ -144,7 +147,8 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
     /// <summary>The runs, newest (highest seq) first, reading the file from its end: a page costs the lines it shows.</summary>
     public IEnumerable<RunRecord> RunsBackward()
     {
-        using Stream stream = Open(bufferSize: 0);
+        using Lease lease = Acquire();
+        Stream stream = lease.Stream;
         int runs = ReadHeader(stream).Runs;
         StoreJsonReader json = new();
         long end = stream.Length; // offset just past the last unread line's newline
@@ -187,7 +191,8 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
 
     public SegmentHeader ReadHeader()
     {
-        using Stream stream = Open(bufferSize: 0);
+        using Lease lease = Acquire();
+        Stream stream = lease.Stream;
         return ReadHeader(stream);
     }
 
@@ -209,11 +214,34 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
 
     private JournalEntry Parse(ReadOnlySpan<byte> line, long offset, StoreJsonReader json) => json.ReadLine(line, $"{path}@{offset}");
 
-    private Stream Open(int bufferSize)
+    /// <summary>The held stream from its start, or the file opened for this read alone.</summary>
+    private Lease Acquire()
+    {
+        if (held is null)
+        {
+            return new Lease(Open(fs, path), Owned: true);
+        }
+        held.Seek(0, SeekOrigin.Begin);
+        return new Lease(held, Owned: false);
+    }
+
+    private readonly record struct Lease(Stream Stream, bool Owned) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (Owned)
+            {
+                Stream.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Opens a segment for reading, unbuffered (reads are in whole chunks); others may delete it meanwhile.</summary>
+    public static Stream Open(IFileSystem fs, string path)
     {
         try
         {
-            return fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = bufferSize });
+            return fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 });
         }
         catch (Exception e) when (StorageFailure.IsIo(e))
         {
