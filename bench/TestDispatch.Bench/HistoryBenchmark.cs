@@ -18,7 +18,6 @@ namespace TestDispatch.Bench;
 /// </summary>
 internal static class HistoryBenchmark
 {
-    private const int GenerateSegmentRuns = 50_000;
     private static readonly string[] LocalTags = ["local"];
     private static readonly FileSystem Fs = new();
 
@@ -28,6 +27,7 @@ internal static class HistoryBenchmark
         IReadOnlyList<int> sizes = args.IntList("sizes", min: 0) ?? [0, 100_000, 1_000_000];
         int runs = args.Int("runs") ?? 10;
         int batchEntries = args.Int("batch") ?? 20_000;
+        int segmentRuns = args.Int("segment-runs") ?? new StoreOptions().SegmentRuns; // as compaction writes them
         string root = args.String("dir") ?? Path.Combine(Path.GetTempPath(), $"td-history-bench-{Environment.ProcessId}");
         bool keep = args.Flag("keep");
         args.RejectUnused();
@@ -41,7 +41,7 @@ internal static class HistoryBenchmark
             {
                 LabSandbox lab = new(binary, Path.Combine(root, $"{size}"), "10m");
                 Stopwatch generating = Stopwatch.StartNew();
-                string oldId = Generate(lab, size);
+                string oldId = Generate(lab, size, segmentRuns);
                 double generated = generating.Elapsed.TotalSeconds;
                 string test = MakeTest(lab.Root);
                 Call(lab, "run", test, "--machine", "local-1", "--wait"); // the agent is up for the timed calls
@@ -79,14 +79,14 @@ internal static class HistoryBenchmark
         Console.WriteLine($"  times: hyperfine median of {runs} runs after 2 warm-ups, native binary, agent already up; peak: /usr/bin/time %M of one call.");
         Console.WriteLine("  agent peak: VmHWM of the agent after the timed calls (it served all of them), before the 20k batch.");
         Console.WriteLine($"  wait 20k batch: max VmHWM of 'batch submit --wait' on a {batchEntries}-entry plan of a trivial test, sampled for 20 s of its run.");
-        Console.WriteLine($"  stores generated in history segments of {GenerateSegmentRuns:N0} runs (compaction writes 5,000) + the hot snapshot; 1 in 5 runs failed; 200 logs of 64 KiB.");
+        Console.WriteLine($"  stores generated in history segments of {segmentRuns:N0} runs (as compaction writes them) + the hot snapshot; 1 in 5 runs failed; 200 logs of 64 KiB.");
         return 0;
     }
 
     private static string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 
     /// <summary>Builds a store of <paramref name="size"/> ended runs; returns the id of its oldest run ("" when empty).</summary>
-    private static string Generate(LabSandbox lab, int size)
+    private static string Generate(LabSandbox lab, int size, int segmentRuns)
     {
         Directory.CreateDirectory(lab.StateDir);
         StatePaths paths = lab.Paths;
@@ -97,7 +97,7 @@ internal static class HistoryBenchmark
         RunSpec spec = new(["./run.sh"], TimeSpan.FromMinutes(30));
         DateTimeOffset epoch = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(3L * size + 60);
         const int Recent = 500;
-        List<RunRecord> chunk = new(GenerateSegmentRuns);
+        List<RunRecord> chunk = new(segmentRuns);
         List<RunRecord> hot = [];
         string oldest = "";
         HashSet<string> ids = new(StringComparer.Ordinal);
@@ -114,7 +114,7 @@ internal static class HistoryBenchmark
                 continue;
             }
             chunk.Add(record);
-            if (chunk.Count == GenerateSegmentRuns)
+            if (chunk.Count == segmentRuns)
             {
                 index = history.AddSegment(index, [], chunk);
                 chunk.Clear();

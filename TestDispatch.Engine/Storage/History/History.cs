@@ -118,10 +118,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                     if (hold.Segment(segment.Number)?.RunsBackward().GetEnumerator() is { } runs)
                     {
                         opened.Add(runs);
-                        if (runs.MoveNext())
-                        {
-                            heap.Enqueue((runs, segment.Number), -runs.Current.Seq);
-                        }
+                        Advance((runs, segment.Number));
                     }
                 }
                 if (!heap.TryDequeue(out (IEnumerator<RunRecord> Runs, long Segment) head, out _))
@@ -129,10 +126,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                     yield break;
                 }
                 RunRecord run = head.Runs.Current;
-                if (head.Runs.MoveNext())
-                {
-                    heap.Enqueue(head, -head.Runs.Current.Seq);
-                }
+                Advance(head);
                 if (!index.IsStale('r', run.Id, head.Segment))
                 {
                     yield return run;
@@ -145,6 +139,18 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
             {
                 runs.Dispose();
             }
+        }
+
+        // A segment read to its start lets go of its buffer at once, so a full walk holds only the segments under way.
+        void Advance((IEnumerator<RunRecord> Runs, long Segment) entry)
+        {
+            if (entry.Runs.MoveNext())
+            {
+                heap.Enqueue(entry, -entry.Runs.Current.Seq);
+                return;
+            }
+            entry.Runs.Dispose();
+            opened.Remove(entry.Runs);
         }
     }
 
