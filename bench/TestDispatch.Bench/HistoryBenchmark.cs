@@ -31,6 +31,8 @@ internal static class HistoryBenchmark
         string root = args.String("dir") ?? Path.Combine(Path.GetTempPath(), $"td-history-bench-{Environment.ProcessId}");
         bool keep = args.Flag("keep");
         args.RejectUnused();
+        RequireTool("hyperfine");
+        RequireTool("/usr/bin/time");
         Console.WriteLine($"history benchmark: {binary}; sizes {string.Join(", ", sizes)}; load {SyntheticRuns.LoadAverage()}; {Environment.ProcessorCount} cores");
         TextTable table = new("runs in store", "generate s", "state dir", "run --wait ms", "machines ms", "show <prefix> ms",
             "runs --limit 50 ms", "runs --status failed --json | wc -l ms", "lines", "runs --limit 50 peak MiB", "failed|wc peak MiB",
@@ -151,6 +153,19 @@ internal static class HistoryBenchmark
 
     private static string Shell(string script) =>
         Cli.Wrap("sh").WithArguments(["-c", script]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync().GetAwaiter().GetResult().StandardOutput;
+
+    /// <summary>Stops before generating a store when a tool the figures need is missing, naming the package that brings it.</summary>
+    private static void RequireTool(string tool)
+    {
+        bool found = tool.Contains('/', StringComparison.Ordinal)
+            ? File.Exists(tool)
+            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, tool)));
+        if (!found)
+        {
+            string package = tool == "/usr/bin/time" ? "time" : tool;
+            throw new BenchUsageException($"the history benchmark needs '{tool}' and it is not installed; install it with 'apt-get install {package}'");
+        }
+    }
 
     private static double[] Hyperfine(string root, int runs, params string[] commands)
     {
