@@ -30,58 +30,105 @@ public static class PlanFile
             throw new DispatchException(ErrorCodes.PlanInvalid,
                 $"plan file {path} does not exist{(full != path ? $" (resolved to {full})" : "")}; give the path of a plan JSON file");
         }
-        using JsonDocument document = Parse(fs.File.ReadAllBytes(full), path);
+        byte[] bytes = fs.File.ReadAllBytes(full);
         List<string> problems = [];
-        JsonElement root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw Invalid(path, ["the plan must be a JSON object: { \"name\": \"...\", \"entries\": [ ... ] }"]);
-        }
-        UnknownKeys(root, TopKeys, Where.Plan, problems);
-
         string name = fs.Path.GetFileNameWithoutExtension(full);
-        if (root.TryGetProperty("name", out JsonElement nameElement))
-        {
-            if (nameElement.ValueKind == JsonValueKind.String && nameElement.GetString()!.Trim().Length > 0)
-            {
-                name = nameElement.GetString()!.Trim();
-            }
-            else
-            {
-                problems.Add("name: must be a non-empty string, e.g. \"nightly\" (or leave it out to use the file name)");
-            }
-        }
-
         List<BatchEntry> entries = [];
-        if (!root.TryGetProperty("entries", out JsonElement list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+        try
         {
-            problems.Add("entries: must be a non-empty list of entries, each like { \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }");
-        }
-        else
-        {
-            string baseDir = fs.Path.GetDirectoryName(full)!;
-            Dictionary<string, int> seen = new(list.GetArrayLength(), StringComparer.Ordinal);
-            entries.Capacity = list.GetArrayLength();
-            Shared shared = new();
-            int index = 0;
-            foreach (JsonElement element in list.EnumerateArray())
+            // The plan is read as it goes, each entry a small document of its own: a JsonDocument of the whole plan
+            // rents its token index from the shared pool (about 7 MiB for 20,000 entries), which keeps it once it is
+            // given back, in a client that may then wait hours for the batch.
+            Utf8JsonReader reader = new(bytes, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                if (ReadEntry(fs, element, new Where(index), baseDir, config, shared, problems) is { } entry)
+                reader.Skip();
+                reader.Read(); // anything after the value is a syntax error, which comes first
+                throw Invalid(path, ["the plan must be a JSON object: { \"name\": \"...\", \"entries\": [ ... ] }"]);
+            }
+            bool sawEntries = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("name"u8))
                 {
-                    if (seen.TryGetValue(entry.Name, out int first))
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && reader.GetString()!.Trim() is { Length: > 0 } given)
                     {
-                        problems.Add($"entries[{index}]: name '{entry.Name}' is already the name of entries[{first}]; names must be unique in a plan (set \"name\" on one of them)");
+                        name = given;
                     }
                     else
                     {
-                        seen[entry.Name] = index;
-                        entries.Add(entry);
+                        reader.Skip();
+                        problems.Add("name: must be a non-empty string, e.g. \"nightly\" (or leave it out to use the file name)");
                     }
                 }
-                index++;
+                else if (reader.ValueTextEquals("entries"u8) && !sawEntries)
+                {
+                    sawEntries = true;
+                    reader.Read();
+                    ReadEntries(fs, ref reader, fs.Path.GetDirectoryName(full)!, config, entries, problems);
+                }
+                else
+                {
+                    string key = reader.GetString()!;
+                    problems.Add(key == "entries"
+                        ? "entries: given twice; put every entry in one list"
+                        : $"{Where.Plan}: unknown field '{key}'; the fields are {string.Join(", ", TopKeys)}");
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            reader.Read(); // anything but comments after the plan's object is a syntax error
+            if (!sawEntries)
+            {
+                problems.Add(NoEntries);
             }
         }
+        catch (JsonException e)
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid,
+                $"plan file {path} is not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
+        }
         return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
+    }
+
+    private const string NoEntries =
+        "entries: must be a non-empty list of entries, each like { \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }";
+
+    /// <summary>The entries list, the reader on its first token; each entry is checked as it is read.</summary>
+    private static void ReadEntries(IFileSystem fs, ref Utf8JsonReader reader, string baseDir, LabConfig config, List<BatchEntry> entries,
+        List<string> problems)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            problems.Add(NoEntries);
+            return;
+        }
+        Dictionary<string, int> seen = new(StringComparer.Ordinal);
+        Shared shared = new();
+        int index = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            using JsonDocument one = JsonDocument.ParseValue(ref reader);
+            if (ReadEntry(fs, one.RootElement, new Where(index), baseDir, config, shared, problems) is { } entry)
+            {
+                if (seen.TryGetValue(entry.Name, out int first))
+                {
+                    problems.Add($"entries[{index}]: name '{entry.Name}' is already the name of entries[{first}]; names must be unique in a plan (set \"name\" on one of them)");
+                }
+                else
+                {
+                    seen[entry.Name] = index;
+                    entries.Add(entry);
+                }
+            }
+            index++;
+        }
+        if (index == 0)
+        {
+            problems.Add(NoEntries);
+        }
     }
 
     private static BatchEntry? ReadEntry(IFileSystem fs, JsonElement element, Where where, string baseDir, LabConfig config, Shared shared,
@@ -269,19 +316,6 @@ public static class PlanFile
             _spec is { } last && last.Timeout == timeout && (ReferenceEquals(last.Command, command) || last.Command.SequenceEqual(command))
                 ? last
                 : _spec = new RunSpec(command, timeout);
-    }
-
-    private static JsonDocument Parse(byte[] bytes, string path)
-    {
-        try
-        {
-            return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new DispatchException(ErrorCodes.PlanInvalid,
-                $"plan file {path} is not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
-        }
     }
 
     private static string FirstSentence(string message) => message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd();

@@ -133,8 +133,38 @@ public class PlanFileTests
     [InlineData("""{ "entries": [] }""", "entries: must be a non-empty list")]
     [InlineData("""{ "entries": [ "boot" ] }""", "entries[0]: must be an object")]
     [InlineData("""{ "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ], "owner": "me" }""", "the plan: unknown field 'owner'")]
+    [InlineData("""{ "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ] } { }""", "not valid JSON at line 1")]
+    [InlineData("""{ "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ], "entries": [] }""", "entries: given twice")]
+    [InlineData("""{ "entries": { "test_dir": "../tests/boot" } }""", "entries: must be a non-empty list")]
+    [InlineData("""{ "name": "" }""", "entries: must be a non-empty list")]
+    [InlineData("""{ "name": 7, "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ] }""", "name: must be a non-empty string")]
+    [InlineData("", "not valid JSON")]
+    [InlineData("7 8", "not valid JSON at line 1")]
     public void A_malformed_plan_is_refused_saying_what_is_wrong(string json, string expected) =>
         Assert.Contains(expected, Refused(json).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void A_syntax_error_deep_in_a_long_plan_names_its_line_and_outranks_the_problems_before_it()
+    {
+        string entries = string.Join(",\n", Enumerable.Range(0, 500).Select(i => $$"""{ "name": "t{{i}}", "test_dir": "../tests/boot", "machine": "nowhere" }"""));
+
+        DispatchException error = Refused($"{{ \"entries\": [\n{entries},\n{{ \"name\": \"broken\" \"test_dir\": \"x\" }} ] }}");
+
+        Assert.Contains("not valid JSON at line 502", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("nowhere", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_plan_of_many_entries_reads_each_in_order_with_comments_and_trailing_commas()
+    {
+        string entries = string.Join(",\n", Enumerable.Range(0, 3000).Select(i => $$"""// entry {{i}}{{"\n"}}{ "name": "t{{i}}", "test_dir": "../tests/boot", "tags": ["x86"], }"""));
+
+        (string name, IReadOnlyList<BatchEntry> read) = Read($"/* nightly */ {{ \"entries\": [\n{entries},\n], \"name\": \"big\", }} // end");
+
+        Assert.Equal("big", name);
+        Assert.Equal(Enumerable.Range(0, 3000).Select(i => $"t{i}"), read.Select(e => e.Name));
+        Assert.All(read, e => Assert.Same(read[0].Spec, e.Spec));
+    }
 
     [Fact]
     public void A_missing_plan_file_is_refused_naming_it()
