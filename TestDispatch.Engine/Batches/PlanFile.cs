@@ -39,7 +39,8 @@ public static class PlanFile
             // The plan is read as it goes, each entry a small document of its own: a JsonDocument of the whole plan
             // rents its token index from the shared pool (about 7 MiB for 20,000 entries), which keeps it once it is
             // given back, in a client that may then wait hours for the batch.
-            Utf8JsonReader reader = new(bytes, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            ReadOnlySpan<byte> json = bytes.AsSpan().StartsWith(Utf8Bom) ? bytes.AsSpan(Utf8Bom.Length) : bytes; // as editors on Windows save
+            Utf8JsonReader reader = new(json, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 reader.Skip();
@@ -91,6 +92,8 @@ public static class PlanFile
         }
         return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
     }
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     private const string NoEntries =
         "entries: must be a non-empty list of entries, each like { \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }";

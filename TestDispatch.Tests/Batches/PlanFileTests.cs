@@ -167,6 +167,18 @@ public class PlanFileTests
     }
 
     [Fact]
+    public void A_plan_saved_with_a_byte_order_mark_reads_as_without()
+    {
+        _fs.AddFile("/lab/plans/bom.json", new MockFileData([0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(
+            """{ "name": "bom", "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ] }""")]));
+
+        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(_fs, "/lab/plans/bom.json", Config);
+
+        Assert.Equal("bom", name);
+        Assert.Equal("boot", Assert.Single(entries).Name);
+    }
+
+    [Fact]
     public void A_missing_plan_file_is_refused_naming_it()
     {
         var error = Assert.Throws<DispatchException>(() => PlanFile.Read(_fs, "/lab/plans/none.json", Config));
