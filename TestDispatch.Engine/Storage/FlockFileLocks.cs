@@ -14,12 +14,16 @@ namespace TestDispatch.Engine.Storage;
 /// </summary>
 public sealed class FlockFileLocks : IFileLocks
 {
-    public IDisposable? TryAcquire(string path)
+    public IDisposable? TryAcquire(string path) => TryAcquire(path, Libc.LOCK_EX);
+
+    public IDisposable? TryAcquireShared(string path) => TryAcquire(path, Libc.LOCK_SH);
+
+    private static IDisposable? TryAcquire(string path, int mode)
     {
         while (true)
         {
             SafeFileHandle fd = OpenLockFile(path);
-            if (!Flock(fd, path, Libc.LOCK_EX | Libc.LOCK_NB))
+            if (!Flock(fd, path, mode | Libc.LOCK_NB))
             {
                 fd.Dispose();
                 return null;

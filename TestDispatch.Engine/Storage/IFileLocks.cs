@@ -1,7 +1,7 @@
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// Exclusive cross-process locks on named files. The real one is flock(2) (<see cref="FlockFileLocks"/>),
+/// Cross-process locks on named files, exclusive or shared. The real one is flock(2) (<see cref="FlockFileLocks"/>),
 /// released by the kernel when the holder dies; unit tests use <see cref="InMemoryFileLocks"/>.
 /// Disposing the returned handle releases the lock.
 /// </summary>
@@ -9,6 +9,9 @@ public interface IFileLocks
 {
     /// <summary>Takes the lock if it is free right now; null if another holder has it.</summary>
     IDisposable? TryAcquire(string path);
+
+    /// <summary>Takes a shared hold if no one has the lock exclusively right now (any number may share it); null if one does.</summary>
+    IDisposable? TryAcquireShared(string path);
 
     /// <summary>Waits up to <paramref name="timeout"/> for the lock; throws <see cref="TimeoutException"/> after.</summary>
     IDisposable Acquire(string path, TimeSpan timeout);

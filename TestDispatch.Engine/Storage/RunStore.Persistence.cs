@@ -325,7 +325,43 @@ public sealed partial class RunStore
         _snapshot.RemoveBatchFilesBut(hotBatches.Select(b => b.Id).ToHashSet(StringComparer.Ordinal));
         if (reload)
         {
+            RemoveHistoryLeftovers(history);
+        }
+    }
+
+    /// <summary>
+    /// Removes the history files <paramref name="history"/> does not name (replaced segments, crash leftovers) if no walk
+    /// of history is under way (history.lock free at once); else they stay until the next compaction or prune after it.
+    /// </summary>
+    private void RemoveHistoryLeftovers(HistoryIndex history)
+    {
+        using IDisposable? noWalk = _locks.TryAcquire(Paths.HistoryLock);
+        if (noWalk is not null)
+        {
             _history.RemoveLeftovers(history);
+        }
+    }
+
+    /// <summary>History as its index names it now, for a walk after the lock (call under state.lock; see <see cref="HistoryHold"/>).</summary>
+    private HistoryHold HoldHistory()
+    {
+        HistoryIndex index = _history.ReadIndex();
+        return _history.Hold(index, index.Segments.Count == 0 ? null : ShareHistoryLock());
+    }
+
+    /// <summary>
+    /// A shared hold on history.lock; null where it cannot be made (a read-only disk before any prune made the file), where
+    /// nothing can remove a segment either.
+    /// </summary>
+    private IDisposable? ShareHistoryLock()
+    {
+        try
+        {
+            return _locks.TryAcquireShared(Paths.HistoryLock);
+        }
+        catch (IOException) when (!_fs.File.Exists(Paths.HistoryLock))
+        {
+            return null;
         }
     }
 

@@ -46,8 +46,13 @@ public sealed partial class RunStore
         List<RunRecord> dropped = [.. hotDropped, .. historyDropped];
         long bytes = dropped.Sum(r => SizeOf(Paths.RunDir(r.Id)));
         PruneReport report = new(dropped, [.. hotBatchesDropped.Select(b => b.Id), .. historyBatchesDropped.Select(b => b.Id)], bytes, dryRun);
-        if (dryRun || (dropped.Count == 0 && report.Batches.Count == 0))
+        if (dryRun)
         {
+            return report;
+        }
+        if (dropped.Count == 0 && report.Batches.Count == 0)
+        {
+            RemoveHistoryLeftovers(history); // what a prune cut short by a crash (or put off for a walk) left behind
             return report;
         }
         CrashPoints.Reached("prune-history-written");
@@ -58,7 +63,7 @@ public sealed partial class RunStore
         {
             RemoveRunDirectory(run.Id);
         }
-        _history.RemoveLeftovers(history);
+        RemoveHistoryLeftovers(history);
         return report;
     });
 

@@ -87,7 +87,7 @@ public sealed partial class RunStore
         {
             hot.RemoveRange(limit, hot.Count - limit);
         }
-        return (hot, [.. _index.Ids], _history.Hold(_history.ReadIndex()), _batchChanges, ChangeCursor);
+        return (hot, [.. _index.Ids], HoldHistory(), _batchChanges, ChangeCursor);
     }
 
     private IEnumerable<RunRecord> Merge(List<RunRecord> hot, HashSet<string> hotIds, HistoryHold history, RunFilter filter)

@@ -212,7 +212,7 @@ public sealed partial class RunStore
         (List<(long Seq, Batch Batch)> hot, HashSet<string> hotIds, HistoryHold history) = Locked(() =>
             (new List<(long Seq, Batch Batch)>(_index.BatchesNewestFirst().Take(limit ?? int.MaxValue)
                 .Select(b => (b.Seq, DescribeLocked(b, null, withItems)))),
-             new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), _history.Hold(_history.ReadIndex())));
+             new HashSet<string>(_index.BatchIds, StringComparer.Ordinal), HoldHistory()));
         using (history)
         {
             List<Batch> all = new(hot.Count);

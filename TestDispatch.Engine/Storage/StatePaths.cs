@@ -5,6 +5,7 @@ public sealed record StatePaths(string Root)
 {
     public string StateLock => Path.Combine(Root, "state.lock");
     public string AgentLock => Path.Combine(Root, "agent.lock");
+    public string HistoryLock => Path.Combine(Root, "history.lock"); // shared by walks of history, see HistoryHold
     public string AgentLog => Path.Combine(Root, "agent.log");
     public string Snapshot => Path.Combine(Root, "snapshot.json");
     public string SnapshotTemp => Path.Combine(Root, "snapshot.json.tmp");

@@ -30,6 +30,8 @@ public sealed class BatchWaitTests
 
         public IDisposable? TryAcquire(string path) => inner.TryAcquire(path);
 
+        public IDisposable? TryAcquireShared(string path) => inner.TryAcquireShared(path);
+
         public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
 
         public IDisposable Acquire(string path, TimeSpan timeout)

@@ -260,7 +260,7 @@ public class HistoryTests
         history.AddSegment(history.ReadIndex(), [], [changed, .. runs.Skip(1).Take(3)]);
 
         HistoryIndex index = history.ReadIndex();
-        using HistoryHold hold = history.Hold(index);
+        using HistoryHold hold = history.Hold(index, shared: null);
         List<RunRecord> listed = [.. history.NewestFirst(hold)];
 
         Assert.Equal(runs.Take(4).Select(r => r.Id).Reverse(), listed.Select(r => r.Id));

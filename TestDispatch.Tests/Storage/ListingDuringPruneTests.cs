@@ -60,18 +60,25 @@ public sealed class ListingDuringPruneTests : IDisposable
     {
         List<string> all = TwoSegmentsAndHotRuns();
 
-        using IEnumerator<RunRecord> listing = Open().Stream().GetEnumerator();
-        Assert.True(listing.MoveNext());
-        List<string> listed = [listing.Current.Id];
-        PruneReport pruned = Open().Prune(TimeSpan.FromDays(90), keepFailed: true);
-        while (listing.MoveNext())
+        string replaced = Path.Combine(_state.Path, "history", "segment.1.jsonl");
+        List<string> listed;
+        PruneReport pruned;
+        using (IEnumerator<RunRecord> listing = Open().Stream().GetEnumerator())
         {
-            listed.Add(listing.Current.Id);
+            Assert.True(listing.MoveNext());
+            listed = [listing.Current.Id];
+            pruned = Open().Prune(TimeSpan.FromDays(90), keepFailed: true);
+            Assert.True(File.Exists(replaced), "the segment the prune replaced went while a listing still had to read it");
+            while (listing.MoveNext())
+            {
+                listed.Add(listing.Current.Id);
+            }
         }
 
         Assert.Equal(2, pruned.Runs.Count);
-        Assert.Empty(Directory.GetFiles(Path.Combine(_state.Path, "history"), "segment.1.jsonl"));
         Assert.Equal(all, listed);
+        Assert.Empty(Open().Prune(TimeSpan.FromDays(90), keepFailed: true).Runs);
+        Assert.False(File.Exists(replaced), "the next prune, with no walk under way, leaves the replaced segment");
         Assert.Equal(all.Except(pruned.Runs.Select(r => r.Id)), Open().List().Select(r => r.Id));
     }
 }

@@ -411,6 +411,8 @@ public class RunStoreTests
 
         public IDisposable? TryAcquire(string path) => inner.TryAcquire(path);
 
+        public IDisposable? TryAcquireShared(string path) => inner.TryAcquireShared(path);
+
         public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
 
         public IDisposable Acquire(string path, TimeSpan timeout)

@@ -48,6 +48,12 @@ public sealed class FaultyDisk
             return inner.TryAcquire(path);
         }
 
+        public IDisposable? TryAcquireShared(string path)
+        {
+            plan.HitOrThrow("lock", path);
+            return inner.TryAcquireShared(path);
+        }
+
         public bool StillHolds(IDisposable held, string path) => inner.StillHolds(held, path);
 
         public IDisposable Acquire(string path, TimeSpan timeout)

@@ -82,8 +82,8 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
     /// <summary>A segment as it is now; null if prune removed it since the index was read (its runs are gone).</summary>
     private SegmentFile? Existing(long number) => fs.File.Exists(paths.Segment(number)) ? Segment(number) : null;
 
-    /// <summary>Holds the segments <paramref name="index"/> names open for a walk after the lock (call under state.lock).</summary>
-    public HistoryHold Hold(HistoryIndex index) => new(fs, paths, index);
+    /// <summary>A walk of <paramref name="index"/> after the lock, with <paramref name="shared"/> on history.lock (call under state.lock).</summary>
+    public HistoryHold Hold(HistoryIndex index, IDisposable? shared) => new(fs, paths, index, shared);
 
     /// <summary>History's copies of up to <paramref name="max"/> runs whose id starts with <paramref name="prefix"/>.</summary>
     public List<RunRecord> FindRuns(HistoryIndex index, string prefix, int max = 5) =>

@@ -4,50 +4,19 @@ namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// A walk's hold on history as one index names it. Listings read history after state.lock is let go, so that a long walk
-/// never holds other processes up; meanwhile a prune may replace a segment by a new one (which this index does not name)
-/// and delete it. So the hold opens every segment it names while the lock is still held: an open file stays readable
-/// after it is unlinked, and the walk sees history whole, as it was when the lock was let go. Dispose lets the files go.
+/// never holds other processes up; meanwhile a prune may replace a segment by a new one (which this index does not name).
+/// So the hold is a shared lock on history.lock, taken while state.lock is still held: files an index no longer names are
+/// removed only by a process that gets history.lock exclusively, at once or not at all (<see cref="RunStore"/>), so none
+/// the walk may still open goes while it is under way; they go at the next prune or compaction after it. One lock per
+/// walk, whatever the number of segments: it opens each segment only when the merge reaches it. Dispose lets go.
 /// </summary>
-internal sealed class HistoryHold : IDisposable
+internal sealed class HistoryHold(IFileSystem fs, StatePaths paths, HistoryIndex index, IDisposable? shared) : IDisposable
 {
-    private readonly Dictionary<long, SegmentFile> _segments = [];
-    private readonly List<Stream> _streams = [];
+    public HistoryIndex Index => index;
 
-    /// <summary>Call under state.lock.</summary>
-    public HistoryHold(IFileSystem fs, StatePaths paths, HistoryIndex index)
-    {
-        Index = index;
-        try
-        {
-            foreach (SegmentInfo segment in index.Segments)
-            {
-                string path = paths.Segment(segment.Number);
-                if (fs.File.Exists(path))
-                {
-                    Stream stream = SegmentFile.Open(fs, path);
-                    _streams.Add(stream);
-                    _segments[segment.Number] = new SegmentFile(fs, path, stream);
-                }
-            }
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
-    }
+    /// <summary>The segment; null if it was already gone when the hold was taken (a repair dropped it).</summary>
+    public SegmentFile? Segment(long number) =>
+        fs.File.Exists(paths.Segment(number)) ? new SegmentFile(fs, paths.Segment(number)) : null;
 
-    public HistoryIndex Index { get; }
-
-    /// <summary>The segment, read from the file held open; null if it was already gone when the hold was taken.</summary>
-    public SegmentFile? Segment(long number) => _segments.GetValueOrDefault(number);
-
-    public void Dispose()
-    {
-        foreach (Stream stream in _streams)
-        {
-            stream.Dispose();
-        }
-        _streams.Clear();
-    }
+    public void Dispose() => shared?.Dispose();
 }

@@ -11,10 +11,9 @@ namespace TestDispatch.Engine.Storage;
 /// <see cref="SegmentHeader"/> line, the batches that went to history with it, then its runs in seq order, each line a
 /// journal entry as in journal.&lt;gen&gt;.jsonl. Written once, whole (temp, fsync, rename); read forwards (filtered
 /// listings, stream with bounded memory), backwards (newest-first pages read only what they show) or one line at an
-/// offset the id index gives (show). One made over a <paramref name="held"/> stream (a <see cref="HistoryHold"/>'s) reads
-/// that open file, which a prune may since have unlinked, and leaves it open.
+/// offset the id index gives (show).
 /// </summary>
-internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = null)
+internal sealed class SegmentFile(IFileSystem fs, string path)
 {
     private const int Chunk = 1 << 16;
 
@@ -74,8 +73,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = nu
     /// <summary>The record on the line at <paramref name="offset"/>.</summary>
     public JournalEntry ReadAt(long offset)
     {
-        using Lease lease = Acquire();
-        Stream stream = lease.Stream;
+        using Stream stream = Open(bufferSize: 0);
         stream.Seek(offset, SeekOrigin.Begin);
         byte[] buffer = new byte[4096];
         int filled = 0;
@@ -99,8 +97,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = nu
     /// <summary>Every record, first to last, with the offset of its line: one chunk in memory at a time.</summary>
     public IEnumerable<(JournalEntry Entry, long Offset)> Forward()
     {
-        using Lease lease = Acquire();
-        Stream stream = lease.Stream;
+        using Stream stream = Open(bufferSize: 0);
         StoreJsonReader json = new();
         byte[] buffer = new byte[Chunk];
         int start = 0, filled = 0;
@@ -147,8 +144,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = nu
     /// <summary>The runs, newest (highest seq) first, reading the file from its end: a page costs the lines it shows.</summary>
     public IEnumerable<RunRecord> RunsBackward()
     {
-        using Lease lease = Acquire();
-        Stream stream = lease.Stream;
+        using Stream stream = Open(bufferSize: 0);
         int runs = ReadHeader(stream).Runs;
         StoreJsonReader json = new();
         long end = stream.Length; // offset just past the last unread line's newline
@@ -191,8 +187,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = nu
 
     public SegmentHeader ReadHeader()
     {
-        using Lease lease = Acquire();
-        Stream stream = lease.Stream;
+        using Stream stream = Open(bufferSize: 0);
         return ReadHeader(stream);
     }
 
@@ -214,34 +209,11 @@ internal sealed class SegmentFile(IFileSystem fs, string path, Stream? held = nu
 
     private JournalEntry Parse(ReadOnlySpan<byte> line, long offset, StoreJsonReader json) => json.ReadLine(line, $"{path}@{offset}");
 
-    /// <summary>The held stream from its start, or the file opened for this read alone.</summary>
-    private Lease Acquire()
-    {
-        if (held is null)
-        {
-            return new Lease(Open(fs, path), Owned: true);
-        }
-        held.Seek(0, SeekOrigin.Begin);
-        return new Lease(held, Owned: false);
-    }
-
-    private readonly record struct Lease(Stream Stream, bool Owned) : IDisposable
-    {
-        public void Dispose()
-        {
-            if (Owned)
-            {
-                Stream.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Opens a segment for reading, unbuffered (reads are in whole chunks); others may delete it meanwhile.</summary>
-    public static Stream Open(IFileSystem fs, string path)
+    private Stream Open(int bufferSize)
     {
         try
         {
-            return fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 });
+            return fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = bufferSize });
         }
         catch (Exception e) when (StorageFailure.IsIo(e))
         {
