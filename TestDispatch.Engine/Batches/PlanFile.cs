@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using System.Text.Json;
+using System.Text.Unicode;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 
@@ -24,13 +25,27 @@ public static class PlanFile
     /// <summary>The plan's batch name and its entries, resolved (absolute test dir, hash, command, time limit).</summary>
     public static (string Name, IReadOnlyList<BatchEntry> Entries) Read(IFileSystem fs, string path, LabConfig config)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid, "the plan file's path is empty; give the path of a plan JSON file");
+        }
         string full = fs.Path.GetFullPath(path);
+        if (fs.Directory.Exists(full))
+        {
+            throw new DispatchException(ErrorCodes.PlanInvalid, $"plan file {path} is a directory; give the path of a plan JSON file in it");
+        }
         if (!fs.File.Exists(full))
         {
             throw new DispatchException(ErrorCodes.PlanInvalid,
                 $"plan file {path} does not exist{(full != path ? $" (resolved to {full})" : "")}; give the path of a plan JSON file");
         }
         byte[] bytes = fs.File.ReadAllBytes(full);
+        if (!Utf8.IsValid(bytes))
+        {
+            int bad = FirstInvalidUtf8(bytes);
+            throw new DispatchException(ErrorCodes.PlanInvalid,
+                $"plan file {path} is not UTF-8 text: byte {bad + 1} (line {bytes.AsSpan(0, bad).Count((byte)'\n') + 1}) is not valid UTF-8; save it as UTF-8");
+        }
         List<string> problems = [];
         string name = fs.Path.GetFileNameWithoutExtension(full);
         List<BatchEntry> entries = [];
@@ -90,10 +105,22 @@ public static class PlanFile
             throw new DispatchException(ErrorCodes.PlanInvalid,
                 $"plan file {path} is not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}");
         }
+        catch (InvalidOperationException e) when (e.Message.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
+        {
+            // Valid UTF-8 can still spell text that is not: a \ud800 escape without its pair.
+            throw new DispatchException(ErrorCodes.PlanInvalid, $"plan file {path} holds a string that is not text: {FirstSentence(e.Message)}");
+        }
         return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
     }
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    /// <summary>The offset of the first byte that is not valid UTF-8.</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return read;
+    }
 
     private const string NoEntries =
         "entries: must be a non-empty list of entries, each like { \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }";
