@@ -37,6 +37,42 @@ public sealed class ListingCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_stops_a_long_json_listing_between_two_runs_with_exit_130()
+    {
+        Lab lab = _cli.OpenLab();
+        using IDisposable agent = PretendAnAgentIsUp(lab);
+        for (int i = 0; i < 400; i++)
+        {
+            string id = lab.Store.Prepare(Request(machine: "local-2", hash: $"h-{i}")).Run.Id;
+            lab.Store.Update(id, r => r with { Run = r.Run with { Status = RunStatus.Completed, ExitCode = 0, EndedAt = DateTimeOffset.UtcNow } });
+        }
+        using CancellationTokenSource ctrlC = new();
+        CancelOnFirstWrite output = new(ctrlC);
+
+        (int exit, _, _) = await _cli.Run(["runs", "--json"], ctrlC.Token, rawOut: output);
+
+        Assert.True(exit == ExitCodes.Interrupted, $"exit {exit} after {output.Length} bytes");
+        int listed = System.Text.Encoding.UTF8.GetString(output.ToArray()).Split("\"id\":").Length - 1;
+        Assert.InRange(listed, 1, 399); // a part, not every run
+    }
+
+    /// <summary>Standard output whose first write is when the user presses Ctrl-C.</summary>
+    private sealed class CancelOnFirstWrite(CancellationTokenSource ctrlC) : MemoryStream
+    {
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            ctrlC.Cancel();
+            base.Write(buffer, offset, count);
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            ctrlC.Cancel();
+            base.Write(buffer);
+        }
+    }
+
+    [Fact]
     public async Task Machines_prints_aligned_columns_for_people()
     {
         (int exit, string output, _) = await _cli.Run("machines");

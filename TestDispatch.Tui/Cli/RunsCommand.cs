@@ -45,7 +45,12 @@ public static class RunsCommand
             string? batchId = parse.GetValue(batch) is { } wanted ? lab.Store.FindBatch(wanted).Record.Id : null;
             RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
             // Streamed: the store reads history as this writes, so memory stays bounded whatever the history size.
-            IEnumerable<Run> runs = lab.Store.Stream(filter).Select(r => r.Run);
+            // Ctrl-C stops a long listing between two runs (exit 130), not after the whole of history.
+            IEnumerable<Run> runs = lab.Store.Stream(filter).Select(r =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                return r.Run;
+            });
             if (filter.Limit is { } most)
             {
                 runs = runs.Take(most);
