@@ -132,7 +132,8 @@ public static class StateDirectory
 
     /// <summary>Whether a name at the root of a state dir is one the store or the agent makes (DESIGN §5).</summary>
     private static bool IsStoreName(string name) =>
-        name is "state.lock" or "agent.lock" or "agent.log" or "snapshot.json" or "snapshot.json.tmp" or "runs" or "history" or "batches" ||
+        name is "state.lock" or "agent.lock" or "history.lock" or "machines.lock" or "machines.json" or "agent.log" or "snapshot.json" or
+            "snapshot.json.tmp" or "runs" or "history" or "batches" ||
         name.StartsWith("journal.", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal) ||
         name.Contains(".corrupt-", StringComparison.Ordinal);
 

@@ -99,6 +99,10 @@ public sealed class StateDirectoryTests : IDisposable
         store.Prepare(Request());
         store.Compact();
         File.WriteAllText(store.Paths.Snapshot + ".corrupt-20260101T000000Z", "a backup");
+        foreach (string made in new[] { store.Paths.HistoryLock, Path.Combine(_dir.Root, "machines.lock"), Path.Combine(_dir.Root, "machines.json") })
+        {
+            File.WriteAllText(made, ""); // what listings and the machine ledger make
+        }
         File.SetUnixFileMode(_dir.Root, (UnixFileMode)0b111_101_000);
 
         Assert.Equal((UnixFileMode)0b111_101_000, _dir.Open().TightenedFrom);
