@@ -335,10 +335,18 @@ public sealed partial class RunStore
     /// </summary>
     private void RemoveHistoryLeftovers(HistoryIndex history)
     {
-        using IDisposable? noWalk = _locks.TryAcquire(Paths.HistoryLock);
-        if (noWalk is not null)
+        try
         {
-            _history.RemoveLeftovers(history);
+            using IDisposable? noWalk = _locks.TryAcquire(Paths.HistoryLock);
+            if (noWalk is not null)
+            {
+                _history.RemoveLeftovers(history);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort, after what it tidies up is already committed: a history.lock that cannot be opened (a directory,
+            // mode 000) leaves the files for a later prune or compaction, never fails the one that removed the runs.
         }
     }
 
@@ -350,8 +358,8 @@ public sealed partial class RunStore
     }
 
     /// <summary>
-    /// A shared hold on history.lock; null where it cannot be made (a read-only disk before any prune made the file), where
-    /// nothing can remove a segment either.
+    /// A shared hold on history.lock; null where it cannot be had (a read-only disk before any prune made the file, a
+    /// history.lock that is a directory or mode 000): the walk goes on without, and fails should a segment go under it.
     /// </summary>
     private IDisposable? ShareHistoryLock()
     {
@@ -359,7 +367,7 @@ public sealed partial class RunStore
         {
             return _locks.TryAcquireShared(Paths.HistoryLock);
         }
-        catch (IOException) when (!_fs.File.Exists(Paths.HistoryLock))
+        catch (IOException)
         {
             return null;
         }

@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
@@ -59,18 +60,7 @@ public sealed class HistoryWalkTests : IDisposable
     [Fact]
     public void A_prune_during_a_walk_leaves_the_replaced_segments_to_it_and_the_next_prune_removes_them()
     {
-        RunStore store = Open();
-        DateTimeOffset old = DateTimeOffset.UtcNow.AddDays(-200);
-        for (int i = 0; i < 3; i++)
-        {
-            Ended(store, old);
-            Ended(store, DateTimeOffset.UtcNow);
-        }
-        for (int i = 0; i < 4; i++)
-        {
-            Ended(store, DateTimeOffset.UtcNow);
-        }
-        store.Compact();
+        OldAndRecentRuns();
         string[] before = Segments();
         Assert.NotEmpty(before);
 
@@ -93,6 +83,71 @@ public sealed class HistoryWalkTests : IDisposable
         Assert.Empty(Open().Prune(TimeSpan.FromDays(90)).Runs);
         Assert.All(before, segment => Assert.False(File.Exists(segment), $"{segment}, replaced by the prune, is still in history/"));
         Assert.Equal(7, Open().Stream(new RunFilter()).Count());
+    }
+
+    /// <summary>Three old runs and seven recent ones, the old ones in the oldest segment (which a prune replaces).</summary>
+    private void OldAndRecentRuns()
+    {
+        RunStore store = Open();
+        DateTimeOffset old = DateTimeOffset.UtcNow.AddDays(-200);
+        for (int i = 0; i < 3; i++)
+        {
+            Ended(store, old);
+            Ended(store, DateTimeOffset.UtcNow);
+        }
+        for (int i = 0; i < 4; i++)
+        {
+            Ended(store, DateTimeOffset.UtcNow);
+        }
+        store.Compact();
+    }
+
+    [Fact]
+    public void A_walk_whose_segment_goes_under_it_after_history_lock_was_deleted_fails_instead_of_leaving_runs_out()
+    {
+        // Segment 1: three old runs; segment 2: two old and four recent ones. A walk opens segment 2 first, segment 1 later.
+        RunStore store = Open();
+        for (int i = 0; i < 5; i++)
+        {
+            Ended(store, DateTimeOffset.UtcNow.AddDays(-200));
+        }
+        store.Compact();
+        for (int i = 0; i < 6; i++)
+        {
+            Ended(store, DateTimeOffset.UtcNow);
+        }
+        store.Compact();
+        Assert.Equal(2, Segments().Length);
+
+        using IEnumerator<RunRecord> walk = Open().Stream(new RunFilter()).GetEnumerator();
+        Assert.True(walk.MoveNext());
+        File.Delete(Path.Combine(_state.Path, "history.lock")); // "a stale lock file"
+        Assert.Equal(5, Open().Prune(TimeSpan.FromDays(90)).Runs.Count);
+
+        DispatchException error = Assert.Throws<DispatchException>(() =>
+        {
+            while (walk.MoveNext())
+            {
+            }
+        });
+        Assert.Equal(ErrorCodes.StateCorrupt, error.ErrorCode);
+        Assert.Contains("is gone, though the history index this listing read names it", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_history_lock_that_cannot_be_opened_fails_no_prune_and_no_listing()
+    {
+        OldAndRecentRuns();
+        File.Delete(Path.Combine(_state.Path, "history.lock"));
+        Directory.CreateDirectory(Path.Combine(_state.Path, "history.lock"));
+        List<RunRecord> all = [.. Open().Stream(new RunFilter())];
+
+        PruneReport pruned = Open().Prune(TimeSpan.FromDays(90));
+
+        Assert.Equal(3, pruned.Runs.Count);
+        Assert.All(pruned.Runs, r => Assert.False(Directory.Exists(Path.Combine(_state.Path, "runs", r.Id)), $"run dir {r.Id} left behind"));
+        Assert.Equal(all.Count - 3, Open().Stream(new RunFilter()).Count());
+        Assert.Empty(Open().Prune(TimeSpan.FromDays(90)).Runs);
     }
 
     [Fact]

@@ -115,11 +115,9 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                 while (next < segments.Count && (heap.Count == 0 || heap.TryPeek(out _, out long top) && segments[next].LastSeq >= -top))
                 {
                     SegmentInfo segment = segments[next++];
-                    if (hold.Segment(segment.Number)?.RunsBackward().GetEnumerator() is { } runs)
-                    {
-                        opened.Add(runs);
-                        Advance((runs, segment.Number));
-                    }
+                    IEnumerator<RunRecord> runs = hold.Segment(segment.Number).RunsBackward().GetEnumerator();
+                    opened.Add(runs);
+                    Advance((runs, segment.Number));
                 }
                 if (!heap.TryDequeue(out (IEnumerator<RunRecord> Runs, long Segment) head, out _))
                 {

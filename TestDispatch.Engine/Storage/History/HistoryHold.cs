@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -9,14 +10,21 @@ namespace TestDispatch.Engine.Storage;
 /// removed only by a process that gets history.lock exclusively, at once or not at all (<see cref="RunStore"/>), so none
 /// the walk may still open goes while it is under way; they go at the next prune or compaction after it. One lock per
 /// walk, whatever the number of segments: it opens each segment only when the merge reaches it. Dispose lets go.
+/// Should a segment the index names be gone all the same (history.lock deleted meanwhile, or no hold could be had),
+/// the walk fails saying so: a listing never leaves runs out without a word.
 /// </summary>
 internal sealed class HistoryHold(IFileSystem fs, StatePaths paths, HistoryIndex index, IDisposable? shared) : IDisposable
 {
     public HistoryIndex Index => index;
 
-    /// <summary>The segment; null if it was already gone when the hold was taken (a repair dropped it).</summary>
-    public SegmentFile? Segment(long number) =>
-        fs.File.Exists(paths.Segment(number)) ? new SegmentFile(fs, paths.Segment(number)) : null;
+    /// <summary>The segment, which must still be there.</summary>
+    public SegmentFile Segment(long number)
+    {
+        string path = paths.Segment(number);
+        return fs.File.Exists(path) ? new SegmentFile(fs, path) : throw new DispatchException(ErrorCodes.StateCorrupt,
+            $"history segment {path} is gone, though the history index this listing read names it: it was removed while the listing " +
+            $"walked ({paths.HistoryLock} deleted meanwhile?). Nothing was changed; run the command again, and 'testdispatch doctor' if it fails again.");
+    }
 
     public void Dispose() => shared?.Dispose();
 }
