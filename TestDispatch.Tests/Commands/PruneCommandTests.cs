@@ -60,13 +60,16 @@ public sealed class PruneCommandTests : IDisposable
         Assert.Equal(id, _cli.OpenLab(startsAgents: false).Store.Get(id).Id);
     }
 
-    [Fact]
-    public async Task A_bad_duration_is_refused_with_exit_2()
+    [Theory]
+    [InlineData("soon", "--older-than 'soon' is not a duration")]
+    [InlineData("-0d", "--older-than '-0d' is negative")]
+    [InlineData("-90d", "--older-than '-90d' is negative")]
+    public async Task A_bad_duration_is_refused_with_exit_2(string given, string expected)
     {
-        (int exit, _, string error) = await _cli.Run("prune", "--older-than", "soon");
+        (int exit, _, string error) = await _cli.Run("prune", "--older-than", given);
 
         Assert.Equal(2, exit);
-        Assert.Contains("--older-than 'soon' is not a duration", error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Fact]

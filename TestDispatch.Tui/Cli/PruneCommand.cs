@@ -20,7 +20,13 @@ public static class PruneCommand
             CustomParser = result =>
             {
                 string text = result.Tokens.Single().Value;
-                if (Duration.TryParse(text, out TimeSpan value) && value >= TimeSpan.Zero)
+                if (text.TrimStart().StartsWith('-'))
+                {
+                    // "-0d" parses as zero, which prunes every ended run: not what a sign in front of it asks for.
+                    result.AddError($"--older-than '{text}' is negative; give how long ago the runs to remove ended, e.g. 90d");
+                    return null;
+                }
+                if (Duration.TryParse(text, out TimeSpan value))
                 {
                     return value;
                 }
