@@ -56,6 +56,24 @@ public sealed class ListingCommandsTests : IDisposable
         Assert.InRange(listed, 1, 399); // a part, not every run
     }
 
+    [Fact]
+    public async Task A_listing_piped_into_head_ends_when_head_does_as_a_unix_filter_would()
+    {
+        Lab lab = _cli.OpenLab();
+        using IDisposable agent = PretendAnAgentIsUp(lab);
+        for (int i = 0; i < 400; i++) // ~180 KB of JSON: more than a pipe holds once head has gone
+        {
+            string id = lab.Store.Prepare(Request(machine: "local-2", hash: $"h-{i}")).Run.Id;
+            lab.Store.Update(id, r => r with { Run = r.Run with { Status = RunStatus.Completed, ExitCode = 0, EndedAt = DateTimeOffset.UtcNow } });
+        }
+
+        (int exit, _, string error) = await _cli.Exec(["runs", "--json"],
+            prefix: ["bash", "-c", "set -o pipefail; \"$0\" \"$@\" | head -c 10 >/dev/null"]);
+
+        Assert.Equal(128 + 13, exit); // SIGPIPE, as 'seq 1000000 | head -1' ends; it used to write every run for no reader, then exit 0
+        Assert.Equal("", error);
+    }
+
     /// <summary>Standard output whose first write is when the user presses Ctrl-C.</summary>
     private sealed class CancelOnFirstWrite(CancellationTokenSource ctrlC) : MemoryStream
     {

@@ -41,6 +41,7 @@ public static class BatchCommand
         Command command = new("list", "List batches, newest first") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            global.Console.EndOnBrokenPipe();
             Lab lab = global.OpenLab(parse);
             await lab.EnsureAgentAsync(cancellationToken);
             IReadOnlyList<Batch> batches = lab.Batches();
@@ -70,6 +71,7 @@ public static class BatchCommand
         Command command = new("show", "Show a batch and each of its entries") { id, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            global.Console.EndOnBrokenPipe();
             Lab lab = global.OpenLab(parse);
             await lab.EnsureAgentAsync(cancellationToken);
             Batch batch = lab.ShowBatch(parse.GetValue(id)!);

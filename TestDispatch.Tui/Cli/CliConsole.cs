@@ -1,4 +1,5 @@
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Processes;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -11,5 +12,14 @@ public sealed record CliConsole(TextWriter Out, TextWriter Error, Stream RawOut)
     /// <summary>The command that runs this program, used to start the agent detached.</summary>
     public IReadOnlyList<string> Program { get; init; } = AgentLauncher.ThisProgram();
 
-    public static CliConsole System() => new(Console.Out, Console.Error, Console.OpenStandardOutput());
+    /// <summary>
+    /// Called by a command whose output is all it does (a listing, a log): from then on a closed stdout pipe ends the
+    /// process, as with any Unix filter (<see cref="BrokenPipe"/>). A no-op for tests, which run commands in their own process.
+    /// </summary>
+    public Action EndOnBrokenPipe { get; init; } = () => { };
+
+    public static CliConsole System() => new(Console.Out, Console.Error, Console.OpenStandardOutput())
+    {
+        EndOnBrokenPipe = BrokenPipe.EndsThisProcess,
+    };
 }

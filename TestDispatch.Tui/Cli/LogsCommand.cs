@@ -29,6 +29,7 @@ public static class LogsCommand
         Command command = new("logs", "Print a run's log") { id, follow, tail };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            global.Console.EndOnBrokenPipe();
             Lab lab = global.OpenLab(parse);
             await lab.EnsureAgentAsync(cancellationToken);
             Run run = lab.Show(parse.GetValue(id)!);

@@ -39,6 +39,7 @@ public static class RunsCommand
         Command command = new("runs", "List runs, newest first") { status, machine, batch, limit, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            global.Console.EndOnBrokenPipe();
             Lab lab = global.OpenLab(parse);
             // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
             await lab.EnsureAgentAsync(cancellationToken);

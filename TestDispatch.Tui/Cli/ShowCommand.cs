@@ -15,6 +15,7 @@ public static class ShowCommand
         Command command = new("show", "Show one run") { id, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            global.Console.EndOnBrokenPipe();
             Lab lab = global.OpenLab(parse);
             // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
             await lab.EnsureAgentAsync(cancellationToken);
