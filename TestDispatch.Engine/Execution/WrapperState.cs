@@ -41,21 +41,29 @@ public sealed record WrapperState
         var s => $" (the wrapper exited with status {s})",
     };
 
-    /// <summary>The wrapper's files, read through <paramref name="read"/> (a file's text, or null when it is absent).</summary>
-    public static WrapperState FromFiles(Func<string, string?> read, string bootId, double uptime, bool wrapperAlive) => new()
+    /// <summary>
+    /// The wrapper's files, read through <paramref name="read"/> (a file's text, or null when it is absent). "done" is read
+    /// first: the wrapper writes it last, so every file it follows is there when read after it. Read last, a wrapper that
+    /// ended between the reads looked done without its exit (a tiny test's run taken for lost, its wrapper "killed").
+    /// </summary>
+    public static WrapperState FromFiles(Func<string, string?> read, string bootId, double uptime, bool wrapperAlive)
     {
-        BootId = bootId,
-        Uptime = uptime,
-        WrapperAlive = wrapperAlive,
-        Test = Fields(read("pgid"), 3) is [var pgid, var ticks, var up] && Int(pgid) is { } g && Long(ticks) is { } t && Seconds(up) is { } u
-            ? new TestStart(g, t, u) : null,
-        Exit = Fields(read("exit"), 2) is [var status, var at] && Int(status) is { } s && Seconds(at) is { } e ? new TestExit(s, e) : null,
-        Stop = Fields(read("stop"), 2) is [var reason, var when] && Seconds(when) is { } w ? new StopRecord(reason, w) : null,
-        Survivors = read("stopped") is { } stopped
-            ? [.. (Line(stopped) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(Int).OfType<int>()]
-            : null,
-        Done = read("done") is not null,
-    };
+        bool done = read("done") is not null;
+        return new()
+        {
+            BootId = bootId,
+            Uptime = uptime,
+            WrapperAlive = wrapperAlive,
+            Test = Fields(read("pgid"), 3) is [var pgid, var ticks, var up] && Int(pgid) is { } g && Long(ticks) is { } t && Seconds(up) is { } u
+                ? new TestStart(g, t, u) : null,
+            Exit = Fields(read("exit"), 2) is [var status, var at] && Int(status) is { } s && Seconds(at) is { } e ? new TestExit(s, e) : null,
+            Stop = Fields(read("stop"), 2) is [var reason, var when] && Seconds(when) is { } w ? new StopRecord(reason, w) : null,
+            Survivors = read("stopped") is { } stopped
+                ? [.. (Line(stopped) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(Int).OfType<int>()]
+                : null,
+            Done = done,
+        };
+    }
 
     /// <summary>The wrapper's own pid and start ticks from its <c>wrapper</c> file (text as read), if it is whole.</summary>
     public static (int Pid, long StartTicks)? Identity(string? text) =>

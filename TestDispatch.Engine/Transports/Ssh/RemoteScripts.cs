@@ -30,7 +30,8 @@ internal static class RemoteScripts
                 [ "$td_s22" = "$td_t" ] && td_a=1
             fi
             printf 'W %s\n' "$td_a"
-            for td_n in wrapper pgid exit stop stopped done; do
+            # done first: the wrapper writes it last, so what it follows is there when read after it (see WrapperState.FromFiles)
+            for td_n in done wrapper pgid exit stop stopped; do
                 if [ -f "$td_d/$td_n" ]; then
                     if IFS= read -r td_line <"$td_d/$td_n"; then printf 'F %s %s\n' "$td_n" "$td_line"; else printf 'P %s\n' "$td_n"; fi
                 fi
