@@ -8,7 +8,9 @@ using static TestDispatch.Tests.Support.TestRuns;
 namespace TestDispatch.Tests.Storage;
 
 /// <summary>
-/// Real disk: what a walk of history holds open, and when the files a prune replaced go. A listing shares history.lock
+/// Real disk: a listing reads history after it lets state.lock go, while a prune (here another store, as another process
+/// would be) replaces and deletes segments; the listing still sees every run of history as it was when it began. What a
+/// walk holds open, and when the files a prune replaced go: a listing shares history.lock
 /// instead of opening every segment (a hold of one fd per segment broke every listing past ~5M runs under ulimit -n 1024);
 /// a prune removes replaced files only when no walk is under way, and a later prune removes what was left.
 /// </summary>
@@ -18,17 +20,28 @@ public sealed class HistoryWalkTests : IDisposable
     private static readonly StoreOptions Small = new() { RecentRuns = 2, SegmentRuns = 3 };
 
     private readonly TempDir _state = new();
+    private readonly MovableClock _clock = new();
+
+    private sealed class MovableClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 
     public void Dispose() => _state.Dispose();
 
-    private RunStore Open() => new(new FileSystem(), new FlockFileLocks(), _state.Path, TimeProvider.System, Small);
+    private RunStore Open() => new(new FileSystem(), new FlockFileLocks(), _state.Path, _clock, Small);
 
     private string HistoryDir => Path.Combine(_state.Path, "history");
 
-    private static void Ended(RunStore store, DateTimeOffset at)
+    private static RunRecord Ended(RunStore store, DateTimeOffset at, RunStatus status = RunStatus.Completed)
     {
         RunRecord run = store.Get(store.Prepare(Request("m1", hash: $"h-{Guid.NewGuid()}")).Run.Id);
-        store.Update(run.Id, r => r with { Run = r.Run with { Status = RunStatus.Completed, ExitCode = 0, StartedAt = at, EndedAt = at } });
+        return store.Update(run.Id, r => r with
+        {
+            Run = r.Run with { Status = status, ExitCode = status == RunStatus.Completed ? 0 : 1, StartedAt = at, EndedAt = at },
+        });
     }
 
     private static int OpenSegmentFds() =>
@@ -165,5 +178,49 @@ public sealed class HistoryWalkTests : IDisposable
         Assert.Empty(Open().Prune(TimeSpan.FromDays(90)).Runs);
 
         Assert.False(File.Exists(leftover), "a segment no index names is still in history/ after prune");
+    }
+
+    /// <summary>
+    /// Segment 1: four old runs, two of them passed (prune goes for those). Segment 2: two old failed runs and three
+    /// recent ones. Hot: two recent ones. A listing begun before the prune reaches segment 1 only after it.
+    /// </summary>
+    private List<string> TwoSegmentsAndHotRuns()
+    {
+        RunStore store = Open();
+        List<RunRecord> runs = [.. new[] { RunStatus.Completed, RunStatus.Failed, RunStatus.Completed, RunStatus.Failed, RunStatus.Failed, RunStatus.Failed }
+            .Select(status => Ended(store, _clock.Now, status))];
+        store.Compact();
+        _clock.Now += TimeSpan.FromDays(100);
+        runs.AddRange(Enumerable.Range(0, 5).Select(_ => Ended(store, _clock.Now)));
+        store.Compact();
+        Assert.Equal(2, new History(new FileSystem(), store.Paths, new Durability(LibcFsync.Instance)).ReadIndex().Segments.Count);
+        return [.. runs.Select(r => r.Id).Reverse()];
+    }
+
+    [Fact]
+    public void A_listing_under_way_lists_every_run_of_a_segment_a_prune_rewrites_meanwhile()
+    {
+        List<string> all = TwoSegmentsAndHotRuns();
+
+        string replaced = Path.Combine(_state.Path, "history", "segment.1.jsonl");
+        List<string> listed;
+        PruneReport pruned;
+        using (IEnumerator<RunRecord> listing = Open().Stream().GetEnumerator())
+        {
+            Assert.True(listing.MoveNext());
+            listed = [listing.Current.Id];
+            pruned = Open().Prune(TimeSpan.FromDays(90), keepFailed: true);
+            Assert.True(File.Exists(replaced), "the segment the prune replaced went while a listing still had to read it");
+            while (listing.MoveNext())
+            {
+                listed.Add(listing.Current.Id);
+            }
+        }
+
+        Assert.Equal(2, pruned.Runs.Count);
+        Assert.Equal(all, listed);
+        Assert.Empty(Open().Prune(TimeSpan.FromDays(90), keepFailed: true).Runs);
+        Assert.False(File.Exists(replaced), "the next prune, with no walk under way, leaves the replaced segment");
+        Assert.Equal(all.Except(pruned.Runs.Select(r => r.Id)), Open().List().Select(r => r.Id));
     }
 }
