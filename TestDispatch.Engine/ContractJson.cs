@@ -6,7 +6,7 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine;
 
 /// <summary>
-/// Serialization of the public JSON contract (DESIGN §3, §9): snake_case names, nulls written while a
+/// Serialization of the public JSON contract (docs/DESIGN.md §3, §9): snake_case names, nulls written while a
 /// value is unknown. What <c>--json</c> prints and scripts parse.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]

@@ -1,54 +1,82 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Logs;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine;
 
 /// <summary>
-/// The engine's front door: what the CLI and the TUI both call. Holds the configuration and the store
-/// of one state dir; the faces translate its results into text, never add rules of their own.
-/// Clients only prepare runs and make sure the agent is up; the agent executes them.
+/// The engine's front door, and the only one: what the CLI and the TUI both call (Lab.*.cs by concern). Holds the
+/// configuration and the store of one state dir; the faces translate its results (runs, batches, machines) into text,
+/// never add rules of their own. Clients only prepare runs and make sure the agent is up; the agent executes them.
 /// </summary>
-public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileLocks locks, AgentLauncher? launcher = null)
+public sealed partial class Lab
 {
     private static readonly TimeSpan AgentCheckEvery = TimeSpan.FromSeconds(2);
 
-    public LabConfig Config => config;
+    private readonly LabConfig _config;
+    private readonly RunStore _store;
+    private readonly IFileSystem _fs;
+    private readonly IFileLocks _locks;
+    private readonly AgentLauncher? _launcher;
 
-    public RunStore Store => store;
+    internal Lab(LabConfig config, RunStore store, IFileSystem fs, IFileLocks locks, AgentLauncher? launcher = null)
+    {
+        _config = config;
+        _store = store;
+        _fs = fs;
+        _locks = locks;
+        _launcher = launcher;
+    }
 
-    public IFileSystem FileSystem => fs;
+    public LabConfig Config => _config;
 
-    public IFileLocks Locks => locks;
+    internal RunStore Store => _store;
 
-    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    internal IFileSystem FileSystem => _fs;
 
-    /// <summary>A lab on the real disk with the real flock, at the configured state dir.</summary>
-    public static Lab Open(LabConfig config, AgentLauncher? launcher = null)
+    internal IFileLocks Locks => _locks;
+
+    internal TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// A lab on the real disk with the real flock, at the configured state dir. With <paramref name="agentProgram"/> (the
+    /// command that runs testdispatch), it starts the agent when there is work for it, passing it
+    /// <paramref name="agentArguments"/>; without, it never starts one.
+    /// </summary>
+    public static Lab Open(LabConfig config, IReadOnlyList<string>? agentProgram = null, IReadOnlyList<string>? agentArguments = null)
     {
         FileSystem fs = new();
         FlockFileLocks locks = new();
-        return new Lab(config, new RunStore(fs, locks, config.StateDir), fs, locks, launcher);
+        return new Lab(config, new RunStore(fs, locks, config.StateDir), fs, locks,
+            agentProgram is null ? null : new AgentLauncher(agentProgram, agentArguments ?? []));
     }
 
+    /// <summary>The state dir this lab keeps its runs in.</summary>
+    public string StateDir => _store.Paths.Root;
+
+    /// <summary>The mode the state dir had if opening it had to make it 0700 (other users could read it), else null.</summary>
+    public UnixFileMode? StateDirTightenedFrom => _store.TightenedFrom;
+
     /// <summary>The machines as a fleet: in service or not, queues, health (machines.json beside the store).</summary>
-    public Fleet Fleet => field ??= new Fleet(config, store, new MachineLedger(fs, locks, store.Paths), fs, Clock);
+    internal Fleet Fleet => field ??= new Fleet(_config, _store, new MachineLedger(_fs, _locks, _store.Paths), _fs, Clock);
 
     public IReadOnlyList<MachineState> Machines() => Fleet.States();
 
-    public IReadOnlyList<Run> Runs(RunFilter filter) => [.. store.List(filter).Select(r => r.Run)];
+    public IReadOnlyList<Run> Runs(RunFilter filter) => [.. _store.List(filter).Select(r => r.Run)];
 
     /// <summary>The run with this id or unique id prefix.</summary>
-    public Run Show(string idOrPrefix) => store.Find(idOrPrefix).Run;
+    public Run Show(string idOrPrefix) => _store.Find(idOrPrefix).Run;
 
-    public Machine RequireMachine(string name) => config.FindMachine(name) ?? throw new DispatchException(
+    public Machine RequireMachine(string name) => _config.FindMachine(name) ?? throw new DispatchException(
         ErrorCodes.MachineUnknown,
-        $"no machine named '{name}'; configured machines: {string.Join(", ", config.Machines.Select(m => m.Name))}");
+        $"no machine named '{name}'; configured machines: {string.Join(", ", _config.Machines.Select(m => m.Name))}");
 
     /// <summary>The machine, if this build can run tests on it; else a transport_unsupported error naming those it can.</summary>
     private Machine RequireRunnableMachine(string name)
@@ -56,11 +84,11 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         Machine machine = RequireMachine(name);
         return machine.CanRunTests ? machine : throw new DispatchException(ErrorCodes.TransportUnsupported,
             $"{machine.WhyNotRunnable}; nothing was dispatched. Machines it can run on: " +
-            string.Join(", ", config.Machines.Where(m => m.CanRunTests).Select(m => m.Name)));
+            string.Join(", ", _config.Machines.Where(m => m.CanRunTests).Select(m => m.Name)));
     }
 
     /// <summary>
-    /// Prepares a run of <paramref name="testDir"/> on <paramref name="machine"/> (DESIGN §4.2) and makes
+    /// Prepares a run of <paramref name="testDir"/> on <paramref name="machine"/> (docs/DESIGN.md §4.2) and makes
     /// sure the agent will execute it. Busy is an outcome, not an exception: the caller decides; with
     /// <paramref name="queue"/>, a busy machine queues the run instead. A machine out of service (drained, unhealthy,
     /// dirty) refuses it with the reason.
@@ -70,17 +98,17 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     {
         Machine target = RequireRunnableMachine(machine);
         Fleet.RefuseIfOutOfService(machine);
-        string directory = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(testDir));
-        string hash = TestDirHasher.Compute(fs, testDir); // its error shows the path as typed and as resolved
+        string directory = Path.TrimEndingDirectorySeparator(_fs.Path.GetFullPath(testDir));
+        string hash = TestDirHasher.Compute(_fs, testDir); // its error shows the path as typed and as resolved
         if (timeout is { } t && (t <= TimeSpan.Zero || t > Duration.MaxTimeLimit))
         {
             throw new DispatchException(ErrorCodes.BadInput, $"timeout {Duration.Format(t)} must be more than zero and at most 365d");
         }
-        TestManifest? manifest = TestManifest.Read(fs, directory);
+        TestManifest? manifest = TestManifest.Read(_fs, directory);
         RunSpec spec = new(
-            command is { Count: > 0 } ? command : manifest?.Command ?? config.Defaults.Command,
-            timeout ?? manifest?.Timeout ?? config.Defaults.Timeout);
-        PrepareOutcome outcome = store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target, Queue: queue));
+            command is { Count: > 0 } ? command : manifest?.Command ?? _config.Defaults.Command,
+            timeout ?? manifest?.Timeout ?? _config.Defaults.Timeout);
+        PrepareOutcome outcome = _store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target, Queue: queue));
         if (outcome.Kind != PrepareKind.Busy)
         {
             await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, cancellationToken);
@@ -91,7 +119,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// <summary>Dispatches a run's test dir again to its machine, with the same command and time limit.</summary>
     public async Task<PrepareOutcome> RedispatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
     {
-        RunRecord record = store.Find(idOrPrefix);
+        RunRecord record = _store.Find(idOrPrefix);
         return await DispatchAsync(record.Run.TestDir, record.Run.Machine, record.Spec.Command, record.Spec.Timeout, cancellationToken: cancellationToken);
     }
 
@@ -101,8 +129,8 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// </summary>
     public async Task<Run> CancelAsync(string idOrPrefix, CancellationToken cancellationToken = default)
     {
-        string id = store.Find(idOrPrefix).Id;
-        RunRecord after = store.Update(id, r => r.Run.Status switch
+        string id = _store.Find(idOrPrefix).Id;
+        RunRecord after = _store.Update(id, r => r.Run.Status switch
         {
             RunStatus.Pending => r with
             {
@@ -125,46 +153,39 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         return after.Run;
     }
 
-    /// <summary>
-    /// Copies the run's log to <paramref name="output"/> from <paramref name="offset"/> as it grows, until the run ends; keeps an
-    /// agent up meanwhile (one that died is replaced, and takes the run over), so a follower never waits on nobody.
-    /// </summary>
-    public async Task<Run> FollowLogAsync(string id, Stream output, long offset = 0, CancellationToken cancellationToken = default) =>
-        await new LogFollower(fs, store).FollowAsync(id, output, offset, EnsureAgentAsync, cancellationToken);
-
     /// <summary>Waits until the run is terminal (a completion handle over the store). Never touches the run itself.</summary>
     public async Task<Run> WaitAsync(string id, CancellationToken cancellationToken = default)
     {
-        return await WaitForAsync(() => store.Get(id).Run is { } run && run.Status.IsTerminal() ? run : null, cancellationToken);
+        return await WaitForAsync(() => _store.Get(id).Run is { } run && run.Status.IsTerminal() ? run : null, cancellationToken);
     }
 
     /// <summary>
-    /// Submits a plan file (DESIGN §8): checks it whole (nothing is stored if anything is wrong), records the batch,
+    /// Submits a plan file (docs/DESIGN.md §8): checks it whole (nothing is stored if anything is wrong), records the batch,
     /// and makes sure the agent is up to hand its items to free matching machines.
     /// </summary>
     public async Task<Batch> SubmitBatchAsync(string planPath, CancellationToken cancellationToken = default)
     {
-        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(fs, planPath, config);
-        BatchRecord batch = store.AddBatch(name, fs.Path.GetFullPath(planPath), entries);
+        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(_fs, planPath, _config);
+        BatchRecord batch = _store.AddBatch(name, _fs.Path.GetFullPath(planPath), entries);
         await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
-        return store.FindBatch(batch.Id).Batch;
+        return _store.FindBatch(batch.Id).Batch;
     }
 
     /// <summary>Batches, newest first, with their progress.</summary>
-    public IReadOnlyList<Batch> Batches() => store.Batches();
+    public IReadOnlyList<Batch> Batches() => _store.Batches();
 
     /// <summary>The batch with this id or unique id prefix, with its items.</summary>
-    public Batch ShowBatch(string idOrPrefix) => MarkStranded(store.FindBatch(idOrPrefix, withItems: true).Batch);
+    public Batch ShowBatch(string idOrPrefix) => MarkStranded(_store.FindBatch(idOrPrefix, withItems: true).Batch);
 
     /// <summary>Cancels a batch: its waiting items are dropped and its runs cancelled. Returns the batch after the request.</summary>
     public async Task<Batch> CancelBatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
     {
-        (BatchRecord batch, IReadOnlyList<RunRecord> active) = store.CancelBatch(store.FindBatch(idOrPrefix).Record.Id);
+        (BatchRecord batch, IReadOnlyList<RunRecord> active) = _store.CancelBatch(_store.FindBatch(idOrPrefix).Record.Id);
         foreach (RunRecord run in active)
         {
             await CancelAsync(run.Id, cancellationToken);
         }
-        return store.FindBatch(batch.Id, withItems: true).Batch;
+        return _store.FindBatch(batch.Id, withItems: true).Batch;
     }
 
     /// <summary>
@@ -173,7 +194,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// </summary>
     public async Task<Batch> RerunBatchAsync(string idOrPrefix, bool failedOnly, CancellationToken cancellationToken = default)
     {
-        (BatchRecord old, Batch progress) = store.FindBatch(idOrPrefix, withItems: true);
+        (BatchRecord old, Batch progress) = _store.FindBatch(idOrPrefix, withItems: true);
         HashSet<string> again = [.. progress.Items!
             .Where(i => !failedOnly || BatchProgress.EndedWithoutPassing(i.Status))
             .Select(i => i.Name)];
@@ -184,7 +205,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
                 : $"batch {old.Id} has no entries; nothing to rerun");
         }
         string[] unrunnable = [.. old.Entries
-            .Where(e => again.Contains(e.Name) && !config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags)))
+            .Where(e => again.Contains(e.Name) && !_config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags)))
             .Select(e => $"{e.Name} ({e.Target})")];
         if (unrunnable.Length > 0)
         {
@@ -197,7 +218,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         {
             try
             {
-                entries.Add(entry with { TestDirHash = TestDirHasher.Compute(fs, entry.TestDir) });
+                entries.Add(entry with { TestDirHash = TestDirHasher.Compute(_fs, entry.TestDir) });
             }
             catch (DispatchException e)
             {
@@ -209,9 +230,9 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             throw new DispatchException(ErrorCodes.TestDirNotFound,
                 $"cannot rerun batch {old.Id}; nothing was submitted:{string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"))}");
         }
-        BatchRecord batch = store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
+        BatchRecord batch = _store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
         await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
-        return store.FindBatch(batch.Id).Batch;
+        return _store.FindBatch(batch.Id).Batch;
     }
 
     /// <summary>
@@ -228,8 +249,8 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         // made only once, at the end). Whether it is stuck is decided on one reading of it: between two items nothing
         // runs for a moment, and the agent may take the next one at any time.
         Batch last = await WaitForAsync(
-            () => store.FindBatch(id).Batch is { } batch &&
-                  (batch.IsTerminal || store.IsStranded(batch.Id, e => config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags))))
+            () => _store.FindBatch(id).Batch is { } batch &&
+                  (batch.IsTerminal || _store.IsStranded(batch.Id, e => _config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags))))
                 ? batch.IsTerminal && !withItems ? batch : ShowBatch(batch.Id) is var full && (full.IsTerminal || full.Counts is { Pending: 0, Running: 0 }) ? full : null
                 : null,
             cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
@@ -251,8 +272,8 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// </summary>
     private Batch MarkStranded(Batch batch) => batch with
     {
-        Items = batch.Items?.Select(i => i.Status != BatchProgress.WaitingWord || config.Machines.Any(m => m.CanRunTests && Takes(m, i)) ? i
-            : i with { ErrorCode = config.Machines.Any(m => Takes(m, i)) ? ErrorCodes.TransportUnsupported : ErrorCodes.MachineUnknown })
+        Items = batch.Items?.Select(i => i.Status != BatchProgress.WaitingWord || _config.Machines.Any(m => m.CanRunTests && Takes(m, i)) ? i
+            : i with { ErrorCode = _config.Machines.Any(m => Takes(m, i)) ? ErrorCodes.TransportUnsupported : ErrorCodes.MachineUnknown })
             .ToList(),
     };
 
@@ -268,7 +289,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken, TimeSpan lookEvery = default)
         where T : class
     {
-        using StoreWatcher watcher = new(fs, store.Paths.Root);
+        using DirectoryWatcher watcher = new(_fs, _store.Paths.Root);
         DateTime nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
         while (true)
         {
@@ -290,16 +311,8 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
         }
     }
 
-    /// <summary>
-    /// Whether the agent has work: a run to follow, a pending run that may start, a batch item that a machine in service
-    /// can take, or a health check due.
-    /// </summary>
-    public bool HasWork()
-    {
-        Placement placement = Fleet.Placement();
-        return store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags) && placement.InService(m.Name)), placement.MayStart) ||
-            Fleet.ChecksDue();
-    }
+    /// <summary>Whether the agent has work (see <see cref="Fleet.HasWork"/>).</summary>
+    internal bool HasWork() => Fleet.HasWork();
 
     /// <summary>
     /// Takes a machine out of service (<c>machine drain</c>): its current run finishes, it takes no new work, batch items
@@ -316,7 +329,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             bool stopping = false;
             foreach (RunRecord run in queued)
             {
-                stopping |= store.Update(run.Id, r => r.Run.Status switch
+                stopping |= _store.Update(run.Id, r => r.Run.Status switch
                 {
                     RunStatus.Pending => r with
                     {
@@ -390,7 +403,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
 
     private string EndUnstarted(string id, string why)
     {
-        Run after = store.Update(id, r => r.Run.Status != RunStatus.Pending ? r : r with
+        Run after = _store.Update(id, r => r.Run.Status != RunStatus.Pending ? r : r with
         {
             Run = r.Run with { Status = RunStatus.Failed, EndedAt = Clock.GetUtcNow(), ErrorCode = ErrorCodes.SpawnFailed, ErrorMsg = $"no agent could be started to run it: {why}" },
         }).Run;
@@ -399,7 +412,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
 
     private string CancelUnstarted(string batchId)
     {
-        store.CancelBatch(batchId);
+        _store.CancelBatch(batchId);
         return "it was cancelled, and nothing of it waits";
     }
 
@@ -410,7 +423,7 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
     /// </summary>
     public async Task EnsureAgentAsync(CancellationToken cancellationToken = default)
     {
-        using (IDisposable? probe = locks.TryAcquire(store.Paths.AgentLock))
+        using (IDisposable? probe = _locks.TryAcquire(_store.Paths.AgentLock))
         {
             if (probe is null)
             {
@@ -418,9 +431,9 @@ public sealed class Lab(LabConfig config, RunStore store, IFileSystem fs, IFileL
             }
         }
         // After letting go of agent.lock: see AgentLock for why this check must come after.
-        if (launcher is not null && HasWork())
+        if (_launcher is not null && HasWork())
         {
-            await launcher.StartAsync(store.Paths.Root, cancellationToken);
+            await _launcher.StartAsync(_store.Paths.Root, cancellationToken);
         }
     }
 }

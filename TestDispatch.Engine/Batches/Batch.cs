@@ -4,7 +4,7 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Batches;
 
 /// <summary>
-/// The runs made from one plan (DESIGN §8), as the public JSON contract shows it. Derived from the stored
+/// The runs made from one plan (docs/DESIGN.md §8), as the public JSON contract shows it. Derived from the stored
 /// <see cref="BatchRecord"/> and the batch's runs: a batch is running until every item is terminal, then completed
 /// (all passed), failed, or cancelled.
 /// </summary>
@@ -56,7 +56,7 @@ public sealed record BatchCounts
 }
 
 /// <summary>
-/// One plan entry of a batch: its target, its state (<see cref="ItemStatus"/>: a run status, or waiting for a free
+/// One plan entry of a batch: its target, its state (a run status, or waiting for a free
 /// matching machine, or dropped when the batch was cancelled before it ran), and its latest run.
 /// </summary>
 public sealed record BatchItem

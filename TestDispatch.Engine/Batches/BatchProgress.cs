@@ -1,9 +1,10 @@
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Batches;
 
 /// <summary>
-/// Where a batch stands, derived from its record and its runs (DESIGN §8). An item is waiting until a run is made
+/// Where a batch stands, derived from its record and its runs (docs/DESIGN.md §8). An item is waiting until a run is made
 /// for it, and again after an infrastructure failure while it has retries left; a cancelled batch's waiting items
 /// are dropped. The batch is running while any item is waiting, pending or running.
 /// </summary>

@@ -2,13 +2,14 @@ using System.IO.Abstractions;
 using System.Text.Json;
 using System.Text.Unicode;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Batches;
 
 /// <summary>
-/// A plan file (DESIGN §8), read and checked whole before anything is stored: every problem is reported at once,
-/// naming the file, the entry and the field, with the fix (DESIGN §4.5). Test dirs are relative to the plan's folder.
+/// A plan file (docs/DESIGN.md §8), read and checked whole before anything is stored: every problem is reported at once,
+/// naming the file, the entry and the field, with the fix (docs/DESIGN.md §4.5). Test dirs are relative to the plan's folder.
 /// <code>
 /// { "name": "nightly",
 ///   "entries": [

@@ -1,7 +1,7 @@
 namespace TestDispatch.Engine.Configuration;
 
 /// <summary>
-/// Where configuration comes from, later ones winning (DESIGN §9): the embedded default beside the
+/// Where configuration comes from, later ones winning (docs/DESIGN.md §9): the embedded default beside the
 /// binary, the user's file, <c>--config</c>, then <c>TESTDISPATCH__…</c> environment variables.
 /// </summary>
 public sealed record ConfigSources

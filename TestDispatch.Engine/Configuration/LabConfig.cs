@@ -1,5 +1,3 @@
-using TestDispatch.Engine.Machines;
-
 namespace TestDispatch.Engine.Configuration;
 
 /// <summary>The validated configuration: where state lives, the defaults for runs, and the machines.</summary>

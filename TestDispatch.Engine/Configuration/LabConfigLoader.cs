@@ -1,8 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.Json;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Configuration;
 
@@ -164,7 +162,7 @@ public static class LabConfigLoader
             };
             if (defined.Transport == TransportKind.Ssh)
             {
-                errors.AddRange(Transports.Ssh.SshEndpoint.Problems(defined).Select(p => $"{key}: {p}{machine.Where}"));
+                errors.AddRange(SshSettings.Problems(defined).Select(p => $"{key}: {p}{machine.Where}"));
             }
             machines.Add(defined);
         }

@@ -1,5 +1,9 @@
+using System.IO.Abstractions;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Diagnostics;
@@ -12,6 +16,12 @@ public enum Health
     Ok,
     Warning,
     Failure,
+
+    /// <summary>Not a check: something <c>doctor --repair</c> changed.</summary>
+    Repaired,
+
+    /// <summary>Not a check: advice on what to do next.</summary>
+    Advice,
 }
 
 /// <summary>
@@ -20,17 +30,17 @@ public enum Health
 /// </summary>
 public static class HealthCheck
 {
-    public static IReadOnlyList<Finding> Run(Lab lab)
+    public static IReadOnlyList<Finding> Run(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks)
     {
         List<Finding> findings = [];
-        string root = lab.Store.Paths.Root;
-        UnixFileMode mode = lab.FileSystem.File.GetUnixFileMode(root);
-        findings.Add(StateDirectory.WhyUnsafe(lab.FileSystem, root) is { } unsafeBecause
+        string root = store.Paths.Root;
+        UnixFileMode mode = fs.File.GetUnixFileMode(root);
+        findings.Add(StateDirectory.WhyUnsafe(fs, root) is { } unsafeBecause
             ? new Finding(Health.Failure, "state dir", unsafeBecause)
             : (mode & StateDirectory.Others) == 0
                 ? new Finding(Health.Ok, "state dir", $"{root} (private to its owner, {StateDirectory.Octal(mode)})")
                 : new Finding(Health.Warning, "state dir", $"{root} is readable by others ({StateDirectory.Octal(mode)}); 'testdispatch doctor --repair' makes it 0700"));
-        IReadOnlyList<(string Path, UnixFileMode Mode)> loose = StateModes.Loose(lab.FileSystem, lab.Store.Paths);
+        IReadOnlyList<(string Path, UnixFileMode Mode)> loose = StateModes.Loose(fs, store.Paths);
         findings.Add(loose.Count == 0
             ? new Finding(Health.Ok, "modes", "every directory 0700 and every file 0600 (or tighter)")
             : new Finding(Health.Warning, "modes", $"{loose.Count} files or directories have group or other permissions, such as " +
@@ -40,12 +50,12 @@ public static class HealthCheck
         IReadOnlyList<RunRecord> active;
         try
         {
-            (int hot, int history) = lab.Store.Count();
-            active = lab.Store.Active();
+            (int hot, int history) = store.Count();
+            active = store.Active();
             findings.Add(new Finding(Health.Ok, "store", $"{hot + history} runs ({hot} hot, {history} in history), {active.Count} pending or running"));
-            findings.Add(lab.Store.CheckHistory() is { } damage
+            findings.Add(store.CheckHistory() is { } damage
                 ? new Finding(Health.Failure, "history", damage)
-                : new Finding(Health.Ok, "size", StateSize.Describe(lab.FileSystem, lab.Store.Paths)));
+                : new Finding(Health.Ok, "size", StateSize.Describe(fs, store.Paths)));
         }
         catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateCorrupt)
         {
@@ -54,28 +64,28 @@ public static class HealthCheck
         }
 
         bool agentAlive;
-        using (IDisposable? probe = lab.Locks.TryAcquire(lab.Store.Paths.AgentLock))
+        using (IDisposable? probe = locks.TryAcquire(store.Paths.AgentLock))
         {
             agentAlive = probe is null;
         }
         int running = active.Count(r => r.Run.Status == RunStatus.Running);
         int pending = active.Count - running;
         findings.Add(agentAlive
-            ? new Finding(Health.Ok, "agent", $"running (holds {lab.Store.Paths.AgentLock}); log: {lab.Store.Paths.AgentLog}")
+            ? new Finding(Health.Ok, "agent", $"running (holds {store.Paths.AgentLock}); log: {store.Paths.AgentLog}")
             : running > 0
                 ? new Finding(Health.Warning, "agent", $"not running, but {running} runs are running under their wrappers: any dispatch, wait, 'logs -f' or the app starts an agent, which takes them over")
                 : pending > 0
                     ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
                     : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
 
-        foreach (RunRecord record in lab.Store.Stream().Where(r => r.Leftovers is { Count: > 0 }))
+        foreach (RunRecord record in store.Stream().Where(r => r.Leftovers is { Count: > 0 }))
         {
             findings.Add(new Finding(Health.Warning, "leftovers",
                 $"run {record.Id} on {record.Run.Machine} left processes alive after SIGKILL (uninterruptible sleep?): pids {string.Join(" ", record.Leftovers!)}" +
                 $" as of {UtcTimestampConverter.Format(record.Run.EndedAt ?? record.CreatedAt)}; check them with 'ps -o pid,stat,wchan,cmd -p {string.Join(",", record.Leftovers!)}'"));
         }
 
-        foreach (MachineState machine in lab.Machines().Where(m => m.Dirty is not null))
+        foreach (MachineState machine in fleet.States().Where(m => m.Dirty is not null))
         {
             DirtyMark dirty = machine.Dirty!;
             findings.Add(new Finding(Health.Warning, machine.Name,
@@ -89,7 +99,7 @@ public static class HealthCheck
                 ? new Finding(Health.Ok, program, path)
                 : new Finding(Health.Failure, program, $"'{program}' is not on PATH; install it (Debian: apt-get install {Package(program)})"));
         }
-        if (lab.Config.Machines.Any(m => m.Transport == TransportKind.Ssh))
+        if (config.Machines.Any(m => m.Transport == TransportKind.Ssh))
         {
             foreach (string program in (string[])["ssh", "rsync"])
             {

@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using CliWrap;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Transports.Ssh;
 
 namespace TestDispatch.Engine.Diagnostics;
@@ -24,11 +23,11 @@ public static class SshCheck
         if mkdir -p "$td_root" 2>/dev/null && td_t=$(mktemp "$td_root/.doctor.XXXXXX" 2>/dev/null); then rm -f "$td_t"; printf 'W 1\n'; else printf 'W 0\n'; fi
         """;
 
-    public static async Task<IReadOnlyList<Finding>> RunAsync(Machine machine, StatePaths paths, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<Finding>> RunAsync(Machine machine, string stateRoot, CancellationToken cancellationToken = default)
     {
         List<Finding> findings = [];
         string subject = machine.Name;
-        SshEndpoint endpoint = new(machine, paths.Root);
+        SshEndpoint endpoint = new(machine, stateRoot);
         int length = Encoding.UTF8.GetByteCount(endpoint.ControlPath);
         findings.Add(new Finding(Health.Ok, subject, $"control socket {endpoint.ControlPath} ({length} bytes of at most {SshEndpoint.MaxControlPath})"));
 

@@ -1,16 +1,21 @@
+using System.IO.Abstractions;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// The one background process per state dir that executes runs (DESIGN §6). Holds agent.lock for its whole life (its
+/// The one background process per state dir that executes runs (docs/DESIGN.md §6). Holds agent.lock for its whole life (its
 /// liveness signal), keeps one loop per machine with work, and exits after the configured idle time. It follows runs
 /// and never owns them: each run's wrapper does. So at start it takes over every run still marked running (an earlier
 /// agent died or was stopped under it), and when it is stopped its runs go on, for the next agent to take over.
 /// </summary>
-public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
+public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, RunExecutor executor, TimedLog log, TimeProvider clock)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private readonly Dictionary<string, MachineLoop> _loops = [];
@@ -24,19 +29,18 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     /// <summary>Runs until idle for the configured time or <paramref name="cancellationToken"/>; 0 also when another agent is already running.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
-        RunStore store = lab.Store;
-        using StoreWatcher watcher = new(lab.FileSystem, store.Paths.Root);
+        using DirectoryWatcher watcher = new(fs, store.Paths.Root);
         // A client probing agent.lock holds it for a moment; wait that out rather than exit for nothing.
-        IDisposable? held = AgentLock.TryTake(lab, TimeSpan.FromSeconds(2));
+        IDisposable? held = AgentLock.TryTake(locks, store.Paths, TimeSpan.FromSeconds(2));
         if (held is null)
         {
-            log.WriteLine($"{Now()} another agent holds {store.Paths.AgentLock}; exiting");
+            log.Write($"another agent holds {store.Paths.AgentLock}; exiting");
             return 0;
         }
-        log.WriteLine($"{Now()} agent {Environment.ProcessId} started on {store.Paths.Root}");
+        log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}");
         if (watcher.WhyPolling is { } why)
         {
-            log.WriteLine($"{Now()} inotify cannot be had ({why}): looking for changes every {Poll.TotalMilliseconds:0} ms instead");
+            log.Write($"inotify cannot be had ({why}): looking for changes every {Poll.TotalMilliseconds:0} ms instead");
         }
         using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
@@ -52,8 +56,8 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
                 // (take the lock back); work prepared after it finds the lock free and starts a new agent.
                 held.Dispose();
                 held = null;
-                if (!lab.HasWork() ||
-                    (held = lab.Locks.TryAcquire(store.Paths.AgentLock)) is null)
+                if (!fleet.HasWork() ||
+                    (held = locks.TryAcquire(store.Paths.AgentLock)) is null)
                 {
                     break;
                 }
@@ -64,23 +68,23 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             held?.Dispose();
         }
         int left = stop.IsCancellationRequested ? Running() : 0;
-        log.WriteLine($"{Now()} agent {Environment.ProcessId} exiting" + (left > 0 ? $"; {left} runs go on, for the next agent to follow" : ""));
+        log.Write($"agent {Environment.ProcessId} exiting" + (left > 0 ? $"; {left} runs go on, for the next agent to follow" : ""));
         return 0;
     }
 
     /// <param name="held">agent.lock as this agent holds it.</param>
     /// <param name="stop">Stops the agent: its owner's (SIGTERM), or this agent's own once agent.lock is no longer its own.</param>
-    private async Task ServeUntilIdleAsync(StoreWatcher watcher, Func<IDisposable?> held, CancellationTokenSource stop)
+    private async Task ServeUntilIdleAsync(DirectoryWatcher watcher, Func<IDisposable?> held, CancellationTokenSource stop)
     {
         CancellationToken cancellationToken = stop.Token;
-        DateTimeOffset idleSince = lab.Clock.GetUtcNow();
+        DateTimeOffset idleSince = clock.GetUtcNow();
         while (true)
         {
             // If agent.lock was removed or replaced (or the whole state dir), the next client finds no agent and starts
             // one: two agents would follow the same runs. Stand down: the runs go on, the other agent takes them over.
             if (!cancellationToken.IsCancellationRequested && held() is { } own && !StillOurs(own))
             {
-                log.WriteLine($"{Now()} {lab.Store.Paths.AgentLock} is no longer the file this agent locked (removed, replaced, " +
+                log.Write($"{store.Paths.AgentLock} is no longer the file this agent locked (removed, replaced, " +
                     "or the state dir is gone): stopping; its runs go on for the next agent");
                 await stop.CancelAsync();
             }
@@ -108,20 +112,20 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
             {
                 // The loops already running go on; this look is tried again at the next turn.
-                log.WriteLine($"{Now()} could not read the store to find work: {e.Message}; trying again");
+                log.Write($"could not read the store to find work: {e.Message}; trying again");
                 busy = true;
             }
             if (busy)
             {
-                idleSince = lab.Clock.GetUtcNow();
+                idleSince = clock.GetUtcNow();
             }
-            else if (lab.Clock.GetUtcNow() - idleSince >= lab.Config.Defaults.AgentIdle)
+            else if (clock.GetUtcNow() - idleSince >= config.Defaults.AgentIdle)
             {
                 return;
             }
             else
             {
-                _retention ??= new IdlePrune(lab, log);
+                _retention ??= new IdlePrune(store, config.Retention, log, clock);
                 _retention.WhenIdle(idleSince);
             }
             try
@@ -136,15 +140,15 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     }
 
     /// <summary>Starts a loop for each machine with an active run or a waiting batch item it may take; passes cancels on. True if anything is active.</summary>
-    private bool StartLoops(StoreWatcher watcher, CancellationToken cancellationToken)
+    private bool StartLoops(DirectoryWatcher watcher, CancellationToken cancellationToken)
     {
-        foreach (string problem in lab.Fleet.StartDueChecks())
+        foreach (string problem in fleet.StartDueChecks())
         {
-            log.WriteLine($"{Now()} {problem}");
+            log.Write($"{problem}");
         }
-        Placement placement = lab.Fleet.Placement();
+        Placement placement = fleet.Placement();
         // A queue held on a machine out of service (drained, unhealthy, dirty) is no work until it is back.
-        IReadOnlyList<RunRecord> active = [.. lab.Store.Active().Where(r => r.Run.Status == RunStatus.Running || placement.MayStart(r))];
+        IReadOnlyList<RunRecord> active = [.. store.Active().Where(r => r.Run.Status == RunStatus.Running || placement.MayStart(r))];
         foreach (RunRecord record in active)
         {
             string machine = record.Run.Machine;
@@ -158,10 +162,10 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
             }
         }
         // Batch items wait for any free machine they may run on.
-        List<Machine> unserved = [.. lab.Config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name) && placement.InService(m.Name))];
+        List<Machine> unserved = [.. config.Machines.Where(m => m.CanRunTests && !_loops.ContainsKey(m.Name) && placement.InService(m.Name))];
         if (unserved.Count > 0)
         {
-            foreach (Machine machine in lab.Store.FreeWithWaitingItems(unserved, placement))
+            foreach (Machine machine in store.FreeWithWaitingItems(unserved, placement))
             {
                 _loops[machine.Name] = StartLoop(machine.Name, watcher, cancellationToken);
             }
@@ -173,12 +177,12 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     /// Starts a machine's loop; its end wakes the agent. Work that arrives while a loop is ending finds the machine still
     /// "served" and starts nothing; the wake makes the agent look again at once instead of at the next poll.
     /// </summary>
-    private MachineLoop StartLoop(string machine, StoreWatcher watcher, CancellationToken agentStopping)
+    private MachineLoop StartLoop(string machine, DirectoryWatcher watcher, CancellationToken agentStopping)
     {
         // A machine this build cannot run tests on (or one not in this agent's configuration) gets a loop only for the runs
         // dispatched to it: it takes no batch items, which would fail there rather than run on a machine that can.
-        Machine? batchTarget = lab.Config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable : null;
-        MachineLoop loop = MachineLoop.Start(machine, batchTarget, lab.Store, lab.Fleet, executor, log, agentStopping);
+        Machine? batchTarget = config.FindMachine(machine) is { CanRunTests: true } runnable ? runnable : null;
+        MachineLoop loop = MachineLoop.Start(machine, batchTarget, store, fleet, executor, log, agentStopping);
         _ = loop.Task.ContinueWith(_ => watcher.Wake(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         return loop;
     }
@@ -187,7 +191,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     {
         try
         {
-            return lab.Locks.StillHolds(held, lab.Store.Paths.AgentLock);
+            return locks.StillHolds(held, store.Paths.AgentLock);
         }
         catch (IOException)
         {
@@ -199,7 +203,7 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
     {
         try
         {
-            return lab.Store.Active().Count(r => r.Run.Status == RunStatus.Running);
+            return store.Active().Count(r => r.Run.Status == RunStatus.Running);
         }
         catch (Exception e) when (e is DispatchException or IOException)
         {
@@ -209,5 +213,4 @@ public sealed class Agent(Lab lab, RunExecutor executor, TextWriter log)
 
     private IdlePrune? _retention;
 
-    private string Now() => UtcTimestampConverter.Format(lab.Clock.GetUtcNow());
 }

@@ -1,4 +1,5 @@
 using CliWrap;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Execution;
 
@@ -8,17 +9,6 @@ namespace TestDispatch.Engine.Execution;
 /// </summary>
 public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyList<string> agentArguments)
 {
-    /// <summary>The command that runs this program: its apphost or native binary, or <c>dotnet testdispatch.dll</c>.</summary>
-    public static IReadOnlyList<string> ThisProgram()
-    {
-        string process = Environment.ProcessPath ?? "dotnet";
-        // Under the dotnet host, argv[0] as .NET reports it is the entry assembly's full path (Assembly.Location
-        // would say the same, but is empty in a native build).
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" && Environment.GetCommandLineArgs() is [{ Length: > 0 } dll, ..]
-            ? [process, dll]
-            : [process];
-    }
-
     /// <exception cref="DispatchException">spawn_failed: setsid (or this program) cannot be started.</exception>
     public async Task StartAsync(string stateDir, CancellationToken cancellationToken = default)
     {
@@ -28,7 +18,7 @@ public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyL
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new DispatchException(Runs.ErrorCodes.SpawnFailed,
+            throw new DispatchException(Errors.ErrorCodes.SpawnFailed,
                 $"cannot start the agent: 'setsid' could not be run ({e.Message}); install util-linux (Debian: apt-get install util-linux)", inner: e);
         }
     }

@@ -1,3 +1,5 @@
+using TestDispatch.Engine.Storage;
+
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
@@ -8,12 +10,12 @@ namespace TestDispatch.Engine.Execution;
 public static class AgentLock
 {
     /// <summary>Tries to take agent.lock for up to <paramref name="patience"/>; null if an agent (or a prober) keeps it.</summary>
-    public static IDisposable? TryTake(Lab lab, TimeSpan patience)
+    public static IDisposable? TryTake(IFileLocks locks, StatePaths paths, TimeSpan patience)
     {
         DateTime deadline = DateTime.UtcNow + patience;
         while (true)
         {
-            if (lab.Locks.TryAcquire(lab.Store.Paths.AgentLock) is { } held)
+            if (locks.TryAcquire(paths.AgentLock) is { } held)
             {
                 return held;
             }

@@ -1,5 +1,8 @@
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Execution;
@@ -26,7 +29,7 @@ internal sealed class MachineLoop
 
     /// <param name="batchTarget">The machine as configured, for batch items; null when it takes none (it cannot run tests,
     /// or it is not in the agent's configuration): then it only executes the runs dispatched to it.</param>
-    public static MachineLoop Start(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
+    public static MachineLoop Start(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TimedLog log, CancellationToken agentStopping)
     {
         MachineLoop loop = new();
         loop.Task = Task.Run(() => loop.RunAsync(machine, batchTarget, store, fleet, executor, log, agentStopping), CancellationToken.None);
@@ -46,7 +49,7 @@ internal sealed class MachineLoop
     }
 
     /// <summary>The verdict counts for the machine's health; failing to record it is logged, never allowed to stop the loop.</summary>
-    private static void Record(Fleet fleet, RunRecord ended, TextWriter log)
+    private static void Record(Fleet fleet, RunRecord ended, TimedLog log)
     {
         try
         {
@@ -54,11 +57,11 @@ internal sealed class MachineLoop
         }
         catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
         {
-            log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {ended.Run.Machine}: could not record run {ended.Id}'s verdict for its health: {e.Message}");
+            log.Write($"machine {ended.Run.Machine}: could not record run {ended.Id}'s verdict for its health: {e.Message}");
         }
     }
 
-    private async Task RunAsync(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TextWriter log, CancellationToken agentStopping)
+    private async Task RunAsync(string machine, Machine? batchTarget, RunStore store, Fleet fleet, RunExecutor executor, TimedLog log, CancellationToken agentStopping)
     {
         while (!agentStopping.IsCancellationRequested)
         {
@@ -100,7 +103,7 @@ internal sealed class MachineLoop
             }
             if (trouble is not null)
             {
-                log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {machine}: {trouble}; trying again in {AfterTrouble.TotalSeconds:0}s");
+                log.Write($"machine {machine}: {trouble}; trying again in {AfterTrouble.TotalSeconds:0}s");
                 try
                 {
                     await Task.Delay(AfterTrouble, agentStopping);

@@ -1,25 +1,27 @@
 using System.Runtime.CompilerServices;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// Takes one run through its life in the agent (DESIGN §6): running, launched through its machine's transport unless a
+/// Takes one run through its life in the agent (docs/DESIGN.md §6): running, launched through its machine's transport unless a
 /// wrapper already owns it, followed until the wrapper says the test is over, stopped on cancel or at its time limit
 /// (counted from the test's spawn), and recorded terminal only once nothing of it is alive. The agent follows, the
 /// wrapper owns: when the agent stops, this returns and leaves the run going, for the next agent to pick up.
 /// </summary>
-public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TextWriter log)
+public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, ITransport> transports, TimeProvider clock, TimedLog log)
 {
     /// <summary>The longest wait between two looks at a run; the wrapper's files and end wake the follower sooner.</summary>
     private static readonly TimeSpan LookEvery = TimeSpan.FromSeconds(1);
 
-    private readonly StoreRetry _retry = new(log, clock);
+    private readonly StoreRetry _retry = new(log);
 
     /// <summary>
     /// Executes a run its machine loop took: pending, or running (a batch item made running as it was taken, or a run
@@ -57,7 +59,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             return null;
         }
-        log.WriteLine($"{Now()} run {record.Id} {(record.Process is null ? "started" : "followed again")} on {record.Run.Machine}: {record.Run.TestDir}");
+        log.Write($"run {record.Id} {(record.Process is null ? "started" : "followed again")} on {record.Run.Machine}: {record.Run.TestDir}");
         return record;
     }
 
@@ -81,6 +83,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
 
         ITransport transport = transports(machine);
+        RunFiles files = new(run.Id, store.Paths.RunDir(run.Id), store.Paths.Log(run.Id), store.Paths.Artifacts(run.Id));
         RunProcess process;
         if (record.Process is { } known)
         {
@@ -94,7 +97,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             LaunchResult launch = await transport.LaunchAsync(new LaunchRequest
             {
-                Run = run,
+                Files = files,
+                TestDir = run.TestDir,
                 Machine = machine,
                 Command = record.Spec.Command,
                 KillGrace = config.Defaults.KillGrace,
@@ -112,12 +116,12 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             }
             process = launch.Process!;
         }
-        return await FollowAsync(record, machine, transport, process, fresh: record.Process is null, cancel, agentStopping) is { } ending
-            ? ending.GivenUp is null ? ending with { Transport = transport, Process = process } : ending
+        return await FollowAsync(record, machine, transport, files, process, fresh: record.Process is null, cancel, agentStopping) is { } ending
+            ? ending.GivenUp is null ? ending with { Transport = transport, Files = files, Process = process } : ending
             : null;
     }
 
-    private async Task<Ending?> FollowAsync(RunRecord record, Machine machine, ITransport transport, RunProcess process, bool fresh,
+    private async Task<Ending?> FollowAsync(RunRecord record, Machine machine, ITransport transport, RunFiles files, RunProcess process, bool fresh,
         CancellationToken cancel, CancellationToken agentStopping)
     {
         TimeSpan grace = config.Defaults.KillGrace;
@@ -133,7 +137,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         while (true)
         {
             StrongBox<string> lookError = new("");
-            if (await LookAsync(transport, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, lookError, agentStopping) is not { } looked)
+            if (await LookAsync(transport, files, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, lookError, agentStopping) is not { } looked)
             {
                 await stopGivenUp.CancelAsync();
                 await stopping.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
@@ -143,7 +147,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             if (state.BootId != process.BootId)
             {
                 // Every pid recorded is meaningless now: nothing to stop, only the work dir to clear.
-                await transport.FinishAsync(process, machine, agentStopping);
+                await transport.FinishAsync(files, process, machine, agentStopping);
                 return Ending.Lost($"{machine.Name} restarted while the test ran (its boot id changed), so nothing of the test is left");
             }
             if (!state.Done && !state.WrapperAlive)
@@ -151,7 +155,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 // A wrapper seen gone before it was done is confirmed by a second look before its run is given up as
                 // lost: under heavy load one look at /proc has been seen to miss a live wrapper.
                 await Task.Delay(TimeSpan.FromMilliseconds(200), agentStopping);
-                state = await LookAsync(transport, process, null, new StrongBox<string>(), agentStopping) ?? state;
+                state = await LookAsync(transport, files, process, null, new StrongBox<string>(), agentStopping) ?? state;
             }
             if (state.Done || !state.WrapperAlive)
             {
@@ -171,8 +175,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                     : null;
                 if (reason is not null)
                 {
-                    log.WriteLine($"{Now()} run {record.Id}: stopping it ({reason}): SIGTERM, then SIGKILL after {Duration.Format(grace)}");
-                    stopping = transport.StopAsync(process, reason, grace, stopGivenUp.Token);
+                    log.Write($"run {record.Id}: stopping it ({reason}): SIGTERM, then SIGKILL after {Duration.Format(grace)}");
+                    stopping = transport.StopAsync(files, process, reason, grace, stopGivenUp.Token);
                     stopAsked = true;
                 }
                 else if (state.Test is { } running)
@@ -182,17 +186,17 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             }
             agentStopping.ThrowIfCancellationRequested();
             // Once a stop is asked for, the cancel that asked must not wake the follower again and again.
-            await transport.WaitAsync(process, most, stopAsked ? agentStopping : wake.Token);
+            await transport.WaitAsync(files, process, most, stopAsked ? agentStopping : wake.Token);
         }
 
         await stopping;
         if (!state.Done)
         {
             // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
-            await transport.StopAsync(process, RunWrapper.Cleanup, grace, agentStopping);
-            state = await LookAsync(transport, process, null, new StrongBox<string>(), agentStopping) ?? state;
+            await transport.StopAsync(files, process, RunWrapper.Cleanup, grace, agentStopping);
+            state = await LookAsync(transport, files, process, null, new StrongBox<string>(), agentStopping) ?? state;
         }
-        ExecutionResult? finish = await transport.FinishAsync(process, machine, agentStopping);
+        ExecutionResult? finish = await transport.FinishAsync(files, process, machine, agentStopping);
         if (state.Exit is null)
         {
             return fresh && !recorded && state.Test is null
@@ -221,7 +225,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// A look at the run, tried again for as long as its machine does not answer; null once <paramref name="mayGiveUp"/>
     /// has said so for <see cref="GiveUpAfter"/> of failed looks in a row (the last failure's message in <paramref name="error"/>).
     /// </summary>
-    private async Task<WrapperState?> LookAsync(ITransport transport, RunProcess process, Func<bool>? mayGiveUp, StrongBox<string> error,
+    private async Task<WrapperState?> LookAsync(ITransport transport, RunFiles files, RunProcess process, Func<bool>? mayGiveUp, StrongBox<string> error,
         CancellationToken agentStopping)
     {
         DateTimeOffset? due = null;
@@ -229,13 +233,13 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             try
             {
-                return await transport.LookAsync(process, agentStopping);
+                return await transport.LookAsync(files, process, agentStopping);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 if (failures == 0)
                 {
-                    log.WriteLine($"{Now()} could not look at the run in {process.RunDir} on {process.Host}: {e.Message}; trying again");
+                    log.Write($"could not look at the run in {process.RunDir} on {process.Host}: {e.Message}; trying again");
                 }
                 error.Value = e.Message;
                 if (mayGiveUp?.Invoke() == true)
@@ -260,7 +264,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         string why = $"{machine.Name} has not answered for {Duration.Format(GiveUpAfter)} since the run was " +
             $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error}); it was given up: the test may still be " +
             $"running there, in {process.RunDir}";
-        log.WriteLine($"{Now()} run in {process.RunDir} on {machine.Name}: given up ({why})");
+        log.Write($"run in {process.RunDir} on {machine.Name}: given up ({why})");
         return Ending.Failed(ErrorCodes.TransportUnreachable, why) with { GivenUp = cancelled ? RunStatus.Interrupted : RunStatus.Timeout };
     }
 
@@ -274,7 +278,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
         catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
         {
-            log.WriteLine($"{Now()} run {runId}: could not record where its test runs (group {process.ProcessGroupId}): {e.Message}");
+            log.Write($"run {runId}: could not record where its test runs (group {process.ProcessGroupId}): {e.Message}");
         }
     }
 
@@ -285,16 +289,16 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         await _retry.RunAsync($"record the verdict of run {record.Id} ({ended.Status.ToWord()})", () =>
             store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended, Leftovers = ending.Survivors is [_, ..] s ? s : null }),
             agentStopping);
-        log.WriteLine($"{Now()} run {record.Id} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
-        if (ending is { Transport: { } transport, Process: { } process })
+        log.Write($"run {record.Id} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
+        if (ending is { Transport: { } transport, Files: { } files, Process: { } process })
         {
             try
             {
-                await transport.ForgetAsync(process, agentStopping);
+                await transport.ForgetAsync(files, process, agentStopping);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                log.WriteLine($"{Now()} run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
+                log.Write($"run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
             }
         }
     }
@@ -337,7 +341,6 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         return run with { Status = exit.Status == 0 ? RunStatus.Completed : RunStatus.Failed, ExitCode = exit.Status, ErrorCode = "", ErrorMsg = "" };
     }
 
-    private string Now() => UtcTimestampConverter.Format(clock.GetUtcNow());
 }
 
 /// <summary>
@@ -346,7 +349,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
 /// (<see cref="LostWhy"/>).
 /// </summary>
 internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, string? LostWhy = null,
-    IReadOnlyList<int>? Leftover = null, ITransport? Transport = null, RunProcess? Process = null)
+    IReadOnlyList<int>? Leftover = null, ITransport? Transport = null, RunFiles? Files = null, RunProcess? Process = null)
 {
     /// <summary>The status of a run given up on a machine that stopped answering (interrupted or timeout); null otherwise.</summary>
     public RunStatus? GivenUp { get; init; }

@@ -1,4 +1,5 @@
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Execution;
 
@@ -7,7 +8,7 @@ namespace TestDispatch.Engine.Execution;
 /// keeping what is to be written in memory until it is durable, and say in agent.log what it waits for. The agent and
 /// its other machines go on meanwhile; only a mistake in the request itself (no such run, an illegal change) gives up.
 /// </summary>
-internal sealed class StoreRetry(TextWriter log, TimeProvider clock)
+internal sealed class StoreRetry(TimedLog log)
 {
     private static readonly TimeSpan Longest = TimeSpan.FromSeconds(10);
 
@@ -21,7 +22,7 @@ internal sealed class StoreRetry(TextWriter log, TimeProvider clock)
                 T result = write();
                 if (attempt > 1)
                 {
-                    log.WriteLine($"{Now()} could {what} after {attempt} tries");
+                    log.Write($"could {what} after {attempt} tries");
                 }
                 return result;
             }
@@ -29,7 +30,7 @@ internal sealed class StoreRetry(TextWriter log, TimeProvider clock)
             {
                 if (attempt == 1 || wait == Longest)
                 {
-                    log.WriteLine($"{Now()} could not {what}: {e.Message}; kept in memory, trying again every {wait.TotalSeconds:0.#}s");
+                    log.Write($"could not {what}: {e.Message}; kept in memory, trying again every {wait.TotalSeconds:0.#}s");
                 }
                 await Task.Delay(wait, agentStopping);
                 wait = TimeSpan.FromTicks(Math.Min(Longest.Ticks, wait.Ticks * 2));
@@ -43,5 +44,4 @@ internal sealed class StoreRetry(TextWriter log, TimeProvider clock)
         _ => e is IOException or UnauthorizedAccessException,
     };
 
-    private string Now() => UtcTimestampConverter.Format(clock.GetUtcNow());
 }

@@ -1,6 +1,5 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Runs;
-using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Engine.Logs;
 
@@ -9,7 +8,7 @@ namespace TestDispatch.Engine.Logs;
 /// stays flat whatever the log's size. Ends once the run is terminal and everything it wrote is copied.
 /// Bytes are copied as they are: binary or non-UTF-8 output passes through untouched.
 /// </summary>
-public sealed class LogFollower(IFileSystem fs, RunStore store)
+public sealed class LogFollower(IFileSystem fs, Func<string, Run> runOf)
 {
     private const int BufferSize = 256 * 1024;
 
@@ -35,7 +34,7 @@ public sealed class LogFollower(IFileSystem fs, RunStore store)
                     nextAgentCheck = DateTime.UtcNow + KeepAgentEvery;
                 }
                 // Look at the status before draining: whatever the run wrote before it ended is then copied.
-                Run run = store.Get(runId).Run;
+                Run run = runOf(runId);
                 log ??= TryOpen(run.LogsPath);
                 bool copied = false;
                 if (log is not null)

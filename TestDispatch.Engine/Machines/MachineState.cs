@@ -1,11 +1,12 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Machines;
 
 /// <summary>
 /// A machine as a user sees it now: configuration plus what occupies it, its queue, whether it is in service and its
-/// last verdicts (DESIGN §9 <c>machines --json</c>; the names are a contract).
+/// last verdicts (docs/DESIGN.md §9 <c>machines --json</c>; the names are a contract).
 /// </summary>
 public sealed record MachineState([property: JsonIgnore] Machine Machine)
 {

@@ -1,4 +1,6 @@
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Machines;

@@ -1,3 +1,5 @@
+using TestDispatch.Engine.IO;
+
 namespace TestDispatch.Engine.Processes;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Processes;
 

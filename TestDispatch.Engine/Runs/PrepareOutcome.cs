@@ -1,6 +1,6 @@
 namespace TestDispatch.Engine.Runs;
 
-/// <summary>What an atomic prepare did (DESIGN §4.2). Callers branch on <see cref="Kind"/>.</summary>
+/// <summary>What an atomic prepare did (docs/DESIGN.md §4.2). Callers branch on <see cref="Kind"/>.</summary>
 /// <param name="BeingCancelled">For <see cref="PrepareKind.Busy"/>: the occupying run is being cancelled (it is never reused).</param>
 public sealed record PrepareOutcome(PrepareKind Kind, Run Run, bool BeingCancelled = false);
 

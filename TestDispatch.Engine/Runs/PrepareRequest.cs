@@ -9,5 +9,5 @@ public sealed record PrepareRequest(
     RunSpec Spec,
     string? BatchId = null,
     string? PlanEntry = null,
-    Machines.Machine? Target = null,
+    Configuration.Machine? Target = null,
     bool Queue = false);

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace TestDispatch.Engine.Runs;
 
 /// <summary>
-/// One dispatch of one test directory to one machine: the public JSON contract (DESIGN §3).
+/// One dispatch of one test directory to one machine: the public JSON contract (docs/DESIGN.md §3).
 /// Field names and order are the contract; <c>batch_id</c>/<c>plan_entry</c> are left out when empty,
 /// so a single run's JSON has exactly twelve fields. Timestamps are RFC 3339 UTC, null until known.
 /// </summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Runs;
 
@@ -21,7 +22,7 @@ public sealed record RunRecord
     /// The machine as configured when the run was made: the agent runs it there even if its own configuration is older,
     /// newer, or from another --config file. Kept while the run is active.
     /// </summary>
-    public Machines.Machine? Target { get; init; }
+    public Configuration.Machine? Target { get; init; }
     public DateTimeOffset? CancelRequestedAt { get; init; }
 
     /// <summary>Processes of the run that were still alive after SIGKILL (in uninterruptible sleep): kept for doctor.</summary>

@@ -1,3 +1,5 @@
+using TestDispatch.Engine.Errors;
+
 namespace TestDispatch.Engine.Runs;
 
 /// <summary>The legal moves of a run: pending → running → terminal, or pending → terminal; terminal is final.</summary>
@@ -22,5 +24,5 @@ public static class RunTransitions
     }
 
     private static DispatchException Illegal(Run run, string why) =>
-        new(ErrorCodes.IllegalTransition, $"run {run.Id} cannot be changed that way: {why}", run);
+        new(ErrorCodes.IllegalTransition, $"run {run.Id} cannot be changed that way: {why}");
 }

@@ -3,11 +3,12 @@ using System.Buffers.Binary;
 using System.IO.Abstractions;
 using System.Security.Cryptography;
 using System.Text;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Runs;
 
 /// <summary>
-/// SHA-256 of a test directory's content (DESIGN §2): every entry's relative path (sorted, '/'-separated),
+/// SHA-256 of a test directory's content (docs/DESIGN.md §2): every entry's relative path (sorted, '/'-separated),
 /// kind, permission bits, and bytes (or a symlink's target, never followed). The same content gives the
 /// same hash wherever the folder lives and whatever order its files were made in. Files are streamed.
 /// </summary>

@@ -2,6 +2,7 @@ using System.IO.Abstractions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Runs;
 

@@ -1,6 +1,7 @@
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -32,7 +33,7 @@ internal sealed class BatchFiles(IFileSystem fs, StatePaths paths, Durability du
                 {
                     StateDirectory.CreatePrivate(fs, paths.BatchesDir);
                 }
-                catch (Exception e) when (StorageFailure.IsIo(e))
+                catch (Exception e) when (IoErrors.IsIo(e))
                 {
                     throw StorageFailure.Write(paths.BatchesDir, "create", e, "The store is unchanged.");
                 }
@@ -63,7 +64,7 @@ internal sealed class BatchFiles(IFileSystem fs, StatePaths paths, Durability du
             }
             bytes = fs.File.ReadAllBytes(path);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(path, e);
         }

@@ -1,7 +1,8 @@
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -37,7 +38,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
             bytes = new byte[stream.Length - offset];
             stream.ReadExactly(bytes);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(path, e);
         }
@@ -76,7 +77,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
                 BufferSize = 0,
             });
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Write(path, "open", e, StorageFailure.NothingRecorded);
         }
@@ -103,7 +104,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
             {
                 throw;
             }
-            catch (Exception e) when (e is DispatchException || StorageFailure.IsIo(e))
+            catch (Exception e) when (e is DispatchException || IoErrors.IsIo(e))
             {
                 DispatchException failure = e as DispatchException ?? StorageFailure.Write(path, writing ? "write" : "check the end of", e, StorageFailure.NothingRecorded);
                 throw writing ? TakeBack(stream, validLength, fsync, failure) : failure;
@@ -186,7 +187,7 @@ internal sealed class JournalFile(IFileSystem fs, string path, Durability? durab
             }
             why = $"fsync: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             why = e.Message;
         }

@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using Microsoft.Win32.SafeHandles;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 

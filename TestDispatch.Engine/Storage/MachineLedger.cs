@@ -1,7 +1,8 @@
 using System.IO.Abstractions;
 using System.Text.Json;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -35,7 +36,7 @@ public sealed class MachineLedger(IFileSystem fs, IFileLocks locks, StatePaths p
             }
             bytes = fs.File.ReadAllBytes(Path);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(Path, e);
         }
@@ -76,7 +77,7 @@ public sealed class MachineLedger(IFileSystem fs, IFileLocks locks, StatePaths p
             throw new DispatchException(ErrorCodes.StateLocked,
                 $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {LockPath}'.", inner: e);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Lock(LockPath, e);
         }
@@ -101,7 +102,7 @@ public sealed class MachineLedger(IFileSystem fs, IFileLocks locks, StatePaths p
             }
             fs.File.Move(TempPath, Path, overwrite: true);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Write(Path, "replace", e, Unchanged);
         }

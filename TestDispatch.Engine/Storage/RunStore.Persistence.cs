@@ -1,4 +1,6 @@
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -36,7 +38,7 @@ public sealed partial class RunStore
                 Forget();
                 throw;
             }
-            catch (Exception e) when (StorageFailure.IsIo(e))
+            catch (Exception e) when (IoErrors.IsIo(e))
             {
                 Forget();
                 throw StorageFailure.Write(Paths.Root, "use the state dir", e, StorageFailure.NothingRecorded);
@@ -104,7 +106,7 @@ public sealed partial class RunStore
             throw new DispatchException(ErrorCodes.StateLocked,
                 $"{e.Message}. Another testdispatch process is stuck holding it; find it with 'fuser {Paths.StateLock}'.", inner: e);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Lock(Paths.StateLock, e);
         }
@@ -389,7 +391,7 @@ public sealed partial class RunStore
         {
             _fs.File.Delete(path);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
         }
     }

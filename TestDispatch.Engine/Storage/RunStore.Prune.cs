@@ -1,10 +1,8 @@
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
-
-/// <summary>What <see cref="RunStore.Prune"/> removed (or, on a dry run, would remove).</summary>
-public sealed record PruneReport(IReadOnlyList<RunRecord> Runs, IReadOnlyList<string> Batches, long Bytes, bool DryRun);
 
 /// <summary>
 /// Retention: <c>prune --older-than</c>. Removes ended runs' records, logs and artifacts, never a run that is not
@@ -75,7 +73,7 @@ public sealed partial class RunStore
                 ? _fs.Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => _fs.FileInfo.New(f).Length)
                 : 0;
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             return 0;
         }
@@ -91,7 +89,7 @@ public sealed partial class RunStore
                 _fs.Directory.Delete(Paths.RunDir(id), recursive: true);
             }
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
         }
     }

@@ -1,4 +1,4 @@
-using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;

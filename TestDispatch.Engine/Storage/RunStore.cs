@@ -1,12 +1,12 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Batches;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// The persisted runs of one state dir (DESIGN §4–§5): its commands here, its queries in RunStore.Queries.cs, how it
+/// The persisted runs of one state dir (docs/DESIGN.md §4–§5): its commands here, its queries in RunStore.Queries.cs, how it
 /// keeps state on disk (journal, hot snapshot, history segments) in RunStore.Persistence.cs, prune in RunStore.Prune.cs. Every operation takes the cross-process state
 /// lock, catches up with what other processes appended (only the new journal bytes), then acts. A
 /// write is one fsync'd journal append, acknowledged only after it is durable; compaction folds the
@@ -69,62 +69,28 @@ public sealed partial class RunStore
     /// <summary>The newest terminal run on <paramref name="machine"/>, if any: its last verdict.</summary>
     public RunRecord? LastFinishedOn(string machine) => Locked(() => _index.LastFinished(machine));
 
-    /// <summary>The non-terminal run occupying <paramref name="machine"/>, if any.</summary>
-    public RunRecord? ActiveOn(string machine) => Locked(() => _index.Active(machine).FirstOrDefault());
+    /// <summary>
+    /// A prepare in one critical section (docs/DESIGN.md, invariant 2): <paramref name="existing"/> sees the machine's
+    /// non-terminal runs, oldest first, and returns the outcome when one of them decides it (a twin to reuse, a machine
+    /// busy); when it returns null, a pending run is created from <paramref name="request"/>.
+    /// </summary>
+    public PrepareOutcome Prepare(PrepareRequest request, Func<IReadOnlyList<RunRecord>, PrepareOutcome?> existing) => Locked(() =>
+        existing([.. _index.Active(request.Machine)]) ?? new PrepareOutcome(PrepareKind.Created, Create(request).Run));
 
     /// <summary>
-    /// DESIGN §4.2 in one critical section: reuse a non-terminal twin (same machine and hash, running or queued), refuse
-    /// with the occupying run if the machine is busy with another hash (or, if the request asks to queue, join the
-    /// machine's queue), or create a pending run. A run being cancelled is never reused: its verdict will be interrupted,
-    /// which is not what a new dispatch asked for.
+    /// A machine's next work in one critical section: <paramref name="choose"/> looks at the hot state and picks a run already
+    /// made, or a batch entry to start, which is made a run already running (the agent takes it as it makes it, so it never
+    /// waits as pending: one fsync'd append less per item). Null when it picks nothing.
     /// </summary>
-    public PrepareOutcome Prepare(PrepareRequest request) => Locked(() =>
+    public RunRecord? Take(Func<IWorkView, NextWork?> choose) => Locked(() => choose(new WorkView(this)) switch
     {
-        List<RunRecord> active = [.. _index.Active(request.Machine)];
-        if (active.FirstOrDefault(r => r.Run.TestDirHash == request.TestDirHash && r.CancelRequestedAt is null) is { } twin)
-        {
-            return new PrepareOutcome(PrepareKind.Reused, twin.Run);
-        }
-        if (active.Count > 0 && !request.Queue)
-        {
-            RunRecord occupying = active.FirstOrDefault(r => r.Run.Status == RunStatus.Running) ?? active[0];
-            return new PrepareOutcome(PrepareKind.Busy, occupying.Run, BeingCancelled: occupying.CancelRequestedAt is not null);
-        }
-
-        return new PrepareOutcome(PrepareKind.Created, Create(request).Run);
+        { Existing: { } run } => run,
+        { Start: { } request } => Create(request, startNow: true),
+        _ => null,
     });
 
-    /// <summary>
-    /// A machine loop's next work, in one critical section: the machine's active run (running after an agent restart:
-    /// to follow again; or pending); else, if the machine is free, the first waiting item, in plan order, of the oldest
-    /// open batch that targets it, made a run on it already running (the agent takes it as it makes it, so it never
-    /// waits as pending: one fsync'd append less per item), with <paramref name="target"/> as where it runs. Null when
-    /// nothing waits for the machine. With <paramref name="tags"/> null the machine takes no batch items, only the runs
-    /// dispatched to it. <paramref name="placement"/> says which queued runs may start and which items the machine takes
-    /// (by default, all): a queued run that may not start holds the machine, which then takes no batch item either.
-    /// </summary>
-    public RunRecord? TakeNext(string machine, IReadOnlyCollection<string>? tags, Machine? target = null, Placement? placement = null) => Locked(() =>
-    {
-        placement ??= Placement.Open;
-        List<RunRecord> active = [.. _index.Active(machine)];
-        if ((active.FirstOrDefault(r => r.Run.Status == RunStatus.Running) ?? active.FirstOrDefault(placement.MayStart)) is { } next)
-        {
-            return next;
-        }
-        if (tags is null || active.Count > 0)
-        {
-            return null;
-        }
-        foreach (BatchLedger batch in OpenBatches())
-        {
-            if (batch.WaitingWithLast.FirstOrDefault(w => w.Entry.Targets(machine, tags) && placement.Takes(machine, w.Entry, w.Last)).Entry is { } entry)
-            {
-                return Create(new PrepareRequest(machine, entry.TestDir, entry.TestDirHash, entry.Spec, batch.Record.Id, entry.Name, target),
-                    startNow: true);
-            }
-        }
-        return null;
-    });
+    /// <summary>A question about the hot state, answered in one reading of it under the lock (<paramref name="query"/> must not keep the view).</summary>
+    public T Read<T>(Func<IWorkView, T> query) => Locked(() => query(new WorkView(this)));
 
     /// <summary>The open batches, oldest first, each with its waiting entries; a batch found over is closed on the way, for good.</summary>
     private List<BatchLedger> OpenBatches()
@@ -144,31 +110,6 @@ public sealed partial class RunStore
         }
         return open;
     }
-
-    /// <summary>Of <paramref name="machines"/>, those free (no active run) that a waiting batch item may run on: where the agent starts loops.</summary>
-    public IReadOnlyList<Machine> FreeWithWaitingItems(IReadOnlyList<Machine> machines, Placement? placement = null) => Locked(() =>
-    {
-        placement ??= Placement.Open;
-        List<BatchLedger> open = OpenBatches();
-        return (IReadOnlyList<Machine>)[.. machines.Where(m => !_index.Active(m.Name).Any() &&
-            open.Any(b => b.WaitingWithLast.Any(w => w.Entry.Targets(m.Name, m.Tags) && placement.Takes(m.Name, w.Entry, w.Last))))];
-    });
-
-    /// <summary>
-    /// Whether the agent has anything to do: a run to start or to follow (a running run outlives the agent that followed it),
-    /// or a batch item waiting that <paramref name="runnable"/> says a machine can take. With <paramref name="startable"/>,
-    /// a pending run counts only if it says the run may start (a queue held on a drained machine is no work).
-    /// </summary>
-    public bool HasWork(Func<BatchEntry, bool> runnable, Func<RunRecord, bool>? startable = null) => Locked(() =>
-        _index.ActiveAll().Any(r => r.Run.Status == RunStatus.Running || startable is null || startable(r)) ||
-        OpenBatches().Any(b => b.Waiting.Any(runnable)));
-
-    /// <summary>
-    /// Whether an open batch can get no further, in one reading: nothing of it goes, and none of its waiting entries is
-    /// <paramref name="runnable"/>. Costs a look at the first waiting entries, not a pass over the batch.
-    /// </summary>
-    public bool IsStranded(string batchId, Func<BatchEntry, bool> runnable) => Locked(() =>
-        _index.Ledger(batchId) is { HasActive: false } ledger && ledger.Waiting.Any() && !ledger.Waiting.Any(runnable));
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
     public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>

@@ -3,6 +3,8 @@ using System.IO.Abstractions;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -31,7 +33,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
             using Stream stream = Open();
             read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(paths.Snapshot, e);
         }
@@ -75,7 +77,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
             bytes = GC.AllocateUninitializedArray<byte>(length);
             stream.ReadExactly(bytes);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(paths.Snapshot, e);
         }
@@ -155,7 +157,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
             stream.Flush();
             _durability.Sync(stream, paths.SnapshotTemp, Unchanged);
         }
-        catch (Exception e) when (e is DispatchException || StorageFailure.IsIo(e))
+        catch (Exception e) when (e is DispatchException || IoErrors.IsIo(e))
         {
             RemoveTemp();
             throw e as DispatchException ?? StorageFailure.Write(paths.SnapshotTemp, "write", e, Unchanged);
@@ -169,7 +171,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         {
             fs.File.Move(paths.SnapshotTemp, paths.Snapshot, overwrite: true);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             RemoveTemp();
             throw StorageFailure.Write(paths.Snapshot, "rename a new snapshot to", e, Unchanged);
@@ -187,7 +189,7 @@ internal sealed class SnapshotFile(IFileSystem fs, StatePaths paths, Durability?
         {
             fs.File.Delete(paths.SnapshotTemp);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             // A temp file left behind is harmless: the next Stage truncates it.
         }

@@ -1,4 +1,4 @@
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Storage;
 

@@ -1,18 +1,16 @@
 using System.IO.Abstractions;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// The state dir is its user's alone (DESIGN §5): made 0700, its files 0600. One that other users may write to, or that
+/// The state dir is its user's alone (docs/DESIGN.md §5): made 0700, its files 0600. One that other users may write to, or that
 /// another user owns, is refused (state_unsafe), as ssh's StrictModes refuses such a ~/.ssh: whoever can write there can
 /// forge runs and their verdicts. One that others may only read is tightened to 0700, and the caller says so once.
 /// </summary>
 public static class StateDirectory
 {
-    public const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    public const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     /// <summary>The group and other bits: none may be set on what the store keeps.</summary>
     public const UnixFileMode Others = (UnixFileMode)0b000_111_111;
 
@@ -53,14 +51,14 @@ public static class StateDirectory
                             "not testdispatch's own to make private. Choose a directory of its own (--state-dir, or StateDir in the configuration), " +
                             $"or run 'chmod 700 {path}' yourself.");
                     }
-                    fs.File.SetUnixFileMode(path, PrivateDirectory);
+                    fs.File.SetUnixFileMode(path, FileModes.PrivateDirectory);
                     tightened = mode;
                 }
             }
             TryCreateRuns(fs, path);
             return tightened;
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Write(path, "create the state dir", e, StorageFailure.NothingRecorded);
         }
@@ -83,13 +81,13 @@ public static class StateDirectory
         }
         if (fs is FileSystem)
         {
-            fs.Directory.CreateDirectory(full, PrivateDirectory); // never open to others, not even for a moment
+            fs.Directory.CreateDirectory(full, FileModes.PrivateDirectory); // never open to others, not even for a moment
         }
         else
         {
             fs.Directory.CreateDirectory(full);
         }
-        fs.File.SetUnixFileMode(full, PrivateDirectory); // the umask may have taken the owner's bits
+        fs.File.SetUnixFileMode(full, FileModes.PrivateDirectory); // the umask may have taken the owner's bits
     }
 
     /// <summary>
@@ -126,11 +124,11 @@ public static class StateDirectory
         {
             return false;
         }
-        fs.File.SetUnixFileMode(path, PrivateDirectory);
+        fs.File.SetUnixFileMode(path, FileModes.PrivateDirectory);
         return WhyUnsafe(fs, path) is null;
     }
 
-    /// <summary>Whether a name at the root of a state dir is one the store or the agent makes (DESIGN §5).</summary>
+    /// <summary>Whether a name at the root of a state dir is one the store or the agent makes (docs/DESIGN.md §5).</summary>
     private static bool IsStoreName(string name) =>
         name is "state.lock" or "agent.lock" or "history.lock" or "machines.lock" or "machines.json" or "agent.log" or "snapshot.json" or
             "snapshot.json.tmp" or "runs" or "history" or "batches" ||
@@ -147,7 +145,7 @@ public static class StateDirectory
         {
             CreatePrivate(fs, fs.Path.Combine(root, "runs"));
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
         }
     }
@@ -161,7 +159,7 @@ public static class StateDirectory
             string id = uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return File.ReadLines("/etc/passwd").Select(l => l.Split(':')).FirstOrDefault(f => f.Length > 2 && f[2] == id)?[0];
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             return null;
         }

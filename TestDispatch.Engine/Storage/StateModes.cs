@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -19,7 +20,7 @@ public static class StateModes
         IReadOnlyList<(string Path, UnixFileMode Mode)> loose = Loose(fs, paths);
         foreach ((string path, UnixFileMode mode) in loose)
         {
-            fs.File.SetUnixFileMode(path, fs.Directory.Exists(path) ? StateDirectory.PrivateDirectory : mode & ~StateDirectory.Others);
+            fs.File.SetUnixFileMode(path, fs.Directory.Exists(path) ? FileModes.PrivateDirectory : mode & ~StateDirectory.Others);
         }
         return loose;
     }

@@ -1,6 +1,6 @@
 namespace TestDispatch.Engine.Storage;
 
-/// <summary>Where everything lives in a state dir (DESIGN §5). Operators and tools rely on these names.</summary>
+/// <summary>Where everything lives in a state dir (docs/DESIGN.md §5). Operators and tools rely on these names.</summary>
 public sealed record StatePaths(string Root)
 {
     public string StateLock => Path.Combine(Root, "state.lock");

@@ -1,4 +1,6 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -10,8 +12,8 @@ public static class StateSize
         long store = Sum(fs, paths.Root, SearchOption.TopDirectoryOnly);
         long history = fs.Directory.Exists(paths.HistoryDir) ? Sum(fs, paths.HistoryDir, SearchOption.AllDirectories) : 0;
         long runs = fs.Directory.Exists(paths.RunsDir) ? Sum(fs, paths.RunsDir, SearchOption.AllDirectories) : 0;
-        return $"state dir {Bytes(store + history + runs)}: hot state {Bytes(store)}, history {Bytes(history)}, " +
-            $"logs and artifacts {Bytes(runs)} ('testdispatch prune --older-than 90d' removes old runs)";
+        return $"state dir {ByteSize.Format(store + history + runs)}: hot state {ByteSize.Format(store)}, history {ByteSize.Format(history)}, " +
+            $"logs and artifacts {ByteSize.Format(runs)} ('testdispatch prune --older-than 90d' removes old runs)";
     }
 
     private static long Sum(IFileSystem fs, string directory, SearchOption depth)
@@ -30,23 +32,15 @@ public static class StateSize
                 {
                     total += fs.FileInfo.New(file).Length;
                 }
-                catch (Exception e) when (StorageFailure.IsIo(e))
+                catch (Exception e) when (IoErrors.IsIo(e))
                 {
                     // Gone meanwhile (a run's work dir removed): not counted.
                 }
             }
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
         }
         return total;
     }
-
-    public static string Bytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
-        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.0} KiB",
-        _ => $"{bytes} B",
-    };
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -12,30 +13,18 @@ internal static class StorageFailure
 {
     public const string NothingRecorded = "Nothing was recorded.";
 
-    /// <summary>The errno behind an I/O exception: .NET's (and <see cref="Libc"/>'s) IOException carries it as HResult on Unix.</summary>
-    public static int Errno(Exception e) => e switch
-    {
-        UnauthorizedAccessException { InnerException: IOException inner } when Errno(inner) is > 0 and var errno => errno,
-        UnauthorizedAccessException => Libc.EACCES,
-        FileNotFoundException or DirectoryNotFoundException => Libc.ENOENT,
-        IOException io when io.HResult is > 0 and < 4096 => io.HResult,
-        _ => 0,
-    };
-
-    public static bool IsIo(Exception e) => e is IOException or UnauthorizedAccessException;
-
     /// <summary>Whether <paramref name="code"/> is one of the store's own failures (the instance then re-reads the disk).</summary>
     public static bool IsStorageCode(string code) => code is ErrorCodes.DiskFull or ErrorCodes.StateUnwritable or ErrorCodes.StateUnreadable or ErrorCodes.StateCorrupt;
 
     public static DispatchException Write(string path, string action, Exception e, string consequence) =>
-        Coded(path, action, Errno(e), e.Message, consequence, e);
+        Coded(path, action, IoErrors.Errno(e), e.Message, consequence, e);
 
     public static DispatchException Fsync(string path, int errno, string consequence) =>
         Coded(path, "fsync", errno, Marshal.GetPInvokeErrorMessage(errno), consequence, null);
 
     public static DispatchException Read(string path, Exception e)
     {
-        int errno = Errno(e);
+        int errno = IoErrors.Errno(e);
         return errno is Libc.ENOSPC or Libc.EDQUOT
             ? Coded(path, "read", errno, e.Message, "Nothing was changed.", e)
             : new DispatchException(ErrorCodes.StateUnreadable,
@@ -46,7 +35,7 @@ internal static class StorageFailure
     /// <summary>Taking state.lock (or agent.lock) failed for another reason than its being held.</summary>
     public static DispatchException Lock(string path, Exception e)
     {
-        int errno = Errno(e);
+        int errno = IoErrors.Errno(e);
         return errno == Libc.ENOLCK
             ? new DispatchException(ErrorCodes.StateUnwritable,
                 $"cannot lock {path}: {Reason(errno, e.Message)}. {NothingRecorded} Its file system does not support flock(2): put the state dir " +

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -32,7 +33,7 @@ internal sealed record JournalEntry(RunRecord? Run, BatchRecord? Batch = null);
 [JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(RunProcess))]
 [JsonSerializable(typeof(List<int>))]
-[JsonSerializable(typeof(TestDispatch.Engine.Machines.Machine))]
+[JsonSerializable(typeof(Configuration.Machine))]
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(BatchRecord))]
 [JsonSerializable(typeof(List<BatchRecord>))]

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Wrapper;
 using static TestDispatch.Engine.Storage.Utf8JsonReaderExtensions;
 
 namespace TestDispatch.Engine.Storage;
@@ -297,7 +298,7 @@ internal sealed class StoreJsonReader
         long? seq = null;
         DateTimeOffset? createdAt = null;
         RunProcess? process = null;
-        Machines.Machine? target = null;
+        Configuration.Machine? target = null;
         List<int>? leftovers = null;
         DateTimeOffset? cancelRequestedAt = null;
         reader.ExpectObject("a run record");

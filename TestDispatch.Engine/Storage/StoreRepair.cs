@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -12,7 +13,7 @@ public sealed record RepairReport(bool WasDamaged, IReadOnlyList<string> Backups
     HistoryRepairReport? History = null, IReadOnlyList<string>? EntriesLost = null);
 
 /// <summary>
-/// <c>doctor --repair</c>: rebuilds a damaged store from whatever is still readable (DESIGN §4.5). Every
+/// <c>doctor --repair</c>: rebuilds a damaged store from whatever is still readable (docs/DESIGN.md §4.5). Every
 /// state file is first copied to a timestamped backup, never silently replaced; then the readable runs
 /// (the snapshot if it parses, plus every journal line that parses) become a new snapshot. A healthy
 /// store is left untouched. History (segments, index.json, the id index) is checked too and, if damaged, rebuilt from

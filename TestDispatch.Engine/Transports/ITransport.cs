@@ -1,13 +1,14 @@
-using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Transports;
 
 /// <summary>
-/// Reaches one kind of machine (local, ssh) for the agent, which follows runs and never owns them (DESIGN §6–§7): gets
-/// a test dir there and starts the run wrapper on it, looks at what the wrapper wrote, asks it to stop, and brings
-/// back what the run left. Every call is safe to repeat, and a later agent can pick up where an earlier one stopped.
+/// Reaches one kind of machine (local, ssh) for the agent, which follows runs and never owns them (docs/DESIGN.md,
+/// "The agent and the run wrapper"): gets a test dir there and starts the run wrapper on it, looks at what the wrapper
+/// wrote, asks it to stop, and brings back what the run left into the run's files on the controller, which the agent names
+/// in every call. Every call is safe to repeat, and a later agent can pick up where an earlier one stopped. A transport
+/// moves bytes and processes; it records nothing: the agent does.
 /// </summary>
 public interface ITransport
 {
@@ -19,28 +20,29 @@ public interface ITransport
     Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>What the wrapper has written so far, and whether it still runs (for a remote machine, new log bytes are also copied).</summary>
-    Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default);
+    Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default);
 
     /// <summary>Returns when the run may have changed (the wrapper wrote something or ended), after <paramref name="most"/> at most, or when cancelled.</summary>
-    Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default);
+    Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stops the run through its wrapper's <c>stop</c>: SIGTERM to the test's group and to every process carrying its run
     /// id, SIGKILL after <paramref name="grace"/>. Returns when that is over. Safe while the wrapper runs or after it died.
     /// </summary>
-    Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default);
+    Task StopAsync(RunFiles files, RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default);
 
     /// <summary>Once nothing of the run is alive: brings artifacts back, removes the work dir unless kept. A failure is returned, not thrown.</summary>
-    Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default);
+    Task<ExecutionResult?> FinishAsync(RunFiles files, RunProcess process, Machine machine, CancellationToken cancellationToken = default);
 
     /// <summary>After the verdict is recorded: removes the wrapper's files (the log and artifacts stay).</summary>
-    Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default);
+    Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default);
 }
 
-/// <summary>What a launch needs: the run, its machine, the command, the test's environment and the stop grace.</summary>
+/// <summary>What a launch needs: the run's files, its test dir and machine, the command, the test's environment and the stop grace.</summary>
 public sealed record LaunchRequest
 {
-    public required Run Run { get; init; }
+    public required RunFiles Files { get; init; }
+    public required string TestDir { get; init; }
     public required Machine Machine { get; init; }
     public required IReadOnlyList<string> Command { get; init; }
     public required IReadOnlyDictionary<string, string> Environment { get; init; }
@@ -58,3 +60,10 @@ public sealed record ExecutionResult(string ErrorCode, string ErrorMsg)
 {
     public static ExecutionResult Failure(string errorCode, string message) => new(errorCode, message);
 }
+
+/// <summary>
+/// Where a run's files are on the controller, as the agent names them for a transport: the run's directory (the local
+/// transport runs the test there), its log (new bytes from a remote machine are appended to it; its length is where the
+/// next look starts) and its artifacts directory.
+/// </summary>
+public sealed record RunFiles(string RunId, string Directory, string Log, string Artifacts);

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using CliWrap;
-using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Processes;
-using TestDispatch.Engine.Runs;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Transports;
 
@@ -14,7 +14,7 @@ namespace TestDispatch.Engine.Transports;
 /// the log straight into the run's output.log. The agent is the wrapper's parent only by accident of who started it:
 /// nothing passes between them but files, so the wrapper and its test go on when the agent dies.
 /// </summary>
-public sealed class LocalTransport(StatePaths paths) : ITransport
+public sealed class LocalTransport : ITransport
 {
     /// <summary>
     /// Held while starting a process, and by the copy while it writes an executable file: a child forked while another
@@ -28,19 +28,19 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
     /// <summary>The wrappers this agent started, by run dir: their end is the fastest sign that a run is over.</summary>
     private readonly ConcurrentDictionary<string, Task> _children = new(StringComparer.Ordinal);
 
-    private readonly ConcurrentDictionary<string, StoreWatcher> _watchers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DirectoryWatcher> _watchers = new(StringComparer.Ordinal);
 
     public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
-        Run run = request.Run;
-        string dir = paths.RunDir(run.Id);
+        RunFiles files = request.Files;
+        string dir = files.Directory;
         if (Existing(dir) is { } started)
         {
             return Task.FromResult(new LaunchResult(started));
         }
-        if (!Directory.Exists(run.TestDir))
+        if (!Directory.Exists(request.TestDir))
         {
-            return Task.FromResult(LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {run.TestDir} no longer exists"));
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.TestDirNotFound, $"test directory {request.TestDir} no longer exists"));
         }
         string work = Path.Combine(dir, "work");
         try
@@ -51,12 +51,12 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
                 Directory.Delete(work, recursive: true); // a launch cut short by an agent's death
             }
             Directory.CreateDirectory(work, Private);
-            Directory.CreateDirectory(run.ArtifactsPath, Private);
-            TestDirCopier.Copy(run.TestDir, work, ForkGate);
+            Directory.CreateDirectory(files.Artifacts, Private);
+            TestDirCopier.Copy(request.TestDir, work, ForkGate);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy {run.TestDir} to {work}: {e.Message}"));
+            return Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy {request.TestDir} to {work}: {e.Message}"));
         }
         if (CommandResolver.Check(request.Command, work, request.Environment) is { } problem)
         {
@@ -69,7 +69,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         {
             WriteScript(script);
             Command command = Cli.Wrap("setsid")
-                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, run.Id, request.KillGrace, request.Environment, request.Command)])
+                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, files.RunId, request.KillGrace, request.Environment, request.Command)])
                 .WithWorkingDirectory(dir)
                 .WithStandardInputPipe(PipeSource.Null)
                 .WithStandardOutputPipe(PipeTarget.Null)
@@ -90,7 +90,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         return Task.FromResult(new LaunchResult(Process(dir, wrapper.ProcessId, ProcFs.StartTicks(wrapper.ProcessId) ?? 0)));
     }
 
-    public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default)
+    public Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
     {
         int? status = _children.TryGetValue(process.RunDir, out Task? child) && child is Task<CommandResult> { IsCompletedSuccessfully: true } ended
             ? ended.Result.ExitCode : null;
@@ -103,17 +103,17 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
     }
 
     /// <summary>The wrapper's files appearing (inotify, else a poll), or the end of a wrapper this agent started.</summary>
-    public async Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)
+    public async Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)
     {
         // File names only: the test's writes to output.log would wake the follower for nothing.
-        StoreWatcher watcher = _watchers.GetOrAdd(process.RunDir, dir => new StoreWatcher(RealDisk, dir, NotifyFilters.FileName));
+        DirectoryWatcher watcher = _watchers.GetOrAdd(process.RunDir, dir => new DirectoryWatcher(RealDisk, dir, NotifyFilters.FileName));
         Task changed = watcher.WaitAsync(most, cancellationToken);
         await (_children.TryGetValue(process.RunDir, out Task? child) ? Task.WhenAny(changed, child) : Task.WhenAny(changed));
     }
 
     private static readonly System.IO.Abstractions.FileSystem RealDisk = new();
 
-    public async Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
+    public async Task StopAsync(RunFiles files, RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
     {
         string script = Path.Combine(process.RunDir, RunWrapper.FileName);
         if (!File.Exists(script))
@@ -123,7 +123,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
             WriteScript(script);
         }
         Command stop = Cli.Wrap("sh")
-            .WithArguments(RunWrapper.StopArguments(script, process.RunDir, RunIdOf(process), grace, reason))
+            .WithArguments(RunWrapper.StopArguments(script, process.RunDir, files.RunId, grace, reason))
             .WithStandardInputPipe(PipeSource.Null)
             .WithValidation(CommandResultValidation.None);
         CommandTask<CommandResult> running;
@@ -134,7 +134,7 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         await running;
     }
 
-    public Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default)
+    public Task<ExecutionResult?> FinishAsync(RunFiles files, RunProcess process, Machine machine, CancellationToken cancellationToken = default)
     {
         string work = Path.Combine(process.RunDir, "work");
         if (!machine.KeepWorkDir && Directory.Exists(work))
@@ -144,10 +144,10 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         return Task.FromResult<ExecutionResult?>(null);
     }
 
-    public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default)
+    public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
     {
         _children.TryRemove(process.RunDir, out _);
-        if (_watchers.TryRemove(process.RunDir, out StoreWatcher? watcher))
+        if (_watchers.TryRemove(process.RunDir, out DirectoryWatcher? watcher))
         {
             watcher.Dispose();
         }
@@ -207,9 +207,6 @@ public sealed class LocalTransport(StatePaths paths) : ITransport
         WrapperStartTicks = startTicks,
         AgentPid = Environment.ProcessId,
     };
-
-    /// <summary>A run's directory is named after the run.</summary>
-    private static string RunIdOf(RunProcess process) => Path.GetFileName(process.RunDir);
 
     private static string? Read(string path)
     {

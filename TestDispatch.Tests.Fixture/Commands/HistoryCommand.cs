@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Tests.Fixture.Commands;

@@ -1,5 +1,5 @@
 using System.IO.Abstractions;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Tests.Fixture.Commands;
 
@@ -8,7 +8,7 @@ internal static class WatchCommand
 {
     public static int Run(string stateDir)
     {
-        using StoreWatcher watcher = new(new FileSystem(), stateDir);
+        using DirectoryWatcher watcher = new(new FileSystem(), stateDir);
         Console.WriteLine(watcher.WhyPolling is { } why ? $"polling: {why}" : "watching");
         return 0;
     }

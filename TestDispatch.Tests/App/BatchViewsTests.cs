@@ -1,9 +1,10 @@
+using Terminal.Gui.Input;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.App;
-using Terminal.Gui.Input;
 using static TestDispatch.Tests.Support.TestRuns;
 
 namespace TestDispatch.Tests.App;

@@ -1,9 +1,10 @@
-using TestDispatch.Engine;
-using TestDispatch.Engine.Runs;
-using TestDispatch.Tests.Support;
-using TestDispatch.Tui.App;
 using Terminal.Gui.Input;
 using Terminal.Gui.Testing;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
+using TestDispatch.Tests.Support;
+using TestDispatch.Tui.App;
 using static TestDispatch.Tests.Support.TestRuns;
 
 namespace TestDispatch.Tests.App;

@@ -1,10 +1,10 @@
-using TestDispatch.Engine.Runs;
-using TestDispatch.Tests.Support;
-using TestDispatch.Tui.App;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+using TestDispatch.Tui.App;
 
 namespace TestDispatch.Tests.App;
 

@@ -1,8 +1,9 @@
+using Terminal.Gui.Input;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.App;
-using Terminal.Gui.Input;
 using static TestDispatch.Tests.Support.TestRuns;
 
 namespace TestDispatch.Tests.App;
@@ -35,7 +36,7 @@ public sealed class RunWindowTests : IDisposable
     public void Shows_the_run_fields_and_follows_lines_appended_to_its_log()
     {
         Log("first line\n");
-        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        using RunWindow window = new(_ui.App, _engine, _run.Id);
         _ui.Show(window);
         string before = _ui.WaitFor("first line");
 
@@ -52,7 +53,7 @@ public sealed class RunWindowTests : IDisposable
     public void Scrolling_up_pauses_follow_and_G_resumes_it()
     {
         Log(string.Concat(Enumerable.Range(1, 100).Select(i => $"line {i}\n")));
-        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        using RunWindow window = new(_ui.App, _engine, _run.Id);
         _ui.Show(window);
         _ui.WaitFor("line 100");
 
@@ -73,7 +74,7 @@ public sealed class RunWindowTests : IDisposable
     public void Slash_searches_the_log_and_n_goes_to_the_next_hit()
     {
         Log(string.Concat(Enumerable.Range(1, 300).Select(i => i is 120 or 250 ? $"ERROR number {i}\n" : $"ok {i}\n")));
-        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        using RunWindow window = new(_ui.App, _engine, _run.Id);
         _ui.Show(window);
         _ui.WaitFor("ok 300");
         _ui.Press(new Key('g'));
@@ -94,7 +95,7 @@ public sealed class RunWindowTests : IDisposable
     public void W_toggles_wrap_of_long_lines()
     {
         Log(new string('a', 150) + "END\n");
-        using RunWindow window = new(_ui.App, _engine, new Theme(true), _run.Id);
+        using RunWindow window = new(_ui.App, _engine, _run.Id);
         _ui.Show(window);
         string cut = _ui.WaitFor("aaaa");
 

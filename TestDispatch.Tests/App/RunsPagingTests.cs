@@ -1,7 +1,6 @@
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.App;

@@ -1,4 +1,5 @@
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.App;

@@ -1,9 +1,11 @@
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tests.Batches;
 

@@ -1,6 +1,8 @@
 using TestDispatch.Engine.Batches;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using static TestDispatch.Tests.Support.TestRuns;
@@ -230,7 +232,7 @@ public class BatchStoreTests
     {
         RunStore store = _dir.Open();
 
-        var error = Assert.Throws<Engine.DispatchException>(() => store.FindBatch("abc"));
+        var error = Assert.Throws<Engine.Errors.DispatchException>(() => store.FindBatch("abc"));
 
         Assert.Equal(ErrorCodes.BatchNotFound, error.ErrorCode);
     }

@@ -1,8 +1,8 @@
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 

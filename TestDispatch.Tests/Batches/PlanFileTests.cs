@@ -1,9 +1,8 @@
 using System.IO.Abstractions.TestingHelpers;
 using System.Text;
-using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tests.Batches;

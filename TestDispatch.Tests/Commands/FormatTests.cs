@@ -1,4 +1,4 @@
-using TestDispatch.Tui.Cli;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tests.Commands;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;
 using static TestDispatch.Tests.Support.TestRuns;

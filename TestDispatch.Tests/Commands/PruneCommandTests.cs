@@ -1,7 +1,7 @@
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Tests.Support;
 
 namespace TestDispatch.Tests.Commands;

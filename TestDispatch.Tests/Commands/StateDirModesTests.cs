@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TestDispatch.Engine;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;
@@ -35,7 +36,7 @@ public sealed class StateDirModesTests : IDisposable
         Assert.Equal((0, 0, ""), (exit, again, quiet));
         Assert.Equal($"testdispatch: the state dir {_cli.StateDir} was readable by other users (mode 0755); it is now 0700, as it must be\n", error);
         Assert.Equal(JsonValueKind.Array, JsonDocument.Parse(output).RootElement.ValueKind);
-        Assert.Equal(StateDirectory.PrivateDirectory, File.GetUnixFileMode(_cli.StateDir));
+        Assert.Equal(FileModes.PrivateDirectory, File.GetUnixFileMode(_cli.StateDir));
     }
 
     [Fact]
@@ -81,8 +82,8 @@ public sealed class StateDirModesTests : IDisposable
         lab.Store.Compact();
         StatePaths paths = lab.Store.Paths;
         Assert.All(new[] { paths.StateLock, paths.AgentLock, paths.AgentLog, paths.Snapshot, paths.Journal(1) }.Where(File.Exists),
-            f => Assert.Equal((f, StateDirectory.PrivateFile), (f, File.GetUnixFileMode(f))));
-        Assert.Equal(StateDirectory.PrivateDirectory, File.GetUnixFileMode(paths.RunsDir));
+            f => Assert.Equal((f, FileModes.PrivateFile), (f, File.GetUnixFileMode(f))));
+        Assert.Equal(FileModes.PrivateDirectory, File.GetUnixFileMode(paths.RunsDir));
         string log = paths.Log(id.Trim());
         File.SetUnixFileMode(log, (UnixFileMode)0b110_100_100);
 
@@ -93,7 +94,7 @@ public sealed class StateDirModesTests : IDisposable
         Assert.Contains("warn  modes", before, StringComparison.Ordinal);
         Assert.Contains($"{log} (0644)", before, StringComparison.Ordinal);
         Assert.Contains($"repair: {log} was 0644; made private", repair, StringComparison.Ordinal);
-        Assert.Equal(StateDirectory.PrivateFile, File.GetUnixFileMode(log));
+        Assert.Equal(FileModes.PrivateFile, File.GetUnixFileMode(log));
         Assert.Equal(0, clean);
         Assert.Contains("ok    modes", afterRepair, StringComparison.Ordinal);
     }
@@ -113,7 +114,7 @@ public sealed class StateDirModesTests : IDisposable
 
         // The agent removes the wrapper's files just after the verdict, maybe while they are looked at: a file gone is no leak.
         Assert.All(Directory.EnumerateFiles(runDir).Select(f => (f, ModeOf(f))).Where(m => m.Item2 is not null),
-            m => Assert.Equal((m.f, (UnixFileMode?)StateDirectory.PrivateFile), m));
+            m => Assert.Equal((m.f, (UnixFileMode?)FileModes.PrivateFile), m));
         Assert.True(File.Exists(lab.Store.Paths.Log(id.Trim())), "the run's log stays");
         Assert.Contains("ok    modes", doctor, StringComparison.Ordinal);
         Assert.StartsWith(umask + "\n", await File.ReadAllTextAsync(lab.Store.Paths.Log(id.Trim())), StringComparison.Ordinal);

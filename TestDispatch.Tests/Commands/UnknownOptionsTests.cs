@@ -1,4 +1,3 @@
-using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;
 

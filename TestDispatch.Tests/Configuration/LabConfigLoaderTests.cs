@@ -1,7 +1,5 @@
-using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Tests.Support;
 
 namespace TestDispatch.Tests.Configuration;

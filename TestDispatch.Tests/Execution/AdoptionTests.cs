@@ -1,6 +1,7 @@
 using CliWrap;
 using CliWrap.Buffered;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
@@ -8,7 +9,7 @@ using TestDispatch.Tests.Support;
 namespace TestDispatch.Tests.Execution;
 
 /// <summary>
-/// Runs outlive agents (DESIGN §6, invariant 4): an agent that dies or is stopped costs no run, and the next one takes
+/// Runs outlive agents (docs/DESIGN.md §6, invariant 4): an agent that dies or is stopped costs no run, and the next one takes
 /// every running run over: wrapper alive → follow it; exit recorded → record that verdict; neither → agent_lost.
 /// </summary>
 [Trait("Category", "Integration")]

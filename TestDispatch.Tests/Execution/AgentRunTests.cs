@@ -1,5 +1,6 @@
 using System.Text.Json;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;

@@ -1,6 +1,6 @@
 using CliWrap;
 using CliWrap.Buffered;
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tests.Support;
 
 namespace TestDispatch.Tests.Execution;

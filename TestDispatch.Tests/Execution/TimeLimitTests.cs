@@ -1,10 +1,12 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tests.Support;
 
 namespace TestDispatch.Tests.Execution;
@@ -31,8 +33,8 @@ public sealed class TimeLimitTests : IDisposable
         Directory.CreateDirectory(test);
         File.WriteAllText(Path.Combine(test, "run.sh"), "#!/bin/sh\necho quick\n");
         File.SetUnixFileMode(Path.Combine(test, "run.sh"), (UnixFileMode)0b111_101_101);
-        SlowTransport slow = new(new LocalTransport(store.Paths), TimeSpan.FromSeconds(2));
-        RunExecutor executor = new(store, config, _ => slow, TimeProvider.System, TextWriter.Null);
+        SlowTransport slow = new(new LocalTransport(), TimeSpan.FromSeconds(2));
+        RunExecutor executor = new(store, config, _ => slow, TimeProvider.System, TimedLog.Null);
         RunRecord pending = Prepare(store, test);
 
         await executor.ExecuteAsync(pending, CancellationToken.None, CancellationToken.None);
@@ -57,20 +59,20 @@ public sealed class TimeLimitTests : IDisposable
             return await inner.LaunchAsync(request, cancellationToken);
         }
 
-        public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default) => inner.LookAsync(process, cancellationToken);
+        public Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => inner.LookAsync(files, process, cancellationToken);
 
-        public Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) =>
-            inner.WaitAsync(process, most, cancellationToken);
+        public Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) =>
+            inner.WaitAsync(files, process, most, cancellationToken);
 
-        public Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) =>
-            inner.StopAsync(process, reason, grace, cancellationToken);
+        public Task StopAsync(RunFiles files, RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) =>
+            inner.StopAsync(files, process, reason, grace, cancellationToken);
 
-        public async Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default)
+        public async Task<ExecutionResult?> FinishAsync(RunFiles files, RunProcess process, Machine machine, CancellationToken cancellationToken = default)
         {
             await Task.Delay(delay, cancellationToken);
-            return await inner.FinishAsync(process, machine, cancellationToken);
+            return await inner.FinishAsync(files, process, machine, cancellationToken);
         }
 
-        public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default) => inner.ForgetAsync(process, cancellationToken);
+        public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => inner.ForgetAsync(files, process, cancellationToken);
     }
 }

@@ -1,5 +1,7 @@
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Execution;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Execution;

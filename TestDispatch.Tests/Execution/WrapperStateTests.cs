@@ -1,4 +1,4 @@
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Tests.Execution;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;

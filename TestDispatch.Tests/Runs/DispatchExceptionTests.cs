@@ -1,5 +1,4 @@
-using TestDispatch.Engine;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Tests.Runs;
 

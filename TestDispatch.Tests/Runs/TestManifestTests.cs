@@ -1,5 +1,5 @@
 using System.IO.Abstractions.TestingHelpers;
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tests.Runs;

@@ -1,7 +1,9 @@
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.Cli;

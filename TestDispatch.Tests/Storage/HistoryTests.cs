@@ -1,7 +1,8 @@
-using System.IO.Abstractions.TestingHelpers;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using static TestDispatch.Tests.Support.TestRuns;

@@ -1,12 +1,11 @@
-using TestDispatch.Engine;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 
 namespace TestDispatch.Tests.Storage;
 
 /// <summary>
-/// The real fsync: libc's, whose failure .NET's own wrapper hides (shared/DISK.md). fsync of /dev/null fails with EINVAL
+/// The real fsync: libc's, whose failure .NET's own wrapper hides (docs/DISK.md). fsync of /dev/null fails with EINVAL
 /// on Linux, as it fails on a pipe, which shows that a failed fsync is seen; a real file's succeeds.
 /// </summary>
 [Trait("Category", "Integration")]

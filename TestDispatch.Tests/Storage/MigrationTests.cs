@@ -1,7 +1,9 @@
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 
@@ -32,7 +34,7 @@ public sealed class MigrationTests : IDisposable
         Directory.CreateDirectory(Path.Combine(target, "runs"));
         foreach (string directory in Directory.EnumerateDirectories(target, "*", SearchOption.AllDirectories).Prepend(target))
         {
-            File.SetUnixFileMode(directory, StateDirectory.PrivateDirectory);
+            File.SetUnixFileMode(directory, FileModes.PrivateDirectory);
         }
         return target;
     }

@@ -1,7 +1,9 @@
-using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tests.Support;
 using Xunit.Abstractions;
 using static TestDispatch.Tests.Support.TestRuns;

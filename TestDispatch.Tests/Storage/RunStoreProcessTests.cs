@@ -1,7 +1,8 @@
 using System.IO.Abstractions;
 using System.Text.Json;
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using Xunit.Abstractions;
@@ -10,7 +11,7 @@ namespace TestDispatch.Tests.Storage;
 
 /// <summary>
 /// One real state dir hammered by several real OS processes (TestDispatch.Tests.Fixture), with real
-/// flock and real SIGKILLs: the store's invariants (DESIGN §4.1–4.3) must hold across processes, not threads.
+/// flock and real SIGKILLs: the store's invariants (docs/DESIGN.md §4.1–4.3) must hold across processes, not threads.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class RunStoreProcessTests(ITestOutputHelper output)

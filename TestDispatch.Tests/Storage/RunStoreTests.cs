@@ -1,6 +1,8 @@
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tests.Support;
 using static TestDispatch.Tests.Support.TestRuns;
 

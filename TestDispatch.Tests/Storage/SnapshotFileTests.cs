@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;

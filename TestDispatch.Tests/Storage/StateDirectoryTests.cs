@@ -1,5 +1,7 @@
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Tests.Support;
 using static TestDispatch.Tests.Support.TestRuns;
@@ -13,7 +15,7 @@ namespace TestDispatch.Tests.Storage;
 [Trait("Category", "Integration")]
 public sealed class StateDirectoryTests : IDisposable
 {
-    private const UnixFileMode Private = StateDirectory.PrivateDirectory;
+    private const UnixFileMode Private = FileModes.PrivateDirectory;
     private readonly TempDir _temp = new();
     private readonly RealStateDir _dir;
 
@@ -170,7 +172,7 @@ public sealed class StateDirectoryTests : IDisposable
 
         Assert.Equal([store.Paths.RunDir(run.Id), run.LogsPath, work], loose.Select(l => l.Path).Order());
         Assert.Empty(StateModes.Loose(_dir.Fs, store.Paths));
-        Assert.Equal((Private, StateDirectory.PrivateFile), (ModeOf(work), ModeOf(run.LogsPath)));
+        Assert.Equal((Private, FileModes.PrivateFile), (ModeOf(work), ModeOf(run.LogsPath)));
         Assert.Equal((UnixFileMode)0b111_101_101, ModeOf(_dir.Fs.Path.Combine(work, "run.sh"))); // the test's own file: its mode is the test's
     }
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Tests.Storage;
 
@@ -41,9 +42,9 @@ public class StoreJsonReaderTests
             Host = "lab@rig-07:2222", BootId = "0b1c-boot", RunDir = "/var/tmp/testdispatch/0a1b2c3d4e5f", WrapperPid = 4320,
             WrapperStartTicks = 987654300, ProcessGroupId = 4321, StartTicks = 987654321, StartUptime = 9876.54, AgentPid = 1234,
         },
-        Target = new Engine.Machines.Machine
+        Target = new Engine.Configuration.Machine
         {
-            Name = "lab-m01", Transport = Engine.Machines.TransportKind.Ssh, Host = "rig-07", User = "lab", Port = 2222,
+            Name = "lab-m01", Transport = Engine.Configuration.TransportKind.Ssh, Host = "rig-07", User = "lab", Port = 2222,
             IdentityFile = "~/.ssh/lab", SshOptions = ["-oStrictHostKeyChecking=yes"], WorkRoot = "/var/tmp/td", KeepWorkDir = true, Tags = ["x86", "gpu"], HealthCheck = "/lab/checks/boot",
         },
         CancelRequestedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero),
@@ -205,7 +206,7 @@ public class StoreJsonReaderTests
             object? field = property.GetValue(value);
             object? empty = property.PropertyType.IsValueType ? Activator.CreateInstance(property.PropertyType) : null;
             Assert.False(Equals(field, empty) || field is "", $"the sample leaves {value.GetType().Name}.{property.Name} at its default");
-            if (field is Run or RunSpec or RunProcess or Engine.Machines.Machine or BatchEntry)
+            if (field is Run or RunSpec or RunProcess or Engine.Configuration.Machine or BatchEntry)
             {
                 AssertNoPropertyIsDefault(field);
             }
@@ -220,7 +221,7 @@ public class StoreJsonReaderTests
             object? want = property.GetValue(expected);
             object? got = property.GetValue(actual);
             string name = $"{expected.GetType().Name}.{property.Name}";
-            if (want is Run or RunSpec or RunProcess or Engine.Machines.Machine or BatchEntry && got is not null)
+            if (want is Run or RunSpec or RunProcess or Engine.Configuration.Machine or BatchEntry && got is not null)
             {
                 AssertSameValues(want, got);
             }

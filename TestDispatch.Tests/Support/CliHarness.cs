@@ -3,7 +3,7 @@ using CliWrap;
 using CliWrap.Buffered;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Support;
@@ -41,8 +41,7 @@ public sealed class CliHarness : IDisposable
 
     /// <summary>A lab on the same state dir and config as the CLI; it starts agents like the CLI does unless told not to.</summary>
     public Lab OpenLab(bool startsAgents = true) => Lab.Open(
-        LabConfigLoader.Load(ConfigSources.ForThisProcess(ConfigFile, StateDir)),
-        startsAgents ? new AgentLauncher(Program, ["--config", ConfigFile]) : null);
+        LabConfigLoader.Load(ConfigSources.ForThisProcess(ConfigFile, StateDir)), startsAgents ? Program : null, ["--config", ConfigFile]);
 
     public async Task<(int Exit, string Out, string Err)> Run(params string[] args) => await Run(args, CancellationToken.None);
 

@@ -89,7 +89,7 @@ public sealed class FaultPlan
         }
     }
 
-    /// <summary>Throws what .NET throws for <paramref name="errno"/> when this point fails.</summary>
+    /// <summary>Throws what .NET throws for this point's errno when it fails.</summary>
     public void HitOrThrow(string kind, string path)
     {
         if (Hit(kind, path) is var errno and not 0)

@@ -8,7 +8,7 @@ namespace TestDispatch.Tests.Support;
 /// <summary>
 /// A real Terminal.Gui application on the ANSI driver with no terminal: views are started with Begin
 /// (no blocking Run), keys injected, the screen read back as text. Background work reaches the UI
-/// through Invoke, so <see cref="WaitFor"/> keeps running the app's timers until the screen shows it.
+/// through Invoke, so WaitFor keeps running the app's timers until the screen shows it.
 /// </summary>
 public sealed class HeadlessApp : IDisposable
 {

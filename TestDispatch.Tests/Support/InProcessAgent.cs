@@ -1,8 +1,10 @@
 using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Tests.Support;
 
@@ -18,10 +20,10 @@ public sealed class InProcessAgent : IAsyncDisposable
 
     public InProcessAgent(Lab lab, IReadOnlySet<string> broken, string errorCode = ErrorCodes.CopyFailed)
     {
-        LocalTransport local = new(lab.Store.Paths);
+        LocalTransport local = new();
         BrokenTransport brokenTransport = new(errorCode);
-        RunExecutor executor = new(lab.Store, lab.Config, m => broken.Contains(m.Name) ? brokenTransport : local, lab.Clock, TextWriter.Null);
-        Agent agent = new(lab, executor, TextWriter.Null);
+        RunExecutor executor = new(lab.Store, lab.Config, m => broken.Contains(m.Name) ? brokenTransport : local, lab.Clock, TimedLog.Null);
+        Agent agent = new(lab.Store, lab.Fleet, lab.Config, lab.FileSystem, lab.Locks, executor, TimedLog.Null, lab.Clock);
         _task = Task.Run(() => agent.RunAsync(_stop.Token));
         // Until it holds agent.lock, a client would start a real agent beside it.
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -55,16 +57,16 @@ public sealed class BrokenTransport(string errorCode) : ITransport
 {
     public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
-        return Task.FromResult(LaunchResult.Failed(errorCode, $"could not copy {request.Run.TestDir} to {request.Machine.Name}: the rig's disk is gone (simulated)"));
+        return Task.FromResult(LaunchResult.Failed(errorCode, $"could not copy {request.TestDir} to {request.Machine.Name}: the rig's disk is gone (simulated)"));
     }
 
-    public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    public Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task StopAsync(RunFiles files, RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-    public Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default) => Task.FromResult<ExecutionResult?>(null);
+    public Task<ExecutionResult?> FinishAsync(RunFiles files, RunProcess process, Machine machine, CancellationToken cancellationToken = default) => Task.FromResult<ExecutionResult?>(null);
 
-    public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }

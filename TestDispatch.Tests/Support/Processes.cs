@@ -1,5 +1,5 @@
 using CliWrap;
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Tests.Support;
 

@@ -6,7 +6,7 @@ using CliWrap.Buffered;
 namespace TestDispatch.Tests.Support;
 
 /// <summary>
-/// A real OpenSSH server on 127.0.0.1 for one test (SSH.md): a free port, throwaway host and user keys, its own
+/// A real OpenSSH server on 127.0.0.1 for one test (docs/SSH.md): a free port, throwaway host and user keys, its own
 /// known_hosts, and a log of every login. The "remote" machine is this host, reached only through sshd: what a lab
 /// machine's sshd would do to a session (its login shell, its environment, dropped connections) happens here for real.
 /// </summary>

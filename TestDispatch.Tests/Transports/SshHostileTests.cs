@@ -1,4 +1,4 @@
-using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Transports.Ssh;
 using TestDispatch.Tests.Support;

@@ -1,9 +1,8 @@
 using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
-using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Transports.Ssh;
 using TestDispatch.Tests.Support;
 
@@ -93,7 +92,7 @@ public sealed class SshPiecesTests
             SshOptions = ["-oStrictHostKeyChecking=yes", "-o", "ServerAliveInterval=2", "-E", "/tmp/ssh.log", "-v", "-4"],
         };
 
-        Assert.Empty(SshEndpoint.Problems(machine));
+        Assert.Empty(SshSettings.Problems(machine));
     }
 
     [Fact]

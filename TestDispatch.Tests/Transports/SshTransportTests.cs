@@ -1,5 +1,6 @@
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Transports.Ssh;
 using TestDispatch.Tests.Support;
@@ -8,7 +9,7 @@ using TestDispatch.Tui.Cli;
 namespace TestDispatch.Tests.Transports;
 
 /// <summary>
-/// The ssh transport against a real sshd on 127.0.0.1 (DESIGN §7, SSH.md), through the real CLI and a real agent: the
+/// The ssh transport against a real sshd on 127.0.0.1 (docs/DESIGN.md §7, docs/SSH.md), through the real CLI and a real agent: the
 /// "remote" is this host, reached only over ssh, so what is left of a run there can be checked in its work root and /proc.
 /// </summary>
 [Trait("Category", "Integration")]

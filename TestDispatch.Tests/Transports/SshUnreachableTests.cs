@@ -1,4 +1,5 @@
 using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
 

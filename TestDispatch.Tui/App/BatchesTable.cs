@@ -1,6 +1,6 @@
 using TestDispatch.Engine.Batches;
-using TestDispatch.Tui.Cli;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 

@@ -1,12 +1,13 @@
 using System.Collections.ObjectModel;
-using TestDispatch.Engine;
-using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
 using Terminal.Gui.App;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.App;
 

@@ -1,5 +1,5 @@
-using TestDispatch.Engine;
 using Terminal.Gui.App;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Tui.App;
 

@@ -27,7 +27,7 @@ public abstract class GridSource
     /// <summary>The column drawn in the colour of <see cref="Status"/>, or -1 for none.</summary>
     public virtual int StatusColumn => -1;
 
-    /// <summary>The status whose colour the row's status cell takes (DESIGN §9), or null for none.</summary>
+    /// <summary>The status whose colour the row's status cell takes (docs/DESIGN.md §9), or null for none.</summary>
     public virtual RunStatus? Status(int row) => null;
 
     /// <summary>A column of status letters, each drawn in its own status colour (<see cref="LetterStatus"/>), or -1 for none.</summary>

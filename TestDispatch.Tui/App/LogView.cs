@@ -1,15 +1,15 @@
 using System.Text;
-using TestDispatch.Engine.Logs;
 using Terminal.Gui.App;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.ViewBase;
+using TestDispatch.Engine.Logs;
 using Attribute = Terminal.Gui.Drawing.Attribute;
 
 namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// A run's log, drawn from a <see cref="LogPager"/>: only the lines on screen are ever read, so a log of
-/// gigabytes opens at once and costs little memory (TextView would load it whole: shared/TUI.md).
+/// gigabytes opens at once and costs little memory (TextView would load it whole: docs/TUI.md).
 /// Follows the tail while following; reading and searching happen off the UI thread.
 /// </summary>
 public sealed class LogView : View

@@ -1,6 +1,6 @@
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
-using TestDispatch.Tui.Cli;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 

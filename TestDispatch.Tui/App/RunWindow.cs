@@ -1,11 +1,12 @@
-using TestDispatch.Engine;
-using TestDispatch.Engine.Logs;
-using TestDispatch.Engine.Runs;
-using TestDispatch.Tui.Cli;
 using Terminal.Gui.App;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Logs;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 
@@ -13,34 +14,27 @@ namespace TestDispatch.Tui.App;
 /// One run: its fields on top, its live log below (following the tail while it runs), a strip saying
 /// follow/wrap/search, and the keys. Refreshes itself from the store; Esc or q goes back.
 /// </summary>
-public sealed class RunWindow : Window
+public sealed class RunWindow : ScreenWindow
 {
-    private readonly IApplication _app;
     private readonly Lab _lab;
-    private readonly Theme _theme;
     private readonly string _runId;
     private readonly PlainLabel _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 4 };
     private readonly LogView _log;
     private readonly PlainLabel _strip = new() { X = 0, Y = Pos.AnchorEnd(3), Width = Dim.Fill(), Height = 1 };
-    private readonly PlainLabel _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private readonly PlainLabel _searchLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "search /", Visible = false };
     private readonly TextField _search = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
     private readonly LogPager _pager;
-    private object? _timer;
     private Run? _run;
-    private bool _confirmCancel;
 
-    public RunWindow(IApplication app, Lab lab, Theme theme, string runId)
+    public RunWindow(IApplication app, Lab lab, string runId) : base(app)
     {
-        _app = app;
         _lab = lab;
-        _theme = theme;
         _runId = runId;
         Title = $"Run {runId}";
-        _pager = new LogPager(lab.FileSystem, lab.Store.Paths.Log(runId));
+        _pager = lab.OpenLog(runId);
         _log = new LogView(app, _pager) { X = 0, Y = 5, Width = Dim.Fill(), Height = Dim.Fill(3) };
         _log.StateChanged += () => _strip.Text = LogView.Describe(_log);
-        _log.Message += text => _message.Text = text;
+        _log.Message += Say;
         StatusBar keys = new([
             new Shortcut(new Key('f'), "follow", null),
             new Shortcut(new Key('w'), "wrap", null),
@@ -50,27 +44,12 @@ public sealed class RunWindow : Window
             new Shortcut(new Key('?'), "help", null),
             new Shortcut(Key.Esc, "back", null),
         ]);
-        Add(_fields, new Line { X = 0, Y = 4, Width = Dim.Fill() }, _log, _strip, _message, _searchLabel, _search, keys);
-        _log.KeyDown += (_, key) => key.Handled = key.Handled || HandleKey(key);
-        KeyDown += (_, key) => key.Handled = key.Handled || HandleKey(key);
+        Add(_fields, new Line { X = 0, Y = 4, Width = Dim.Fill() }, _log, _strip, Message, _searchLabel, _search, keys);
+        HandleKeysOf(_log);
         _search.KeyDown += (_, key) => key.Handled = key.Handled || HandleSearchKey(key);
 
         _log.SetFocus();
-        Tick();
-        _timer = app.AddTimeout(TimeSpan.FromMilliseconds(250), () =>
-        {
-            Tick();
-            return true;
-        });
-    }
-
-    public void StopRefreshing()
-    {
-        if (_timer is not null)
-        {
-            _app.RemoveTimeout(_timer);
-            _timer = null;
-        }
+        StartRefreshing(TimeSpan.FromMilliseconds(250), Tick);
     }
 
     private void Tick()
@@ -80,7 +59,7 @@ public sealed class RunWindow : Window
             Run? run = null;
             try
             {
-                run = _lab.Store.Get(_runId).Run;
+                run = _lab.Show(_runId);
                 if (!run.Status.IsTerminal())
                 {
                     await _lab.KeepAgentAsync(); // its end is recorded only by an agent following it
@@ -89,7 +68,7 @@ public sealed class RunWindow : Window
             catch (DispatchException)
             {
             }
-            _app.Invoke(() =>
+            Host.Invoke(() =>
             {
                 if (run is not null)
                 {
@@ -115,28 +94,15 @@ public sealed class RunWindow : Window
             """;
     }
 
-    private bool HandleKey(Key key)
+    protected override bool HandleKey(Key key)
     {
-        if (_confirmCancel)
-        {
-            _confirmCancel = false;
-            if (key == new Key('y') || key == new Key('Y'))
-            {
-                Act("cancelling…", async () => $"run {(await _lab.CancelAsync(_runId)).Id}: stopping");
-            }
-            else
-            {
-                _message.Text = "not cancelled";
-            }
-            return true;
-        }
         switch (key)
         {
             case var k when k == Key.Esc || k == new Key('q'):
-                _app.RequestStop();
+                Host.RequestStop();
                 return true;
             case var k when k == Key.C.WithCtrl:
-                _app.RequestStop();
+                Host.RequestStop();
                 return true;
             case var k when k == Key.CursorUp || k == new Key('k'):
                 _log.ScrollLines(-1);
@@ -165,7 +131,7 @@ public sealed class RunWindow : Window
             case var k when k == new Key('/'):
                 _search.Text = _log.SearchText;
                 _search.Visible = _searchLabel.Visible = true;
-                _message.Visible = false;
+                Message.Visible = false;
                 _search.SetFocus();
                 return true;
             case var k when k == new Key('n'):
@@ -177,16 +143,16 @@ public sealed class RunWindow : Window
             case var k when k == new Key('x'):
                 if (_run is { } run && !run.Status.IsTerminal())
                 {
-                    _confirmCancel = true;
-                    _message.Text = $"Cancel run {run.Id}? y to confirm, any other key to keep it";
+                    Confirm($"Cancel run {run.Id}? y to confirm, any other key to keep it", "not cancelled",
+                        () => Act("cancelling…", async () => $"run {(await _lab.CancelAsync(_runId)).Id}: stopping"));
                 }
                 else
                 {
-                    _message.Text = "this run has already ended";
+                    Say("this run has already ended");
                 }
                 return true;
             case var k when k == new Key('r'):
-                Act("re-running…", async () =>
+                _ = Act("re-running…", async () =>
                 {
                     PrepareOutcome outcome = await _lab.RedispatchAsync(_runId);
                     return outcome.Kind == PrepareKind.Busy
@@ -195,7 +161,7 @@ public sealed class RunWindow : Window
                 });
                 return true;
             case var k when k == new Key('?'):
-                HelpWindow.Show(_app, HelpWindow.RunKeys);
+                HelpWindow.Show(Host, HelpWindow.RunKeys);
                 return true;
             default:
                 return false;
@@ -209,7 +175,7 @@ public sealed class RunWindow : Window
             return false;
         }
         _search.Visible = _searchLabel.Visible = false;
-        _message.Visible = true;
+        Message.Visible = true;
         _log.SetFocus();
         if (key == Key.Enter)
         {
@@ -218,17 +184,10 @@ public sealed class RunWindow : Window
         return true;
     }
 
-    private void Act(string inFlight, Func<Task<string>> action)
-    {
-        _message.Text = inFlight;
-        _ = EngineAction.Run(_app, action, result => _message.Text = result);
-    }
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            StopRefreshing();
             _pager.Dispose();
         }
         base.Dispose(disposing);

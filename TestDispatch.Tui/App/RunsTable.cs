@@ -1,5 +1,5 @@
 using TestDispatch.Engine.Runs;
-using TestDispatch.Tui.Cli;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 

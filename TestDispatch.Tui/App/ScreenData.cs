@@ -27,7 +27,7 @@ public sealed record ScreenData(
     /// </summary>
     public static ScreenData Load(Lab lab, ScreenQuery query, ScreenData? previous = null, bool relist = false)
     {
-        lab.Store.Refresh();
+        lab.Refresh();
         IReadOnlyList<MachineState> machines = lab.Machines();
         if (!string.IsNullOrEmpty(query.MachineText))
         {
@@ -44,17 +44,17 @@ public sealed record ScreenData(
         long cursor = 0;
         if (previous is not null && !relist && previous.RunFilter == query.RunFilter)
         {
-            (changed, batchChanges, cursor) = lab.Store.ChangesSince(previous.Cursor);
+            (changed, batchChanges, cursor) = lab.RunChangesSince(previous.Cursor);
         }
         if (changed is null)
         {
-            (all, batchChanges, cursor) = lab.Store.ListWithCursor(query.RunFilter);
+            (all, batchChanges, cursor) = lab.RunsWithCursor(query.RunFilter);
         }
 
         bool batchesChanged = previous is null || all is not null || batchChanges != previous.BatchChanges ||
             previous.Query.BatchText != query.BatchText || changed!.Any(r => r.Run.BatchId is not null);
         IReadOnlyList<Batch>? batches = batchesChanged
-            ? [.. lab.Store.Batches(limit: ScreenQuery.BatchesShown).Where(b => BatchesTable.Matches(b, query.BatchText))]
+            ? [.. lab.Batches(ScreenQuery.BatchesShown).Where(b => BatchesTable.Matches(b, query.BatchText))]
             : null;
         return new ScreenData(machines, all, changed, batches, cursor, batchChanges, query);
     }

@@ -1,18 +1,16 @@
+using Terminal.Gui.Drawing;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
-using Terminal.Gui.Drawing;
 using Attribute = Terminal.Gui.Drawing.Attribute;
 
 namespace TestDispatch.Tui.App;
 
 /// <summary>
-/// Status colours (DESIGN §9) from the 16 ANSI colours, so the user's terminal theme applies; none at
+/// Status colours (docs/DESIGN.md §9) from the 16 ANSI colours, so the user's terminal theme applies; none at
 /// all under NO_COLOR or TERM=dumb. The status word is always drawn too: colour is never the only signal.
 /// </summary>
 public sealed class Theme(bool useColor)
 {
-    public bool UseColor => useColor;
-
     public static Theme FromEnvironment() => new(
         string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")) &&
         Environment.GetEnvironmentVariable("TERM") != "dumb");

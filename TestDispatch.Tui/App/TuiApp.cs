@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
-using TestDispatch.Engine;
 using Terminal.Gui.App;
 using Terminal.Gui.Input;
+using TestDispatch.Engine;
 
 namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// Starts the full-screen app on this terminal. Runs are never touched by quitting: they live in the
-/// agent. SIGHUP (the SSH session went away) and SIGTERM/SIGINT (arriving as <paramref name="cancellationToken"/>
+/// agent. SIGHUP (the SSH session went away) and SIGTERM/SIGINT (arriving as the cancellation token
 /// from the command line layer) stop the app cleanly, restoring the terminal when there still is one.
 /// </summary>
 public static class TuiApp

@@ -2,11 +2,12 @@ using System.CommandLine;
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
 /// <summary>
-/// <c>batch submit|list|show|cancel|rerun</c> (DESIGN §8): a plan of tests across many machines. Submitting prints the
+/// <c>batch submit|list|show|cancel|rerun</c> (docs/DESIGN.md §8): a plan of tests across many machines. Submitting prints the
 /// batch id at once (the agent hands its items to free matching machines); <c>--wait</c> exits with the batch's verdict.
 /// </summary>
 public static class BatchCommand
@@ -41,25 +42,18 @@ public static class BatchCommand
         Command command = new("list", "List batches, newest first") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            await lab.EnsureAgentAsync(cancellationToken);
-            IReadOnlyList<Batch> batches = lab.Batches();
-            TextWriter output = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json))
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
+            return await Reading.PrintAsync(parse, json, lab.Batches(), ContractJson.Default.IReadOnlyListBatch, (output, batches) =>
             {
-                await output.WriteLineAsync(JsonSerializer.Serialize(batches, ContractJson.Default.IReadOnlyListBatch));
-                return ExitCodes.Passed;
-            }
-            TextTable table = new("ID", "NAME", "STATUS", "DONE", "PASSED", "NOT PASSED", "RUNNING", "WAITING", "CREATED");
-            foreach (Batch batch in batches)
-            {
-                BatchCounts c = batch.Counts;
-                table.Add(batch.Id, batch.Name, batch.Status.ToWord(), Format.Progress(batch), Format.Count(c.Completed),
-                    Format.Count(c.Done - c.Completed), Format.Count(c.Pending + c.Running), Format.Count(c.Waiting), Format.Time(batch.CreatedAt));
-            }
-            table.WriteTo(output);
-            return ExitCodes.Passed;
+                TextTable table = new("ID", "NAME", "STATUS", "DONE", "PASSED", "NOT PASSED", "RUNNING", "WAITING", "CREATED");
+                foreach (Batch batch in batches)
+                {
+                    BatchCounts c = batch.Counts;
+                    table.Add(batch.Id, batch.Name, batch.Status.ToWord(), Format.Progress(batch), Format.Count(c.Completed),
+                        Format.Count(c.Done - c.Completed), Format.Count(c.Pending + c.Running), Format.Count(c.Waiting), Format.Time(batch.CreatedAt));
+                }
+                table.WriteTo(output);
+            });
         });
         return command;
     }
@@ -71,18 +65,8 @@ public static class BatchCommand
         Command command = new("show", "Show a batch and each of its entries") { id, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            await lab.EnsureAgentAsync(cancellationToken);
-            Batch batch = lab.ShowBatch(parse.GetValue(id)!);
-            TextWriter output = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json))
-            {
-                await output.WriteLineAsync(JsonSerializer.Serialize(batch, ContractJson.Default.Batch));
-                return ExitCodes.Passed;
-            }
-            Write(output, batch);
-            return ExitCodes.Passed;
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
+            return await Reading.PrintAsync(parse, json, lab.ShowBatch(parse.GetValue(id)!), ContractJson.Default.Batch, Write);
         });
         return command;
     }

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Tui.Cli;
 
 /// <summary>
-/// The scriptable CLI (DESIGN §9): parses arguments into engine calls. Bad arguments exit 2 with the
+/// The scriptable CLI (docs/DESIGN.md §9): parses arguments into engine calls. Bad arguments exit 2 with the
 /// parser's message; engine errors print their code and message on stderr and exit with their code, and so does
 /// any other failure (as io_error or internal_error, exit 4): no command ends with a stack trace.
 /// </summary>

@@ -1,4 +1,3 @@
-using TestDispatch.Engine.Execution;
 using TestDispatch.Engine.Processes;
 
 namespace TestDispatch.Tui.Cli;
@@ -10,13 +9,24 @@ namespace TestDispatch.Tui.Cli;
 public sealed record CliConsole(TextWriter Out, TextWriter Error, Stream RawOut)
 {
     /// <summary>The command that runs this program, used to start the agent detached.</summary>
-    public IReadOnlyList<string> Program { get; init; } = AgentLauncher.ThisProgram();
+    public IReadOnlyList<string> Program { get; init; } = ThisProgram();
 
     /// <summary>
     /// Called by a command whose output is all it does (a listing, a log): from then on a closed stdout pipe ends the
     /// process, as with any Unix filter (<see cref="BrokenPipe"/>). A no-op for tests, which run commands in their own process.
     /// </summary>
     public Action EndOnBrokenPipe { get; init; } = () => { };
+
+    /// <summary>The command that runs this program: its apphost or native binary, or <c>dotnet testdispatch.dll</c>.</summary>
+    private static IReadOnlyList<string> ThisProgram()
+    {
+        string process = Environment.ProcessPath ?? "dotnet";
+        // Under the dotnet host, argv[0] as .NET reports it is the entry assembly's full path (Assembly.Location
+        // would say the same, but is empty in a native build).
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && Environment.GetCommandLineArgs() is [{ Length: > 0 } dll, ..]
+            ? [process, dll]
+            : [process];
+    }
 
     public static CliConsole System() => new(Console.Out, Console.Error, Console.OpenStandardOutput())
     {

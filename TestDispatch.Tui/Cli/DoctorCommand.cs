@@ -1,10 +1,7 @@
 using System.CommandLine;
-using System.IO.Abstractions;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Diagnostics;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -31,8 +28,8 @@ public static class DoctorCommand
             }
             catch (DispatchException e) when (e.ErrorCode == ErrorCodes.StateUnsafe)
             {
-                output.WriteLine($"FAIL  {"state dir",-11} {e.Message}");
-                if (!repairing || !MakePrivate(global, parse, output))
+                Write(output, new Finding(Health.Failure, "state dir", e.Message));
+                if (!repairing || !Lab.MakeStateDirPrivate(global.LoadConfig(parse)))
                 {
                     output.WriteLine(repairing
                         ? "repair: it is not yours to change; its owner (or root, with chown) must"
@@ -40,82 +37,33 @@ public static class DoctorCommand
                     return ExitCodes.Infrastructure;
                 }
                 lab = global.OpenLab(parse);
+                output.WriteLine($"repair: {lab.StateDir} made 0700; check that nothing in it was put there by someone else");
             }
-            output.WriteLine($"ok    config      {lab.Config.Machines.Count} machines");
-            if (repairing)
-            {
-                foreach ((string path, UnixFileMode mode) in StateModes.Tighten(lab.FileSystem, lab.Store.Paths))
-                {
-                    output.WriteLine($"repair: {path} was {StateDirectory.Octal(mode)}; made private");
-                }
-            }
-            IReadOnlyList<Finding> findings = HealthCheck.Run(lab);
-            Write(output, findings);
-            foreach (Machine machine in lab.Config.Machines.Where(m => m.Transport == TransportKind.Ssh))
-            {
-                IReadOnlyList<Finding> checks = await SshCheck.RunAsync(machine, lab.Store.Paths, cancellationToken);
-                Write(output, checks);
-                findings = [.. findings, .. checks];
-            }
-
-            if (repairing)
-            {
-                RepairReport report = StoreRepair.Repair(lab.FileSystem, lab.Locks, lab.Store.Paths.Root);
-                if (!report.WasDamaged)
-                {
-                    output.WriteLine("repair: the store is not damaged; nothing was changed");
-                }
-                else
-                {
-                    output.WriteLine($"repair: kept {report.RunsKept} runs; dropped {report.LinesDropped} unreadable journal lines" +
-                        (report.SnapshotLost ? "; the snapshot was unreadable, so runs only it held are gone from the store" : "") +
-                        (report.EntriesLost is { } lost ? $"; the entries of batch {string.Join(", ", lost)} were unreadable: the batch and its runs are kept, its plan entries are gone" : ""));
-                    if (report.History is { } history)
-                    {
-                        output.WriteLine($"repair: rebuilt history's index from {history.Segments} segments ({history.Records} records; " +
-                            $"{history.LinesDropped} unreadable lines dropped)");
-                    }
-                    foreach (string backup in report.Backups)
-                    {
-                        output.WriteLine($"repair: backup kept at {backup}");
-                    }
-                    findings = HealthCheck.Run(Lab.Open(lab.Config));
-                    Write(output, findings);
-                }
-            }
-            else if (findings.Any(f => f.Subject == "store" && f.Health == Health.Failure))
-            {
-                output.WriteLine("The store is damaged. 'testdispatch doctor --repair' rebuilds it from what is readable, keeping backups.");
-            }
-            return findings.Any(f => f.Health == Health.Failure) ? ExitCodes.Infrastructure : ExitCodes.Passed;
+            bool healthy = await lab.DoctorAsync(repairing, finding => Write(output, finding), cancellationToken);
+            return healthy ? ExitCodes.Passed : ExitCodes.Infrastructure;
         });
         return command;
     }
 
-    /// <summary>A state dir others may write to, made 0700 again; not one another user owns (that takes root's chown).</summary>
-    private static bool MakePrivate(GlobalOptions global, ParseResult parse, TextWriter output)
+    private static void Write(TextWriter output, Finding finding)
     {
-        FileSystem fs = new();
-        string root = fs.Path.GetFullPath(global.LoadConfig(parse).StateDir);
-        if (!StateDirectory.MakePrivate(fs, root))
+        switch (finding.Health)
         {
-            return false;
-        }
-        output.WriteLine($"repair: {root} made 0700; check that nothing in it was put there by someone else");
-        return true;
-    }
-
-    private static void Write(TextWriter output, IReadOnlyList<Finding> findings)
-    {
-        foreach (Finding finding in findings)
-        {
-            string level = finding.Health switch
-            {
-                Health.Ok => "ok",
-                Health.Warning => "warn",
-                _ => "FAIL",
-            };
-            output.WriteLine($"{level,-5} {finding.Subject,-11} {finding.Message}");
+            case Health.Repaired:
+                output.WriteLine($"repair: {finding.Message}");
+                break;
+            case Health.Advice:
+                output.WriteLine(finding.Message);
+                break;
+            default:
+                string level = finding.Health switch
+                {
+                    Health.Ok => "ok",
+                    Health.Warning => "warn",
+                    _ => "FAIL",
+                };
+                output.WriteLine($"{level,-5} {finding.Subject,-11} {finding.Message}");
+                break;
         }
     }
 }

@@ -1,10 +1,10 @@
-using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
 
-/// <summary>The CLI's exit codes (DESIGN §9), a public contract: scripts branch on them.</summary>
+/// <summary>The CLI's exit codes (docs/DESIGN.md §9), a public contract: scripts branch on them.</summary>
 public static class ExitCodes
 {
     public const int Passed = 0;

@@ -1,8 +1,7 @@
 using System.CommandLine;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -30,11 +29,10 @@ public sealed class GlobalOptions(CliConsole console)
     public Lab OpenLab(ParseResult parse)
     {
         string? configFile = parse.GetValue(Config) is { } file ? Path.GetFullPath(file) : null;
-        AgentLauncher launcher = new(console.Program, configFile is null ? [] : ["--config", configFile]);
-        Lab lab = Lab.Open(LoadConfig(parse), launcher);
-        if (lab.Store.TightenedFrom is { } was)
+        Lab lab = Lab.Open(LoadConfig(parse), console.Program, configFile is null ? [] : ["--config", configFile]);
+        if (lab.StateDirTightenedFrom is { } was)
         {
-            console.Error.WriteLine($"testdispatch: the state dir {lab.Store.Paths.Root} was readable by other users (mode {StateDirectory.Octal(was)}); " +
+            console.Error.WriteLine($"testdispatch: the state dir {lab.StateDir} was readable by other users (mode {Format.Mode(was)}); " +
                 "it is now 0700, as it must be");
         }
         return lab;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using TestDispatch.Engine;
-using TestDispatch.Engine.Logs;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
@@ -29,20 +28,17 @@ public static class LogsCommand
         Command command = new("logs", "Print a run's log") { id, follow, tail };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            await lab.EnsureAgentAsync(cancellationToken);
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
             Run run = lab.Show(parse.GetValue(id)!);
-            LogFollower logs = new(lab.FileSystem, lab.Store);
             Stream output = global.Console.RawOut;
             if (!parse.GetValue(follow))
             {
-                await logs.CopyAsync(run, output, parse.GetValue(tail), cancellationToken);
+                await lab.CopyLogAsync(run, output, parse.GetValue(tail), cancellationToken);
                 return ExitCodes.Passed;
             }
             try
             {
-                long start = logs.OffsetOfLastLines(run, parse.GetValue(tail) ?? FollowTailDefault);
+                long start = lab.LogOffsetOfLastLines(run, parse.GetValue(tail) ?? FollowTailDefault);
                 Run ended = await lab.FollowLogAsync(run.Id, output, start, cancellationToken);
                 return ExitCodes.For(ended);
             }

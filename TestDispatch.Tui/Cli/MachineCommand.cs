@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Machines;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 

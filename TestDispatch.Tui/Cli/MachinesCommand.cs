@@ -1,8 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -15,31 +14,25 @@ public static class MachinesCommand
         Command command = new("machines", "List the configured machines: what each is doing, its queue, health and last verdicts") { json };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
-            await lab.EnsureAgentAsync(cancellationToken);
-            IReadOnlyList<MachineState> machines = lab.Machines();
-            TextWriter output = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json))
-            {
-                await output.WriteLineAsync(JsonSerializer.Serialize(machines, ContractJson.Default.IReadOnlyListMachineState));
-                return ExitCodes.Passed;
-            }
-            TextTable table = new("NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "QUEUE", "CURRENT RUN", "HEALTH", "INFRA", "RECENT", "NOTE");
-            DateTimeOffset now = DateTimeOffset.UtcNow;
-            foreach (MachineState m in machines)
-            {
-                table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
-                    m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
-            }
-            table.WriteTo(output);
-            foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
-            {
-                await output.WriteLineAsync($"{m.Name}: unreachable since {Format.Time(m.Since)}: {m.Unreachable}");
-            }
-            return ExitCodes.Passed;
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
+            return await Reading.PrintAsync(parse, json, lab.Machines(), ContractJson.Default.IReadOnlyListMachineState, Write);
         });
         return command;
+    }
+
+    private static void Write(TextWriter output, IReadOnlyList<MachineState> machines)
+    {
+        TextTable table = new("NAME", "TRANSPORT", "HOST", "TAGS", "STATE", "QUEUE", "CURRENT RUN", "HEALTH", "INFRA", "RECENT", "NOTE");
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (MachineState m in machines)
+        {
+            table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
+                m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
+        }
+        table.WriteTo(output);
+        foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
+        {
+            output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {m.Unreachable}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -41,10 +41,10 @@ public static class PruneCommand
         {
             Lab lab = global.OpenLab(parse);
             bool dry = parse.GetValue(dryRun);
-            PruneReport report = lab.Store.Prune(parse.GetValue(olderThan)!.Value, parse.GetValue(keepFailed), dry);
+            PruneReport report = lab.Prune(parse.GetValue(olderThan)!.Value, parse.GetValue(keepFailed), dry);
             TextWriter output = parse.InvocationConfiguration.Output;
             output.WriteLine($"{(dry ? "would remove" : "removed")} {report.Runs.Count} runs and {report.Batches.Count} batches, " +
-                $"{StateSize.Bytes(report.Bytes)} of logs and artifacts");
+                $"{ByteSize.Format(report.Bytes)} of logs and artifacts");
             return ExitCodes.Passed;
         });
         return command;

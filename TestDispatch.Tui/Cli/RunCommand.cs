@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 

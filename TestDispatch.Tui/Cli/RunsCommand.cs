@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -39,18 +40,15 @@ public static class RunsCommand
         Command command = new("runs", "List runs, newest first") { status, machine, batch, limit, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
-            await lab.EnsureAgentAsync(cancellationToken);
-            string? batchId = parse.GetValue(batch) is { } wanted ? lab.Store.FindBatch(wanted).Record.Id : null;
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
+            string? batchId = parse.GetValue(batch) is { } wanted ? lab.FindBatchId(wanted) : null;
             RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
             // Streamed: the store reads history as this writes, so memory stays bounded whatever the history size.
             // Ctrl-C stops a long listing between two runs (exit 130), not after the whole of history.
-            IEnumerable<Run> runs = lab.Store.Stream(filter).Select(r =>
+            IEnumerable<Run> runs = lab.StreamRuns(filter).Select(r =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                return r.Run;
+                return r;
             });
             if (filter.Limit is { } most)
             {
@@ -85,7 +83,7 @@ public static class RunsCommand
     /// <summary>Rows a text listing holds before writing them: its columns are as wide as the widest of the first part.</summary>
     private const int TablePart = 2_000;
 
-    /// <summary>The same JSON array as serializing the whole list (the contract of DESIGN §3), written run by run.</summary>
+    /// <summary>The same JSON array as serializing the whole list (the contract of docs/DESIGN.md §3), written run by run.</summary>
     private static async Task WriteJsonAsync(TextWriter output, IEnumerable<Run> runs)
     {
         System.Buffers.ArrayBufferWriter<byte> buffer = new(1 << 16);

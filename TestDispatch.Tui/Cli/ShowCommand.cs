@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -15,19 +15,8 @@ public static class ShowCommand
         Command command = new("show", "Show one run") { id, json };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            global.Console.EndOnBrokenPipe();
-            Lab lab = global.OpenLab(parse);
-            // A read is also a client noticing a dead agent: runs it left running are swept to agent_lost.
-            await lab.EnsureAgentAsync(cancellationToken);
-            Run run = lab.Show(parse.GetValue(id)!);
-            TextWriter output = parse.InvocationConfiguration.Output;
-            if (parse.GetValue(json))
-            {
-                await output.WriteLineAsync(JsonSerializer.Serialize(run, ContractJson.Default.Run));
-                return ExitCodes.Passed;
-            }
-            Write(output, run);
-            return ExitCodes.Passed;
+            Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
+            return await Reading.PrintAsync(parse, json, lab.Show(parse.GetValue(id)!), ContractJson.Default.Run, Write);
         });
         return command;
     }

@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
-using CliWrap;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
+
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
@@ -101,8 +104,6 @@ internal static class AdoptionBenchmark
     }
 
     private sealed record Result(int Kills, int Completed, int AgentLost, int Retries, int Other, double WallMs);
-
-    private static string Int(int n) => n.ToString(CultureInfo.InvariantCulture);
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
 }

@@ -1,11 +1,14 @@
-using System.Text.Json;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using CliWrap;
 using TestDispatch.Engine;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
+
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
@@ -340,7 +343,7 @@ internal sealed class DispatchBenchmark
     {
         int jobs = _options.Jobs;
         ThroughputResult r = new();
-        // Different content per dir: the same content would be one run while it is active (DESIGN §4.2).
+        // Different content per dir: the same content would be one run while it is active (docs/DESIGN.md §4.2).
         Progress($"throughput: writing {jobs} test dirs");
         List<string> dirs = [.. Enumerable.Range(0, jobs).Select(i => MakeTestDir($"job-{i:000}", $"# job {i}\nexit 0"))];
 
@@ -407,12 +410,12 @@ internal sealed class DispatchBenchmark
         try
         {
             RunStore store = noWait.View.Store;
-            StoreWatcher[] watchers = [.. LabSandbox.Machines.Select(_ => new StoreWatcher(noWait.View.FileSystem, noWait.StateDir))];
+            DirectoryWatcher[] watchers = [.. LabSandbox.Machines.Select(_ => new DirectoryWatcher(noWait.View.FileSystem, noWait.StateDir))];
             try
             {
                 r.CliNoWait = await TimeLanesAsync(jobs, async (i, machine) =>
                 {
-                    StoreWatcher watcher = watchers[Array.IndexOf(LabSandbox.Machines, machine)];
+                    DirectoryWatcher watcher = watchers[Array.IndexOf(LabSandbox.Machines, machine)];
                     CliCall call = await noWait.CallAsync("run", dirs[i], "--machine", machine);
                     if (Check(call, "run (no wait)"))
                     {
@@ -427,7 +430,7 @@ internal sealed class DispatchBenchmark
             }
             finally
             {
-                foreach (StoreWatcher watcher in watchers)
+                foreach (DirectoryWatcher watcher in watchers)
                 {
                     watcher.Dispose();
                 }
@@ -686,7 +689,7 @@ internal sealed class DispatchBenchmark
         {
             table.Add($"{r.Megabytes} MB", $"{r.WriteSeconds:F2} s", r.WriteSeconds > 0 ? $"{r.Bytes / 1e6 / r.WriteSeconds:F0} MB/s" : "-",
                 $"{r.DirectWriteSeconds:F2} s, {r.Bytes / 1e6 / r.DirectWriteSeconds:F0} MB/s",
-                Size(r.Received), Size(r.Skipped), Size(r.MaxLag), Size(r.LagAtEnd), $"{r.EndToExitMs:F0} ms", KiBToMiB(r.FollowerPeakKiB), KiBToMiB(r.AgentPeakKiB));
+                Size(r.Received), Size(r.Skipped), Size(r.MaxLag), Size(r.LagAtEnd), $"{r.EndToExitMs:F0} ms", MiB(r.FollowerPeakKiB * 1024L), MiB(r.AgentPeakKiB * 1024L));
         }
         table.Write(_out);
         _out.WriteLine($"  written in: the run's started→ended minus its {FollowSleepSeconds:0.#} s sleep (the agent piping the test's output into output.log);");
@@ -739,7 +742,7 @@ internal sealed class DispatchBenchmark
         }
         foreach (FollowResult r in follows)
         {
-            _out.WriteLine($"  logs -f peak memory < 100 MB with a {r.Megabytes} MB log: {KiBToMiB(r.FollowerPeakKiB)} -> {Verdict(r.FollowerPeakKiB > 0 && r.FollowerPeakKiB < 100 * 1024)}");
+            _out.WriteLine($"  logs -f peak memory < 100 MB with a {r.Megabytes} MB log: {MiB(r.FollowerPeakKiB * 1024L)} -> {Verdict(r.FollowerPeakKiB > 0 && r.FollowerPeakKiB < 100 * 1024)}");
         }
         if (follows.Count >= 2 && follows[0].FollowerPeakKiB > 0)
         {
@@ -836,25 +839,12 @@ internal sealed class DispatchBenchmark
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
 
-    private static string Ms(double ms) => ms.ToString(Math.Abs(ms) >= 100 ? "F1" : "F2", CultureInfo.InvariantCulture);
-
     private static string MedP90(Samples s) => s.Count == 0 ? "-" : $"{Ms(s.Median)} / {Ms(s.Percentile(90))}";
 
-    private static string Seconds(double ms) => (ms / 1000).ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string Ratio(double r) => r.ToString(r >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) + "x";
-
-    private static string Percent(double f) => (100 * f).ToString("F0", CultureInfo.InvariantCulture) + "%";
-
-    private static string Int(int n) => n.ToString(CultureInfo.InvariantCulture);
-
-    private static string KiBToMiB(long kib) => kib <= 0 ? "?" : (kib / 1024.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
 
     private static string Size(long b) => Math.Abs(b) >= 1_000_000
         ? (b / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " MB"
         : Math.Abs(b) >= 1_000 ? (b / 1e3).ToString("F0", CultureInfo.InvariantCulture) + " kB" : b.ToString(CultureInfo.InvariantCulture) + " B";
-
-    private static string Verdict(bool met) => met ? "MET" : "NOT MET";
 
     private sealed record Options(string? Binary, int Iterations, int Jobs, IReadOnlyList<int> FollowMegabytes, IReadOnlyList<string> Only, string? Dir, bool Keep);
 

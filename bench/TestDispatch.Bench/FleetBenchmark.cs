@@ -3,10 +3,15 @@ using System.Globalization;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Wrapper;
+
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
@@ -61,8 +66,6 @@ internal static class FleetBenchmark
         }
     }
 
-    private static string Count(int n) => n.ToString(CultureInfo.InvariantCulture);
-
     private sealed record Result(string Name, bool Broken, int RanOnBroken, bool Held, int Failed, int Tries, TimeSpan Wall);
 
     private static Result Measure(string root, string name, int machines, string? broken, int entries, double seconds, int retries, int threshold)
@@ -82,11 +85,11 @@ internal static class FleetBenchmark
             $$"""{ "name": "e{{i}}", "test_dir": "test", "tags": ["rig"], "retries": {{retries}} }"""))}} ] }""");
         Lab lab = Lab.Open(LabConfigLoader.Load(ConfigSources.ForThisProcess(config, Path.Combine(dir, "state"))));
 
-        LocalTransport local = new(lab.Store.Paths);
+        LocalTransport local = new();
         FailingTransport failing = new();
-        RunExecutor executor = new(lab.Store, lab.Config, m => m.Name == broken ? failing : local, lab.Clock, TextWriter.Null);
+        RunExecutor executor = new(lab.Store, lab.Config, m => m.Name == broken ? failing : local, lab.Clock, TimedLog.Null);
         using CancellationTokenSource stop = new();
-        Task<int> agent = Task.Run(() => new Agent(lab, executor, TextWriter.Null).RunAsync(stop.Token));
+        Task<int> agent = Task.Run(() => new Agent(lab.Store, lab.Fleet, lab.Config, lab.FileSystem, lab.Locks, executor, TimedLog.Null, lab.Clock).RunAsync(stop.Token));
 
         Stopwatch wall = Stopwatch.StartNew();
         Batch batch = lab.SubmitBatchAsync(plan).GetAwaiter().GetResult();
@@ -107,14 +110,14 @@ internal static class FleetBenchmark
         public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default) =>
             Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy the test dir to {request.Machine.Name}: its disk is gone (simulated)"));
 
-        public Task<WrapperState> LookAsync(RunProcess process, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public Task WaitAsync(RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public Task StopAsync(RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) => Task.CompletedTask;
+        public Task StopAsync(RunFiles files, RunProcess process, string reason, TimeSpan grace, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-        public Task<ExecutionResult?> FinishAsync(RunProcess process, Machine machine, CancellationToken cancellationToken = default) => Task.FromResult<ExecutionResult?>(null);
+        public Task<ExecutionResult?> FinishAsync(RunFiles files, RunProcess process, Machine machine, CancellationToken cancellationToken = default) => Task.FromResult<ExecutionResult?>(null);
 
-        public Task ForgetAsync(RunProcess process, CancellationToken cancellationToken = default) => Task.CompletedTask;
+        public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 }

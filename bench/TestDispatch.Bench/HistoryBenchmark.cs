@@ -4,9 +4,11 @@ using System.IO.Abstractions;
 using System.Text.Json;
 using CliWrap;
 using CliWrap.Buffered;
-using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
+
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
@@ -61,8 +63,8 @@ internal static class HistoryBenchmark
                 double failedPeak = PeakMiB($"{failedJson} > /dev/null");
                 double agentPeak = AgentPeakMiB(lab);
                 double waitPeak = WaitClientPeak(lab, batchEntries);
-                table.Add($"{size:N0}", $"{generated:0.0}", StateSize.Bytes(DirSize(lab.StateDir)), F(ms[0]), F(ms[1]), F(ms[2]), F(ms[3]), F(ms[4]),
-                    lines, F(limitPeak), F(failedPeak), F(agentPeak), F(waitPeak));
+                table.Add($"{size:N0}", $"{generated:0.0}", ByteSize.Format(DirSize(lab.StateDir)), Ms(ms[0]), Ms(ms[1]), Ms(ms[2]), Ms(ms[3]), Ms(ms[4]),
+                    lines, Ms(limitPeak), Ms(failedPeak), Ms(agentPeak), Ms(waitPeak));
                 Call(lab, "batch", "cancel", lab.View.Store.Batches(limit: 1).Single().Id);
                 StopAgent(lab);
                 Console.WriteLine($"  done {size:N0}");
@@ -84,8 +86,6 @@ internal static class HistoryBenchmark
         Console.WriteLine($"  stores generated in history segments of {segmentRuns:N0} runs (as compaction writes them) + the hot snapshot; 1 in 5 runs failed; 200 logs of 64 KiB.");
         return 0;
     }
-
-    private static string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 
     /// <summary>Builds a store of <paramref name="size"/> ended runs; returns the id of its oldest run ("" when empty).</summary>
     private static string Generate(LabSandbox lab, int size, int segmentRuns)

@@ -6,7 +6,7 @@ using CliWrap;
 using CliWrap.Buffered;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Storage;
 
 namespace TestDispatch.Bench;
@@ -66,7 +66,7 @@ internal sealed partial class LabSandbox
             ExplicitFile = ConfigFile,
             StateDirOverride = StateDir,
         }),
-        new AgentLauncher([Binary], ["--config", ConfigFile]));
+        [Binary], ["--config", ConfigFile]);
 
     /// <summary>testdispatch --config … --state-dir … <paramref name="args"/>, as a CliWrap command (no validation).</summary>
     public Command Command(IReadOnlyList<string> args) =>

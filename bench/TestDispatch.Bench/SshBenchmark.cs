@@ -5,6 +5,8 @@ using System.Net.Sockets;
 using CliWrap;
 using CliWrap.Buffered;
 
+using static TestDispatch.Bench.Figures;
+
 namespace TestDispatch.Bench;
 
 /// <summary>
@@ -125,15 +127,15 @@ internal static class SshBenchmark
 
             Console.WriteLine($"ssh transport, {hosts} loopback sshds (OpenSSH), one run");
             TextTable latency = new("trivial test", "median ms", "min ms", "max ms", "vs bare");
-            latency.Add("bare rsync + ssh cmd, warm master", F(bare.Median), F(bare.Min), F(bare.Max), "1.00x");
-            latency.Add("run --wait, agent and master up", F(warm.Median), F(warm.Min), F(warm.Max), Ratio(warm.Median / bare.Median));
-            latency.Add("run --wait, cold (no agent, no master)", F(cold.Median), F(cold.Min), F(cold.Max), Ratio(cold.Median / bare.Median));
+            latency.Add("bare rsync + ssh cmd, warm master", Ms(bare.Median), Ms(bare.Min), Ms(bare.Max), "1.00x");
+            latency.Add("run --wait, agent and master up", Ms(warm.Median), Ms(warm.Min), Ms(warm.Max), Ratio(warm.Median / bare.Median));
+            latency.Add("run --wait, cold (no agent, no master)", Ms(cold.Median), Ms(cold.Min), Ms(cold.Max), Ratio(cold.Median / bare.Median));
             latency.Write(Console.Out);
             Console.WriteLine();
             TextTable throughput = new("how", "wall s", "per test ms", "vs parallel");
-            throughput.Add($"GNU parallel -S x{hosts} --controlmaster --transfer --return --cleanup", parallelMs is { } p ? S(p) : "missing",
-                parallelMs is { } pp ? F(pp / jobs) : "-", "1.00x");
-            throughput.Add($"batch submit --wait ({jobs} entries, tags ssh)", S(batch.Milliseconds), F(batch.Milliseconds / jobs), parallelMs is { } q ? Ratio(batch.Milliseconds / q) : "-");
+            throughput.Add($"GNU parallel -S x{hosts} --controlmaster --transfer --return --cleanup", parallelMs is { } p ? Seconds(p) : "missing",
+                parallelMs is { } pp ? Ms(pp / jobs) : "-", "1.00x");
+            throughput.Add($"batch submit --wait ({jobs} entries, tags ssh)", Seconds(batch.Milliseconds), Ms(batch.Milliseconds / jobs), parallelMs is { } q ? Ratio(batch.Milliseconds / q) : "-");
             throughput.Write(Console.Out);
             Console.WriteLine();
             Console.WriteLine($"  warm run --wait within 1.3x of bare: {Ratio(warm.Median / bare.Median)} -> {(warm.Median / bare.Median <= 1.3 ? "met" : "NOT met")}");
@@ -214,9 +216,4 @@ internal static class SshBenchmark
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string F(double ms) => ms.ToString("F1", CultureInfo.InvariantCulture);
-
-    private static string S(double ms) => (ms / 1000).ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string Ratio(double r) => r.ToString("F2", CultureInfo.InvariantCulture) + "x";
 }

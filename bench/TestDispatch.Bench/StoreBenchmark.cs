@@ -7,14 +7,17 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
 /// <summary>
 /// RunStore on the real disk (real <see cref="FileSystem"/>, <see cref="FlockFileLocks"/>): commit latency
 /// against a bare fsync'd append, cold load, and the "rewrite one JSON file per update" design that
-/// DESIGN §5 rejects, at several history sizes. Prints figures; asserts nothing.
+/// docs/DESIGN.md §5 rejects, at several history sizes. Prints figures; asserts nothing.
 /// </summary>
 /// <remarks>
 /// fsync latency on a VM disk drifts by several times within seconds (and other processes may share the
@@ -141,7 +144,7 @@ internal sealed class StoreBenchmark
             Progress($"{size} runs: writing the snapshot");
             long start = Stopwatch.GetTimestamp();
             Fill(result.Paths, size);
-            Progress($"{size} runs: snapshot of {Bytes(_fs.FileInfo.New(result.Paths.Snapshot).Length)} written in {Stopwatch.GetElapsedTime(start).TotalSeconds:F2} s");
+            Progress($"{size} runs: snapshot of {MiB(_fs.FileInfo.New(result.Paths.Snapshot).Length)} written in {Stopwatch.GetElapsedTime(start).TotalSeconds:F2} s");
             result.SnapshotBytes = _fs.FileInfo.New(result.Paths.Snapshot).Length;
             results.Add(result);
         }
@@ -597,7 +600,7 @@ internal sealed class StoreBenchmark
         TextTable cold = new("runs", "snapshot", "journal", "median", "min", "max", "fresh proc", "(its GC)", "fresh wall");
         foreach (SizeResult r in results)
         {
-            cold.Add(Count(r.Runs), Bytes(r.SnapshotBytes), $"{r.JournalLines} lines, {Bytes(r.JournalBytes)}",
+            cold.Add(Count(r.Runs), MiB(r.SnapshotBytes), $"{r.JournalLines} lines, {MiB(r.JournalBytes)}",
                 Ms(r.Cold.Median), Ms(r.Cold.Min), Ms(r.Cold.Max), Ms(r.FreshLoad.Median), Ms(r.FreshGcPause.Median), Ms(r.FreshWall.Median));
         }
         cold.Write(_out);
@@ -646,7 +649,7 @@ internal sealed class StoreBenchmark
         TextTable naive = new("runs", "file", "updates", "median", "p99", "naive/baseline", "naive/commit");
         foreach (SizeResult r in results)
         {
-            naive.Add(Count(r.Runs), Bytes(r.NaiveFileBytes), Int(r.Naive.Count), Ms(r.Naive.Median), Ms(r.Naive.P99),
+            naive.Add(Count(r.Runs), MiB(r.NaiveFileBytes), Int(r.Naive.Count), Ms(r.Naive.Median), Ms(r.Naive.P99),
                 Ratio(r.Naive.Median / b), Ratio(r.Naive.Median / (r.Pair.Median / 2)));
         }
         naive.Write(_out);
@@ -683,7 +686,6 @@ internal sealed class StoreBenchmark
 
     private static string MachineName(int i) => $"lab-m{i:00}";
 
-
     private static void FullCollect()
     {
         GC.Collect();
@@ -719,21 +721,6 @@ internal sealed class StoreBenchmark
         }
     }
 
-    private static string Ms(double ms) => ms.ToString(ms >= 100 ? "F1" : "F3", CultureInfo.InvariantCulture);
-
-    private static string Seconds(double ms) => (ms / 1000).ToString("F3", CultureInfo.InvariantCulture);
-
-    private static string Ratio(double r) => r.ToString(r >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture) + "x";
-
-    private static string Int(int n) => n.ToString(CultureInfo.InvariantCulture);
-
-    private static string Count(int n) => n >= 1000 && n % 1000 == 0 ? $"{n / 1000}k" : Int(n);
-
-    private static string Bytes(long b) => b >= 1 << 20
-        ? (b / (double)(1 << 20)).ToString("F1", CultureInfo.InvariantCulture) + " MiB"
-        : (b / 1024.0).ToString("F0", CultureInfo.InvariantCulture) + " KiB";
-
-    private static string Verdict(bool met) => met ? "MET" : "NOT MET";
 
     private sealed record Options(
         IReadOnlyList<int> Sizes,

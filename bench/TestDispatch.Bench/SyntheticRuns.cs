@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Bench;
 

@@ -5,17 +5,19 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using TestDispatch.Engine;
-using TestDispatch.Engine.Configuration;
-using TestDispatch.Engine.Runs;
-using TestDispatch.Engine.Storage;
-using TestDispatch.Tui.App;
 using Terminal.Gui.App;
 using Terminal.Gui.Drivers;
 using Terminal.Gui.Input;
 using Terminal.Gui.Testing;
 using Terminal.Gui.ViewBase;
-using Terminal.Gui.Views;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Scheduling;
+using TestDispatch.Engine.Storage;
+using TestDispatch.Tui.App;
+using static TestDispatch.Bench.Figures;
 
 namespace TestDispatch.Bench;
 
@@ -137,7 +139,7 @@ internal sealed class TuiBenchmark
         long fillStart = Stopwatch.GetTimestamp();
         (string newestId, long snapshotBytes) = FillStore(bigDir, _options.Runs);
         double fillMs = Stopwatch.GetElapsedTime(fillStart).TotalMilliseconds;
-        _out.WriteLine($"  store     {Count(_options.Runs)} runs (all ended), snapshot.json {Mib(snapshotBytes)}, written in {Seconds(fillMs)} s; newest run {newestId} (the big-log run)");
+        _out.WriteLine($"  store     {Count(_options.Runs)} runs (all ended), snapshot.json {MiB(snapshotBytes)}, written in {Seconds(fillMs)} s; newest run {newestId} (the big-log run)");
         _out.WriteLine();
 
         Dictionary<string, string> env = new(StringComparer.Ordinal) { ["XDG_CONFIG_HOME"] = configHome };
@@ -202,7 +204,7 @@ internal sealed class TuiBenchmark
                 openLogMs = Stopwatch.GetElapsedTime(openStart).TotalMilliseconds;
                 Thread.Sleep(SettleBeforeMemory);
                 bigLogMemory = MemoryReading.Of(start.Pid);
-                _out.WriteLine($"  big log   {Mib(logBytes)} in {logLines.ToString("N0", CultureInfo.InvariantCulture)} lines of {LineBytes} B, written in {Seconds(logMs)} s; last line \"{lastLine}\"");
+                _out.WriteLine($"  big log   {MiB(logBytes)} in {logLines.ToString("N0", CultureInfo.InvariantCulture)} lines of {LineBytes} B, written in {Seconds(logMs)} s; last line \"{lastLine}\"");
                 Quit(tmux, twice: true);
             }
             finally
@@ -354,7 +356,7 @@ internal sealed class TuiBenchmark
         _out.WriteLine($"  Enter → the log's last line on screen: {Ms(openLogMs)} ms");
         if (main is not null && empty is not null && bigLog is not null)
         {
-            _out.WriteLine($"  the store's share: {Mib((main.RssKb - empty.RssKb) * 1024)} (main screen, {runs} vs empty); the log's share: {Mib((bigLog.RssKb - main.RssKb) * 1024)} (run view vs main screen)");
+            _out.WriteLine($"  the store's share: {MiB((main.RssKb - empty.RssKb) * 1024)} (main screen, {runs} vs empty); the log's share: {MiB((bigLog.RssKb - main.RssKb) * 1024)} (run view vs main screen)");
         }
 
         _out.WriteLine();
@@ -363,7 +365,7 @@ internal sealed class TuiBenchmark
         double cpu = Median(figures, "work_cpu");
         _out.WriteLine($"  refresh after one change < 10 ms CPU: median {Ms(cpu)} ms of refresh work (ChangesSince alone {Ms(Median(figures, "split_runs_cpu"))} ms; " +
             $"real app {Ms(liveChanging - liveIdle)} ms/refresh; whole headless process {Ms(Median(figures, "e2e_cpu_process"))} ms incl. noise) -> {Verdict(cpu < 10)}");
-        string memory = bigLog is null ? "not measured" : $"VmRSS {Mib(bigLog.RssKb * 1024)} (VmHWM {Mib(bigLog.HwmKb * 1024)})";
+        string memory = bigLog is null ? "not measured" : $"VmRSS {MiB(bigLog.RssKb * 1024)} (VmHWM {MiB(bigLog.HwmKb * 1024)})";
         _out.WriteLine($"  memory < 150 MB with the {_options.LogMegabytes} MiB log open: {memory} -> {Verdict(bigLog is not null && bigLog.RssKb * 1024 < 150L * 1000 * 1000)}");
     }
 
@@ -946,22 +948,7 @@ internal sealed class TuiBenchmark
 
     private static void Progress(string what) => Console.Error.WriteLine($"[bench] {what}");
 
-
-    private static string Ms(double ms) => double.IsNaN(ms) ? "?" : ms.ToString(Math.Abs(ms) >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture);
-
-    private static string Seconds(double ms) => (ms / 1000).ToString("F3", CultureInfo.InvariantCulture);
-
-    private static string Ratio(double r) => r.ToString("F2", CultureInfo.InvariantCulture) + "x";
-
-    private static string Percent(double share) => (share * 100).ToString("F0", CultureInfo.InvariantCulture) + "%";
-
-    private static string Count(int n) => n >= 1000 && n % 1000 == 0 ? $"{n / 1000}k" : n.ToString(CultureInfo.InvariantCulture);
-
-    private static string Mib(long bytes) => (bytes / (double)(1 << 20)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
-
-    private static string MemoryText(long? kb) => kb is { } k ? Mib(k * 1024) : "?";
-
-    private static string Verdict(bool met) => met ? "MET" : "NOT MET";
+    private static string MemoryText(long? kb) => kb is { } k ? MiB(k * 1024) : "?";
 
     private sealed record Options(int Runs, int LogMegabytes, int Starts, int Refreshes, string? Binary, string? Dir, bool Keep);
 
@@ -1097,7 +1084,5 @@ internal sealed class TuiBenchmark
             }
         }
     }
-
-    /// <summary>CPU time of this process and of the calling thread, from clock_gettime (nanosecond clocks, unlike /proc's 10 ms ticks).</summary>
 
 }

@@ -1,9 +1,11 @@
 using System.IO.Abstractions;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// A whole file written so a reader sees it complete or not at all (DISK.md): into a temp beside it, fsync'd (checked),
+/// A whole file written so a reader sees it complete or not at all (docs/DISK.md): into a temp beside it, fsync'd (checked),
 /// renamed over. The caller fsyncs the directory once after all its renames. On failure the temp is removed and the
 /// target is untouched.
 /// </summary>
@@ -29,7 +31,7 @@ internal static class AtomicFile
             }
             fs.File.Move(temp, path, overwrite: true);
         }
-        catch (Exception e) when (e is DispatchException || StorageFailure.IsIo(e))
+        catch (Exception e) when (e is DispatchException || IoErrors.IsIo(e))
         {
             TryDelete(fs, temp);
             throw e as DispatchException ?? StorageFailure.Write(path, "write", e, consequence);
@@ -42,7 +44,7 @@ internal static class AtomicFile
         {
             fs.File.Delete(path);
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             // Left behind it is harmless: nothing names it, and the next history write tries again.
         }

@@ -1,12 +1,13 @@
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// The store's history (DESIGN §5): runs and batches that can no longer change the work of the lab, moved out of the hot
+/// The store's history (docs/DESIGN.md §5): runs and batches that can no longer change the work of the lab, moved out of the hot
 /// snapshot by compaction into immutable segments (<see cref="SegmentFile"/>), named by history/index.json
 /// (<see cref="HistoryIndex"/>), with a sorted id index (<see cref="IdIndexFile"/>) for finding one by id or prefix.
 /// Only history queries read it; what every command needs stays in snapshot.json and the journal. Writes happen under
@@ -44,7 +45,7 @@ internal sealed class History(IFileSystem fs, StatePaths paths, Durability durab
                 stream.ReadExactly(bytes);
             }
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(paths.HistoryIndex, e);
         }

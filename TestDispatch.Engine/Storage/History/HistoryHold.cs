@@ -1,5 +1,5 @@
 using System.IO.Abstractions;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Errors;
 
 namespace TestDispatch.Engine.Storage;
 

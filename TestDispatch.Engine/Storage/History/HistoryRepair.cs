@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;

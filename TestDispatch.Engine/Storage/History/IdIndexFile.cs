@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using System.Text;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Storage;
 
@@ -62,7 +63,7 @@ internal sealed class IdIndexFile(IFileSystem fs, string path, bool required = t
                 }
             }
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(path, e);
         }

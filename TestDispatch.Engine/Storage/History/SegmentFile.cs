@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Abstractions;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Storage;
@@ -215,7 +216,7 @@ internal sealed class SegmentFile(IFileSystem fs, string path)
         {
             return fs.FileStream.New(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = bufferSize });
         }
-        catch (Exception e) when (StorageFailure.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e))
         {
             throw StorageFailure.Read(path, e);
         }

@@ -1,7 +1,7 @@
 namespace TestDispatch.Engine.Transports.Ssh;
 
 /// <summary>
-/// The one place where a value becomes a word for a shell (SSH.md §5). Used only inside the scripts the ssh transport
+/// The one place where a value becomes a word for a shell (docs/SSH.md §5). Used only inside the scripts the ssh transport
 /// sends to a remote <c>/bin/sh</c> on its stdin: the remote login shell (bash, fish, tcsh…) never parses anything but
 /// the constant <see cref="Entry"/>, so its quoting rules never matter.
 /// </summary>

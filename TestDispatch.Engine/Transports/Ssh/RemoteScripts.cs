@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
-using TestDispatch.Engine.Execution;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Transports.Ssh;
 
 /// <summary>
-/// The POSIX sh scripts the ssh transport sends to a machine's <c>/bin/sh -s</c> (SSH.md §5). Every value in them is
+/// The POSIX sh scripts the ssh transport sends to a machine's <c>/bin/sh -s</c> (docs/SSH.md §5). Every value in them is
 /// quoted by <see cref="PosixShell.Quote"/>; each script runs as a function with stdin from /dev/null (so no shell reads
 /// past it, whether it buffers its input like dash or reads it line by line like bash), and prints its answer between
 /// <c>TD-BEGIN nonce</c> and <c>TD-END nonce STATUS</c>, so a MOTD or a chatty profile changes nothing.
@@ -15,7 +15,7 @@ internal static class RemoteScripts
     /// <summary>The most log bytes one look brings back; a follower with more to read looks again at once.</summary>
     public const int LogChunk = 4 << 20;
 
-    /// <summary>Reads the wrapper's files and new log bytes: the answer is <see cref="RemoteLook"/>'s format.</summary>
+    /// <summary>Reads the wrapper's files and new log bytes: B boot id, U uptime, W wrapper alive, F/P its files, A artifacts, X work dir removed, L log bytes.</summary>
     private const string LookFunction = """
         td_f22() { shift 19; td_s22=$1; }
         td_look() {

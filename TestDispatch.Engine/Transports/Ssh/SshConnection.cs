@@ -2,8 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
-using TestDispatch.Engine.Machines;
-using TestDispatch.Engine.Runs;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Transports.Ssh;
 
@@ -15,12 +15,12 @@ public sealed class SshException(string message, bool unreachable) : IOException
 }
 
 /// <summary>
-/// The agent's connection to one ssh machine (SSH.md §4): one master per machine, started with <c>-fNM</c>, checked with
+/// The agent's connection to one ssh machine (docs/SSH.md §4): one master per machine, started with <c>-fNM</c>, checked with
 /// <c>-O check</c> before use once it has failed, and started again when dead; every session goes through it with
 /// <c>ControlMaster=no</c>, at most <see cref="MaxSessions"/> at once (below sshd's default MaxSessions of 10, past which
 /// ssh silently falls back to full logins).
 /// </summary>
-internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeSpan persist, TextWriter log) : IAsyncDisposable
+internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeSpan persist, TimedLog log) : IAsyncDisposable
 {
     public const int MaxSessions = 8;
 
@@ -87,7 +87,7 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
                 throw Unreachable("the master connection started but does not answer on its socket " + socket);
             }
             _up = true;
-            log.WriteLine($"{UtcTimestampConverter.Format(DateTimeOffset.UtcNow)} machine {machine.Name}: connected to {machine.Location} (master {socket})");
+            log.Write($"machine {machine.Name}: connected to {machine.Location} (master {socket})");
         }
         finally
         {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The TestDispatch run wrapper (DESIGN §6): owns one run on the machine where it runs, so the agent can die,
+# The TestDispatch run wrapper (docs/DESIGN.md §6): owns one run on the machine where it runs, so the agent can die,
 # restart or lose its connection without losing the run. The same script on the controller and on lab machines:
 # POSIX sh only (dash, busybox sh, bash), and no process forked where a builtin does.
 #

@@ -1,6 +1,6 @@
-namespace TestDispatch.Engine.Machines;
+namespace TestDispatch.Engine.Configuration;
 
-/// <summary>A target where tests run, as configured (DESIGN §2, §9).</summary>
+/// <summary>A target where tests run, as configured (docs/DESIGN.md §2, §9).</summary>
 public sealed record Machine
 {
     public required string Name { get; init; }
@@ -17,7 +17,7 @@ public sealed record Machine
     /// <summary>A test dir that proves the machine works (LAVA's health check): run when it is resumed, and while health holds it.</summary>
     public string? HealthCheck { get; init; }
 
-    /// <summary>Whether this build can run tests there: on both transports, local and ssh (DESIGN §7).</summary>
+    /// <summary>Whether this build can run tests there: on both transports, local and ssh (docs/DESIGN.md §7).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool CanRunTests => true;
 

@@ -1,7 +1,7 @@
-namespace TestDispatch.Engine.Runs;
+namespace TestDispatch.Engine.Wrapper;
 
 /// <summary>
-/// Where a running run lives, as its run wrapper reported it (DESIGN §6): the machine and its boot, the run's
+/// Where a running run lives, as its run wrapper reported it (docs/DESIGN.md §6): the machine and its boot, the run's
 /// directory there, the wrapper process, and the test's process group with the times it started. Enough for any
 /// agent to follow, stop or clean up the run after the one that launched it is gone. Start ticks are /proc/pid/stat
 /// field 22, so a recycled pid is never taken for ours; a new boot id means every pid here is meaningless.

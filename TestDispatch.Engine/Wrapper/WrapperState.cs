@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace TestDispatch.Engine.Execution;
+namespace TestDispatch.Engine.Wrapper;
 
 /// <summary>
 /// One look at a run on its machine: what the run wrapper has written in the run's directory (see RunWrapper.sh),

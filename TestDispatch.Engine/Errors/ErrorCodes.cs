@@ -1,4 +1,4 @@
-namespace TestDispatch.Engine.Runs;
+namespace TestDispatch.Engine.Errors;
 
 /// <summary>
 /// Stable error code strings (public contract: scripts branch on them). Add codes; never rename one.

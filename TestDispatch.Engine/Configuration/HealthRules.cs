@@ -1,4 +1,4 @@
-namespace TestDispatch.Engine.Machines;
+namespace TestDispatch.Engine.Configuration;
 
 /// <summary>
 /// When health takes a machine out of service (configuration <c>TestDispatch:Health</c>): after

@@ -1,4 +1,4 @@
-namespace TestDispatch.Tui.Cli;
+namespace TestDispatch.Tui.Text;
 
 /// <summary>Aligned columns for people: a header row, cells padded to the widest in each column.</summary>
 public sealed class TextTable(params string[] headers)

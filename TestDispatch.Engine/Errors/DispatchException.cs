@@ -1,19 +1,15 @@
-using TestDispatch.Engine.Runs;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.IO;
 
-namespace TestDispatch.Engine;
+namespace TestDispatch.Engine.Errors;
 
 /// <summary>
 /// The one domain exception: carries a stable <see cref="ErrorCodes"/> string that the CLI maps to its
 /// exit code and the TUI shows on its message line. <see cref="IsBadInput"/> says the user can fix it.
 /// </summary>
-public sealed class DispatchException(string errorCode, string message, Run? run = null, Exception? inner = null)
+public sealed class DispatchException(string errorCode, string message, Exception? inner = null)
     : Exception(message, inner)
 {
     public string ErrorCode { get; } = errorCode;
-
-    /// <summary>The run the error is about, when there is one (the occupying run for machine_busy).</summary>
-    public Run? Run { get; } = run;
 
     public bool IsBadInput => ErrorCodes.IsBadInput(ErrorCode);
 
@@ -24,9 +20,9 @@ public sealed class DispatchException(string errorCode, string message, Run? run
     public static DispatchException From(Exception e) => e switch
     {
         DispatchException coded => coded,
-        _ when StorageFailure.IsIo(e) && StorageFailure.Errno(e) is Libc.ENOSPC or Libc.EDQUOT => new DispatchException(ErrorCodes.DiskFull,
+        _ when IoErrors.IsIo(e) && IoErrors.Errno(e) is Libc.ENOSPC or Libc.EDQUOT => new DispatchException(ErrorCodes.DiskFull,
             $"{e.Message.TrimEnd('.')}: no space left on that file system; free some space there, then run the command again.", inner: e),
-        _ when StorageFailure.IsIo(e) => new DispatchException(ErrorCodes.IoError,
+        _ when IoErrors.IsIo(e) => new DispatchException(ErrorCodes.IoError,
             $"{e.Message.TrimEnd('.')}; check that file's disk and permissions, then run the command again.", inner: e),
         _ => new DispatchException(ErrorCodes.InternalError,
             $"unexpected {e.GetType().Name}: {e.Message} (a bug in testdispatch; please report it with this message and the command you ran)", inner: e),

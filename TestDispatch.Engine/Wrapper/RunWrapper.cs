@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace TestDispatch.Engine.Execution;
+namespace TestDispatch.Engine.Wrapper;
 
 /// <summary>
 /// The run wrapper (RunWrapper.sh, shipped inside the engine): the POSIX sh script that owns a run on the machine where

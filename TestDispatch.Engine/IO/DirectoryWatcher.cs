@@ -1,6 +1,6 @@
 using System.IO.Abstractions;
 
-namespace TestDispatch.Engine.Storage;
+namespace TestDispatch.Engine.IO;
 
 /// <summary>
 /// Wakes waiters as soon as something in the state dir changes (inotify, through FileSystemWatcher),
@@ -9,12 +9,12 @@ namespace TestDispatch.Engine.Storage;
 /// (the default limit is 128 instances per user: 130 parallel 'run --wait' from a CI script reach it).
 /// Then the waiters just poll: nothing fails for want of inotify.
 /// </summary>
-public sealed class StoreWatcher : IDisposable
+public sealed class DirectoryWatcher : IDisposable
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
     private readonly IFileSystemWatcher? _watcher;
 
-    public StoreWatcher(IFileSystem fs, string stateDir, NotifyFilters changes = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size)
+    public DirectoryWatcher(IFileSystem fs, string stateDir, NotifyFilters changes = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size)
     {
         if (fs is not FileSystem)
         {

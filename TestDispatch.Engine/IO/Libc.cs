@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace TestDispatch.Engine;
+namespace TestDispatch.Engine.IO;
 
 /// <summary>
 /// The few libc calls .NET does not expose, or gets wrong: flock on an fd we own (FileStream's own implicit flock gets in
 /// the way), fsync with its result (.NET's wrapper never reports a failed fsync), and statx for inodes and owners (see
-/// shared/DISK.md). Failures come back as <see cref="IOException"/> with the errno as HResult, as .NET's own do.
+/// docs/DISK.md). Failures come back as <see cref="IOException"/> with the errno as HResult, as .NET's own do.
 /// </summary>
 internal static partial class Libc
 {
@@ -19,7 +19,6 @@ internal static partial class Libc
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
     public const int LOCK_UN = 8;
-    public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EIO = 5;

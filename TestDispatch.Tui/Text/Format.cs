@@ -1,10 +1,9 @@
 using System.Globalization;
 using TestDispatch.Engine.Batches;
-using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 
-namespace TestDispatch.Tui.Cli;
+namespace TestDispatch.Tui.Text;
 
 /// <summary>How runs read for people, shared by the CLI and the TUI so both say the same thing.</summary>
 public static class Format
@@ -37,6 +36,9 @@ public static class Format
         run.BatchId is null ? "" : run.PlanEntry is null ? run.BatchId : $"{run.BatchId}/{run.PlanEntry}";
 
     public static string Tags(IReadOnlyList<string> tags) => tags.Count == 0 ? "-" : string.Join(",", tags);
+
+    /// <summary>A file mode as ls and chmod write it: 0755.</summary>
+    public static string Mode(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0xFFF, 8).PadLeft(3, '0');
 
     public static string Span(TimeSpan span) => Engine.Configuration.Duration.Format(span);
 

@@ -1,10 +1,11 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
-using TestDispatch.Engine.Transports.Ssh;
 
-namespace TestDispatch.Engine.Machines;
+namespace TestDispatch.Engine.Scheduling;
 
 /// <summary>
 /// The machines as a fleet: what each is doing and whether it is in service (drained, unhealthy, dirty), its queue and
@@ -23,12 +24,12 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         FleetRecord fleet = Settled();
         ILookup<string, RunRecord> active = store.Active().ToLookup(r => r.Run.Machine);
         Placement placement = new(config.Machines, fleet);
-        IReadOnlyDictionary<string, Contact> contacts = Reachability.Read(store.Paths);
+        IReadOnlyDictionary<string, Contact> contacts = ReachabilityFile.Read(store.Paths);
         return [.. config.Machines.Select(machine => State(machine, fleet[machine.Name], [.. active[machine.Name]], placement,
             machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null))];
     }
 
-    /// <param name="contact">The agent's last contact with an ssh machine (Reachability), if it had one.</param>
+    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one.</param>
     private MachineState State(Machine machine, MachineRecord record, List<RunRecord> active, Placement placement, Contact? contact)
     {
         bool unreachable = contact is { Reachable: false };
@@ -140,6 +141,17 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
     /// <summary>Records how a run its machine's loop took ended, for the machine's health and recent verdicts.</summary>
     public void Record(RunRecord ended) =>
         ledger.Change(f => MachineHealth.Record(f, ended, config.Machines, config.Health, clock.GetUtcNow()));
+
+    /// <summary>
+    /// Whether the agent has work: a run to follow, a pending run that may start, a batch item that a machine in service
+    /// can take, or a health check due.
+    /// </summary>
+    public bool HasWork()
+    {
+        Placement placement = Placement();
+        return store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags) && placement.InService(m.Name)), placement.MayStart) ||
+            ChecksDue();
+    }
 
     /// <summary>Whether a machine held by health has a health check to start (unhealthy for <see cref="HealthRules.CheckAfter"/>).</summary>
     public bool ChecksDue() => Due(ledger.Read()).Any();

@@ -1,20 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.IO;
+using TestDispatch.Engine.Machines;
 
-namespace TestDispatch.Engine.Transports.Ssh;
-
-/// <summary>What the agent last learnt of one machine: whether it answered, since when it is in that state, and why not.</summary>
-public sealed record Contact
-{
-    public required bool Reachable { get; init; }
-
-    public required DateTimeOffset Since { get; init; }
-
-    public required DateTimeOffset LastContact { get; init; }
-
-    public string? Reason { get; init; }
-}
+namespace TestDispatch.Engine.Storage;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -25,7 +14,7 @@ internal sealed partial class ReachabilityJson : JsonSerializerContext;
 /// <c>reachability.json</c> in the state dir: the agent's last contact with each ssh machine, by machine name. Only the agent
 /// writes it (tmp + rename, no fsync: it is advice, and the next contact rewrites it); anyone reads it.
 /// </summary>
-public sealed class Reachability(StatePaths paths)
+public sealed class ReachabilityFile(StatePaths paths)
 {
     private static readonly TimeSpan RewriteEvery = TimeSpan.FromSeconds(30);
 
@@ -58,7 +47,7 @@ public sealed class Reachability(StatePaths paths)
                 string temp = FilePath + ".tmp";
                 using (FileStream file = new(temp, new FileStreamOptions
                 {
-                    Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = StateDirectory.PrivateFile,
+                    Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = FileModes.PrivateFile,
                 }))
                 {
                     JsonSerializer.Serialize(file, _contacts, ReachabilityJson.Default.DictionaryStringContact);

@@ -1,0 +1,76 @@
+using System.IO.Abstractions;
+using System.Runtime.InteropServices;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
+using TestDispatch.Engine.Scheduling;
+using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Transports;
+using TestDispatch.Engine.Transports.Ssh;
+
+namespace TestDispatch.Engine.Execution;
+
+/// <summary>
+/// The agent's process, put together: its stdio moved to agent.log when it runs in the background, SIGPIPE back at its
+/// default (every test inherits it, as from a shell), SIGTERM stopping only the agent (its runs go on), one transport per
+/// kind of machine (ssh contacts recorded for <c>machines</c>), and, while it runs, a look at idle ssh machines.
+/// </summary>
+internal static class AgentHost
+{
+    public static async Task<int> RunAsync(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, TimeProvider clock,
+        bool background, CancellationToken cancellationToken)
+    {
+        Agent.PrepareProcess();
+        TimedLog log = new(background ? AgentConsole.RedirectTo(store.Paths.AgentLog) : Console.Out, clock);
+        using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The command line's own SIGTERM handler ran first: the agent has already stopped and is exiting.
+            }
+        });
+        LocalTransport local = new();
+        // A master outlives its agent by half a minute at most: ControlPersist counts while no session is open.
+        await using SshTransports ssh = new(store.Paths.Root, config.Defaults.AgentIdle + TimeSpan.FromSeconds(30), log);
+        ReachabilityFile reachability = new(store.Paths);
+        ssh.Contact += reachability.Record;
+        RunExecutor executor = new(store, config, m => m.Transport == TransportKind.Ssh ? ssh.For(m) : local, clock, log);
+        Task checking = CheckIdleMachinesAsync(store, config, ssh, stop.Token);
+        int exit = await new Agent(store, fleet, config, fs, locks, executor, log, clock).RunAsync(stop.Token);
+        await stop.CancelAsync();
+        await checking;
+        return exit;
+    }
+
+    /// <summary>While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability).</summary>
+    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, CancellationToken stopping)
+    {
+        using PeriodicTimer timer = new(TimeSpan.FromSeconds(10));
+        try
+        {
+            do
+            {
+                HashSet<string> busy;
+                try
+                {
+                    busy = [.. store.Active().Select(r => r.Run.Machine)];
+                }
+                catch (Exception e) when (e is DispatchException or IOException)
+                {
+                    continue;
+                }
+                await ssh.CheckIdleAsync(config.Machines.Where(m => !busy.Contains(m.Name)), stopping);
+            }
+            while (await timer.WaitForNextTickAsync(stopping));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
