@@ -30,6 +30,7 @@ public sealed class ArchitectureTests
         ["Processes"] = ["IO"],
         ["Wrapper"] = ["Processes", "IO"],
         ["Configuration"] = ["Errors", "IO"],
+        ["Results"] = [],
         ["Runs"] = ["Wrapper", "Configuration", "Errors", "IO"],
         ["Batches"] = ["Runs", "Wrapper", "Configuration", "Errors", "IO"],
         ["Machines"] = ["Runs", "Batches", "Configuration", "Errors", "IO"],

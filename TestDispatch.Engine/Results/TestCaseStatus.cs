@@ -1,0 +1,17 @@
+using System.Text.Json.Serialization;
+
+namespace TestDispatch.Engine.Results;
+
+/// <summary>
+/// What became of one test case, as its report says. The JSON words are a public contract. Flaky: it failed and
+/// then passed on a rerun inside the same report (Surefire's <c>flakyFailure</c>, gotestsum's repeated case).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TestCaseStatus>))]
+public enum TestCaseStatus
+{
+    [JsonStringEnumMemberName("passed")] Passed,
+    [JsonStringEnumMemberName("failed")] Failed,
+    [JsonStringEnumMemberName("error")] Error,
+    [JsonStringEnumMemberName("skipped")] Skipped,
+    [JsonStringEnumMemberName("flaky")] Flaky,
+}
