@@ -32,6 +32,9 @@ public static class ErrorCodes
     /// <summary>Processes of a run on the machine survived SIGKILL: it takes no new work until someone looks and resumes it.</summary>
     public const string MachineDirty = "machine_dirty";
 
+    /// <summary>A run on the machine was given up while it did not answer, and may still run there: it takes no new work until that run is seen stopped.</summary>
+    public const string MachineInDoubt = "machine_in_doubt";
+
     public const string BadInput = "bad_input";
     public const string ConfigInvalid = "config_invalid";
     public const string RunNotFound = "run_not_found";
@@ -60,7 +63,7 @@ public static class ErrorCodes
     public const string InternalError = "internal_error";
 
     /// <summary>The machine cannot take the work now: busy, or out of service (drained, unhealthy, dirty).</summary>
-    public static bool IsMachineUnavailable(string code) => code is MachineBusy or MachineDrained or MachineUnhealthy or MachineDirty;
+    public static bool IsMachineUnavailable(string code) => code is MachineBusy or MachineDrained or MachineUnhealthy or MachineDirty or MachineInDoubt;
 
     public static bool IsBadInput(string code) => code is
         BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;

@@ -15,7 +15,8 @@ namespace TestDispatch.Engine.Execution;
 /// and never owns them: each run's wrapper does. So at start it takes over every run still marked running (an earlier
 /// agent died or was stopped under it), and when it is stopped its runs go on, for the next agent to take over.
 /// </summary>
-public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, RunExecutor executor, TimedLog log, TimeProvider clock)
+public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, RunExecutor executor, TimedLog log, TimeProvider clock,
+    Janitor? janitor = null)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private readonly Dictionary<string, MachineLoop> _loops = [];
@@ -25,6 +26,9 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
     /// would from a shell (.NET ignores it). Started by a client, the agent writes only to files (the journal, agent.log).
     /// </summary>
     public static void PrepareProcess() => Libc.RestoreDefaultSigpipe();
+
+    /// <summary>Whether this agent holds agent.lock and serves the state dir now (so it alone may clean up after runs).</summary>
+    public bool Serving { get; private set; }
 
     /// <summary>Runs until idle for the configured time or <paramref name="cancellationToken"/>; 0 also when another agent is already running.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
@@ -38,6 +42,15 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
             return 0;
         }
         log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}");
+        Serving = true;
+        if (janitor is not null)
+        {
+            // What an agent before this one left behind on this host (it cannot have left a run of ours going here).
+            foreach (Machine local in config.Machines.Where(m => m.Transport == TransportKind.Local))
+            {
+                await janitor.SweepAsync(local, cancellationToken);
+            }
+        }
         if (watcher.WhyPolling is { } why)
         {
             log.Write($"inotify cannot be had ({why}): looking for changes every {Poll.TotalMilliseconds:0} ms instead");
@@ -65,6 +78,7 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
         }
         finally
         {
+            Serving = false;
             held?.Dispose();
         }
         int left = stop.IsCancellationRequested ? Running() : 0;

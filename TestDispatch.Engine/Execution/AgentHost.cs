@@ -40,16 +40,22 @@ internal static class AgentHost
         await using SshTransports ssh = new(store.Paths.Root, config.Defaults.AgentIdle + TimeSpan.FromSeconds(30), log);
         ReachabilityFile reachability = new(store.Paths);
         ssh.Contact += reachability.Record;
-        RunExecutor executor = new(store, config, m => m.Transport == TransportKind.Ssh ? ssh.For(m) : local, clock, log);
-        Task checking = CheckIdleMachinesAsync(store, config, ssh, stop.Token);
-        int exit = await new Agent(store, fleet, config, fs, locks, executor, log, clock).RunAsync(stop.Token);
+        ITransport For(Machine machine) => machine.Transport == TransportKind.Ssh ? ssh.For(machine) : local;
+        RunExecutor executor = new(store, config, For, clock, log);
+        Janitor janitor = new(store, fleet, config, For, log);
+        Agent agent = new(store, fleet, config, fs, locks, executor, log, clock, janitor);
+        Task checking = CheckIdleMachinesAsync(store, config, ssh, () => agent.Serving ? janitor : null, stop.Token);
+        int exit = await agent.RunAsync(stop.Token);
         await stop.CancelAsync();
         await checking;
         return exit;
     }
 
-    /// <summary>While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability).</summary>
-    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, CancellationToken stopping)
+    /// <summary>
+    /// While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability), and,
+    /// while the agent serves, a sweep of what runs that are over left there (see <see cref="Janitor"/>).
+    /// </summary>
+    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, Func<Janitor?> janitor, CancellationToken stopping)
     {
         using PeriodicTimer timer = new(TimeSpan.FromSeconds(10));
         try
@@ -65,7 +71,15 @@ internal static class AgentHost
                 {
                     continue;
                 }
-                await ssh.CheckIdleAsync(config.Machines.Where(m => !busy.Contains(m.Name)), stopping);
+                Machine[] idle = [.. config.Machines.Where(m => m.Transport == TransportKind.Ssh && !busy.Contains(m.Name))];
+                await ssh.CheckIdleAsync(idle, stopping);
+                foreach (Machine machine in idle)
+                {
+                    if (janitor() is { } sweeping)
+                    {
+                        await sweeping.SweepAsync(machine, stopping);
+                    }
+                }
             }
             while (await timer.WaitForNextTickAsync(stopping));
         }

@@ -4,6 +4,7 @@ using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
+using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Execution;
 
@@ -82,7 +83,7 @@ internal sealed class MachineLoop
                 {
                     await cancel.CancelAsync();
                 }
-                await executor.ExecuteAsync(next, cancel.Token, agentStopping);
+                RunProcess? givenUp = await executor.ExecuteAsync(next, cancel.Token, agentStopping);
                 lock (_gate)
                 {
                     (_currentRun, _currentCancel) = (null, null);
@@ -91,6 +92,11 @@ internal sealed class MachineLoop
                 if (after.Run.Status.IsTerminal())
                 {
                     Record(fleet, after, log);
+                    if (givenUp is not null)
+                    {
+                        // It may still run there: the machine takes nothing new until the agent has seen it stopped.
+                        fleet.Abandon(machine, after.Id, givenUp.RunDir, after.Run.ErrorMsg);
+                    }
                 }
                 else if (!agentStopping.IsCancellationRequested)
                 {

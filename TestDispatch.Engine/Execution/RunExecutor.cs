@@ -23,32 +23,42 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
 
     private readonly StoreRetry _retry = new(log);
 
+    /// <summary>When this agent began: a run already running from before was marked so by an agent before it.</summary>
+    private readonly DateTimeOffset _since = clock.GetUtcNow();
+
     /// <summary>
     /// Executes a run its machine loop took: pending, or running (a batch item made running as it was taken, or a run
     /// an earlier agent was following). <paramref name="cancel"/> is the user's cancel; <paramref name="agentStopping"/>
-    /// ends only the following.
+    /// ends only the following. Returns where the run lives when it was given up on a machine that stopped answering (it may
+    /// still run there), else null.
     /// </summary>
-    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping)
+    public async Task<RunProcess?> ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping)
     {
         try
         {
-            if (await StartAsync(taken, agentStopping) is not { } record)
+            // A run already running, marked so before this agent began, may have a wrapper an agent before this one started
+            // without living to record it: it is looked for before anything is launched or given up.
+            bool inherited = taken.Run.Status == RunStatus.Running && taken.Run.StartedAt < _since;
+            if (await StartAsync(taken, inherited, agentStopping) is not { } record)
             {
-                return;
+                return null;
             }
-            if (await EndOfAsync(record, cancel, agentStopping) is { } ending)
+            CrashPoints.Reached("run-marked-running");
+            if (await EndOfAsync(record, inherited, cancel, agentStopping) is { } ending)
             {
                 await RecordAsync(record, ending, agentStopping);
+                return ending.GivenUp is null ? null : ending.Process;
             }
         }
         catch (OperationCanceledException) when (agentStopping.IsCancellationRequested)
         {
             // The agent is stopping: the run goes on without us.
         }
+        return null;
     }
 
     /// <summary>Marks a pending run running; null when it is no longer to be run (cancelled meanwhile).</summary>
-    private async Task<RunRecord?> StartAsync(RunRecord taken, CancellationToken agentStopping)
+    private async Task<RunRecord?> StartAsync(RunRecord taken, bool inherited, CancellationToken agentStopping)
     {
         RunRecord record = taken.Run.Status != RunStatus.Pending ? taken : await _retry.RunAsync($"start run {taken.Id}", () =>
             store.Update(taken.Id, r => r.Run.Status != RunStatus.Pending ? r : r with
@@ -59,12 +69,12 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             return null;
         }
-        log.Write($"run {record.Id} {(record.Process is null ? "started" : "followed again")} on {record.Run.Machine}: {record.Run.TestDir}");
+        log.Write($"run {record.Id} {(record.Process is not null ? "followed again" : inherited ? "taken over" : "started")} on {record.Run.Machine}: {record.Run.TestDir}");
         return record;
     }
 
     /// <summary>How the run ended; null when the agent stopped first.</summary>
-    private async Task<Ending?> EndOfAsync(RunRecord record, CancellationToken cancel, CancellationToken agentStopping)
+    private async Task<Ending?> EndOfAsync(RunRecord record, bool inherited, CancellationToken cancel, CancellationToken agentStopping)
     {
         Run run = record.Run;
         if ((record.Target ?? config.FindMachine(run.Machine)) is not { } machine)
@@ -83,11 +93,16 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
 
         ITransport transport = transports(machine);
-        RunFiles files = new(run.Id, store.Paths.RunDir(run.Id), store.Paths.Log(run.Id), store.Paths.Artifacts(run.Id));
+        RunFiles files = store.Paths.Files(run.Id);
         RunProcess process;
         if (record.Process is { } known)
         {
             process = known;
+        }
+        else if (inherited && await transport.FindAsync(files, agentStopping) is { } found)
+        {
+            log.Write($"run {run.Id}: found the wrapper an earlier agent started (pid {found.WrapperPid} in {found.RunDir}); following it");
+            process = found;
         }
         else if (cancel.IsCancellationRequested)
         {
@@ -115,6 +130,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 return new Ending(null, failure);
             }
             process = launch.Process!;
+            CrashPoints.Reached("run-launched");
         }
         return await FollowAsync(record, machine, transport, files, process, fresh: record.Process is null, cancel, agentStopping) is { } ending
             ? ending.GivenUp is null ? ending with { Transport = transport, Files = files, Process = process } : ending
@@ -141,7 +157,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             {
                 await stopGivenUp.CancelAsync();
                 await stopping.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value!);
+                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value!) with { Process = process };
             }
             state = looked;
             if (state.BootId != process.BootId)
@@ -166,6 +182,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 process = process with { ProcessGroupId = started.ProcessGroupId, StartTicks = started.StartTicks, StartUptime = started.Uptime };
                 RecordProcess(record.Id, process);
                 recorded = true;
+                CrashPoints.Reached("run-process-recorded");
             }
             TimeSpan most = LookEvery;
             if (!stopAsked && state.Exit is null)
@@ -190,6 +207,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
 
         await stopping;
+        CrashPoints.Reached("run-ended");
         if (!state.Done)
         {
             // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
@@ -289,6 +307,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         await _retry.RunAsync($"record the verdict of run {record.Id} ({ended.Status.ToWord()})", () =>
             store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended, Leftovers = ending.Survivors is [_, ..] s ? s : null }),
             agentStopping);
+        CrashPoints.Reached("verdict-recorded");
         log.Write($"run {record.Id} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
         if (ending is { Transport: { } transport, Files: { } files, Process: { } process })
         {

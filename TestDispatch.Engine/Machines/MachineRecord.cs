@@ -25,6 +25,9 @@ public sealed record MachineRecord
 
     public DirtyMark? Dirty { get; init; }
 
+    /// <summary>A run given up while the machine did not answer, which may still run there; the machine takes no new work until it is seen stopped.</summary>
+    public AbandonedRun? Abandoned { get; init; }
+
     /// <summary>The last verdicts, oldest first, at most <see cref="MachineHealth.RecentCount"/>.</summary>
     public IReadOnlyList<Verdict> Recent { get; init; } = [];
 
@@ -36,6 +39,9 @@ public sealed record DrainMark(string By, [property: JsonConverter(typeof(UtcTim
 
 /// <summary>Processes of <see cref="Run"/> that survived SIGKILL: the machine runs nothing until someone looks and resumes it.</summary>
 public sealed record DirtyMark(string Run, IReadOnlyList<int> Pids, [property: JsonConverter(typeof(UtcTimestampConverter))] DateTimeOffset? At);
+
+/// <summary>A run given up on a machine that stopped answering: where it lives there, when and why it was given up.</summary>
+public sealed record AbandonedRun(string Run, string RunDir, [property: JsonConverter(typeof(UtcTimestampConverter))] DateTimeOffset? At, string Why);
 
 /// <summary>How one run on the machine ended: its id, status and error code (empty when the test decided).</summary>
 public sealed record Verdict(string Id, RunStatus Status, string ErrorCode);

@@ -62,7 +62,11 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
     /// <summary>Processes a run left alive after SIGKILL, or null.</summary>
     public DirtyMark? Dirty { get; init; }
 
+    /// <summary>A run given up while it did not answer may still run there (see <see cref="AbandonedRun"/>).</summary>
+    public AbandonedRun? Abandoned { get; init; }
+
     public const string Idle = "idle";
+    public const string InDoubt = "unknown";
     public const string UnreachableState = "unreachable";
     public const string Busy = "busy";
     public const string Draining = "draining";

@@ -23,7 +23,7 @@ public sealed class Placement(IReadOnlyList<Machine> machines, FleetRecord fleet
     /// <summary>Whether the machine takes new work: configured, able to run tests, and not drained, dirty or held by health.</summary>
     public bool InService(string machine) => _open || (machines.FirstOrDefault(m => m.Name == machine) is { CanRunTests: true } && IsFree(fleet[machine]));
 
-    private static bool IsFree(MachineRecord m) => m is { Drained: null, Dirty: null, CheckRun: null, UnhealthySince: null };
+    private static bool IsFree(MachineRecord m) => m is { Drained: null, Dirty: null, CheckRun: null, UnhealthySince: null, Abandoned: null };
 
     /// <summary>Whether a pending run (queued or just dispatched) may start on its machine now.</summary>
     public bool MayStart(RunRecord pending)
@@ -33,7 +33,7 @@ public sealed class Placement(IReadOnlyList<Machine> machines, FleetRecord fleet
             return true;
         }
         MachineRecord m = fleet[pending.Run.Machine];
-        return m.Drained is null && m.Dirty is null && (m.CheckRun is { } check ? check == pending.Id : m.UnhealthySince is null);
+        return m.Drained is null && m.Dirty is null && m.Abandoned is null && (m.CheckRun is { } check ? check == pending.Id : m.UnhealthySince is null);
     }
 
     /// <summary>

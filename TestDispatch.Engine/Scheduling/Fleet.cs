@@ -38,6 +38,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         string state = !machine.CanRunTests ? MachineState.Unsupported
             : record.Drained is not null ? running is not null ? MachineState.Draining : MachineState.DrainedWord
             : record.Dirty is not null ? MachineHealth.Dirty
+            : record.Abandoned is not null ? MachineState.InDoubt
             : record.CheckRun is not null ? MachineHealth.Checking
             : record.UnhealthySince is not null ? MachineHealth.Unhealthy
             : active.Count > 0 ? MachineState.Busy
@@ -52,6 +53,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             InfraFailures = record.InfraFailures,
             HealthReason = record.Dirty is { } dirty
                 ? $"run {dirty.Run} left processes alive after SIGKILL (pids {string.Join(" ", dirty.Pids)}); look at them, then 'testdispatch machine resume {machine.Name}'"
+                : record.Abandoned is { } abandoned ? InDoubt(machine.Name, abandoned)
                 : record.UnhealthySince is { } since ? $"{record.UnhealthyWhy}, since {UtcTimestampConverter.Format(since)}"
                 : record.CheckRun is { } check ? $"waiting on its health check, run {check}"
                 : null,
@@ -59,6 +61,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             Queue = [.. active.Where(r => r != current && r.Run.Status == RunStatus.Pending).Select(r => r.Id)],
             Recent = record.Recent,
             Dirty = record.Dirty,
+            Abandoned = record.Abandoned,
             Unreachable = unreachable ? contact!.Reason : null,
             Since = contact?.Since,
             LastContact = contact?.LastContact,
@@ -100,6 +103,10 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
                 $"machine {machine} is dirty: run {dirty.Run} left processes alive after SIGKILL (pids {string.Join(" ", dirty.Pids)}, see 'testdispatch doctor'); " +
                 $"once they are gone, 'testdispatch machine resume {machine}' puts it back; nothing was dispatched");
         }
+        if (record.Abandoned is { } abandoned)
+        {
+            throw new DispatchException(ErrorCodes.MachineInDoubt, $"machine {machine} is {MachineState.InDoubt}: {InDoubt(machine, abandoned)}; nothing was dispatched");
+        }
         if (record.UnhealthySince is not null || record.CheckRun is not null)
         {
             throw new DispatchException(ErrorCodes.MachineUnhealthy,
@@ -107,6 +114,22 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
                 $"; 'testdispatch machine resume {machine}' puts it back; nothing was dispatched");
         }
     }
+
+    private static string InDoubt(string machine, AbandonedRun abandoned) =>
+        $"run {abandoned.Run} was given up at {UtcTimestampConverter.Format(abandoned.At ?? DateTimeOffset.UnixEpoch)} while the machine did not answer " +
+        $"({abandoned.Why}) and may still be running there, in {abandoned.RunDir}; the agent stops it and puts the machine back as soon as it answers, " +
+        $"or 'testdispatch machine resume {machine}' once you know it is stopped";
+
+    /// <summary>
+    /// Holds the machine after its run was given up while it did not answer (the run may still run there): it takes no new
+    /// work until the agent, reaching it again, has stopped that run (<see cref="Settle"/>), or someone resumes it.
+    /// </summary>
+    public void Abandon(string machine, string run, string runDir, string why) =>
+        ledger.Change(f => f.With(machine, f[machine] with { Abandoned = new AbandonedRun(run, runDir, clock.GetUtcNow(), why) }));
+
+    /// <summary>The run given up on the machine was seen stopped (and its directory removed): the machine is back in service.</summary>
+    public void Settle(string machine, string run) =>
+        ledger.Change(f => f[machine].Abandoned?.Run != run ? f : f.With(machine, f[machine] with { Abandoned = null }));
 
     /// <summary>Marks the machine drained (who, when, why); returns its pending runs as they were then (its queue).</summary>
     public IReadOnlyList<RunRecord> Drain(string machine, string by, string reason)
@@ -129,6 +152,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             {
                 Drained = null,
                 Dirty = null,
+                Abandoned = null,
                 UnhealthySince = null,
                 UnhealthyWhy = null,
                 InfraFailures = 0,

@@ -66,6 +66,14 @@ public sealed partial class RunStore
     /// <summary>The non-terminal runs (pending and running), oldest first.</summary>
     public IReadOnlyList<RunRecord> Active() => Locked(() => (IReadOnlyList<RunRecord>)[.. _index.ActiveAll()]);
 
+    /// <summary>
+    /// The hot state's runs on <paramref name="machine"/> that started and ended, newest first, at most <paramref name="most"/>:
+    /// what the agent's sweep looks at for what an agent that died left behind.
+    /// </summary>
+    public IReadOnlyList<RunRecord> Ended(string machine, int most) => Locked(() => (IReadOnlyList<RunRecord>)[..
+        _index.NewestFirst().Where(r => r.Run.Machine == machine && r.Run.Status.IsTerminal() && r.Run.StartedAt is not null && r.Process is not { IsLegacy: true })
+            .Take(most)]);
+
     /// <summary>The newest terminal run on <paramref name="machine"/>, if any: its last verdict.</summary>
     public RunRecord? LastFinishedOn(string machine) => Locked(() => _index.LastFinished(machine));
 

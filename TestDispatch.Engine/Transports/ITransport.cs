@@ -19,6 +19,13 @@ public interface ITransport
     /// </summary>
     Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The wrapper already started for this run, by what the machine shows (its <c>wrapper</c> file, or a wrapper process of
+    /// this run that has not written it yet), or null when none was ever started: for an agent taking over a run an agent
+    /// before it launched without living to record it.
+    /// </summary>
+    Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default);
+
     /// <summary>What the wrapper has written so far, and whether it still runs (for a remote machine, new log bytes are also copied).</summary>
     Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default);
 
@@ -36,6 +43,14 @@ public interface ITransport
 
     /// <summary>After the verdict is recorded: removes the wrapper's files (the log and artifacts stay).</summary>
     Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes what runs that are over left on the machine (an agent died before its cleanup; a run was given up while the
+    /// machine did not answer): stops anything of theirs still alive (SIGTERM, then SIGKILL after <paramref name="grace"/>),
+    /// then removes the wrapper's files (a remote run's whole directory, unless kept). Returns the ids of the runs nothing is
+    /// left of any more. A run's directory on the machine is its recorded one, or (null) where the transport puts it.
+    /// </summary>
+    Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What a launch needs: the run's files, its test dir and machine, the command, the test's environment and the stop grace.</summary>

@@ -34,7 +34,7 @@ public sealed class LocalTransport : ITransport
     {
         RunFiles files = request.Files;
         string dir = files.Directory;
-        if (Existing(dir) is { } started)
+        if (Started(files) is { } started)
         {
             return Task.FromResult(new LaunchResult(started));
         }
@@ -53,6 +53,7 @@ public sealed class LocalTransport : ITransport
             Directory.CreateDirectory(work, Private);
             Directory.CreateDirectory(files.Artifacts, Private);
             TestDirCopier.Copy(request.TestDir, work, ForkGate);
+            CrashPoints.Reached("work-copied");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -88,6 +89,35 @@ public sealed class LocalTransport : ITransport
         _children[dir] = wrapper.Task;
         // setsid(1) does not fork here (its caller leads no group), so the pid is the wrapper's own.
         return Task.FromResult(new LaunchResult(Process(dir, wrapper.ProcessId, ProcFs.StartTicks(wrapper.ProcessId) ?? 0)));
+    }
+
+    public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(Started(files));
+
+    /// <summary>
+    /// The wrapper started for this run, if one was: its own record of itself, or, in the instant before it writes that, the
+    /// live process running it (a second launch then would copy the test dir again under it and start a second test).
+    /// </summary>
+    private static RunProcess? Started(RunFiles files)
+    {
+        if (Existing(files.Directory) is { } recorded)
+        {
+            return recorded;
+        }
+        if (WrapperProcesses.Find(files.Directory, files.RunId) is not { } live)
+        {
+            return null;
+        }
+        // Its file comes within milliseconds of its start, unless it is held up (stopped, a machine under load).
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Existing(files.Directory) is { } written)
+            {
+                return written;
+            }
+            Thread.Sleep(20);
+        }
+        return Process(files.Directory, live.Pid, live.StartTicks);
     }
 
     public Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
@@ -156,6 +186,23 @@ public sealed class LocalTransport : ITransport
             File.Delete(Path.Combine(process.RunDir, name));
         }
         return Task.CompletedTask;
+    }
+
+    public async Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace,
+        CancellationToken cancellationToken = default)
+    {
+        List<string> clean = [];
+        foreach ((RunFiles files, string? runDir) in runs)
+        {
+            RunProcess process = new() { RunDir = runDir ?? files.Directory };
+            if (File.Exists(Path.Combine(process.RunDir, "wrapper")) || File.Exists(Path.Combine(process.RunDir, RunWrapper.FileName)))
+            {
+                await StopAsync(files, process, RunWrapper.Cleanup, grace, cancellationToken);
+                await ForgetAsync(files, process, cancellationToken);
+            }
+            clean.Add(files.RunId);
+        }
+        return clean;
     }
 
     /// <summary>The wrapper's text into the run's directory, private like every file of the state dir.</summary>

@@ -53,6 +53,10 @@ public sealed class TimeLimitTests : IDisposable
     /// <summary>The local transport, with <paramref name="delay"/> more before the launch (the copy) and before the finish (the cleanup).</summary>
     private sealed class SlowTransport(ITransport inner, TimeSpan delay) : ITransport
     {
+        public Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace, CancellationToken cancellationToken = default) =>
+            inner.SweepAsync(runs, grace, cancellationToken);
+
+        public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => inner.FindAsync(files, cancellationToken);
         public async Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
         {
             await Task.Delay(delay, cancellationToken);

@@ -55,6 +55,10 @@ public sealed class InProcessAgent : IAsyncDisposable
 /// <summary>A machine where every launch fails before the test starts, as a rig whose disk or network is gone.</summary>
 public sealed class BrokenTransport(string errorCode) : ITransport
 {
+    public Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([.. runs.Select(r => r.Files.RunId)]);
+
+    public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult<RunProcess?>(null);
     public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
         return Task.FromResult(LaunchResult.Failed(errorCode, $"could not copy {request.TestDir} to {request.Machine.Name}: the rig's disk is gone (simulated)"));

@@ -32,6 +32,32 @@ public static class Processes
         return found;
     }
 
+    /// <summary>The live (not zombie) processes whose environment carries the run's id: what is left of its test.</summary>
+    public static IReadOnlyList<int> CarryingRun(string runId)
+    {
+        byte[] wanted = System.Text.Encoding.ASCII.GetBytes($"TESTDISPATCH_RUN_ID={runId}\0");
+        List<int> found = [];
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                if (!stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z') && File.ReadAllBytes(Path.Combine(dir, "environ")).AsSpan().IndexOf(wanted) >= 0)
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+
     /// <summary>Whether any process (a zombie too) is in process group <paramref name="group"/>.</summary>
     public static bool InGroup(int group)
     {

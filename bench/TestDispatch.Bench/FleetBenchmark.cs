@@ -107,6 +107,10 @@ internal static class FleetBenchmark
     /// <summary>A rig whose copy always fails: every launch is copy_failed before the test starts.</summary>
     private sealed class FailingTransport : ITransport
     {
+        public Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<string>>([.. runs.Select(r => r.Files.RunId)]);
+
+        public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult<RunProcess?>(null);
         public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default) =>
             Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy the test dir to {request.Machine.Name}: its disk is gone (simulated)"));
 

@@ -127,6 +127,44 @@ internal static class RemoteScripts
 
     private const string ArtifactsVariable = "TESTDISPATCH_ARTIFACTS";
 
+    /// <summary>
+    /// Finds the wrapper started for a run (the run's directory under the work root): its <c>wrapper</c> line (F), or, in the
+    /// instant before it writes that, the live process running it (Q pid start, after waiting for the file a little); nothing
+    /// when no wrapper was ever started there.
+    /// </summary>
+    public static string Find(string nonce, string workRoot, string runId) => Script(nonce, $$"""
+        td_root={{PosixShell.Quote(workRoot)}}
+        case $td_root in "~/"*) td_root=$HOME/${td_root#"~/"} ;; esac
+        td_d=$td_root/{{PosixShell.Quote(runId)}}
+        printf 'D %s\n' "$td_d"
+        read -r td_b </proc/sys/kernel/random/boot_id
+        printf 'B %s\n' "$td_b"
+        td_q=
+        td_i=0
+        while [ "$td_i" -lt 100 ]; do
+            if [ -f "$td_d/wrapper" ] && IFS= read -r td_line <"$td_d/wrapper"; then
+                printf 'F wrapper %s\n' "$td_line"
+                return 0
+            fi
+            if [ "$td_i" = 0 ]; then
+                for td_c in $(grep -l -z -x -F -e "$td_d" /proc/[0-9]*/cmdline 2>/dev/null); do
+                    if tr '\000' '\n' <"$td_c" 2>/dev/null | grep -q -x -F -e {{PosixShell.Quote(runId)}}; then
+                        td_q=${td_c#/proc/}
+                        td_q=${td_q%/cmdline}
+                    fi
+                done
+                [ -n "$td_q" ] || return 0
+            fi
+            sleep 0.05
+            td_i=$((td_i + 1))
+        done
+        td_f22() { shift 19; td_s22=$1; }
+        if IFS= read -r td_st 2>/dev/null <"/proc/$td_q/stat"; then
+            td_f22 ${td_st##*) }
+            printf 'Q %s %s\n' "$td_q" "$td_s22"
+        fi
+        """);
+
     /// <summary>The first step of a launch whose test dir goes by rsync: the run's directory, ready for the copy.</summary>
     public static string Prepare(string nonce, string workRoot, string runId) => Script(nonce, PrepareBody(nonce, workRoot, runId));
 
@@ -184,6 +222,33 @@ internal static class RemoteScripts
         {(keep
             ? "cd \"$td_d\" && rm -f " + string.Join(' ', RunWrapper.ControlFiles.Select(PosixShell.Quote))
             : "chmod -R u+rwx \"$td_d\" 2>/dev/null; rm -rf \"$td_d\"")}
+        """);
+
+    /// <summary>
+    /// For each run dir (with its run id) that is still there: stops what is left of the run (the wrapper's stop, written again
+    /// if it is gone), then removes the dir (or, when kept, the wrapper's files); says R and the run id of every run nothing is
+    /// left of.
+    /// </summary>
+    public static string Sweep(string nonce, string workRoot, IReadOnlyList<(string? RunDir, string RunId)> runs, TimeSpan grace, bool keep) => Script(nonce, $$"""
+        td_root={{PosixShell.Quote(workRoot)}}
+        case $td_root in "~/"*) td_root=$HOME/${td_root#"~/"} ;; esac
+        td_sweep() {
+            td_r=$1 td_d=${2:-$td_root/$1}
+            if [ -d "$td_d" ]; then
+                if [ -f "$td_d/wrapper" ] || [ -f "$td_d/{{RunWrapper.FileName}}" ]; then
+                    if [ ! -f "$td_d/{{RunWrapper.FileName}}" ]; then
+                        {{WriteWrapper(nonce, "$td_d")}}
+                    fi
+                    sh "$td_d/{{RunWrapper.FileName}}" stop "$td_d" "$td_r" {{((long)grace.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}} {{RunWrapper.Cleanup}} || return 0
+                fi
+                {{(keep
+                    ? "(cd \"$td_d\" && rm -f " + string.Join(' ', RunWrapper.ControlFiles.Select(PosixShell.Quote)) + ") || return 0"
+                    : "chmod -R u+rwx \"$td_d\" 2>/dev/null; rm -rf \"$td_d\" || return 0")}}
+            fi
+            printf 'R %s\n' "$td_r"
+        }
+        {{string.Join('\n', runs.Select(r => $"td_sweep {PosixShell.Quote(r.RunId)} {PosixShell.Quote(r.RunDir ?? "")}"))}}
+        return 0
         """);
 
     /// <summary>A round trip that only says the machine answers, and its boot id.</summary>

@@ -74,6 +74,16 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         }
     }
 
+    public async Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default)
+    {
+        RemoteReply reply = await _connection.RunAsync("look for the run's wrapper", nonce => RemoteScripts.Find(nonce, Machine.WorkRoot, files.RunId),
+            CallLimit, cancellationToken);
+        string dir = reply.Value('D')!;
+        (int Pid, long StartTicks)? wrapper = WrapperState.Identity(Files(reply).GetValueOrDefault("wrapper")) ??
+            WrapperState.Identity(reply.Value('Q') is { } live ? live + "\n" : null);
+        return wrapper is { } found ? Process(dir, reply.Value('B') ?? "", found.Pid, found.StartTicks) : null;
+    }
+
     /// <summary>A small test dir: the run's directory, the copy and the start in one script.</summary>
     private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
     {
@@ -282,6 +292,19 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         _forgetting[forgetting] = true;
         _ = forgetting.ContinueWith(t => _forgetting.TryRemove(t, out _), TaskScheduler.Default);
         return Task.CompletedTask;
+    }
+
+    public async Task<IReadOnlyList<string>> SweepAsync(IReadOnlyList<(RunFiles Files, string? RunDir)> runs, TimeSpan grace,
+        CancellationToken cancellationToken = default)
+    {
+        if (runs.Count == 0)
+        {
+            return [];
+        }
+        RemoteReply swept = await _connection.RunAsync("remove what ended runs left", nonce =>
+            RemoteScripts.Sweep(nonce, Machine.WorkRoot, [.. runs.Select(r => (r.RunDir, r.Files.RunId))], grace, Machine.KeepWorkDir),
+            CallLimit + grace * 2, cancellationToken);
+        return [.. swept.Values('R')];
     }
 
     public async ValueTask DisposeAsync()
