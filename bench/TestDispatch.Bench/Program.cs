@@ -25,6 +25,9 @@ internal static class Program
                 "ssh" => SshBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "fleet" => FleetBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "history" => HistoryBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "grep" => GrepBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "diff" => DiffBenchmark.Run(BenchArgs.Parse(args[1..])),
+                DiffBenchmark.OnceCommand => DiffBenchmark.RunOnce(args[1..]),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -78,6 +81,18 @@ internal static class Program
         to.WriteLine("          --jobs N                    tests in the throughput run (default 200)");
         to.WriteLine("          --hosts N                   sshds, one ssh machine each (default 4)");
         to.WriteLine("          --testdispatch PATH         the binary");
+        to.WriteLine("  grep    LogSearch vs GNU grep -r -n and rg (if installed) over 10k generated logs (~1 GB, page cache warm), same run:");
+        to.WriteLine("          median wall time per tool and case, hit counts, ratios");
+        to.WriteLine("          --files N                   logs to generate (default 10000)");
+        to.WriteLine("          --mb N                      their total size in MB (default 1024)");
+        to.WriteLine("          --runs N                    timed runs per tool and case, after one warm-up (default 3)");
+        to.WriteLine("          --variants                  also compare regex engines, the literal prefilter and buffer sizes");
+        to.WriteLine("          --dir PATH; --keep");
+        to.WriteLine("  diff    LogDiff on two generated ~100 MB logs (the same test run twice, five real changes), each comparison in a");
+        to.WriteLine("          fresh process: wall and CPU time, peak memory (VmHWM) beside an empty child's, the diff found");
+        to.WriteLine("          --mb N                      size of each log in MB (default 100)");
+        to.WriteLine("          --runs N                    fresh processes, each comparing twice: cold (JIT) and warm (default 1)");
+        to.WriteLine("          --dir PATH; --keep");
         to.WriteLine("  fleet   a batch over 4 local machines, one failing every launch (copy_failed), vs the same batch on 3 healthy ones:");
         to.WriteLine("          entries run on the bad machine before health held it, entries failed in the end, tries, wall time");
         to.WriteLine("          --entries N                 entries in the batch (default 40)");
