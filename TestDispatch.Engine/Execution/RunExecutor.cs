@@ -117,6 +117,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 Machine = machine,
                 Command = record.Spec.Command,
                 KillGrace = config.Defaults.KillGrace,
+                TimeLimit = record.Spec.Timeout,
                 Environment = new Dictionary<string, string>
                 {
                     ["TESTDISPATCH_RUN_ID"] = run.Id,

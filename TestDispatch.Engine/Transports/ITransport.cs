@@ -62,6 +62,9 @@ public sealed record LaunchRequest
     public required IReadOnlyList<string> Command { get; init; }
     public required IReadOnlyDictionary<string, string> Environment { get; init; }
     public required TimeSpan KillGrace { get; init; }
+
+    /// <summary>The run's time limit, from the test's start: the wrapper holds it on the machine itself.</summary>
+    public required TimeSpan TimeLimit { get; init; }
 }
 
 /// <summary>The started wrapper, or why the test could not be started (test_dir_not_found, copy_failed, spawn_failed…).</summary>

@@ -27,13 +27,13 @@ public static class RunWrapper
     public static string Script { get; } = Load();
 
     /// <summary>
-    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS NAME=VALUE… -- COMMAND…</c>. The test's
-    /// environment is given as words, so it reaches only the test, never the wrapper (which would then find itself
-    /// among the run's processes).
+    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS NAME=VALUE… -- COMMAND…</c>. The
+    /// test's environment is given as words, so it reaches only the test, never the wrapper (which would then find itself
+    /// among the run's processes). The wrapper stops the test itself <paramref name="limit"/> after it started.
     /// </summary>
-    public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace,
+    public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace, TimeSpan limit,
         IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command) =>
-        [script, "run", runDir, runId, Milliseconds(grace), .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
+        [script, "run", runDir, runId, Milliseconds(grace), Milliseconds(limit), .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
 
     /// <summary>The arguments to sh that stop a run: <c>SCRIPT stop DIR RUN_ID GRACE_MS REASON</c>; it returns when nothing of the run is left.</summary>
     public static IReadOnlyList<string> StopArguments(string script, string runDir, string runId, TimeSpan grace, string reason) =>

@@ -3,12 +3,14 @@
 # restart or lose its connection without losing the run. The same script on the controller and on lab machines:
 # POSIX sh only (dash, busybox sh, bash), and no process forked where a builtin does.
 #
-#   RunWrapper.sh run  DIR RUN_ID GRACE_MS [NAME=VALUE ...] -- COMMAND [ARG ...]
+#   RunWrapper.sh run  DIR RUN_ID GRACE_MS LIMIT_MS [NAME=VALUE ...] -- COMMAND [ARG ...]
 #   RunWrapper.sh stop DIR RUN_ID GRACE_MS REASON
 #
 # 'run' starts COMMAND in DIR/work, in a session and process group of its own (setsid), stdin from /dev/null,
 # stdout and stderr appended to DIR/output.log on one descriptor (their order kept), with NAME=VALUE in its
-# environment only; waits for it; records how it ended; then stops whatever it left behind. 'stop' stops a run
+# environment only; waits for it; records how it ended; then stops whatever it left behind. LIMIT_MS after the test
+# started, if it still runs, the wrapper stops it itself ('stop ... timeout'): a time limit holds on the machine even
+# while no agent watches (dead, stopped, cut off). 'stop' stops a run
 # (cancel, timeout, or cleaning up after a dead wrapper): SIGTERM to its group and to every process whose
 # environment carries TESTDISPATCH_RUN_ID=RUN_ID (those that called setsid or double-forked), SIGKILL after
 # GRACE_MS, never sooner. Whoever stops a run first (the wrapper after the test, or 'stop') does it alone: a
@@ -268,6 +270,28 @@ stop_run() {
     fi
 }
 
+# The time limit, held by a process of the wrapper's (never of the test's group): LIMIT_MS after the test started, the
+# run is stopped as a cancel or an agent's timeout would stop it. Sleeps in slices of at most 10 s and leaves as soon as
+# the wrapper is gone (a killed wrapper leaves no watchdog behind for long), or at once when the wrapper kills it.
+watch_deadline() {
+    wrapper_pid=$$
+    sleeping=
+    trap 'kill "$sleeping" 2>/dev/null; exit 0' TERM
+    left=$limit_ms
+    while [ "$left" -gt 0 ]; do
+        slice=$left
+        [ "$slice" -gt 10000 ] && slice=10000
+        sleep "$((slice / 1000)).$(printf '%03d' $((slice % 1000)))" &
+        sleeping=$!
+        wait "$sleeping"
+        kill -s 0 "$wrapper_pid" 2>/dev/null || exit 0
+        left=$((left - slice))
+    done
+    # The stop must not die with the watchdog: the wrapper kills the watchdog once the test has ended.
+    trap '' TERM
+    exec sh "$0" stop "$dir" "$run_id" "$grace_ms" timeout
+}
+
 # The test's own process: after setsid (so $$ leads the new group), records its group, then becomes the test.
 # shellcheck disable=SC2016
 test_process='dir=$1
@@ -285,7 +309,8 @@ exec "$@"'
 
 case $1 in
 run)
-    shift 4
+    limit_ms=$5
+    shift 5
     exec </dev/null >>"$dir/output.log" 2>&1
     cd "$dir/work" || exit 1
     # The claim: a second wrapper for this run (an agent relaunching a run whose launch it could not see) leaves.
@@ -299,8 +324,13 @@ run)
     set +C
     reserve exit
     reserve stop
-    setsid sh -c "$test_process" sh "$dir" "$mask" "$@"
+    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" &
+    test_pid=$!
+    watch_deadline &
+    watchdog=$!
+    wait "$test_pid"
     status=$?
+    kill "$watchdog" 2>/dev/null
     uptime_now
     # A run dir that cannot be written for a while (remounted read-only, a failing disk) must not cost the verdict: it is
     # kept here until it is written, as long as the run dir is there at all.
@@ -315,7 +345,7 @@ stop)
     stop_run "$5"
     ;;
 *)
-    echo "usage: $0 run DIR RUN_ID GRACE_MS [NAME=VALUE ...] -- COMMAND [ARG ...] | stop DIR RUN_ID GRACE_MS REASON" >&2
+    echo "usage: $0 run DIR RUN_ID GRACE_MS LIMIT_MS [NAME=VALUE ...] -- COMMAND [ARG ...] | stop DIR RUN_ID GRACE_MS REASON" >&2
     exit 2
     ;;
 esac

@@ -17,6 +17,9 @@ public sealed class RunWrapperTests : IDisposable
     private readonly string RunId = TestDispatch.Engine.Runs.RunIds.New();
     private readonly TempDir _temp = new("testdispatch-wrapper-");
 
+    /// <summary>A time limit none of these tests reaches.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
+
     public void Dispose() => _temp.Dispose();
 
     public static TheoryData<string> Shells => ["dash", "busybox", "bash"];
@@ -96,7 +99,7 @@ public sealed class RunWrapperTests : IDisposable
             exit 7
             """);
 
-        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2),
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2), Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId, ["WEIRD"] = "a'b\"c $(touch PWNED) \\n" },
             ["./run.sh", "arg with space", "-n"])).ExecuteBufferedAsync();
 
@@ -125,7 +128,7 @@ public sealed class RunWrapperTests : IDisposable
             wait
             """);
         string script = Script();
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3),
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3), Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
 
@@ -141,6 +144,46 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
     }
 
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task The_wrapper_stops_its_test_at_the_time_limit_by_itself(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"sleep {sleep} &\nwait");
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
+            TimeSpan.FromMilliseconds(1500), new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        string[] stop = Line(dir, "stop")!.Split(' ');
+        string[] started = Line(dir, "pgid")!.Split(' ');
+        Assert.Equal(RunWrapper.Timeout, stop[0]);
+        Assert.True(double.Parse(stop[1], System.Globalization.CultureInfo.InvariantCulture) - double.Parse(started[2], System.Globalization.CultureInfo.InvariantCulture) >= 1.5,
+            "stopped before its limit");
+        Assert.NotNull(Line(dir, "exit"));
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_test_that_ends_inside_its_limit_leaves_no_watchdog_behind(string shell)
+    {
+        string dir = RunDir(shell);
+        Test(dir, "exit 0");
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
+            TimeSpan.FromMilliseconds(7_777), new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        Assert.Null(Line(dir, "stop"));
+        Assert.Equal("0", Line(dir, "exit")?.Split(' ')[0]);
+        await Eventually.True(() => Processes.WithArgument("sleep 7.777").Count == 0, TimeSpan.FromSeconds(5), "the watchdog's sleep to go");
+    }
+
     [Fact]
     public async Task A_second_wrapper_for_the_same_run_leaves_without_running_the_test()
     {
@@ -148,7 +191,7 @@ public sealed class RunWrapperTests : IDisposable
         string counter = _temp.Combine("runs");
         Test(dir, $"echo ran >> '{counter}'");
         string script = Script();
-        IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1),
+        IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1), Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]);
 
         await Wrapper("dash", arguments).ExecuteBufferedAsync();
@@ -168,7 +211,7 @@ public sealed class RunWrapperTests : IDisposable
         string script = Script();
         // A minute's grace: the old wait for a dead claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(1);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         // What a stop SIGKILLed after its claim leaves: the claim, with the pid of a process that is gone.
@@ -219,7 +262,7 @@ public sealed class RunWrapperTests : IDisposable
             fi
             exec {{real("mv")}} "$a1" "$a2" "$a3"
             """);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
@@ -248,7 +291,7 @@ public sealed class RunWrapperTests : IDisposable
         string script = Script();
         // Ten minutes' grace: a wait for the claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(10);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null, what: "the test to start");
         CommandTask<BufferedCommandResult> first = Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel)).ExecuteBufferedAsync();
