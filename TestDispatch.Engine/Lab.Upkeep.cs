@@ -66,7 +66,10 @@ public sealed partial class Lab
     /// </summary>
     public static bool MakeStateDirPrivate(LabConfig config) => Doctor.MakePrivate(config.StateDir);
 
-    /// <summary>Runs this process as the lab's agent until it idles out or is stopped (SIGTERM, Ctrl+C); its runs go on either way.</summary>
-    public Task<int> RunAgentAsync(bool background, CancellationToken cancellationToken = default) =>
-        AgentHost.RunAsync(_store, Fleet, _config, _fs, _locks, Clock, background, cancellationToken);
+    /// <summary>
+    /// Runs this process as the lab's agent until it idles out or is stopped (SIGTERM, Ctrl+C); its runs go on either way.
+    /// A <paramref name="successor"/> takes over from an agent whose keeper died: it waits for that one to let go.
+    /// </summary>
+    public Task<int> RunAgentAsync(bool background, bool successor = false, CancellationToken cancellationToken = default) =>
+        AgentHost.RunAsync(_store, Fleet, _config, _fs, _locks, Clock, _launcher, background, successor, cancellationToken);
 }

@@ -433,7 +433,7 @@ public sealed partial class Lab
         // After letting go of agent.lock: see AgentLock for why this check must come after.
         if (_launcher is not null && HasWork())
         {
-            await _launcher.StartAsync(_store.Paths.Root, cancellationToken);
+            await _launcher.StartAsync(_store.Paths.Root, cancellationToken: cancellationToken);
         }
     }
 }

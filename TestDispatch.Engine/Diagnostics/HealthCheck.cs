@@ -2,6 +2,7 @@ using System.IO.Abstractions;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
@@ -71,7 +72,7 @@ public static class HealthCheck
         int running = active.Count(r => r.Run.Status == RunStatus.Running);
         int pending = active.Count - running;
         findings.Add(agentAlive
-            ? new Finding(Health.Ok, "agent", $"running (holds {store.Paths.AgentLock}); log: {store.Paths.AgentLog}")
+            ? new Finding(Health.Ok, "agent", $"running{AgentPids(store.Paths)} (holds {store.Paths.AgentLock}); log: {store.Paths.AgentLog}")
             : running > 0
                 ? new Finding(Health.Warning, "agent", $"not running, but {running} runs are running under their wrappers: any dispatch, wait, 'logs -f' or the app starts an agent, which takes them over")
                 : pending > 0
@@ -110,6 +111,27 @@ public static class HealthCheck
             }
         }
         return findings;
+    }
+
+    /// <summary>
+    /// " (pid A, kept by keeper K)" from agent.pid, when the processes it names live; a live agent without a keeper is said
+    /// to be unkept (started by hand, or its keeper killed and not yet replaced): nothing would start it again if it died.
+    /// </summary>
+    private static string AgentPids(StatePaths paths)
+    {
+        try
+        {
+            string[] fields = File.ReadAllText(Path.Combine(paths.Root, "agent.pid")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (fields.Length == 2 && int.TryParse(fields[0], out int agent) && int.TryParse(fields[1], out int keeper) && ProcFs.StartTicks(agent) is not null)
+            {
+                return keeper > 0 && ProcFs.StartTicks(keeper) is not null ? $" (pid {agent}, kept by keeper {keeper})"
+                    : $" (pid {agent}, with no keeper: if it dies, the next command starts another)";
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return "";
     }
 
     /// <summary>What the local transport and its run wrapper run (the ssh transport adds ssh and rsync).</summary>

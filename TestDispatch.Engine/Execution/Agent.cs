@@ -16,7 +16,7 @@ namespace TestDispatch.Engine.Execution;
 /// agent died or was stopped under it), and when it is stopped its runs go on, for the next agent to take over.
 /// </summary>
 public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, RunExecutor executor, TimedLog log, TimeProvider clock,
-    Janitor? janitor = null)
+    Janitor? janitor = null, KeeperWatch? keeper = null, bool successor = false)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private readonly Dictionary<string, MachineLoop> _loops = [];
@@ -30,18 +30,26 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
     /// <summary>Whether this agent holds agent.lock and serves the state dir now (so it alone may clean up after runs).</summary>
     public bool Serving { get; private set; }
 
-    /// <summary>Runs until idle for the configured time or <paramref name="cancellationToken"/>; 0 also when another agent is already running.</summary>
+    /// <summary>What the agent exits with when it was stopped while runs went on: its keeper starts it again.</summary>
+    public const int StoppedWithWorkLeft = 75;
+
+    /// <summary>
+    /// Runs until idle for the configured time (0), or until <paramref name="cancellationToken"/> or its keeper's death stop
+    /// it (<see cref="StoppedWithWorkLeft"/> if runs go on, else 0); 0 also when another agent is already running.
+    /// </summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         using DirectoryWatcher watcher = new(fs, store.Paths.Root);
-        // A client probing agent.lock holds it for a moment; wait that out rather than exit for nothing.
-        IDisposable? held = AgentLock.TryTake(locks, store.Paths, TimeSpan.FromSeconds(2));
+        // A client probing agent.lock holds it for a moment; wait that out rather than exit for nothing. A successor waits
+        // for the agent it succeeds to let go.
+        IDisposable? held = AgentLock.TryTake(locks, store.Paths, successor ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(2));
         if (held is null)
         {
             log.Write($"another agent holds {store.Paths.AgentLock}; exiting");
             return 0;
         }
-        log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}");
+        log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}" + (keeper is null ? "" : $", kept by keeper {keeper.Keeper}"));
+        WritePidFile();
         Serving = true;
         if (janitor is not null)
         {
@@ -83,7 +91,7 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
         }
         int left = stop.IsCancellationRequested ? Running() : 0;
         log.Write($"agent {Environment.ProcessId} exiting" + (left > 0 ? $"; {left} runs go on, for the next agent to follow" : ""));
-        return 0;
+        return left > 0 ? StoppedWithWorkLeft : 0;
     }
 
     /// <param name="held">agent.lock as this agent holds it.</param>
@@ -96,6 +104,21 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
         {
             // If agent.lock was removed or replaced (or the whole state dir), the next client finds no agent and starts
             // one: two agents would follow the same runs. Stand down: the runs go on, the other agent takes them over.
+            if (!cancellationToken.IsCancellationRequested && keeper is { Gone: true } && !_handedOver)
+            {
+                // Killed keeper: nothing would bring this agent back if it died now. A new keeper and agent take over.
+                _handedOver = true;
+                log.Write($"keeper {keeper.Keeper} is gone: starting a new keeper, whose agent takes this one's runs over");
+                try
+                {
+                    await keeper.StartSuccessorAsync();
+                    await stop.CancelAsync();
+                }
+                catch (DispatchException e)
+                {
+                    log.Write($"could not start a new keeper ({e.Message}); going on without one");
+                }
+            }
             if (!cancellationToken.IsCancellationRequested && held() is { } own && !StillOurs(own))
             {
                 log.Write($"{store.Paths.AgentLock} is no longer the file this agent locked (removed, replaced, " +
@@ -226,5 +249,23 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
     }
 
     private IdlePrune? _retention;
+
+    private bool _handedOver;
+
+    /// <summary>agent.pid: this agent's pid and its keeper's (0 without one), for doctor and for people; advice, never a lock.</summary>
+    private void WritePidFile()
+    {
+        string path = Path.Combine(store.Paths.Root, "agent.pid");
+        try
+        {
+            File.WriteAllText(path + ".tmp", $"{Environment.ProcessId} {keeper?.Keeper ?? 0}\n");
+            File.SetUnixFileMode(path + ".tmp", FileModes.PrivateFile);
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Write($"could not write {path}: {e.Message}");
+        }
+    }
 
 }

@@ -20,7 +20,10 @@ public static class AgentConsole
         using Microsoft.Win32.SafeHandles.SafeFileHandle nothing = Libc.Open("/dev/null", Libc.O_RDONLY, 0);
         Libc.Dup2(nothing, 0);
 
-        StreamWriter writer = new(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        // O_APPEND, as every writer of agent.log opens it (a keeper, a second agent that finds the lock held): .NET's own
+        // FileMode.Append only seeks to the end once, and two writers then write over each other's lines.
+        Microsoft.Win32.SafeHandles.SafeFileHandle appending = Libc.Open(logPath, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND, 0b110_000_000);
+        StreamWriter writer = new(new FileStream(appending, FileAccess.Write, bufferSize: 0)) { AutoFlush = true };
         TextWriter synchronized = TextWriter.Synchronized(new BestEffortWriter(writer));
         Console.SetOut(synchronized);
         Console.SetError(synchronized);

@@ -17,8 +17,10 @@ namespace TestDispatch.Engine.Execution;
 /// </summary>
 internal static class AgentHost
 {
+    /// <param name="launcher">Starts a new keeper and agent, should this agent's keeper die.</param>
+    /// <param name="successor">Taking over from an agent whose keeper died: wait for it to let go of agent.lock.</param>
     public static async Task<int> RunAsync(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, TimeProvider clock,
-        bool background, CancellationToken cancellationToken)
+        AgentLauncher? launcher, bool background, bool successor, CancellationToken cancellationToken)
     {
         Agent.PrepareProcess();
         TimedLog log = new(background ? AgentConsole.RedirectTo(store.Paths.AgentLog) : Console.Out, clock);
@@ -43,7 +45,10 @@ internal static class AgentHost
         ITransport For(Machine machine) => machine.Transport == TransportKind.Ssh ? ssh.For(machine) : local;
         RunExecutor executor = new(store, config, For, clock, log);
         Janitor janitor = new(store, fleet, config, For, log);
-        Agent agent = new(store, fleet, config, fs, locks, executor, log, clock, janitor);
+        KeeperWatch? keeper = launcher is not null && KeeperWatch.OfThisProcess() is { } keeperPid
+            ? new KeeperWatch(keeperPid, () => launcher.StartAsync(store.Paths.Root, successor: true))
+            : null;
+        Agent agent = new(store, fleet, config, fs, locks, executor, log, clock, janitor, keeper, successor);
         Task checking = CheckIdleMachinesAsync(store, config, ssh, () => agent.Serving ? janitor : null, stop.Token);
         int exit = await agent.RunAsync(stop.Token);
         await stop.CancelAsync();

@@ -1,36 +1,63 @@
 using CliWrap;
 using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// Starts <c>testdispatch agent</c> detached: setsid -f puts it in a new session, so closing the
-/// terminal or losing the SSH session never reaches it; the agent moves its own stdio to agent.log.
+/// Starts the agent detached, under its keeper (Execution/AgentKeeper.sh, written into the state dir as keeper.sh):
+/// <c>setsid -f</c> puts the keeper in a new session, so closing the terminal or losing the SSH session never reaches it;
+/// the keeper runs <c>testdispatch agent</c> and starts it again if it dies with work left; the agent moves its own stdio
+/// to agent.log. agent.lock stays the arbiter: a second agent started beside a live one leaves at once, and so does its
+/// keeper.
 /// </summary>
 public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyList<string> agentArguments)
 {
+    /// <summary>The keeper's name in the state dir.</summary>
+    public const string KeeperFile = "keeper.sh";
+
+    /// <summary>Set by the keeper for the agent it runs: its pid.</summary>
+    public const string KeeperVariable = "TESTDISPATCH_KEEPER";
+
+    private static readonly string Keeper = Load();
+
+    /// <param name="successor">An agent that takes over from one still letting go (its keeper died): it waits for agent.lock.</param>
     /// <exception cref="DispatchException">spawn_failed: setsid (or this program) cannot be started.</exception>
-    public async Task StartAsync(string stateDir, CancellationToken cancellationToken = default)
+    public async Task StartAsync(string stateDir, bool successor = false, CancellationToken cancellationToken = default)
     {
+        string keeper = Path.Combine(stateDir, KeeperFile);
         try
         {
-            await Start(stateDir, cancellationToken);
+            // Replaced whole (temp, rename): a keeper running the old one reads on from its own copy.
+            string temp = keeper + ".tmp";
+            File.WriteAllText(temp, Keeper);
+            File.SetUnixFileMode(temp, FileModes.PrivateFile);
+            File.Move(temp, keeper, overwrite: true);
+            await Cli.Wrap("setsid")
+                .WithArguments(["-f", "sh", keeper, stateDir, .. testdispatch, "agent", "--background", "--state-dir", stateDir, .. agentArguments,
+                    .. successor ? (string[])["--successor"] : []])
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithStandardOutputPipe(PipeTarget.Null)
+                .WithStandardErrorPipe(PipeTarget.Null)
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteAsync(cancellationToken);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new DispatchException(Errors.ErrorCodes.SpawnFailed,
+            throw new DispatchException(ErrorCodes.SpawnFailed,
                 $"cannot start the agent: 'setsid' could not be run ({e.Message}); install util-linux (Debian: apt-get install util-linux)", inner: e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw DispatchException.From(e);
         }
     }
 
-    private async Task Start(string stateDir, CancellationToken cancellationToken)
+    private static string Load()
     {
-        await Cli.Wrap("setsid")
-            .WithArguments(["-f", .. testdispatch, "agent", "--background", "--state-dir", stateDir, .. agentArguments])
-            .WithStandardInputPipe(PipeSource.Null)
-            .WithStandardOutputPipe(PipeTarget.Null)
-            .WithStandardErrorPipe(PipeTarget.Null)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteAsync(cancellationToken);
+        using Stream stream = typeof(AgentLauncher).Assembly.GetManifestResourceStream("AgentKeeper.sh")
+            ?? throw new InvalidOperationException("the agent's keeper is missing from the engine assembly (embedded resource AgentKeeper.sh)");
+        using StreamReader reader = new(stream);
+        return reader.ReadToEnd();
     }
 }

@@ -75,6 +75,9 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint Geteuid();
 
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    public static partial int Getppid();
+
     public static SafeFileHandle Open(string path, int flags, uint mode)
     {
         int fd;
