@@ -84,6 +84,29 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         return fleet;
     }
 
+    /// <summary>Why each configured machine out of service takes no new work, by name; machines in service are not in it.</summary>
+    public IReadOnlyDictionary<string, Hold> Holds()
+    {
+        FleetRecord fleet = Settled();
+        Dictionary<string, Hold> holds = new(StringComparer.Ordinal);
+        foreach (Machine machine in config.Machines)
+        {
+            if (Hold.Of(machine, fleet[machine.Name], config.Health) is { } hold)
+            {
+                holds[machine.Name] = hold;
+            }
+        }
+        return holds;
+    }
+
+    /// <summary>Why the pending run may not start on its machine now (out of service), or null when it may.</summary>
+    public Hold? HoldOn(RunRecord pending)
+    {
+        FleetRecord fleet = ledger.Read();
+        return new Placement(config.Machines, fleet).MayStart(pending) || config.FindMachine(pending.Run.Machine) is not { } machine ? null
+            : Hold.Of(machine, fleet[machine.Name], config.Health);
+    }
+
     /// <summary>Refuses new work for a machine out of service, with a code and message naming why (and who, for a drain).</summary>
     public void RefuseIfOutOfService(string machine)
     {
