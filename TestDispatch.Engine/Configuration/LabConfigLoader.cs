@@ -22,8 +22,8 @@ public static class LabConfigLoader
 
     public static LabConfig Load(ConfigSources sources)
     {
-        IConfigurationRoot config = Build(sources);
         List<string> errors = [];
+        IConfigurationRoot config = Build(sources, errors);
         ConfigReader read = new(config, errors);
 
         read.CheckKnownKeys(Root, RootKeys);
@@ -57,7 +57,7 @@ public static class LabConfigLoader
         return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health, Retention = retention };
     }
 
-    private static IConfigurationRoot Build(ConfigSources sources)
+    private static IConfigurationRoot Build(ConfigSources sources, List<string> errors)
     {
         if (sources.ExplicitFile is { } explicitFile && !File.Exists(explicitFile))
         {
@@ -69,6 +69,7 @@ public static class LabConfigLoader
         {
             if (file is not null && File.Exists(file))
             {
+                errors.AddRange(ConfigFile.Problems(Path.GetFullPath(file), Root));
                 builder.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
             }
         }
@@ -77,15 +78,7 @@ public static class LabConfigLoader
             .Select(e => KeyValuePair.Create(
                 Root + ":" + e.Key[ConfigSources.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal),
                 (string?)e.Value)));
-        try
-        {
-            return builder.Build();
-        }
-        catch (InvalidDataException e)
-        {
-            throw new DispatchException(ErrorCodes.ConfigInvalid,
-                $"{e.Message.TrimEnd('.')}: {e.InnerException?.Message ?? "not valid JSON"}. Fix the JSON syntax at that line.", inner: e);
-        }
+        return builder.Build();
     }
 
     private static List<Machine> ReadMachines(ConfigReader read, List<string> errors)
@@ -146,6 +139,12 @@ public static class LabConfigLoader
                 errors.Add($"{key}:KeepWorkDir '{keepText}'{machine.Where} (machine '{name}') is not true or false");
             }
 
+            IReadOnlyList<string> tags = machine.List("Tags");
+            if (tags.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"{key}:Tags{machine.Where} (machine '{name}') has an empty tag; remove it, or give it a word such as \"x86\"");
+            }
+
             Machine defined = new()
             {
                 Name = name,
@@ -157,7 +156,7 @@ public static class LabConfigLoader
                 SshOptions = machine.List("SshOptions"),
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
-                Tags = machine.List("Tags"),
+                Tags = tags,
                 HealthCheck = machine.Value("HealthCheck") is { Length: > 0 } check ? Path.GetFullPath(ExpandHome(check, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)), machine.BaseDirectory) : null,
             };
             if (defined.Transport == TransportKind.Ssh)
