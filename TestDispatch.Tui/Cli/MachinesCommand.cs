@@ -32,7 +32,7 @@ public static class MachinesCommand
         table.WriteTo(output);
         foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
         {
-            output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {m.Unreachable}");
+            output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {TerminalText.Escape(m.Unreachable)}");
         }
     }
 }
