@@ -27,9 +27,19 @@ public sealed class SshUnreachableTests : IDisposable
 
     public void Dispose()
     {
-        File.WriteAllText(_release, ""); // the "remote" test is on this host: let it end by itself
-        _cli.Dispose();
-        _sshd.Dispose();
+        try
+        {
+            // The "remote" test is on this host and nobody can stop it over ssh any more: let it end by itself, and wait
+            // until it has. Removing the release's folder first (the harness's dir) left it looping for ever.
+            File.WriteAllText(_release, "");
+            Eventually.True(() => Leftovers.In(_sshd.WorkRoot).Count == 0, TimeSpan.FromSeconds(30), "the remote test to see its release and end")
+                .GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _cli.Dispose();
+            _sshd.Dispose();
+        }
     }
 
     private async Task<Run> StartedAsync(params string[] extra)
