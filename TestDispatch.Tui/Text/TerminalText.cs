@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Terminal.Gui.Text;
 
@@ -59,6 +60,122 @@ public static class TerminalText
 
     /// <summary>C1 controls, and the characters that reorder or hide text around them (bidi overrides and isolates).</summary>
     private static bool IsSteering(char c) => c is (>= '\u0080' and < '\u00a0') or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069');
+
+    /// <summary>
+    /// A line of a log as the terminal must get it, whatever bytes the test wrote: nothing in it steers the terminal or is
+    /// measured one way by the app and another by the terminal (which is what garbled the frame and outlived Ctrl+L).
+    /// Tabs become spaces to the next 8-column stop; C0 controls and DEL show as their pictures (ESC as ␛, NUL as ␀); C1
+    /// controls, format characters (bidirectional overrides, zero-width ones), line separators, private-use and unassigned
+    /// code points and lone surrogates as U+FFFD (as invalid UTF-8 already is); a combining mark with nothing to sit on gets
+    /// ◌; a cluster of several characters (an emoji sequence) keeps its first and its combining marks. Wide characters stay:
+    /// <see cref="Width"/> counts them two.
+    /// </summary>
+    public static string ForScreen(string text)
+    {
+        if (Ascii.IsValid(text) && !text.AsSpan().ContainsAnyInRange('\0', '\u001f') && !text.Contains('\u007f', StringComparison.Ordinal))
+        {
+            return text;
+        }
+        StringBuilder shown = new(text.Length);
+        int column = 0;
+        TextElementEnumerator clusters = StringInfo.GetTextElementEnumerator(text);
+        while (clusters.MoveNext())
+        {
+            string cluster = clusters.GetTextElement();
+            if (cluster == "\t")
+            {
+                int spaces = 8 - (column % 8);
+                shown.Append(' ', spaces);
+                column += spaces;
+                continue;
+            }
+            int start = shown.Length;
+            bool first = true;
+            foreach (Rune rune in Runes(cluster))
+            {
+                UnicodeCategory category = Rune.GetUnicodeCategory(rune);
+                bool mark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.SpacingCombiningMark;
+                if (first)
+                {
+                    shown.Append(mark ? "\u25CC" + rune : Shown(rune, category));
+                    first = false;
+                }
+                else if (mark)
+                {
+                    shown.Append(rune.ToString());
+                }
+            }
+            column += Width(shown.ToString(start, shown.Length - start));
+        }
+        return shown.ToString();
+    }
+
+    /// <summary>The runes of a cluster, a lone surrogate as U+FFFD.</summary>
+    private static IEnumerable<Rune> Runes(string cluster)
+    {
+        for (int i = 0; i < cluster.Length;)
+        {
+            yield return Rune.DecodeFromUtf16(cluster.AsSpan(i), out Rune rune, out int used) == System.Buffers.OperationStatus.Done
+                ? rune : Rune.ReplacementChar;
+            i += Math.Max(1, used);
+        }
+    }
+
+    /// <summary>A cluster's first character as shown: itself when it is printable and measured alike everywhere.</summary>
+    private static string Shown(Rune rune, UnicodeCategory category) => rune.Value switch
+    {
+        < 0x20 => ((char)(0x2400 + rune.Value)).ToString(),
+        0x7F => "\u2421",
+        _ when category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate => "\uFFFD",
+        _ when rune.GetColumns() is < 1 or > 2 => "\uFFFD",
+        _ => rune.ToString(),
+    };
+
+    /// <summary>
+    /// A screen line's pieces of at most <paramref name="columns"/> columns each (one piece, cut, unless
+    /// <paramref name="wrap"/>), never splitting a character or a cluster: a wide character that does not fit goes to the next.
+    /// </summary>
+    public static IEnumerable<string> Pieces(string shown, int columns, bool wrap)
+    {
+        if (columns <= 0)
+        {
+            yield break;
+        }
+        if (Ascii.IsValid(shown))
+        {
+            for (int i = 0; i == 0 || (wrap && i < shown.Length); i += columns)
+            {
+                yield return shown.Substring(i, Math.Min(columns, shown.Length - i));
+            }
+            yield break;
+        }
+        StringBuilder piece = new();
+        int used = 0;
+        TextElementEnumerator clusters = StringInfo.GetTextElementEnumerator(shown);
+        while (clusters.MoveNext())
+        {
+            string cluster = clusters.GetTextElement();
+            int width = Width(cluster);
+            if (width > columns)
+            {
+                continue; // a wide character on a one-column screen: it would spill over the frame
+            }
+            if (used + width > columns)
+            {
+                yield return piece.ToString();
+                if (!wrap)
+                {
+                    yield break;
+                }
+                piece.Clear();
+                used = 0;
+            }
+            piece.Append(cluster);
+            used += width;
+        }
+        yield return piece.ToString();
+    }
 
     /// <summary>The columns <paramref name="text"/> takes on a terminal: wide characters two, combining marks none.</summary>
     public static int Width(string text)
