@@ -1,5 +1,6 @@
 using Terminal.Gui.Input;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 
@@ -91,7 +92,8 @@ public sealed class RunsTab : TabView
     }
 
     public override string? WhenEmpty(ScreenQuery query) => _view.Count == 0 && query.RunText.Length == 0 && query.Machine is null
-        ? "No runs yet: press d to dispatch a test, such as examples/pass, to a machine;\nor 'testdispatch run examples/pass --machine local-1' in a shell."
+        ? "No runs yet: press d to dispatch a test, such as examples/pass, to a machine;\n" +
+          $"or '{Invocation.Command} run examples/pass --machine local-1' in a shell{NotOnPath}."
         : null;
 
     public override string FilterOf(ScreenQuery query) => query.RunText;

@@ -26,7 +26,7 @@ public static class MachinesCommand
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (MachineState m in machines)
         {
-            table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
+            table.Add(m.Name, m.Transport, m.Machine.Transport == Engine.Configuration.TransportKind.Local ? "-" : m.Machine.Location, Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
                 m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
         }
         table.WriteTo(output);
