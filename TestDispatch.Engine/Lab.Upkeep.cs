@@ -34,13 +34,6 @@ public sealed partial class Lab
     /// <summary>A run's log for paging through (like less): only what is looked at is read.</summary>
     public LogPager OpenLog(string runId) => new(_fs, _store.Paths.Log(runId));
 
-    /// <summary>
-    /// Copies the run's log to <paramref name="output"/> from <paramref name="offset"/> as it grows, until the run ends; keeps an
-    /// agent up meanwhile (one that died is replaced, and takes the run over), so a follower never waits on nobody.
-    /// </summary>
-    public async Task<Run> FollowLogAsync(string id, Stream output, long offset = 0, CancellationToken cancellationToken = default) =>
-        await Logs().FollowAsync(id, output, offset, EnsureAgentAsync, cancellationToken);
-
     /// <summary>Copies the run's whole log, or its last <paramref name="lastLines"/> lines, as it is now.</summary>
     public Task CopyLogAsync(Run run, Stream output, int? lastLines = null, CancellationToken cancellationToken = default) =>
         Logs().CopyAsync(run, output, lastLines, cancellationToken);

@@ -3,7 +3,6 @@ using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Execution;
-using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
@@ -153,12 +152,6 @@ public sealed partial class Lab
         return after.Run;
     }
 
-    /// <summary>Waits until the run is terminal (a completion handle over the store). Never touches the run itself.</summary>
-    public async Task<Run> WaitAsync(string id, CancellationToken cancellationToken = default)
-    {
-        return await WaitForAsync(() => _store.Get(id).Run is { } run && run.Status.IsTerminal() ? run : null, cancellationToken);
-    }
-
     /// <summary>
     /// Submits a plan file (docs/DESIGN.md §8): checks it whole (nothing is stored if anything is wrong), records the batch,
     /// and makes sure the agent is up to hand its items to free matching machines.
@@ -173,9 +166,6 @@ public sealed partial class Lab
 
     /// <summary>Batches, newest first, with their progress.</summary>
     public IReadOnlyList<Batch> Batches() => _store.Batches();
-
-    /// <summary>The batch with this id or unique id prefix, with its items.</summary>
-    public Batch ShowBatch(string idOrPrefix) => MarkStranded(_store.FindBatch(idOrPrefix, withItems: true).Batch);
 
     /// <summary>Cancels a batch: its waiting items are dropped and its runs cancelled. Returns the batch after the request.</summary>
     public async Task<Batch> CancelBatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
@@ -233,82 +223,6 @@ public sealed partial class Lab
         BatchRecord batch = _store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
         await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
         return _store.FindBatch(batch.Id).Batch;
-    }
-
-    /// <summary>
-    /// Waits until every item of the batch is terminal. Never touches the batch itself. Fails when the batch can get no
-    /// further: nothing of it runs and every entry still waiting targets only machines this build cannot use (gone from
-    /// the configuration: machine_unknown; ssh: transport_unsupported), so it would wait forever. Without
-    /// <paramref name="withItems"/> the ended batch comes with its counts only: a waiter that prints a verdict never
-    /// holds a 20,000-entry batch's items.
-    /// </summary>
-    public async Task<Batch> WaitBatchAsync(string id, bool withItems = true, CancellationToken cancellationToken = default)
-    {
-        // A batch changes with every run of it: looking at most ten times a second keeps the waiter off state.lock,
-        // which the agent needs between every two tests. A look costs the same whatever the batch's size (its items are
-        // made only once, at the end). Whether it is stuck is decided on one reading of it: between two items nothing
-        // runs for a moment, and the agent may take the next one at any time.
-        Batch last = await WaitForAsync(
-            () => _store.FindBatch(id).Batch is { } batch &&
-                  (batch.IsTerminal || _store.IsStranded(batch.Id, e => _config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags))))
-                ? batch.IsTerminal && !withItems ? batch : ShowBatch(batch.Id) is var full && (full.IsTerminal || full.Counts is { Pending: 0, Running: 0 }) ? full : null
-                : null,
-            cancellationToken, lookEvery: TimeSpan.FromMilliseconds(100));
-        if (!last.IsTerminal)
-        {
-            BatchItem[] stranded = [.. last.Items!.Where(i => i.Status == BatchProgress.WaitingWord)];
-            throw new DispatchException(
-                stranded.Any(i => i.ErrorCode == ErrorCodes.MachineUnknown) ? ErrorCodes.MachineUnknown : ErrorCodes.TransportUnsupported,
-                $"batch {last.Id} can get no further: {string.Join(", ", stranded.Select(i => $"{i.Name} ({Target(i)}: {i.ErrorCode})"))} " +
-                "can run on no machine this build can use (removed from the configuration, or ssh). Add such a machine, " +
-                $"or end the batch with 'testdispatch batch cancel {last.Id}'.");
-        }
-        return last;
-    }
-
-    /// <summary>
-    /// Waiting items that no machine this build can run tests on can take say why in error_code: transport_unsupported
-    /// when only ssh machines take them, machine_unknown when no configured machine does.
-    /// </summary>
-    private Batch MarkStranded(Batch batch) => batch with
-    {
-        Items = batch.Items?.Select(i => i.Status != BatchProgress.WaitingWord || _config.Machines.Any(m => m.CanRunTests && Takes(m, i)) ? i
-            : i with { ErrorCode = _config.Machines.Any(m => Takes(m, i)) ? ErrorCodes.TransportUnsupported : ErrorCodes.MachineUnknown })
-            .ToList(),
-    };
-
-    private static bool Takes(Machine machine, BatchItem item) =>
-        item.Machine is { } name ? machine.Name == name : (item.Tags ?? []).All(machine.Tags.Contains);
-
-    private static string Target(BatchItem item) => item.Machine ?? $"tags {string.Join(",", item.Tags ?? [])}";
-
-    /// <summary>
-    /// Follows the store until <paramref name="done"/> gives a value. Checks on the agent every few seconds: if it
-    /// died, a new one is started, which takes its runs over, instead of waiting forever.
-    /// </summary>
-    private async Task<T> WaitForAsync<T>(Func<T?> done, CancellationToken cancellationToken, TimeSpan lookEvery = default)
-        where T : class
-    {
-        using DirectoryWatcher watcher = new(_fs, _store.Paths.Root);
-        DateTime nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
-        while (true)
-        {
-            DateTime looked = DateTime.UtcNow;
-            if (done() is { } value)
-            {
-                return value;
-            }
-            if (looked + lookEvery - DateTime.UtcNow is { Ticks: > 0 } rest)
-            {
-                await Task.Delay(rest, cancellationToken);
-            }
-            if (DateTime.UtcNow >= nextAgentCheck)
-            {
-                await EnsureAgentAsync(cancellationToken);
-                nextAgentCheck = DateTime.UtcNow + AgentCheckEvery;
-            }
-            await watcher.WaitAsync(TimeSpan.FromMilliseconds(250), cancellationToken);
-        }
     }
 
     /// <summary>Whether the agent has work (see <see cref="Fleet.HasWork"/>).</summary>

@@ -78,7 +78,16 @@ public sealed record BatchItem
     public string? RanOn { get; init; }
 
     public int? ExitCode { get; init; }
+
+    /// <summary>
+    /// Why the item cannot go on: its latest run's error code, or, for an item waiting that no machine in service may take,
+    /// why not (machine_unknown, transport_unsupported, machine_drained, machine_dirty, machine_unhealthy).
+    /// </summary>
     public string ErrorCode { get; init; } = "";
+
+    /// <summary>For an item held by machines out of service, which and why, for people (not in the JSON: error_code is).</summary>
+    [JsonIgnore]
+    public string Why { get; init; } = "";
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<BatchStatus>))]

@@ -142,15 +142,20 @@ public static class PlanFile
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             using JsonDocument one = JsonDocument.ParseValue(ref reader);
-            if (ReadEntry(fs, one.RootElement, new Where(index), baseDir, config, shared, problems) is { } entry)
+            // The name is checked whatever else is wrong with either entry: a plan with many mistakes tells this one too.
+            BatchEntry? entry = ReadEntry(fs, one.RootElement, new Where(index), baseDir, config, shared, problems, out string? name);
+            if (name is not null && seen.TryGetValue(name, out int first))
             {
-                if (seen.TryGetValue(entry.Name, out int first))
+                problems.Add($"entries[{index}]: name '{name}' is already the name of entries[{first}]; names must be unique in a plan (set \"name\" on one of them)");
+            }
+            else
+            {
+                if (name is not null)
                 {
-                    problems.Add($"entries[{index}]: name '{entry.Name}' is already the name of entries[{first}]; names must be unique in a plan (set \"name\" on one of them)");
+                    seen[name] = index;
                 }
-                else
+                if (entry is not null)
                 {
-                    seen[entry.Name] = index;
                     entries.Add(entry);
                 }
             }
@@ -162,9 +167,11 @@ public static class PlanFile
         }
     }
 
+    /// <param name="entryName">The entry's name, given or its test dir's, when it has one, even if the entry has problems.</param>
     private static BatchEntry? ReadEntry(IFileSystem fs, JsonElement element, Where where, string baseDir, LabConfig config, Shared shared,
-        List<string> problems)
+        List<string> problems, out string? entryName)
     {
+        entryName = null;
         if (element.ValueKind != JsonValueKind.Object)
         {
             problems.Add($"{where}: must be an object like {{ \"name\": \"boot\", \"test_dir\": \"boot\", \"machine\": \"rig-07\" }}");
@@ -175,6 +182,7 @@ public static class PlanFile
         if (name is not null)
         {
             where = where with { Name = name };
+            entryName = name;
         }
         UnknownKeys(element, EntryKeys, where, problems);
 
@@ -191,6 +199,7 @@ public static class PlanFile
         {
             shared.LastTestDir = testDir;
             (directory, bool exists) = shared.Resolve(fs, testDir, baseDir);
+            entryName ??= element.TryGetProperty("name", out _) ? null : fs.Path.GetFileName(directory);
             if (!exists)
             {
                 problems.Add($"{where}: test_dir '{testDir}' does not exist (resolved to {directory}); paths are relative to the plan file's folder");
@@ -200,6 +209,11 @@ public static class PlanFile
 
         string? machine = OptionalString(element, "machine", where, problems);
         IReadOnlyList<string>? tags = OptionalStrings(element, "tags", where, problems, same: shared.LastTags);
+        if (tags is not null && tags.Any(string.IsNullOrWhiteSpace))
+        {
+            problems.Add($"{where}: tags {element.GetProperty("tags").GetRawText()} has a blank tag; every tag is a word, e.g. [\"x86\"]");
+            tags = null;
+        }
         if (tags is not null)
         {
             shared.LastTags = tags;

@@ -25,4 +25,10 @@ public sealed record RunDefaults(IReadOnlyList<string> Command, TimeSpan Timeout
     /// over (cancelled, or past its time limit), before the run is given up as transport_unreachable.
     /// </summary>
     public TimeSpan UnreachableGrace { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// About how many bytes of a test's output its log keeps: the first 90% as they come, then the last 10%, with a line
+    /// saying what was cut between, so one runaway test cannot fill the controller's disk (and every user's state with it).
+    /// </summary>
+    public long LogLimit { get; init; } = 100L << 20;
 }

@@ -16,14 +16,14 @@ public static class LabConfigLoader
     private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health", "Retention"];
     private static readonly string[] HealthKeys = ["InfraFailuresInARow", "MaxHeldShare", "CheckAfter"];
     private static readonly string[] RetentionKeys = ["OlderThan", "KeepFailed"];
-    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace"];
+    private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace", "LogLimit"];
     private static readonly string[] MachineKeys =
         ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags", "HealthCheck"];
 
     public static LabConfig Load(ConfigSources sources)
     {
-        IConfigurationRoot config = Build(sources);
         List<string> errors = [];
+        IConfigurationRoot config = Build(sources, errors);
         ConfigReader read = new(config, errors);
 
         read.CheckKnownKeys(Root, RootKeys);
@@ -36,6 +36,7 @@ public static class LabConfigLoader
         {
             KillGrace = ReadPositiveDuration(read, $"{Root}:Defaults:KillGrace") ?? TimeSpan.FromSeconds(5),
             UnreachableGrace = ReadPositiveDuration(read, $"{Root}:Defaults:UnreachableGrace") ?? TimeSpan.FromMinutes(1),
+            LogLimit = ReadLogLimit(read, $"{Root}:Defaults:LogLimit") ?? 100L << 20,
         };
 
         List<Machine> machines = ReadMachines(read, errors);
@@ -57,7 +58,7 @@ public static class LabConfigLoader
         return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health, Retention = retention };
     }
 
-    private static IConfigurationRoot Build(ConfigSources sources)
+    private static IConfigurationRoot Build(ConfigSources sources, List<string> errors)
     {
         if (sources.ExplicitFile is { } explicitFile && !File.Exists(explicitFile))
         {
@@ -69,6 +70,7 @@ public static class LabConfigLoader
         {
             if (file is not null && File.Exists(file))
             {
+                errors.AddRange(ConfigFile.Problems(Path.GetFullPath(file), Root));
                 builder.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
             }
         }
@@ -77,15 +79,7 @@ public static class LabConfigLoader
             .Select(e => KeyValuePair.Create(
                 Root + ":" + e.Key[ConfigSources.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal),
                 (string?)e.Value)));
-        try
-        {
-            return builder.Build();
-        }
-        catch (InvalidDataException e)
-        {
-            throw new DispatchException(ErrorCodes.ConfigInvalid,
-                $"{e.Message.TrimEnd('.')}: {e.InnerException?.Message ?? "not valid JSON"}. Fix the JSON syntax at that line.", inner: e);
-        }
+        return builder.Build();
     }
 
     private static List<Machine> ReadMachines(ConfigReader read, List<string> errors)
@@ -146,6 +140,12 @@ public static class LabConfigLoader
                 errors.Add($"{key}:KeepWorkDir '{keepText}'{machine.Where} (machine '{name}') is not true or false");
             }
 
+            IReadOnlyList<string> tags = machine.List("Tags");
+            if (tags.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"{key}:Tags{machine.Where} (machine '{name}') has an empty tag; remove it, or give it a word such as \"x86\"");
+            }
+
             Machine defined = new()
             {
                 Name = name,
@@ -157,7 +157,7 @@ public static class LabConfigLoader
                 SshOptions = machine.List("SshOptions"),
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
-                Tags = machine.List("Tags"),
+                Tags = tags,
                 HealthCheck = machine.Value("HealthCheck") is { Length: > 0 } check ? Path.GetFullPath(ExpandHome(check, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)), machine.BaseDirectory) : null,
             };
             if (defined.Transport == TransportKind.Ssh)
@@ -246,6 +246,21 @@ public static class LabConfigLoader
             errors.Add($"{Root}:Retention:KeepFailed '{text}'{read.Where($"{Root}:Retention:KeepFailed")} is not true or false");
         }
         return olderThan is { } age ? new RetentionSettings(age, keepFailed) : null;
+    }
+
+    private static long? ReadLogLimit(ConfigReader read, string key)
+    {
+        string? text = read.Value(key);
+        if (text is null)
+        {
+            return null;
+        }
+        if (!ByteSize.TryParse(text, out long bytes) || bytes < ByteSize.SmallestLogLimit)
+        {
+            read.Error($"{key} '{text}'{read.Where(key)} is not a size of at least 64KiB; {ByteSize.Help} (e.g. 100MiB)");
+            return null;
+        }
+        return bytes;
     }
 
     private static TimeSpan? ReadPositiveDuration(ConfigReader read, string key)

@@ -1,6 +1,7 @@
 using System.IO.Abstractions;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
@@ -47,6 +48,8 @@ public static class HealthCheck
             : new Finding(Health.Warning, "modes", $"{loose.Count} files or directories have group or other permissions, such as " +
                 $"{string.Join(", ", loose.Take(3).Select(l => $"{l.Path} ({StateDirectory.Octal(l.Mode)})"))}: only the state dir's own 0700 " +
                 "keeps other users out of them; 'testdispatch doctor --repair' makes them 0700 and 0600"));
+
+        findings.Add(Space(root));
 
         IReadOnlyList<RunRecord> active;
         try
@@ -114,6 +117,24 @@ public static class HealthCheck
     }
 
     /// <summary>
+    /// Room on the state dir's disk: a warning when it runs low (under a tenth of it, at most 1 GiB, at least 256 KiB), before
+    /// runs' logs and the store's writes start failing (disk_full).
+    /// </summary>
+    private static Finding Space(string root)
+    {
+        if (DiskSpace.Of(root) is not (long free, long total) || total <= 0)
+        {
+            return new Finding(Health.Warning, "disk", $"cannot tell how much room is left where {root} is");
+        }
+        long low = Math.Max(DiskSpace.NearlyFull, Math.Min(1L << 30, total / 10));
+        string room = $"{ByteSize.Format(free)} free of {ByteSize.Format(total)} ({100.0 * free / total:0.#}%) where {root} is";
+        return free < low
+            ? new Finding(Health.Warning, "disk", $"{room}: runs' logs and the store's writes fail once it is full (disk_full); free space, or " +
+                "'testdispatch prune --older-than 30d' removes old runs")
+            : new Finding(Health.Ok, "disk", room);
+    }
+
+    /// <summary>
     /// " (pid A, kept by keeper K)" from agent.pid, when the processes it names live; a live agent without a keeper is said
     /// to be unkept (started by hand, or its keeper killed and not yet replaced): nothing would start it again if it died.
     /// </summary>
@@ -135,13 +156,13 @@ public static class HealthCheck
     }
 
     /// <summary>What the local transport and its run wrapper run (the ssh transport adds ssh and rsync).</summary>
-    private static readonly string[] ProgramsNeeded = ["setsid", "sh", "grep", "mv", "sleep"];
+    private static readonly string[] ProgramsNeeded = ["setsid", "sh", "grep", "mv", "sleep", "mkfifo", "head", "tail", "wc"];
 
     private static string Package(string program) => program switch
     {
         "sh" => "dash",
         "grep" => "grep",
-        "mv" or "sleep" => "coreutils",
+        "mv" or "sleep" or "mkfifo" or "head" or "tail" or "wc" => "coreutils",
         "setsid" => "util-linux",
         _ => program,
     };

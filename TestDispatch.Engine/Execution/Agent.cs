@@ -1,4 +1,5 @@
 using System.IO.Abstractions;
+using System.Runtime.InteropServices;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
@@ -22,10 +23,22 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
     private readonly Dictionary<string, MachineLoop> _loops = [];
 
     /// <summary>
-    /// What the agent's process needs before it runs tests: SIGPIPE at its default action, which every test inherits as it
-    /// would from a shell (.NET ignores it). Started by a client, the agent writes only to files (the journal, agent.log).
+    /// What the agent's process needs before it runs tests: SIGPIPE caught (by a handler that does nothing), never ignored
+    /// (.NET's default) nor at its default action. A caught signal goes back to its default action in every program the
+    /// agent starts, so a test gets SIGPIPE as it would from a shell; and the agent, which writes to ssh's stdin, gets EPIPE
+    /// when ssh died (sshd gone) instead of being killed by it.
     /// </summary>
-    public static void PrepareProcess() => Libc.RestoreDefaultSigpipe();
+    public static void PrepareProcess()
+    {
+        if (s_sigpipe is null)
+        {
+            // .NET installs no handler for a signal that is ignored (docs/DESIGN.md §6): default first, then caught.
+            Libc.RestoreDefaultSigpipe();
+            s_sigpipe = PosixSignalRegistration.Create((PosixSignal)Libc.SIGPIPE, context => context.Cancel = true);
+        }
+    }
+
+    private static PosixSignalRegistration? s_sigpipe;
 
     /// <summary>Whether this agent holds agent.lock and serves the state dir now (so it alone may clean up after runs).</summary>
     public bool Serving { get; private set; }

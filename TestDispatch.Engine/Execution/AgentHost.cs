@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
+using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
@@ -11,8 +12,8 @@ using TestDispatch.Engine.Transports.Ssh;
 namespace TestDispatch.Engine.Execution;
 
 /// <summary>
-/// The agent's process, put together: its stdio moved to agent.log when it runs in the background, SIGPIPE back at its
-/// default (every test inherits it, as from a shell), SIGTERM stopping only the agent (its runs go on), one transport per
+/// The agent's process, put together: its stdio moved to agent.log when it runs in the background, SIGPIPE caught (every
+/// test gets it at its default action, as from a shell; ssh gone is EPIPE to the agent, never its death), SIGTERM stopping only the agent (its runs go on), one transport per
 /// kind of machine (ssh contacts recorded for <c>machines</c>), and, while it runs, a look at idle ssh machines.
 /// </summary>
 internal static class AgentHost
@@ -49,18 +50,28 @@ internal static class AgentHost
             ? new KeeperWatch(keeperPid, () => launcher.StartAsync(store.Paths.Root, successor: true))
             : null;
         Agent agent = new(store, fleet, config, fs, locks, executor, log, clock, janitor, keeper, successor);
-        Task checking = CheckIdleMachinesAsync(store, config, ssh, () => agent.Serving ? janitor : null, stop.Token);
-        int exit = await agent.RunAsync(stop.Token);
-        await stop.CancelAsync();
-        await checking;
-        return exit;
+        Task checking = CheckIdleMachinesAsync(store, config, ssh, () => agent.Serving ? janitor : null, log, stop.Token);
+        try
+        {
+            int exit = await agent.RunAsync(stop.Token);
+            await stop.CancelAsync();
+            await checking;
+            return exit;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Said where whoever looks for it will look (a background agent's stderr is gone); its keeper starts it again.
+            log.Write($"agent {Environment.ProcessId} failed: {e}");
+            throw;
+        }
     }
 
     /// <summary>
     /// While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability), and,
     /// while the agent serves, a sweep of what runs that are over left there (see <see cref="Janitor"/>).
     /// </summary>
-    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, Func<Janitor?> janitor, CancellationToken stopping)
+    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, Func<Janitor?> janitor, TimedLog log,
+        CancellationToken stopping)
     {
         using PeriodicTimer timer = new(TimeSpan.FromSeconds(10));
         try
@@ -70,20 +81,29 @@ internal static class AgentHost
                 HashSet<string> busy;
                 try
                 {
-                    busy = [.. store.Active().Select(r => r.Run.Machine)];
+                    // Only a run under way keeps its machine busy: one queued behind a held machine must not keep it from its sweep.
+                    busy = [.. store.Active().Where(r => r.Run.Status == RunStatus.Running).Select(r => r.Run.Machine)];
                 }
                 catch (Exception e) when (e is DispatchException or IOException)
                 {
                     continue;
                 }
                 Machine[] idle = [.. config.Machines.Where(m => m.Transport == TransportKind.Ssh && !busy.Contains(m.Name))];
-                await ssh.CheckIdleAsync(idle, stopping);
-                foreach (Machine machine in idle)
+                try
                 {
-                    if (janitor() is { } sweeping)
+                    await ssh.CheckIdleAsync(idle, stopping);
+                    foreach (Machine machine in idle)
                     {
-                        await sweeping.SweepAsync(machine, stopping);
+                        if (janitor() is { } sweeping)
+                        {
+                            await sweeping.SweepAsync(machine, stopping);
+                        }
                     }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One bad tick must not end the checks for the agent's whole life: said, and tried again at the next.
+                    log.Write($"checking idle machines failed, trying again in 10s: {e}");
                 }
             }
             while (await timer.WaitForNextTickAsync(stopping));

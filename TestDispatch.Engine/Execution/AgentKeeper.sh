@@ -10,7 +10,8 @@
 # stopped with runs still going) starts it again after a pause, which doubles while it keeps dying within seconds of its
 # start, up to 30 s; after 10 such deaths in a row the keeper gives up and says so. What the dead agent's processes left
 # (an rsync, an ssh session: its process group) is killed first; the runs themselves are their wrappers', untouched.
-# SIGTERM, SIGINT or SIGHUP to the keeper stop the agent (its runs go on) and the keeper with it.
+# SIGTERM, SIGINT or SIGHUP to the keeper stop the agent (its runs go on) and the keeper with it. A removed state dir ends
+# the keeper at its next start of the agent.
 #
 # The agent knows its keeper by TESTDISPATCH_KEEPER: if the keeper is killed, the agent starts a new keeper and hands over.
 
@@ -40,6 +41,10 @@ export TESTDISPATCH_KEEPER
 pause=1
 quick=0
 while :; do
+    # A state dir removed (a user's rm -r, a test's cleanup) has nothing left to serve: no agent could start on it.
+    if [ ! -d "$dir" ]; then
+        exit 0
+    fi
     uptime_s
     started=$up
     # From a shell that leads its own group (setsid started it), a background setsid does not fork: $! is the agent, and

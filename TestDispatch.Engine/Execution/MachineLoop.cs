@@ -4,7 +4,6 @@ using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
-using TestDispatch.Engine.Wrapper;
 
 namespace TestDispatch.Engine.Execution;
 
@@ -83,20 +82,24 @@ internal sealed class MachineLoop
                 {
                     await cancel.CancelAsync();
                 }
-                RunProcess? givenUp = await executor.ExecuteAsync(next, cancel.Token, agentStopping);
-                lock (_gate)
+                try
                 {
-                    (_currentRun, _currentCancel) = (null, null);
+                    // It may still run there: the machine takes nothing new until the agent has seen it stopped.
+                    await executor.ExecuteAsync(next, cancel.Token, agentStopping,
+                        (process, why) => fleet.Abandon(machine, next.Id, process.RunDir, why));
+                }
+                finally
+                {
+                    // Before the token source is disposed: a cancel arriving later must not reach it.
+                    lock (_gate)
+                    {
+                        (_currentRun, _currentCancel) = (null, null);
+                    }
                 }
                 RunRecord after = store.Get(next.Id);
                 if (after.Run.Status.IsTerminal())
                 {
                     Record(fleet, after, log);
-                    if (givenUp is not null)
-                    {
-                        // It may still run there: the machine takes nothing new until the agent has seen it stopped.
-                        fleet.Abandon(machine, after.Id, givenUp.RunDir, after.Run.ErrorMsg);
-                    }
                 }
                 else if (!agentStopping.IsCancellationRequested)
                 {

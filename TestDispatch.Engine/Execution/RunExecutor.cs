@@ -29,10 +29,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// <summary>
     /// Executes a run its machine loop took: pending, or running (a batch item made running as it was taken, or a run
     /// an earlier agent was following). <paramref name="cancel"/> is the user's cancel; <paramref name="agentStopping"/>
-    /// ends only the following. Returns where the run lives when it was given up on a machine that stopped answering (it may
-    /// still run there), else null.
+    /// ends only the following. A run given up on a machine that stopped answering (it may still run there) is told to
+    /// <paramref name="givenUp"/> (where it lives, and why) before its verdict is written, so that no one who sees the run
+    /// ended can find its machine free, nor an agent dying between the two lose the hold.
     /// </summary>
-    public async Task<RunProcess?> ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping)
+    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping, Action<RunProcess, string>? givenUp = null)
     {
         try
         {
@@ -41,20 +42,22 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             bool inherited = taken.Run.Status == RunStatus.Running && taken.Run.StartedAt < _since;
             if (await StartAsync(taken, inherited, agentStopping) is not { } record)
             {
-                return null;
+                return;
             }
             CrashPoints.Reached("run-marked-running");
             if (await EndOfAsync(record, inherited, cancel, agentStopping) is { } ending)
             {
+                if (ending is { GivenUp: not null, Process: { } process })
+                {
+                    givenUp?.Invoke(process, ending.Failure?.ErrorMsg ?? "");
+                }
                 await RecordAsync(record, ending, agentStopping);
-                return ending.GivenUp is null ? null : ending.Process;
             }
         }
         catch (OperationCanceledException) when (agentStopping.IsCancellationRequested)
         {
             // The agent is stopping: the run goes on without us.
         }
-        return null;
     }
 
     /// <summary>Marks a pending run running; null when it is no longer to be run (cancelled meanwhile).</summary>
@@ -118,6 +121,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 Command = record.Spec.Command,
                 KillGrace = config.Defaults.KillGrace,
                 TimeLimit = record.Spec.Timeout,
+                LogLimit = config.Defaults.LogLimit,
                 Environment = new Dictionary<string, string>
                 {
                     ["TESTDISPATCH_RUN_ID"] = run.Id,
@@ -153,12 +157,12 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         WrapperState state;
         while (true)
         {
-            StrongBox<string> lookError = new("");
+            StrongBox<Exception?> lookError = new();
             if (await LookAsync(transport, files, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, lookError, agentStopping) is not { } looked)
             {
                 await stopGivenUp.CancelAsync();
                 await stopping.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value!) with { Process = process };
+                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value) with { Process = process };
             }
             state = looked;
             if (state.BootId != process.BootId)
@@ -172,7 +176,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 // A wrapper seen gone before it was done is confirmed by a second look before its run is given up as
                 // lost: under heavy load one look at /proc has been seen to miss a live wrapper.
                 await Task.Delay(TimeSpan.FromMilliseconds(200), agentStopping);
-                state = await LookAsync(transport, files, process, null, new StrongBox<string>(), agentStopping) ?? state;
+                state = await LookAsync(transport, files, process, null, new StrongBox<Exception?>(), agentStopping) ?? state;
             }
             if (state.Done || !state.WrapperAlive)
             {
@@ -213,9 +217,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
             await transport.StopAsync(files, process, RunWrapper.Cleanup, grace, agentStopping);
-            state = await LookAsync(transport, files, process, null, new StrongBox<string>(), agentStopping) ?? state;
+            state = await LookAsync(transport, files, process, null, new StrongBox<Exception?>(), agentStopping) ?? state;
         }
         ExecutionResult? finish = await transport.FinishAsync(files, process, machine, agentStopping);
+        if (machine.Transport == TransportKind.Local && (state.Exit is null || state.Test is null) && DiskSpace.IsFull(files.Directory))
+        {
+            // The wrapper could not write its files: the controller's disk, never the test or the machine.
+            return Ending.Failed(ErrorCodes.DiskFull, $"the controller's disk holding {files.Directory} is full ({ByteSize.Format(DiskSpace.FreeAt(files.Directory) ?? 0)} " +
+                "free): the run wrapper could not write its files, so the test did not run; free space there (or 'testdispatch prune'), then run it again");
+        }
         if (state.Exit is null)
         {
             return fresh && !recorded && state.Test is null
@@ -230,7 +240,12 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             return Ending.Failed(ErrorCodes.SpawnFailed, $"the test's process could not be started (status {state.Exit.Status}); the run's log says why");
         }
-        return new Ending(state, finish);
+        bool local = machine.Transport == TransportKind.Local;
+        return new Ending(state, finish)
+        {
+            DiskFull = state.Log == RunWrapper.LogFull,
+            LogDisk = local ? $"the controller's, under {files.Directory}" : $"{machine.Name}'s, under {process.RunDir}",
+        };
     }
 
     /// <summary>
@@ -244,7 +259,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// A look at the run, tried again for as long as its machine does not answer; null once <paramref name="mayGiveUp"/>
     /// has said so for <see cref="GiveUpAfter"/> of failed looks in a row (the last failure's message in <paramref name="error"/>).
     /// </summary>
-    private async Task<WrapperState?> LookAsync(ITransport transport, RunFiles files, RunProcess process, Func<bool>? mayGiveUp, StrongBox<string> error,
+    private async Task<WrapperState?> LookAsync(ITransport transport, RunFiles files, RunProcess process, Func<bool>? mayGiveUp, StrongBox<Exception?> error,
         CancellationToken agentStopping)
     {
         DateTimeOffset? due = null;
@@ -260,7 +275,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 {
                     log.Write($"could not look at the run in {process.RunDir} on {process.Host}: {e.Message}; trying again");
                 }
-                error.Value = e.Message;
+                error.Value = e;
                 if (mayGiveUp?.Invoke() == true)
                 {
                     due ??= clock.GetUtcNow();
@@ -278,10 +293,20 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// The run given up on a machine that does not answer: interrupted when it was cancelled, timeout when past its limit,
     /// with transport_unreachable (an infrastructure failure, for the machine's health) and what may be left there.
     /// </summary>
-    private Ending GivenUp(Machine machine, RunProcess process, bool cancelled, string error)
+    private Ending GivenUp(Machine machine, RunProcess process, bool cancelled, Exception? error)
     {
+        RunStatus status = cancelled ? RunStatus.Interrupted : RunStatus.Timeout;
+        if (error is not null && IoErrors.Errno(error) is Libc.ENOSPC or Libc.EDQUOT)
+        {
+            // The machine answers; the controller had no room for what it sent.
+            string full = $"the controller's disk has been full for {Duration.Format(GiveUpAfter)} since the run was " +
+                $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error.Message}): its log could not be brought back, so it was given " +
+                $"up; what is left of it on {machine.Name} is stopped once there is room again";
+            log.Write($"run in {process.RunDir} on {machine.Name}: given up ({full})");
+            return Ending.Failed(ErrorCodes.DiskFull, full) with { GivenUp = status };
+        }
         string why = $"{machine.Name} has not answered for {Duration.Format(GiveUpAfter)} since the run was " +
-            $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error}); it was given up: the test may still be " +
+            $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error?.Message}); it was given up: the test may still be " +
             $"running there, in {process.RunDir}";
         log.Write($"run in {process.RunDir} on {machine.Name}: given up ({why})");
         return Ending.Failed(ErrorCodes.TransportUnreachable, why) with { GivenUp = cancelled ? RunStatus.Interrupted : RunStatus.Timeout };
@@ -327,7 +352,10 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// The run as its ending decides: a stop we began while the test was alive decides the status (timeout, or
     /// interrupted for a cancel); else an infrastructure error; else the test's exit status.
     /// </summary>
-    internal static Run Verdict(Run run, Ending ending, TimeSpan limit)
+    internal static Run Verdict(Run run, Ending ending, TimeSpan limit) =>
+        Judge(run, ending, limit) is var judged && ending.State?.Log is RunWrapper.LogCut or RunWrapper.LogFull ? judged with { LogCut = true } : judged;
+
+    private static Run Judge(Run run, Ending ending, TimeSpan limit)
     {
         if (ending.LostWhy is { } why)
         {
@@ -358,6 +386,17 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             return run with { Status = RunStatus.Failed, ExitCode = exit.Status, ErrorCode = late.ErrorCode, ErrorMsg = late.ErrorMsg };
         }
+        if (ending.DiskFull && exit.Status != 0)
+        {
+            // Writes failed for want of room (its log's, or the test's own in its work dir), which is enough to fail a test:
+            // the disk is to blame, not the test.
+            return run with
+            {
+                Status = RunStatus.Failed, ExitCode = exit.Status, ErrorCode = ErrorCodes.DiskFull,
+                ErrorMsg = $"the disk holding the run ({ending.LogDisk}) was full: what the test wrote could not all be written, and its " +
+                    $"failure (exit {exit.Status}) may be the disk's, not the test's; free space there, then run it again",
+            };
+        }
         return run with { Status = exit.Status == 0 ? RunStatus.Completed : RunStatus.Failed, ExitCode = exit.Status, ErrorCode = "", ErrorMsg = "" };
     }
 
@@ -373,6 +412,12 @@ internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, str
 {
     /// <summary>The status of a run given up on a machine that stopped answering (interrupted or timeout); null otherwise.</summary>
     public RunStatus? GivenUp { get; init; }
+
+    /// <summary>Where the run was, for people: the controller's state dir, or a machine's work root.</summary>
+    public string LogDisk { get; init; } = "";
+
+    /// <summary>That disk was full while the run wrote there (its log could not all be written, or no room is left).</summary>
+    public bool DiskFull { get; init; }
 
     public IReadOnlyList<int>? Survivors => Leftover ?? State?.Survivors;
 

@@ -50,9 +50,8 @@ internal static partial class Libc
     private static partial nint Signal(int signal, nint handler);
 
     /// <summary>
-    /// Gives SIGPIPE back its default action in this process. .NET ignores it, and an ignored signal stays ignored in
-    /// every program started from here (so a test's <c>yes | head</c> would complain of a broken pipe instead of ending
-    /// quietly as in a shell). Only for a process that writes to no pipe or socket that may close: the agent.
+    /// Gives SIGPIPE back its default action in this process (.NET ignores it): a write to a pipe whose reader is gone
+    /// kills it. Only for a process that writes to no pipe of its own children, which may close first.
     /// </summary>
     public static void RestoreDefaultSigpipe()
     {
@@ -116,6 +115,28 @@ internal static partial class Libc
     /// <summary>statx(2) of an open fd.</summary>
     public static FileStatus Stat(SafeFileHandle fd, string pathForErrors) =>
         StatxFd(fd, "", AT_EMPTY_PATH, StatxWanted, out StatxBuffer buffer) == 0 ? buffer.Status : throw Failure("statx", pathForErrors);
+
+    /// <summary>The space of the file system holding <paramref name="path"/>: bytes free to this user, and in all; null if it cannot be told.</summary>
+    public static (long Free, long Total)? Space(string path)
+    {
+        if (StatVfs(path, out StatVfsBuffer buffer) != 0)
+        {
+            return null;
+        }
+        return ((long)(buffer.Available * buffer.FragmentSize), (long)(buffer.Blocks * buffer.FragmentSize));
+    }
+
+    [LibraryImport("libc", EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatVfs(string path, out StatVfsBuffer buffer);
+
+    /// <summary>struct statvfs on 64-bit Linux (glibc and musl): unsigned longs and 64-bit counts, then spare ints.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 112)]
+    private struct StatVfsBuffer
+    {
+        [FieldOffset(8)] public ulong FragmentSize;
+        [FieldOffset(16)] public ulong Blocks;
+        [FieldOffset(32)] public ulong Available;
+    }
 
     private const int AT_FDCWD = -100;
     private const int AT_EMPTY_PATH = 0x1000;

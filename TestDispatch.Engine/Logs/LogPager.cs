@@ -3,7 +3,7 @@ using System.Text;
 
 namespace TestDispatch.Engine.Logs;
 
-/// <summary>One line of a log as shown on screen: where it starts, its text (cut at a screenful), where the next begins.</summary>
+/// <summary>One line of a log: where it starts, its text (cut at a screenful; invalid UTF-8 as U+FFFD), where the next begins.</summary>
 public sealed record LogLine(long Offset, string Text, long NextOffset);
 
 /// <summary>
@@ -197,22 +197,9 @@ public sealed class LogPager(IFileSystem fs, string path) : IDisposable
         return bytes;
     }
 
-    /// <summary>UTF-8 with invalid bytes replaced, tabs expanded, other control characters made visible.</summary>
-    private static string Decode(ReadOnlySpan<byte> bytes)
-    {
-        string text = Encoding.UTF8.GetString(bytes);
-        StringBuilder clean = new(text.Length);
-        foreach (char c in text)
-        {
-            if (c == '\t')
-            {
-                clean.Append(' ', 4 - (clean.Length % 4));
-            }
-            else
-            {
-                clean.Append(char.IsControl(c) ? '·' : c);
-            }
-        }
-        return clean.ToString();
-    }
+    /// <summary>
+    /// UTF-8 with invalid bytes replaced by U+FFFD; nothing else is changed: how a line is shown on a terminal (its tabs, its
+    /// control characters) is the face's to decide.
+    /// </summary>
+    private static string Decode(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

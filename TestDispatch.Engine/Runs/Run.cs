@@ -36,6 +36,10 @@ public sealed record Run
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? PlanEntry { get; init; }
 
+    /// <summary>True when the test's output passed Defaults.LogLimit and the log kept only its head and its tail; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? LogCut { get; init; }
+
     [JsonIgnore]
     public TimeSpan? Duration => StartedAt is { } start ? (EndedAt ?? DateTimeOffset.UtcNow) - start : null;
 }

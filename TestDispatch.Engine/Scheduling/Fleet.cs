@@ -87,6 +87,29 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         return fleet;
     }
 
+    /// <summary>Why each configured machine out of service takes no new work, by name; machines in service are not in it.</summary>
+    public IReadOnlyDictionary<string, Hold> Holds()
+    {
+        FleetRecord fleet = Settled();
+        Dictionary<string, Hold> holds = new(StringComparer.Ordinal);
+        foreach (Machine machine in config.Machines)
+        {
+            if (Hold.Of(machine, fleet[machine.Name], config.Health) is { } hold)
+            {
+                holds[machine.Name] = hold;
+            }
+        }
+        return holds;
+    }
+
+    /// <summary>Why the pending run may not start on its machine now (out of service), or null when it may.</summary>
+    public Hold? HoldOn(RunRecord pending)
+    {
+        FleetRecord fleet = ledger.Read();
+        return new Placement(config.Machines, fleet).MayStart(pending) || config.FindMachine(pending.Run.Machine) is not { } machine ? null
+            : Hold.Of(machine, fleet[machine.Name], config.Health);
+    }
+
     /// <summary>Refuses new work for a machine out of service, with a code and message naming why (and who, for a drain).</summary>
     public void RefuseIfOutOfService(string machine)
     {
@@ -168,13 +191,15 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
 
     /// <summary>
     /// Whether the agent has work: a run to follow, a pending run that may start, a batch item that a machine in service
-    /// can take, or a health check due.
+    /// can take, a health check due, or a run given up on a machine that did not answer, to stop once it answers.
     /// </summary>
     public bool HasWork()
     {
         Placement placement = Placement();
         return store.HasWork(entry => config.Machines.Any(m => entry.Targets(m.Name, m.Tags) && placement.InService(m.Name)), placement.MayStart) ||
-            ChecksDue();
+            ChecksDue() ||
+            // A run given up on a machine that did not answer may still run there: the agent stays to stop it once it answers.
+            placement.Fleet.Machines.Values.Any(m => m.Abandoned is not null);
     }
 
     /// <summary>Whether a machine held by health has a health check to start (unhealthy for <see cref="HealthRules.CheckAfter"/>).</summary>

@@ -84,10 +84,16 @@ public sealed class FlockFileLocks : IFileLocks
 
     /// <summary>
     /// Opens (making it 0600 if need be) the lock file. On a read-only mount it is opened for reading: flock needs no
-    /// write access, so the store can still be read there, while any write fails on its own file.
+    /// write access, so the store can still be read there, while any write fails on its own file. A directory (the state
+    /// dir itself) is opened for reading: it cannot be unlinked while it holds anything, so its lock cannot be replaced from
+    /// under its holder as a file's can.
     /// </summary>
     private static SafeFileHandle OpenLockFile(string path)
     {
+        if (Directory.Exists(path))
+        {
+            return Libc.Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY, 0);
+        }
         try
         {
             return Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);

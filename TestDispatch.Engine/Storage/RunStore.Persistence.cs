@@ -99,7 +99,7 @@ public sealed partial class RunStore
     {
         try
         {
-            return _locks.Acquire(Paths.StateLock, _options.LockTimeout);
+            return StateLock.Acquire(_locks, Paths, _options.LockTimeout);
         }
         catch (TimeoutException e)
         {

@@ -16,31 +16,52 @@ public static class StateSize
             $"logs and artifacts {ByteSize.Format(runs)} ('testdispatch prune --older-than 90d' removes old runs)";
     }
 
+    /// <summary>
+    /// The bytes of the files under <paramref name="directory"/>. The state dir changes under the walk (a run's work/ removed,
+    /// a run pruned): a file or directory that vanishes meanwhile is not counted, and the walk goes on with the others.
+    /// </summary>
     private static long Sum(IFileSystem fs, string directory, SearchOption depth)
     {
         long total = 0;
         try
         {
-            foreach (string file in fs.Directory.EnumerateFiles(directory, "*", new EnumerationOptions
-            {
-                RecurseSubdirectories = depth == SearchOption.AllDirectories,
-                IgnoreInaccessible = true,
-                AttributesToSkip = FileAttributes.ReparsePoint,
-            }))
+            foreach (string file in fs.Directory.EnumerateFiles(directory))
             {
                 try
                 {
-                    total += fs.FileInfo.New(file).Length;
+                    IFileInfo info = fs.FileInfo.New(file);
+                    total += info.Attributes.HasFlag(FileAttributes.ReparsePoint) ? 0 : info.Length;
                 }
                 catch (Exception e) when (IoErrors.IsIo(e))
                 {
-                    // Gone meanwhile (a run's work dir removed): not counted.
+                    // Gone meanwhile: not counted.
                 }
+            }
+            if (depth == SearchOption.TopDirectoryOnly)
+            {
+                return total;
+            }
+            foreach (string sub in fs.Directory.EnumerateDirectories(directory))
+            {
+                total += IsLink(fs, sub) ? 0 : Sum(fs, sub, depth); // what a test's symlink points to is not the state dir's
             }
         }
         catch (Exception e) when (IoErrors.IsIo(e))
         {
+            // This directory vanished (or cannot be read) while it was walked: what was counted of it stays.
         }
         return total;
+    }
+
+    private static bool IsLink(IFileSystem fs, string path)
+    {
+        try
+        {
+            return fs.File.GetAttributes(path).HasFlag(FileAttributes.ReparsePoint);
+        }
+        catch (Exception e) when (IoErrors.IsIo(e))
+        {
+            return true; // gone meanwhile: nothing to count
+        }
     }
 }

@@ -361,6 +361,7 @@ internal sealed class StoreJsonReader
     {
         string? id = null, machine = null, testDir = null, testDirHash = null, artifactsPath = null, logsPath = null;
         string? batchId = null, planEntry = null;
+        bool? logCut = null;
         string errorCode = "", errorMsg = "";
         RunStatus? status = null;
         int? exitCode = null;
@@ -425,6 +426,10 @@ internal sealed class StoreJsonReader
             {
                 planEntry = NextSharedString(ref reader, nullable: true);
             }
+            else if (reader.ValueTextEquals("log_cut"u8))
+            {
+                logCut = reader.NextNullableBoolean();
+            }
             else
             {
                 reader.Skip();
@@ -446,6 +451,7 @@ internal sealed class StoreJsonReader
             ErrorMsg = errorMsg,
             BatchId = batchId,
             PlanEntry = planEntry,
+            LogCut = logCut,
         };
     }
 

@@ -24,7 +24,7 @@ public static class StoreRepair
     public static RepairReport Repair(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null)
     {
         StatePaths paths = new(fs.Path.GetFullPath(stateDir));
-        using IDisposable held = locks.Acquire(paths.StateLock, TimeSpan.FromSeconds(30));
+        using IDisposable held = StateLock.Acquire(locks, paths, TimeSpan.FromSeconds(30));
         SnapshotFile snapshotFile = new(fs, paths);
 
         Snapshot? snapshot = null;

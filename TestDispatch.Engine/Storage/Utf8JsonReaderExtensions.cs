@@ -96,6 +96,14 @@ internal static class Utf8JsonReaderExtensions
         return reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out int value) ? value : throw new JsonException("expected a 32-bit integer");
     }
 
+    public static bool? NextNullableBoolean(this ref Utf8JsonReader reader) => reader.Next() switch
+    {
+        JsonTokenType.Null => null,
+        JsonTokenType.True => true,
+        JsonTokenType.False => false,
+        _ => throw new JsonException("expected true or false"),
+    };
+
     /// <summary>An ISO 8601 date and time with its offset as written, or null.</summary>
     public static DateTimeOffset? NextTimestamp(this ref Utf8JsonReader reader)
     {

@@ -65,6 +65,9 @@ public sealed record LaunchRequest
 
     /// <summary>The run's time limit, from the test's start: the wrapper holds it on the machine itself.</summary>
     public required TimeSpan TimeLimit { get; init; }
+
+    /// <summary>About how many bytes of the test's output its log keeps (its head, then its tail): the wrapper holds it.</summary>
+    public required long LogLimit { get; init; }
 }
 
 /// <summary>The started wrapper, or why the test could not be started (test_dir_not_found, copy_failed, spawn_failed…).</summary>

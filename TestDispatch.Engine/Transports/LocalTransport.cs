@@ -57,7 +57,10 @@ public sealed class LocalTransport : ITransport
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy {request.TestDir} to {work}: {e.Message}"));
+            // This host's disk is the controller's: its being full is nobody's test and no machine's fault.
+            return Task.FromResult(IoErrors.Errno(e) is Libc.ENOSPC or Libc.EDQUOT || DiskSpace.IsFull(dir)
+                ? LaunchResult.Failed(ErrorCodes.DiskFull, $"could not copy {request.TestDir} to {work}: the controller's disk is full ({e.Message}); free space there, then run it again")
+                : LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy {request.TestDir} to {work}: {e.Message}"));
         }
         if (CommandResolver.Check(request.Command, work, request.Environment) is { } problem)
         {
@@ -70,7 +73,7 @@ public sealed class LocalTransport : ITransport
         {
             WriteScript(script);
             Command command = Cli.Wrap("setsid")
-                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, files.RunId, request.KillGrace, request.TimeLimit, request.Environment, request.Command)])
+                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, files.RunId, request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command)])
                 .WithWorkingDirectory(dir)
                 .WithStandardInputPipe(PipeSource.Null)
                 .WithStandardOutputPipe(PipeTarget.Null)

@@ -22,18 +22,29 @@ public static class RunWrapper
 
     /// <summary>The files the wrapper writes in a run's directory (the run's log, work and artifacts aside).</summary>
     public static readonly IReadOnlyList<string> ControlFiles =
-        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "done"];
+        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "done"];
 
     public static string Script { get; } = Load();
 
     /// <summary>
-    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS NAME=VALUE… -- COMMAND…</c>. The
-    /// test's environment is given as words, so it reaches only the test, never the wrapper (which would then find itself
-    /// among the run's processes). The wrapper stops the test itself <paramref name="limit"/> after it started.
+    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES NAME=VALUE… -- COMMAND…</c>.
+    /// The test's environment is given as words, so it reaches only the test, never the wrapper (which would then find
+    /// itself among the run's processes). The wrapper stops the test itself <paramref name="limit"/> after it started, and
+    /// keeps its log to about <paramref name="logBytes"/>.
     /// </summary>
-    public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace, TimeSpan limit,
+    public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace, TimeSpan limit, long logBytes,
         IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command) =>
-        [script, "run", runDir, runId, Milliseconds(grace), Milliseconds(limit), .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
+        [script, "run", runDir, runId, Milliseconds(grace), Milliseconds(limit), logBytes.ToString(CultureInfo.InvariantCulture),
+            .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
+
+    /// <summary>What the wrapper's <c>cut</c> file says: the log was cut at its limit.</summary>
+    public const string LogCut = "cut";
+
+    /// <summary>
+    /// What the wrapper's <c>cut</c> file says: a write to the log failed for want of room, or the test failed while the disk
+    /// holding the run dir (and its work dir) had less than 256 KiB left (<see cref="IO.DiskSpace.NearlyFull"/>).
+    /// </summary>
+    public const string LogFull = "full";
 
     /// <summary>The arguments to sh that stop a run: <c>SCRIPT stop DIR RUN_ID GRACE_MS REASON</c>; it returns when nothing of the run is left.</summary>
     public static IReadOnlyList<string> StopArguments(string script, string runDir, string runId, TimeSpan grace, string reason) =>

@@ -3,14 +3,15 @@
 # restart or lose its connection without losing the run. The same script on the controller and on lab machines:
 # POSIX sh only (dash, busybox sh, bash), and no process forked where a builtin does.
 #
-#   RunWrapper.sh run  DIR RUN_ID GRACE_MS LIMIT_MS [NAME=VALUE ...] -- COMMAND [ARG ...]
+#   RunWrapper.sh run  DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES [NAME=VALUE ...] -- COMMAND [ARG ...]
 #   RunWrapper.sh stop DIR RUN_ID GRACE_MS REASON
 #
 # 'run' starts COMMAND in DIR/work, in a session and process group of its own (setsid), stdin from /dev/null,
 # stdout and stderr appended to DIR/output.log on one descriptor (their order kept), with NAME=VALUE in its
 # environment only; waits for it; records how it ended; then stops whatever it left behind. LIMIT_MS after the test
 # started, if it still runs, the wrapper stops it itself ('stop ... timeout'): a time limit holds on the machine even
-# while no agent watches (dead, stopped, cut off). 'stop' stops a run
+# while no agent watches (dead, stopped, cut off). The test's output passes through a relay that bounds the log to about
+# LOG_BYTES: its head as it comes, then, once the output ends, its tail after a line saying what was cut. 'stop' stops a run
 # (cancel, timeout, or cleaning up after a dead wrapper): SIGTERM to its group and to every process whose
 # environment carries TESTDISPATCH_RUN_ID=RUN_ID (those that called setsid or double-forked), SIGKILL after
 # GRACE_MS, never sooner. Whoever stops a run first (the wrapper after the test, or 'stop') does it alone: a
@@ -24,6 +25,8 @@
 #   stopping  "PID START"              who is stopping the run (created exclusively: the claim)
 #   stopping.KEY "PID START"           who took over the claim KEY ("PID.START") after its claimer died (linked)
 #   stopped   "PIDS"                   the stop is over; PIDS survived SIGKILL (an empty file when nothing did)
+#   cut       "cut" or "full"          the log was cut at its limit, or a write to it failed for want of room, or the test
+#                                      failed with the disk holding DIR (nearly) full (else blank)
 #   done      (empty)                  the wrapper is finished: nothing of the run is alive but what stopped names
 # exit and stop are written into space reserved when the run starts (exit.tmp, stop.tmp), and the empty files take
 # no space: a disk that fills up while the test runs must not cost its verdict.
@@ -270,6 +273,43 @@ stop_run() {
     fi
 }
 
+# The test's output, from the FIFO: up to 90% of LOG_BYTES go to output.log as they come (cat, which writes each read at
+# once, under a file size limit: head -c would hold them in its buffer); past that only the last 10% are kept (by tail,
+# in memory) and appended, after a line saying so, once the output ends. A write that fails short of the limit (the disk
+# holding the log is full) is recorded in 'cut' as "full": the verdict then names the disk, not the test. cat and tail
+# read the relay's own stdin (the FIFO, never reopened by name: an open of a FIFO with no writer left would wait for
+# ever), through fd 3, as a background command's stdin is /dev/null. TERM (a survivor holding the output open for ever)
+# ends it. ulimit -f counts 512-byte blocks in every POSIX sh.
+relay() {
+    exec 3<&0
+    tail_bytes=$((log_bytes / 10))
+    head_blocks=$(((log_bytes - tail_bytes) / 512))
+    part=
+    full=
+    cut=
+    trap 'kill "$part" 2>/dev/null; exit 0' TERM
+    (ulimit -f "$head_blocks" 2>/dev/null; trap '' XFSZ; exec cat) <&3 >>"$dir/output.log" 2>/dev/null &
+    part=$!
+    if wait "$part"; then
+        return 0
+    fi
+    size=$(wc -c <"$dir/output.log")
+    [ "${size:-0}" -lt $((head_blocks * 512)) ] && full=1
+    tail -c "$tail_bytes" <&3 >"$dir/output.tail" &
+    part=$!
+    wait "$part" || full=1
+    if [ -s "$dir/output.tail" ]; then
+        cut=cut
+        {
+            printf '\n%s\n' "testdispatch: the test's output passed its limit of $log_bytes bytes: it was cut after its first $((head_blocks * 512)) bytes; its last $tail_bytes bytes follow"
+            cat "$dir/output.tail"
+        } >>"$dir/output.log" 2>/dev/null || full=1
+    fi
+    [ -n "$full" ] && cut=full
+    [ -n "$cut" ] && echo "$cut" 1<>"$dir/cut"
+    return 0
+}
+
 # The time limit, held by a process of the wrapper's (never of the test's group): LIMIT_MS after the test started, the
 # run is stopped as a cancel or an agent's timeout would stop it. Sleeps in slices of at most 10 s and leaves as soon as
 # the wrapper is gone (a killed wrapper leaves no watchdog behind for long), or at once when the wrapper kills it.
@@ -310,7 +350,8 @@ exec "$@"'
 case $1 in
 run)
     limit_ms=$5
-    shift 5
+    log_bytes=$6
+    shift 6
     exec </dev/null >>"$dir/output.log" 2>&1
     cd "$dir/work" || exit 1
     # The claim: a second wrapper for this run (an agent relaunching a run whose launch it could not see) leaves.
@@ -324,13 +365,29 @@ run)
     set +C
     reserve exit
     reserve stop
-    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" &
+    echo "                " >"$dir/cut"
+    # Without a FIFO (no mkfifo, tail or wc on this machine; no room even for a FIFO) the test writes straight into the
+    # log, unbounded ('testdispatch doctor' says when a machine lacks them).
+    [ -p "$dir/output.fifo" ] && rm -f "$dir/output.fifo"
+    if command -v tail >/dev/null && command -v wc >/dev/null && mkfifo "$dir/output.fifo" 2>/dev/null; then
+        relay <"$dir/output.fifo" &
+        relay_pid=$!
+        out=$dir/output.fifo
+    else
+        relay_pid=
+        out=$dir/output.log
+    fi
+    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" >>"$out" 2>&1 &
     test_pid=$!
     watch_deadline &
     watchdog=$!
     wait "$test_pid"
     status=$?
     kill "$watchdog" 2>/dev/null
+    # A test that failed on a full disk (its work dir is on the disk DIR is on) failed because of the disk: said in 'cut',
+    # before the cleanup frees what it wrote. Available 1K blocks, from the second line of df -P.
+    room=
+    [ "$status" -ne 0 ] && room=$(df -Pk "$dir" 2>/dev/null | { read -r _; read -r _ _ _ k _; echo "$k"; })
     uptime_now
     # A run dir that cannot be written for a while (remounted read-only, a failing disk) must not cost the verdict: it is
     # kept here until it is written, as long as the run dir is there at all.
@@ -339,6 +396,14 @@ run)
         sleep 0.5
     done
     stop_run ""
+    if [ -n "$relay_pid" ]; then
+        # The relay ends when the last writer of the test's output has: the cleanup above stopped them all, unless some
+        # survived SIGKILL (see stopped), which would hold it open for ever.
+        read_line "$dir/stopped"
+        [ -n "$line" ] && kill -s TERM "$relay_pid" 2>/dev/null
+        wait "$relay_pid"
+    fi
+    case $room in '' | *[!0-9]*) ;; *) [ "$room" -lt 256 ] && echo full 1<>"$dir/cut" ;; esac
     true >"$dir/done"
     ;;
 stop)

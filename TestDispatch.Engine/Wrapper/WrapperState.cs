@@ -30,6 +30,9 @@ public sealed record WrapperState
     /// <summary>The wrapper has cleaned up after the test: nothing of the run is alive but <see cref="Survivors"/>.</summary>
     public bool Done { get; init; }
 
+    /// <summary>What became of the log: <see cref="RunWrapper.LogCut"/>, <see cref="RunWrapper.LogFull"/>, or null when nothing.</summary>
+    public string? Log { get; init; }
+
     /// <summary>The wrapper's own exit status (128 + N when signal N killed it), when this agent started it and saw it end.</summary>
     public int? WrapperStatus { get; init; }
 
@@ -58,6 +61,7 @@ public sealed record WrapperState
                 ? new TestStart(g, t, u) : null,
             Exit = Fields(read("exit"), 2) is [var status, var at] && Int(status) is { } s && Seconds(at) is { } e ? new TestExit(s, e) : null,
             Stop = Fields(read("stop"), 2) is [var reason, var when] && Seconds(when) is { } w ? new StopRecord(reason, w) : null,
+            Log = Fields(read("cut"), 1) is [var cut] && cut is RunWrapper.LogCut or RunWrapper.LogFull ? cut : null,
             Survivors = read("stopped") is { } stopped
                 ? [.. (Line(stopped) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(Int).OfType<int>()]
                 : null,

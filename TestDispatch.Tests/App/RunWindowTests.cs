@@ -1,9 +1,11 @@
+using Terminal.Gui.Drawing;
 using Terminal.Gui.Input;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
 using TestDispatch.Tests.Support;
 using TestDispatch.Tui.App;
+using TestDispatch.Tui.Text;
 using static TestDispatch.Tests.Support.TestRuns;
 
 namespace TestDispatch.Tests.App;
@@ -104,5 +106,59 @@ public sealed class RunWindowTests : IDisposable
 
         Assert.DoesNotContain("END", cut, StringComparison.Ordinal);
         Assert.Contains("wrap ON", wrapped, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(40, 15)]
+    [InlineData(80, 24)]
+    public void A_log_of_binary_output_never_reaches_the_terminal_as_control_sequences_nor_breaks_the_frame(int width, int height)
+    {
+        Random bytes = new(31);
+        byte[] noise = new byte[4096];
+        bytes.NextBytes(noise);
+        using (FileStream log = File.OpenWrite(_run.LogsPath))
+        {
+            log.Write(System.Text.Encoding.UTF8.GetBytes("\u001b[2J\u001b(0lqqk\u001b]0;pwned\u0007 CSI\u009b2J tab\there テスト e\u0301 \u202Eevil\n"));
+            log.Write(noise);
+            log.Write("\nEND OF NOISE\n"u8);
+        }
+        using HeadlessApp ui = new(width, height);
+        using RunWindow window = new(ui.App, _engine, _run.Id);
+        ui.Show(window);
+        ui.Press(new Key('g'));
+        string screen = ui.WaitFor("␛[2J");
+
+        Assert.Contains("␛(0lqqk␛]0;pwned␇", screen, StringComparison.Ordinal);
+        Cell[,] cells = ui.App.Driver!.Contents!;
+        for (int row = 0; row < cells.GetLength(0); row++)
+        {
+            for (int col = 0; col < cells.GetLength(1); col++)
+            {
+                string grapheme = cells[row, col].Grapheme ?? "";
+                Assert.False(grapheme.Any(c => c < ' ' || c is >= '\u007f' and < '\u00a0' or >= '\u202a' and <= '\u202e'),
+                    $"cell {row},{col} holds a control character: {string.Join(" ", grapheme.Select(c => ((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture)))}");
+            }
+        }
+        string[] lines = screen.Split('\n');
+        Assert.All(lines.Where(l => l.Length > 0 && l[0] == '│'), l => Assert.Equal('│', l.TrimEnd()[^1])); // the frame stands on every line
+        Assert.All(lines.Where(l => l.Length > 0 && l[0] == '│'), l => Assert.Equal(width, TerminalText.Width(l.TrimEnd())));
+    }
+
+    [Fact]
+    public void After_a_cancel_the_message_and_the_strip_say_how_the_run_ended_not_stopping_and_follow_ON()
+    {
+        Log("working\n");
+        using RunWindow window = new(_ui.App, _engine, _run.Id);
+        _ui.Show(window);
+        _ui.WaitFor("follow ON");
+
+        _ui.Press(new Key('x'), new Key('y'));
+        _ui.WaitFor("stopping");
+        _engine.Store.Update(_run.Id, r => Finished(r, RunStatus.Interrupted, 143) is var ended ? ended with { Run = ended.Run with { ErrorCode = "interrupted" } } : r);
+        string ended = _ui.WaitFor(s => s.Contains("ended interrupted", StringComparison.Ordinal), "the message to say how it ended");
+
+        Assert.DoesNotContain("stopping", ended, StringComparison.Ordinal);
+        Assert.DoesNotContain("follow ON", ended, StringComparison.Ordinal);
+        Assert.Contains("run ended", ended, StringComparison.Ordinal);
     }
 }

@@ -36,7 +36,8 @@ public sealed class BatchWaitTests
 
         public IDisposable Acquire(string path, TimeSpan timeout)
         {
-            if (path.EndsWith("state.lock", StringComparison.Ordinal) && Interlocked.Increment(ref _count) == at)
+            // The store's lock is taken state dir first: the hook runs before the whole take, as another process would.
+            if (path == FakeStateDir.Root && Interlocked.Increment(ref _count) == at)
             {
                 before();
             }

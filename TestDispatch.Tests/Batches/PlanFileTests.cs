@@ -127,6 +127,24 @@ public class PlanFileTests
         Assert.Contains("entries[1]: name 'boot' is already the name of entries[0]", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_duplicate_name_is_reported_among_many_mistakes_even_when_the_entries_have_others()
+    {
+        DispatchException error = Refused("""
+            { "entries": [
+                { "name": "boot", "test_dir": "../tests/boot", "machine": "rig-9" },
+                { "test_dir": "../tests/nowhere", "machine": "rig-1" },
+                { "test_dir": "../tests/boot", "machine": "rig-1", "retries": 99 },
+                { "name": "gpu", "test_dir": "../tests/gpu", "tags": ["x86", " "] }
+            ] }
+            """);
+
+        Assert.Contains("entries[2]: name 'boot' is already the name of entries[0]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("entries[0] ('boot'): machine 'rig-9' is not configured", error.Message, StringComparison.Ordinal);
+        Assert.Contains("entries[2]: retries 99", error.Message, StringComparison.Ordinal);
+        Assert.Contains("entries[3] ('gpu'): tags [\"x86\", \" \"] has a blank tag", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{ "entries": [ """, "not valid JSON at line 1")]
     [InlineData("""[ { "test_dir": "x" } ]""", "must be a JSON object")]

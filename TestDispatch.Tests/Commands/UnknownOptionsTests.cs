@@ -26,8 +26,8 @@ public sealed class UnknownOptionsTests : IDisposable
         (int exit, string output, string error) = await _cli.Run("run", test, "--machine", "local-1", typo, "--json");
 
         Assert.Equal((ExitCodes.BadInput, ""), (exit, output));
-        Assert.StartsWith($"testdispatch: unknown option '{typo}' for 'run'", error, StringComparison.Ordinal);
-        Assert.Contains(near is null ? $"for 'run'{Environment.NewLine}" : $"for 'run'; did you mean '{near}'?", error, StringComparison.Ordinal);
+        Assert.StartsWith($"testdispatch: bad_input: unknown option '{typo}' for 'run'", error, StringComparison.Ordinal);
+        Assert.Contains(near is null ? $"for 'run'; nothing was done" : $"for 'run'; did you mean '{near}'?", error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(_cli.StateDir), "the state dir was touched");
     }
 
@@ -87,7 +87,7 @@ public sealed class UnknownOptionsTests : IDisposable
         (int exit, string output, string error) = await _cli.Run(args);
 
         Assert.Equal((ExitCodes.BadInput, ""), (exit, output));
-        Assert.Contains($"testdispatch: Cannot parse argument '{args[^1]}' for option '{option}'", error, StringComparison.Ordinal);
+        Assert.Contains($"testdispatch: bad_input: option '{option}' takes a whole number", error, StringComparison.Ordinal);
         CliHarness.AssertNoStackTrace(error);
         Assert.False(Directory.Exists(_cli.StateDir), "the state dir was touched");
     }

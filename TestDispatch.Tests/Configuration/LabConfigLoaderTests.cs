@@ -177,6 +177,51 @@ public sealed class LabConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_file_without_the_TestDispatch_object_is_refused_naming_the_file_the_keys_and_the_fix()
+    {
+        string user = """{ "Machines": [ { "Name": "rig-3", "Transport": "local" } ], "Defaults": { "Timeout": "bogus" } }""";
+
+        DispatchException error = Assert.Throws<DispatchException>(() => LabConfigLoader.Load(Sources(TwoLocal, user)));
+
+        Assert.Equal(ErrorCodes.ConfigInvalid, error.ErrorCode);
+        Assert.Contains($"config file {_dir.Combine("user.json")}: top-level keys 'Machines', 'Defaults' are not known, so nothing in the file would be read",
+            error.Message, StringComparison.Ordinal);
+        Assert.Contains("""wrap the file's content as { "TestDispatch": { "Machines": …, "Defaults": … } }""", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_stray_top_level_key_beside_TestDispatch_is_refused_saying_to_move_it_in()
+    {
+        string explicitFile = Write("explicit.json", """{ "TestDispatch": { "Defaults": { "AgentIdle": "5m" } }, "Health": { "CheckAfter": "1m" } }""");
+
+        DispatchException error = Assert.Throws<DispatchException>(() => LabConfigLoader.Load(Sources(TwoLocal, explicitFile: explicitFile)));
+
+        Assert.Contains($"config file {explicitFile}: top-level key 'Health' is not known and would be ignored", error.Message, StringComparison.Ordinal);
+        Assert.Contains("""move it there, as { "TestDispatch": { "Health": … } }""", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_file_cut_short_names_its_line_and_position()
+    {
+        DispatchException error = Invalid("{\n  \"TestDispatch\": {\n    \"Machines\": [ { \"Name\": \"a\", \"Transport\": \"local\" }\n");
+
+        Assert.Contains($"config file {_dir.Combine("default.json")} is not valid JSON at line 4, position 1: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("..", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"\"")]
+    [InlineData("\"  \"")]
+    public void An_empty_or_blank_tag_is_refused(string tag)
+    {
+        DispatchException error = Invalid($$"""{ "TestDispatch": { "Machines": [ { "Name": "rig", "Transport": "local", "Tags": ["x86", {{tag}}] } ] } }""");
+
+        Assert.Contains("TestDispatch:Machines:0:Tags", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has an empty tag", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_explicit_config_file_is_refused()
     {
         DispatchException error = Assert.Throws<DispatchException>(() =>

@@ -91,6 +91,22 @@ public sealed class KeeperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_state_dir_removed_while_the_keeper_waits_to_restart_its_agent_ends_the_keeper()
+    {
+        (string test, string release) = Waiting("state-gone");
+        (_, string id, _) = await _cli.Run("run", test, "--machine", "local-1");
+        await StartedAsync(_cli.OpenLab(startsAgents: false), id.Trim());
+        (int agent, int keeper) = await PidsWhen(p => p.Keeper > 0, "agent.pid");
+
+        System.Diagnostics.Process.GetProcessById(agent).Kill();
+        Directory.Delete(_cli.StateDir, recursive: true); // while the keeper waits to start the agent again
+        File.WriteAllText(release, "");
+
+        await Eventually.True(() => Engine.Processes.ProcFs.StartTicks(keeper) is null, TimeSpan.FromSeconds(20), "the keeper to leave the removed state dir");
+        Assert.False(Directory.Exists(_cli.StateDir), "no agent made the removed state dir again");
+    }
+
+    [Fact]
     public async Task Clients_starting_agents_at_once_never_make_two()
     {
         string test = _cli.MakeTest("quick", "sleep 2");

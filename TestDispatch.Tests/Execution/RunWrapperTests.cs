@@ -20,6 +20,9 @@ public sealed class RunWrapperTests : IDisposable
     /// <summary>A time limit none of these tests reaches.</summary>
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
 
+    /// <summary>A log limit none of these tests reaches but the one about it.</summary>
+    private const long LogBytes = 100 << 20;
+
     public void Dispose() => _temp.Dispose();
 
     public static TheoryData<string> Shells => ["dash", "busybox", "bash"];
@@ -49,7 +52,7 @@ public sealed class RunWrapperTests : IDisposable
     {
         string bin = _temp.Combine($"bin-{shell}");
         Directory.CreateDirectory(bin);
-        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm"] : ["sh"];
+        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm", "mkfifo", "head", "tail", "wc", "seq"] : ["sh"];
         foreach (string tool in tools.Where(t => !File.Exists(Path.Combine(bin, t))))
         {
             File.CreateSymbolicLink(Path.Combine(bin, tool), shell == "busybox" ? Which("busybox") : Which(shell == OldGrep ? "dash" : shell));
@@ -99,7 +102,7 @@ public sealed class RunWrapperTests : IDisposable
             exit 7
             """);
 
-        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2), Limit,
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2), Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId, ["WEIRD"] = "a'b\"c $(touch PWNED) \\n" },
             ["./run.sh", "arg with space", "-n"])).ExecuteBufferedAsync();
 
@@ -128,7 +131,7 @@ public sealed class RunWrapperTests : IDisposable
             wait
             """);
         string script = Script();
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3), Limit,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3), Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
 
@@ -153,7 +156,7 @@ public sealed class RunWrapperTests : IDisposable
         Test(dir, $"sleep {sleep} &\nwait");
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
-            TimeSpan.FromMilliseconds(1500), new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            TimeSpan.FromMilliseconds(1500), LogBytes, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
             .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
         Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
@@ -175,13 +178,37 @@ public sealed class RunWrapperTests : IDisposable
         Test(dir, "exit 0");
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
-            TimeSpan.FromMilliseconds(7_777), new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            TimeSpan.FromMilliseconds(7_777), LogBytes, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
             .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
         Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
         Assert.Null(Line(dir, "stop"));
         Assert.Equal("0", Line(dir, "exit")?.Split(' ')[0]);
         await Eventually.True(() => Processes.WithArgument("sleep 7.777").Count == 0, TimeSpan.FromSeconds(5), "the watchdog's sleep to go");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task The_log_keeps_the_head_and_the_tail_of_an_output_past_its_limit_and_says_what_was_cut(string shell)
+    {
+        string dir = RunDir(shell);
+        Test(dir, "seq 1 300000");
+        long bytes = 256 << 10;
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, bytes,
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+
+        byte[] whole = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(1, 300000).Select(i => $"{i}\n")));
+        byte[] log = File.ReadAllBytes(Path.Combine(dir, "output.log"));
+        long tail = bytes / 10;
+        long head = (bytes - tail) / 512 * 512; // ulimit -f counts 512-byte blocks
+        string marker = $"\ntestdispatch: the test's output passed its limit of {bytes} bytes: it was cut after its first {head} bytes; its last {tail} bytes follow\n";
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        Assert.Equal(whole[..(int)head], log[..(int)head]);
+        Assert.Equal(marker, System.Text.Encoding.ASCII.GetString(log[(int)head..(int)(head + marker.Length)]));
+        Assert.Equal(whole[^(int)tail..], log[(int)(head + marker.Length)..]);
+        Assert.Equal(RunWrapper.LogCut, Line(dir, "cut"));
+        Assert.Equal("0", Line(dir, "exit")?.Split(' ')[0]);
     }
 
     [Fact]
@@ -191,7 +218,7 @@ public sealed class RunWrapperTests : IDisposable
         string counter = _temp.Combine("runs");
         Test(dir, $"echo ran >> '{counter}'");
         string script = Script();
-        IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1), Limit,
+        IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]);
 
         await Wrapper("dash", arguments).ExecuteBufferedAsync();
@@ -211,7 +238,7 @@ public sealed class RunWrapperTests : IDisposable
         string script = Script();
         // A minute's grace: the old wait for a dead claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(1);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         // What a stop SIGKILLed after its claim leaves: the claim, with the pid of a process that is gone.
@@ -262,7 +289,7 @@ public sealed class RunWrapperTests : IDisposable
             fi
             exec {{real("mv")}} "$a1" "$a2" "$a3"
             """);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
@@ -291,7 +318,7 @@ public sealed class RunWrapperTests : IDisposable
         string script = Script();
         // Ten minutes' grace: a wait for the claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(10);
-        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit,
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
             new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null, what: "the test to start");
         CommandTask<BufferedCommandResult> first = Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel)).ExecuteBufferedAsync();

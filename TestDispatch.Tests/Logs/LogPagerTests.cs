@@ -81,7 +81,7 @@ public class LogPagerTests
     }
 
     [Fact]
-    public void Invalid_utf8_and_control_bytes_are_shown_not_fatal()
+    public void Invalid_utf8_is_replaced_and_control_bytes_are_left_to_the_face()
     {
         MockFileSystem fs = new();
         fs.AddFile("/log", new MockFileData(new byte[] { 0xff, 0x41, 0x1b, 0x09, 0x42, 0x0a }));
@@ -89,7 +89,7 @@ public class LogPagerTests
 
         string text = pager.ReadLines(0, 1)[0].Text;
 
-        Assert.Equal("\uFFFDA· B", text); // the tab fills to the next 4-column stop
+        Assert.Equal("\uFFFDA\u001b\tB", text); // the run view shows ESC and the tab (TerminalText.ForScreen)
     }
 
     [Fact]

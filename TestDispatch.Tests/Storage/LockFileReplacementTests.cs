@@ -61,11 +61,44 @@ public sealed class LockFileReplacementTests : IDisposable
         Assert.Equal(PrepareKind.Created, (await prepare.WaitAsync(Deadline)).Kind);
     }
 
+    [Fact]
+    public async Task Deleting_state_lock_while_a_process_holds_the_store_lets_no_other_process_write()
+    {
+        StatePaths paths = new(_dir.Path);
+        RunStore store = new(new System.IO.Abstractions.FileSystem(), _locks, _dir.Path, options: new StoreOptions { LockTimeout = Deadline });
+        store.Refresh();
+        using CancellationTokenSource holding = new(Deadline);
+        // A process inside its critical section holds the store's lock as every testdispatch does: the state dir, then state.lock.
+        CliWrap.CommandTask<CliWrap.CommandResult> holder = CliWrap.Cli.Wrap("flock")
+            .WithArguments([_dir.Path, "flock", paths.StateLock, "sleep", "60"])
+            .WithValidation(CliWrap.CommandResultValidation.None)
+            .ExecuteAsync(holding.Token);
+        await Eventually.True(() => _locks.TryAcquire(paths.StateLock) is not { } free || Release(free) is false, what: "the outside holder to take the lock");
+
+        File.Delete(paths.StateLock); // "a stale lock", cleaned up by a user or a tmp cleaner
+        Task<PrepareOutcome> prepare = Task.Run(() => store.Prepare(TestRuns.Request()));
+        await Eventually.True(() => DescriptorsOf(_dir.Path).Any(d => d == _dir.Path), what: "the store to wait for the lock");
+        bool wroteMeanwhile = prepare.IsCompleted || File.Exists(paths.Journal(0));
+        await holding.CancelAsync();
+        PrepareOutcome outcome = await prepare.WaitAsync(Deadline);
+
+        Assert.False(wroteMeanwhile, "the store wrote while another process held it, after state.lock was deleted");
+        Assert.Equal(PrepareKind.Created, outcome.Kind);
+        await holder.Task.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private static bool Release(IDisposable held)
+    {
+        held.Dispose();
+        return true;
+    }
+
     /// <summary>This process's open descriptors of <paramref name="path"/>, as /proc shows their targets ("… (deleted)" once unlinked).</summary>
     private static List<string> DescriptorsOf(string path)
     {
         List<string> targets = [];
-        foreach (string fd in Directory.EnumerateFiles("/proc/self/fd"))
+        // Entries, not files: a descriptor of a directory (the state dir's lock) is a link to a directory.
+        foreach (string fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
         {
             try
             {

@@ -406,7 +406,10 @@ public class RunStoreTests
         Assert.False(_dir.Locks.IsHeld(_dir.Paths.StateLock));
     }
 
-    /// <summary>Runs <paramref name="meanwhile"/> just before acquire number <paramref name="at"/>: what another process does in between.</summary>
+    /// <summary>
+    /// Runs <paramref name="meanwhile"/> just before take number <paramref name="at"/> of the store's lock (whose first step
+    /// is the state dir's own lock): what another process does in between.
+    /// </summary>
     private sealed class InterleavedLocks(IFileLocks inner, int at, Action meanwhile) : IFileLocks
     {
         private int _acquires;
@@ -419,7 +422,7 @@ public class RunStoreTests
 
         public IDisposable Acquire(string path, TimeSpan timeout)
         {
-            if (Interlocked.Increment(ref _acquires) == at)
+            if (path == FakeStateDir.Root && Interlocked.Increment(ref _acquires) == at)
             {
                 meanwhile();
             }

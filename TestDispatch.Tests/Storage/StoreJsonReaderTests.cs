@@ -33,6 +33,7 @@ public class StoreJsonReaderTests
             ErrorMsg = "took \"too\" long\n",
             BatchId = "b-7",
             PlanEntry = "smoke",
+            LogCut = true,
         },
         Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500)),
         Seq = 7,

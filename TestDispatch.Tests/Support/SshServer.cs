@@ -122,6 +122,18 @@ public sealed class SshServer : IDisposable
         _dir.Dispose();
     }
 
+    /// <summary>Starts the server again, on the same port and keys, after <see cref="Stop"/>: the machine answers again.</summary>
+    public void Restart()
+    {
+        File.Delete(Combine("sshd.pid"));
+        if (Run(Sshd, "-f", Combine("sshd_config"), "-E", LogFile) != 0)
+        {
+            throw new InvalidOperationException($"sshd did not start again: {File.ReadAllText(LogFile)}");
+        }
+        _pid = int.Parse(Eventually.Get(() => File.Exists(Combine("sshd.pid")) && File.ReadAllText(Combine("sshd.pid")) is [.., '\n'] whole ? whole.Trim() : null,
+            what: "sshd's pid file").GetAwaiter().GetResult(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Kills the server and its sessions: from now on the machine refuses connections.</summary>
     public void Stop()
     {

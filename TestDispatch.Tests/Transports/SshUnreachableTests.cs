@@ -27,9 +27,19 @@ public sealed class SshUnreachableTests : IDisposable
 
     public void Dispose()
     {
-        File.WriteAllText(_release, ""); // the "remote" test is on this host: let it end by itself
-        _cli.Dispose();
-        _sshd.Dispose();
+        try
+        {
+            // The "remote" test is on this host and nobody can stop it over ssh any more: let it end by itself, and wait
+            // until it has. Removing the release's folder first (the harness's dir) left it looping for ever.
+            File.WriteAllText(_release, "");
+            Eventually.True(() => Leftovers.In(_sshd.WorkRoot).Count == 0, TimeSpan.FromSeconds(30), "the remote test to see its release and end")
+                .GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _cli.Dispose();
+            _sshd.Dispose();
+        }
     }
 
     private async Task<Run> StartedAsync(params string[] extra)
@@ -65,5 +75,31 @@ public sealed class SshUnreachableTests : IDisposable
 
         Assert.Equal((RunStatus.Timeout, ErrorCodes.TransportUnreachable), (ended.Status, ended.ErrorCode));
         Assert.Null(ended.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_run_given_up_on_a_silent_machine_holds_it_until_the_machine_answers_and_the_run_is_stopped_there()
+    {
+        Run run = await StartedAsync();
+        string other = _cli.MakeTest("other", "true");
+
+        _sshd.Stop();
+        await _cli.Run("cancel", run.Id);
+        Run ended = await _cli.OpenLab().WaitAsync(run.Id).WaitAsync(TimeSpan.FromSeconds(90));
+        (int refused, _, string refusal) = await _cli.Run("run", other, "--machine", "rig");
+        (_, string machines, _) = await _cli.Run("machines", "--json");
+        bool stillThere = Leftovers.In(_sshd.WorkRoot).Count > 0;
+        _sshd.Restart();
+        await Eventually.True(() => Leftovers.In(_sshd.WorkRoot).Count == 0 && !Directory.Exists(Path.Combine(_sshd.WorkRoot, run.Id)),
+            TimeSpan.FromSeconds(60), "the given-up test to be stopped, and its run dir removed, once the machine answers");
+        await Eventually.True(() => _cli.OpenLab(startsAgents: false).Machines().Single().State == "idle", TimeSpan.FromSeconds(30), "the machine to take work again");
+        (int accepted, _, string acceptedError) = await _cli.Run("run", other, "--machine", "rig", "--wait");
+
+        Assert.Equal((RunStatus.Interrupted, ErrorCodes.TransportUnreachable), (ended.Status, ended.ErrorCode));
+        Assert.True(stillThere, "the given-up test was still running while the machine did not answer");
+        Assert.Equal(3, refused);
+        Assert.Contains(ErrorCodes.MachineInDoubt, refusal, StringComparison.Ordinal);
+        Assert.Contains("\"state\": \"unknown\"", machines, StringComparison.Ordinal);
+        Assert.True(accepted == 0, acceptedError);
     }
 }

@@ -36,7 +36,8 @@ public sealed class BatchesTab : TabView
     }
 
     public override string? WhenEmpty(ScreenQuery query) => _batches.Count == 0 && query.BatchText.Length == 0
-        ? "No batches yet. Submit a plan of tests across machines with\n'testdispatch batch submit PLAN.json' (see examples/plans/)."
+        ? "No batches yet. Submit a plan of tests across machines with\n" +
+          $"'{Invocation.Command} batch submit PLAN.json' (see examples/plans/){NotOnPath}."
         : null;
 
     public override string FilterOf(ScreenQuery query) => query.BatchText;

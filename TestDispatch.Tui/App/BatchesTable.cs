@@ -11,8 +11,9 @@ public sealed class BatchesTable(IReadOnlyList<Batch> batches, DateTimeOffset no
 
     private static readonly GridColumn[] Layout =
     [
-        new("ID", 12, 12), new("NAME", 6, 30), new("DONE", 5, 11), new("PROGRESS", BarWidth + 2, BarWidth + 2),
-        new("PASSED/FAILED", 13, 13), new("STATUS", 9, 9), new("AGE", 4, 5),
+        new("ID", 12, 12, Priority: 0), new("NAME", 6, 30, Cut.KeepBoth, Priority: 1), new("DONE", 5, 11, Priority: 3),
+        new("PROGRESS", BarWidth + 2, BarWidth + 2, Priority: 6), new("PASSED/FAILED", 13, 13, Priority: 5),
+        new("STATUS", 6, 9, Cut.KeepWord, Priority: 2), new("AGE", 4, 5, Priority: 4),
     ];
 
     public IReadOnlyList<Batch> Batches => batches;
@@ -56,8 +57,9 @@ public sealed class BatchItemsTable(IReadOnlyList<BatchItem> items) : GridSource
 {
     private static readonly GridColumn[] Layout =
     [
-        new("ENTRY", 6, 24), new("TARGET", 6, 20), new("STATUS", 9, 32), new("TRIES", 5, 5), new("RUN", 12, 12),
-        new("MACHINE", 7, 16), new("EXIT", 4, 5), new("TEST", 10, int.MaxValue, KeepEnd: true),
+        new("ENTRY", 6, 24, Cut.KeepBoth, Priority: 0), new("TARGET", 6, 20, Cut.KeepBoth, Priority: 4),
+        new("STATUS", 7, 60, Cut.KeepWord, Priority: 1), new("TRIES", 5, 5, Priority: 6), new("RUN", 12, 12, Priority: 3),
+        new("MACHINE", 7, 16, Cut.KeepBoth, Priority: 2), new("EXIT", 4, 5, Priority: 5), new("TEST", 10, int.MaxValue, Cut.KeepEnd, Priority: 7),
     ];
 
     public IReadOnlyList<BatchItem> Items => items;

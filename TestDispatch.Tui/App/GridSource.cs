@@ -4,10 +4,28 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// One column of a <see cref="ListGrid"/>: its header, the width it may take (as wide as its widest text on screen,
-/// within these bounds; the last column takes what is left of the line), and which end of a text too long for it stays
-/// visible: the end for paths, whose last parts name the test.
+/// within these bounds; the last column shown takes what is left of the line), how a text too long for it is cut (so that
+/// what tells rows apart stays), and how much it matters: on a narrow screen the columns of least importance (highest
+/// <paramref name="Priority"/>) give up width first, down to their minimum, and go altogether when even their minimums
+/// do not fit.
 /// </summary>
-public sealed record GridColumn(string Name, int MinWidth, int MaxWidth, bool KeepEnd = false);
+public sealed record GridColumn(string Name, int MinWidth, int MaxWidth, Cut Cut = Cut.KeepStart, int Priority = 0);
+
+/// <summary>Which part of a text too long for its column stays on screen.</summary>
+public enum Cut
+{
+    /// <summary>Its start, with '…' at the end: free text (a note, tags).</summary>
+    KeepStart,
+
+    /// <summary>Its end, with '…' at the start: paths, whose last parts name the test.</summary>
+    KeepEnd,
+
+    /// <summary>Both ends, with '…' in the middle: names and hosts (rig-07-a and rig-07-b, a host's port).</summary>
+    KeepBoth,
+
+    /// <summary>Its first word is never cut (a state: 'interrupted', 'unreachable'): the column is never narrower; what follows may be.</summary>
+    KeepWord,
+}
 
 /// <summary>
 /// What a <see cref="ListGrid"/> shows: rows of text cells, asked for only for the rows on screen, so a list of 100k

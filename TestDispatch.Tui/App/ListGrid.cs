@@ -34,6 +34,8 @@ public sealed class ListGrid : View
     private Attribute[] _attributes = [];
     private string[] _cells = [];
     private int[] _widths = [];
+    private int[] _floors = [];
+    private bool[] _visible = [];
 
     public ListGrid(Theme theme)
     {
@@ -161,9 +163,12 @@ public sealed class ListGrid : View
         Attribute normal = GetAttributeForRole(VisualRole.Normal);
         Attribute selected = GetAttributeForRole(HasFocus ? VisualRole.Focus : VisualRole.Active);
         Blank(normal with { Style = normal.Style | TextStyle.Bold });
-        for (int c = 0, x = Gap; c < columns.Count; x += _widths[c] + Gap, c++)
+        for (int c = 0, x = Gap; c < columns.Count; x += Advance(c), c++)
         {
-            Write(x, _widths[c], columns[c].Name, keepEnd: false);
+            if (_visible[c])
+            {
+                Write(x, _widths[c], columns[c].Name, Cut.KeepStart);
+            }
         }
         Show(0);
 
@@ -174,9 +179,13 @@ public sealed class ListGrid : View
             Blank(row == _selected ? selected : normal);
             if (i < shown)
             {
-                for (int c = 0, x = Gap; c < columns.Count; x += _widths[c] + Gap, c++)
+                for (int c = 0, x = Gap; c < columns.Count; x += Advance(c), c++)
                 {
-                    Write(x, _widths[c], _cells[(i * columns.Count) + c], columns[c].KeepEnd);
+                    if (!_visible[c])
+                    {
+                        continue;
+                    }
+                    Write(x, _widths[c], _cells[(i * columns.Count) + c], columns[c].Cut);
                     if (c == _source.StatusColumn && row != _selected)
                     {
                         Colour(x, _widths[c], _theme.StatusAttribute(_source.Status(row), normal));
@@ -214,10 +223,16 @@ public sealed class ListGrid : View
         }
     }
 
+    /// <summary>Where the next column starts after column <paramref name="c"/>: a hidden column takes no room.</summary>
+    private int Advance(int c) => _visible[c] ? _widths[c] + Gap : 0;
+
     /// <summary>
-    /// Each column as wide as its widest text on screen, within its bounds; the last one takes the rest of the line.
-    /// When that leaves the last one less than its minimum, the columns before it give up width down to their own
-    /// minimums, nearest first.
+    /// Each column as wide as its widest text on screen, within its bounds (a <see cref="Cut.KeepWord"/> column never
+    /// narrower than its widest first word); the last column shown takes the rest of the line. When the line is too narrow,
+    /// the columns of least importance go first, while even their minimums do not fit (the most important one always
+    /// stays); then those left give up width down to their minimums, the words after a state's first ones first, then least
+    /// important first. So at 40 columns a list shows
+    /// fewer columns, each still telling its rows apart, rather than every column cut to a stub.
     /// </summary>
     private void LayOut(IReadOnlyList<GridColumn> columns, int shown, int width)
     {
@@ -225,32 +240,87 @@ public sealed class ListGrid : View
         if (_widths.Length != n)
         {
             _widths = new int[n];
+            _floors = new int[n];
+            _visible = new bool[n];
         }
         if (n == 0)
         {
             return;
         }
-        int used = Gap;
-        for (int c = 0; c < n - 1; c++)
+        for (int c = 0; c < n; c++)
         {
-            int w = columns[c].Name.Length;
+            int widest = columns[c].Name.Length;
+            int word = 0;
             for (int i = 0; i < shown; i++)
             {
-                w = Math.Max(w, _cells[(i * n) + c].Length);
+                string cell = _cells[(i * n) + c];
+                widest = Math.Max(widest, cell.Length);
+                if (columns[c].Cut == Cut.KeepWord)
+                {
+                    word = Math.Max(word, FirstWord(cell));
+                }
             }
-            _widths[c] = Math.Clamp(w, columns[c].MinWidth, columns[c].MaxWidth);
-            used += _widths[c] + Gap;
+            _floors[c] = Math.Max(columns[c].MinWidth, word);
+            _widths[c] = Math.Clamp(widest, _floors[c], Math.Max(_floors[c], columns[c].MaxWidth));
+            _visible[c] = true;
         }
-        int excess = used + columns[n - 1].MinWidth - width;
-        for (int c = n - 2; c >= 0 && excess > 0; c--)
+        int keep = Enumerable.Range(0, n).MinBy(c => columns[c].Priority);
+        while (Needed(useFloors: true) > width && LeastImportant(columns, c => c != keep) is { } hide)
         {
-            int cut = Math.Min(excess, _widths[c] - columns[c].MinWidth);
-            _widths[c] -= cut;
-            used -= cut;
+            _visible[hide] = false;
+        }
+        int last = Array.LastIndexOf(_visible, true);
+        for (int excess = Needed(useFloors: false) - width; excess > 0;)
+        {
+            // What a state says after its word ("(transport_unreachable)") goes before any other column's text.
+            if ((LeastImportant(columns, c => c != last && _widths[c] > _floors[c] && columns[c].Cut == Cut.KeepWord) ??
+                 LeastImportant(columns, c => c != last && _widths[c] > _floors[c])) is not { } shrink)
+            {
+                break;
+            }
+            int cut = Math.Min(excess, _widths[shrink] - _floors[shrink]);
+            _widths[shrink] -= cut;
             excess -= cut;
         }
-        _widths[n - 1] = Math.Max(0, width - used);
+        int used = Gap;
+        for (int c = 0; c < n; c++)
+        {
+            used += c == last ? 0 : Advance(c);
+        }
+        _widths[last] = Math.Max(0, width - used);
+
+        // The room the visible columns take: each at its width (or its minimum), the last at its minimum, gaps between.
+        int Needed(bool useFloors)
+        {
+            int need = Gap;
+            int lastShown = Array.LastIndexOf(_visible, true);
+            for (int c = 0; c < n; c++)
+            {
+                if (_visible[c])
+                {
+                    need += c == lastShown || useFloors ? _floors[c] : _widths[c];
+                    need += c == lastShown ? 0 : Gap;
+                }
+            }
+            return need;
+        }
     }
+
+    /// <summary>Of the visible columns <paramref name="may"/> allows, the least important (the rightmost of equals), or null.</summary>
+    private int? LeastImportant(IReadOnlyList<GridColumn> columns, Func<int, bool> may)
+    {
+        int? least = null;
+        for (int c = 0; c < columns.Count; c++)
+        {
+            if (_visible[c] && may(c) && (least is not { } l || columns[c].Priority >= columns[l].Priority))
+            {
+                least = c;
+            }
+        }
+        return least;
+    }
+
+    private static int FirstWord(string text) => text.IndexOf(' ', StringComparison.Ordinal) is var space and >= 0 ? space : text.Length;
 
     private void Blank(Attribute attribute)
     {
@@ -261,8 +331,11 @@ public sealed class ListGrid : View
     private void Colour(int x, int width, Attribute attribute) =>
         _attributes.AsSpan(Math.Min(x, _line.Length), Math.Clamp(width, 0, _line.Length - Math.Min(x, _line.Length))).Fill(attribute);
 
-    /// <summary>Puts the text in its column, cut with '…' at the end (or at the start, keeping the end) when too long.</summary>
-    private void Write(int x, int width, string text, bool keepEnd)
+    /// <summary>
+    /// Puts the text in its column, cut with '…' when too long, keeping what <paramref name="cut"/> says tells rows apart:
+    /// its start, its end, both ends, or its first word whole.
+    /// </summary>
+    private void Write(int x, int width, string text, Cut cut)
     {
         width = Math.Min(width, _line.Length - x);
         if (width <= 0)
@@ -272,16 +345,29 @@ public sealed class ListGrid : View
         if (text.Length <= width)
         {
             Copy(text, 0, text.Length, x);
+            return;
         }
-        else if (keepEnd)
+        int word = FirstWord(text);
+        switch (cut)
         {
-            _line[x] = '…';
-            Copy(text, text.Length - (width - 1), width - 1, x + 1);
-        }
-        else
-        {
-            Copy(text, 0, width - 1, x);
-            _line[x + width - 1] = '…';
+            case Cut.KeepWord when width <= word:
+                Copy(text, 0, width, x); // the word alone (the column is never narrower than it, unless the screen is)
+                break;
+            case Cut.KeepEnd:
+                _line[x] = '…';
+                Copy(text, text.Length - (width - 1), width - 1, x + 1);
+                break;
+            case Cut.KeepBoth when width >= 3:
+                int head = (width - 1) / 2;
+                int tail = width - 1 - head;
+                Copy(text, 0, head, x);
+                _line[x + head] = '…';
+                Copy(text, text.Length - tail, tail, x + head + 1);
+                break;
+            default:
+                Copy(text, 0, width - 1, x);
+                _line[x + width - 1] = '…';
+                break;
         }
     }
 

@@ -3,6 +3,7 @@ using Terminal.Gui.App;
 using Terminal.Gui.Drawing;
 using Terminal.Gui.ViewBase;
 using TestDispatch.Engine.Logs;
+using TestDispatch.Tui.Text;
 using Attribute = Terminal.Gui.Drawing.Attribute;
 
 namespace TestDispatch.Tui.App;
@@ -31,6 +32,20 @@ public sealed class LogView : View
     }
 
     public bool Follow { get; private set; } = true;
+
+    /// <summary>The run has ended: there is nothing more to follow, and the strip says so instead of "follow ON".</summary>
+    public bool Ended
+    {
+        get;
+        set
+        {
+            if (field != value)
+            {
+                field = value;
+                StateChanged?.Invoke();
+            }
+        }
+    }
 
     public bool Wrap { get; private set; }
 
@@ -108,14 +123,15 @@ public sealed class LogView : View
         int row = 0;
         foreach (LogLine line in _lines)
         {
-            foreach (string piece in Pieces(line.Text, width))
+            // The log's bytes never reach the terminal as they are: see TerminalText.ForScreen.
+            foreach (string piece in TerminalText.Pieces(TerminalText.ForScreen(line.Text), width, Wrap))
             {
                 if (row >= height)
                 {
                     return true;
                 }
                 Move(0, row);
-                DrawHighlighted(piece.PadRight(width), normal, hit);
+                DrawHighlighted(TerminalText.PadRight(piece, width), normal, hit);
                 row++;
             }
         }
@@ -126,23 +142,6 @@ public sealed class LogView : View
             AddStr(new string(' ', width));
         }
         return true;
-    }
-
-    private IEnumerable<string> Pieces(string text, int width)
-    {
-        if (width <= 0)
-        {
-            yield break;
-        }
-        if (!Wrap || text.Length <= width)
-        {
-            yield return text.Length > width ? text[..width] : text;
-            yield break;
-        }
-        for (int i = 0; i < text.Length; i += width)
-        {
-            yield return text.Substring(i, Math.Min(width, text.Length - i));
-        }
     }
 
     private void DrawHighlighted(string text, Attribute normal, Attribute hit)
@@ -237,7 +236,7 @@ public sealed class LogView : View
     internal static string Describe(LogView view)
     {
         StringBuilder text = new();
-        text.Append(view.Follow ? "follow ON" : "follow off (G: on)");
+        text.Append(view.Ended ? "run ended" : view.Follow ? "follow ON" : "follow off (G: on)");
         text.Append(view.Wrap ? "  wrap ON" : "  wrap off");
         if (view.SearchText.Length > 0)
         {

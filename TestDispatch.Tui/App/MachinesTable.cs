@@ -7,14 +7,16 @@ namespace TestDispatch.Tui.App;
 /// <summary>
 /// The Machines list: each machine, what it is doing (or why it is out of service), its queue, its last ten verdicts as
 /// letters (each in its status colour; the letters stay without colour), its infrastructure failures in a row, and where
-/// it is. What matters to find the bad rig comes first, so it fits 80 columns.
+/// it is. What matters to find the bad rig comes first, so it fits 80 columns; narrower, the name (both its ends), the state
+/// (its word whole) and the host (with its port) stay longest.
 /// </summary>
 public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSource
 {
     private static readonly GridColumn[] Layout =
     [
-        new("NAME", 4, 16), new("STATE", 5, 11), new("Q", 1, 3), new("RECENT", 6, 10), new("INFRA", 5, 5),
-        new("CURRENT RUN", 11, 12), new("HOST", 4, 24), new("TAGS", 4, 24), new("NOTE", 4, int.MaxValue),
+        new("NAME", 5, 16, Cut.KeepBoth, Priority: 0), new("STATE", 4, 17, Cut.KeepWord, Priority: 1), new("Q", 1, 3, Priority: 5),
+        new("RECENT", 6, 10, Priority: 3), new("INFRA", 5, 5, Priority: 6), new("CURRENT RUN", 12, 12, Priority: 4),
+        new("HOST", 8, 28, Cut.KeepBoth, Priority: 2), new("TAGS", 4, 24, Priority: 8), new("NOTE", 4, int.MaxValue, Priority: 7),
     ];
 
     private readonly DateTimeOffset _now = DateTimeOffset.UtcNow;

@@ -156,7 +156,11 @@ public sealed class MainWindow : ScreenWindow, ITabHost
         string text = _tab.FilterOf(_query);
         string filter = text.Length > 0 ? $"  filter: {text}" : "";
         string count = _data is null ? "" : $"  {_tab.Count}";
-        _header.Text = tabs + scope + filter + count;
+        string full = tabs + scope + filter + count;
+        // A narrow terminal keeps the count (and the scope and filter) by naming only the tab in front: "1 [2 Runs] 3".
+        _header.Text = _header.Frame.Width is > 0 and var width && full.Length > width
+            ? string.Join(" ", _tabs.Select((tab, i) => tab == _tab ? $"[{i + 1} {tab.Title}]" : $"{i + 1}")) + count + scope + filter
+            : full;
     }
 
     private void ShowTab(TabView tab)

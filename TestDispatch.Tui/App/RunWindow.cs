@@ -72,8 +72,15 @@ public sealed class RunWindow : ScreenWindow
             {
                 if (run is not null)
                 {
+                    bool ended = run.Status.IsTerminal() && _run is { } before && !before.Status.IsTerminal();
                     _run = run;
                     _fields.Text = Describe(run);
+                    _log.Ended = run.Status.IsTerminal();
+                    if (ended)
+                    {
+                        // Whatever the message said while it ran ("stopping" after a cancel) is over: say how it ended.
+                        Say($"run {run.Id} ended {Format.Status(run)}, exit {Format.Exit(run)}");
+                    }
                 }
                 if (_log.Follow || _pager.Length != _log.Length)
                 {
@@ -85,12 +92,13 @@ public sealed class RunWindow : ScreenWindow
 
     private string Describe(Run run)
     {
-        string ended = run.ErrorMsg.Length > 0 ? $"  {run.ErrorCode}: {run.ErrorMsg}" : "";
+        // Names and messages from outside are one line each and steer nothing (TerminalText.Escape).
+        string ended = run.ErrorMsg.Length > 0 ? $"  {run.ErrorCode}: {TerminalText.Escape(run.ErrorMsg)}" : "";
         return $"""
             {Format.Status(run).ToUpperInvariant()}  exit {Format.Exit(run)}  on {run.Machine}  {Format.Duration(run)}{(Format.Batch(run) is { Length: > 0 } b ? "  batch " + b : "")}
-            test      {run.TestDir}
+            test      {TerminalText.Escape(run.TestDir)}
             started   {Format.Time(run.StartedAt)}   ended {Format.Time(run.EndedAt)}{ended}
-            artifacts {run.ArtifactsPath}
+            artifacts {TerminalText.Escape(run.ArtifactsPath)}
             """;
     }
 
@@ -144,7 +152,9 @@ public sealed class RunWindow : ScreenWindow
                 if (_run is { } run && !run.Status.IsTerminal())
                 {
                     Confirm($"Cancel run {run.Id}? y to confirm, any other key to keep it", "not cancelled",
-                        () => Act("cancelling…", async () => $"run {(await _lab.CancelAsync(_runId)).Id}: stopping"));
+                        () => Act("cancelling…", async () => await _lab.CancelAsync(_runId) is var after && after.Status.IsTerminal()
+                            ? $"run {after.Id} ended {Format.Status(after)}"
+                            : $"run {after.Id}: stopping"));
                 }
                 else
                 {

@@ -1,5 +1,6 @@
 using Terminal.Gui.Input;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 
@@ -11,6 +12,7 @@ public sealed class RunsTab : TabView
 {
     private RunsView _view = RunsView.Empty;
     private DateTime _day = DateTime.Now.Date;
+    private bool _toTheEnd;
 
     public RunsTab(ITabHost host, Theme theme) : base(host, theme)
     {
@@ -23,7 +25,7 @@ public sealed class RunsTab : TabView
         List.SelectionMoved += row =>
         {
             // Near the end of what is loaded, and there may be more: load another page.
-            if (row >= _view.Count - 100 && _view.Count >= Host.Query.RunsShown)
+            if (row >= _view.Count - 100 && MayHaveMore && Host.Query.RunsShown < ScreenQuery.AllRuns)
             {
                 Host.SetQuery(Host.Query with { RunsShown = Host.Query.RunsShown + ScreenQuery.RunsPage });
             }
@@ -34,7 +36,11 @@ public sealed class RunsTab : TabView
 
     public override (Key Key, string Title) ActionHint => (new Key('r'), "re-run");
 
-    public override string Count => Plural(_view.Count, "run");
+    /// <summary>"1000+ runs" while a page is full (there may be more than are loaded), else how many there are.</summary>
+    public override string Count => MayHaveMore ? $"{_view.Count}+ runs" : Plural(_view.Count, "run");
+
+    /// <summary>Whether what is loaded is a full page: the store may hold more runs that match.</summary>
+    private bool MayHaveMore => _view.Count >= Host.Query.RunsShown;
 
     public override string? SelectedMachine => Selected()?.Machine;
 
@@ -44,6 +50,12 @@ public sealed class RunsTab : TabView
         {
             _view = new RunsView(all, data.RunFilter);
             List.Source = new RunsTable(_view);
+            if (_toTheEnd && data.Query.RunsShown == ScreenQuery.AllRuns)
+            {
+                _toTheEnd = false;
+                List.SelectRow(_view.Count - 1);
+                Host.Say($"the oldest of {Plural(_view.Count, "run")}");
+            }
         }
         else
         {
@@ -80,7 +92,8 @@ public sealed class RunsTab : TabView
     }
 
     public override string? WhenEmpty(ScreenQuery query) => _view.Count == 0 && query.RunText.Length == 0 && query.Machine is null
-        ? "No runs yet: press d to dispatch a test, such as examples/pass, to a machine;\nor 'testdispatch run examples/pass --machine local-1' in a shell."
+        ? "No runs yet: press d to dispatch a test, such as examples/pass, to a machine;\n" +
+          $"or '{Invocation.Command} run examples/pass --machine local-1' in a shell{NotOnPath}."
         : null;
 
     public override string FilterOf(ScreenQuery query) => query.RunText;
@@ -117,6 +130,15 @@ public sealed class RunsTab : TabView
 
     public override bool HandleKey(Key key)
     {
+        if ((key == new Key('G') || key == Key.End) && MayHaveMore && Host.Query.RunsShown < ScreenQuery.AllRuns)
+        {
+            // The end is the oldest run, not the end of the pages loaded so far: load them all, then go there. The list
+            // goes to the last run loaded at once (the key goes on to it), and to the real last one when they are in.
+            _toTheEnd = true;
+            Host.SetQuery(Host.Query with { RunsShown = ScreenQuery.AllRuns });
+            Host.Say("loading every run to go to the oldest…");
+            return false;
+        }
         if (key != new Key('r'))
         {
             return false;

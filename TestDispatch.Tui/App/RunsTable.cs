@@ -8,8 +8,9 @@ public sealed class RunsTable(RunsView runs) : GridSource
 {
     private static readonly GridColumn[] Layout =
     [
-        new("ID", 12, 12), new("MACHINE", 7, 16), new("STATUS", 9, 32), new("EXIT", 4, 5), new("STARTED", 8, 12),
-        new("DURATION", 8, 9), new("BATCH", 5, 24, KeepEnd: true), new("TEST", 10, int.MaxValue, KeepEnd: true),
+        new("ID", 12, 12, Priority: 0), new("MACHINE", 5, 16, Cut.KeepBoth, Priority: 2), new("STATUS", 6, 36, Cut.KeepWord, Priority: 1),
+        new("EXIT", 4, 5, Priority: 5), new("STARTED", 8, 12, Priority: 6), new("DURATION", 8, 9, Priority: 7),
+        new("BATCH", 5, 24, Cut.KeepEnd, Priority: 8), new("TEST", 10, int.MaxValue, Cut.KeepEnd, Priority: 3),
     ];
 
     public RunsView Runs => runs;

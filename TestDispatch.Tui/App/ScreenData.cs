@@ -74,5 +74,8 @@ public sealed record ScreenQuery(string? Machine = null, string RunText = "", st
 
     public int RunsShown { get; init; } = RunsPage;
 
+    /// <summary>Every run that matches (<see cref="RunsShown"/> for G/End on the Runs tab: to the real end).</summary>
+    public const int AllRuns = int.MaxValue;
+
     public RunFilter RunFilter => new(Machine: Machine, Text: RunText, Limit: RunsShown);
 }

@@ -1,5 +1,6 @@
 using Terminal.Gui.Input;
 using TestDispatch.Engine;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 
@@ -49,6 +50,9 @@ public abstract class TabView(ITabHost host, Theme theme)
 
     /// <summary>The machine the selected row is about, as the dispatch dialog's default.</summary>
     public virtual string? SelectedMachine => null;
+
+    /// <summary>For a hint naming a command: how to get the short name, while this program is not on PATH.</summary>
+    protected static string NotOnPath => Invocation.OnPath ? "" : " (scripts/install.sh puts 'testdispatch' on your PATH)";
 
     protected static string Plural(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}{(noun.EndsWith('h') ? "es" : "s")}";
 }

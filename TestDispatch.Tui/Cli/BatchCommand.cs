@@ -123,7 +123,7 @@ public static class BatchCommand
         }
         try
         {
-            Batch ended = await lab.WaitBatchAsync(batch.Id, withItems: asJson, cancellationToken);
+            Batch ended = await lab.WaitBatchAsync(batch.Id, withItems: asJson, console.Note, cancellationToken);
             if (asJson)
             {
                 await console.Out.WriteLineAsync(JsonSerializer.Serialize(ended, ContractJson.Default.Batch));

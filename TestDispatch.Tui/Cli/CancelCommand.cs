@@ -28,7 +28,7 @@ public static class CancelCommand
                 patience.CancelAfter(lab.Config.Defaults.KillGrace + TimeSpan.FromSeconds(10));
                 try
                 {
-                    run = await lab.WaitAsync(run.Id, patience.Token);
+                    run = await lab.WaitAsync(run.Id, cancellationToken: patience.Token);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {

@@ -51,12 +51,18 @@ public static class CliApp
         IReadOnlyList<(string Word, string Message)> unknown = UnknownWords.Find(parse);
         if (parse.Errors.Count > 0 || unknown.Count > 0)
         {
-            foreach (string message in unknown.Select(u => u.Message)
-                .Concat(parse.Errors.Select(e => e.Message).Where(m => !unknown.Any(u => m.Contains($"'{u.Word}'", StringComparison.Ordinal)))))
+            // Every line is a coded error line, like any other failure's; the last says that nothing was done.
+            string[] messages = [.. unknown.Select(u => u.Message)
+                .Concat(parse.Errors.Where(e => !unknown.Any(u => e.Message.Contains($"'{u.Word}'", StringComparison.Ordinal)))
+                    .Select(e => ParseErrors.Describe(e, parse)))
+                .Distinct()];
+            string help = UnknownWords.CommandPath(parse.CommandResult) is var command && command != "testdispatch" ? $"testdispatch {command} --help" : "testdispatch --help";
+            for (int i = 0; i < messages.Length; i++)
             {
-                await console.Error.WriteLineAsync($"testdispatch: {message}");
+                string message = messages[i].TrimEnd('.');
+                await console.Error.WriteLineAsync($"testdispatch: {ErrorCodes.BadInput}: {message}" + (i < messages.Length - 1 ? ""
+                    : message.EndsWith('?') ? $" Nothing was done ('{help}' shows the usage)." : $"; nothing was done ('{help}' shows the usage)"));
             }
-            await console.Error.WriteLineAsync("Nothing was done. Run 'testdispatch --help' (or 'testdispatch COMMAND --help') for usage.");
             return ExitCodes.BadInput;
         }
         try

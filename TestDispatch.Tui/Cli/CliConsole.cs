@@ -17,6 +17,13 @@ public sealed record CliConsole(TextWriter Out, TextWriter Error, Stream RawOut)
     /// </summary>
     public Action EndOnBrokenPipe { get; init; } = () => { };
 
+    /// <summary>Says something on stderr that is not an error (what a wait waits for), as "testdispatch: …".</summary>
+    public void Note(string note)
+    {
+        Error.WriteLine($"testdispatch: {note}");
+        Error.Flush();
+    }
+
     /// <summary>The command that runs this program: its apphost or native binary, or <c>dotnet testdispatch.dll</c>.</summary>
     private static IReadOnlyList<string> ThisProgram()
     {

@@ -39,7 +39,7 @@ public static class LogsCommand
             try
             {
                 long start = lab.LogOffsetOfLastLines(run, parse.GetValue(tail) ?? FollowTailDefault);
-                Run ended = await lab.FollowLogAsync(run.Id, output, start, cancellationToken);
+                Run ended = await lab.FollowLogAsync(run.Id, output, start, global.Console.Note, cancellationToken);
                 return ExitCodes.For(ended);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -41,7 +41,7 @@ public static class MachineCommand
             string current = machine.State == MachineState.Draining ? $"; its current run {machine.CurrentRun} finishes first" : "";
             string queue = parse.GetValue(cancelQueue) ? $"; {Format.Count(queued)} queued runs cancelled"
                 : machine.Queue.Count > 0 ? $"; {Format.Count(machine.Queue.Count)} queued runs wait for 'testdispatch machine resume {machine.Name}'" : "";
-            await global.Console.Out.WriteLineAsync($"{machine.Name} {machine.State}: {Format.Note(machine, DateTimeOffset.UtcNow)}{current}{queue}");
+            await global.Console.Out.WriteLineAsync($"{machine.Name} {machine.State}: {TerminalText.Escape(Format.Note(machine, DateTimeOffset.UtcNow))}{current}{queue}");
             return ExitCodes.Passed;
         });
         return command;

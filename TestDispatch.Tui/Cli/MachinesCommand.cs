@@ -26,13 +26,13 @@ public static class MachinesCommand
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (MachineState m in machines)
         {
-            table.Add(m.Name, m.Transport, m.Host ?? "-", Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
+            table.Add(m.Name, m.Transport, m.Machine.Transport == Engine.Configuration.TransportKind.Local ? "-" : m.Machine.Location, Format.Tags(m.Tags), m.State, Format.Count(m.Queue.Count), m.CurrentRun ?? "-",
                 m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
         }
         table.WriteTo(output);
         foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
         {
-            output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {m.Unreachable}");
+            output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {TerminalText.Escape(m.Unreachable)}");
         }
     }
 }

@@ -88,8 +88,8 @@ public static class RunCommand
             try
             {
                 Run ended = parse.GetValue(follow)
-                    ? await lab.FollowLogAsync(run.Id, console.RawOut, 0, cancellationToken)
-                    : await lab.WaitAsync(run.Id, cancellationToken);
+                    ? await lab.FollowLogAsync(run.Id, console.RawOut, 0, console.Note, cancellationToken)
+                    : await lab.WaitAsync(run.Id, console.Note, cancellationToken);
                 if (asJson)
                 {
                     await console.Out.WriteLineAsync(JsonSerializer.Serialize(ended, ContractJson.Default.Run));

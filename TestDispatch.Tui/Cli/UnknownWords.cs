@@ -107,7 +107,7 @@ public static class UnknownWords
         return d[a.Length, b.Length];
     }
 
-    private static string CommandPath(CommandResult result)
+    internal static string CommandPath(CommandResult result)
     {
         List<string> names = [];
         for (SymbolResult? level = result; level is CommandResult { Parent: not null } command; level = level.Parent)

@@ -58,7 +58,9 @@ public static class Format
 
     /// <summary>An item's state, with why its run ended when that was not the test's own doing.</summary>
     public static string Status(BatchItem item) =>
-        item.ErrorCode.Length > 0 && item.ErrorCode != item.Status ? $"{item.Status} ({item.ErrorCode})" : item.Status;
+        item.ErrorCode.Length > 0 && item.ErrorCode != item.Status
+            ? $"{item.Status} ({item.ErrorCode}{(item.Why.Length > 0 ? $": {item.Why}" : "")})"
+            : item.Status;
 
     /// <summary>How long ago, shortly: "5s", "3m", "2h", "4d".</summary>
     public static string Age(DateTimeOffset? time, DateTimeOffset now) => time is { } t

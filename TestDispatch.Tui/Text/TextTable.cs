@@ -1,11 +1,15 @@
 namespace TestDispatch.Tui.Text;
 
-/// <summary>Aligned columns for people: a header row, cells padded to the widest in each column.</summary>
+/// <summary>
+/// Aligned columns for people: a header row, cells padded to the widest in each column (in terminal columns). Each cell is
+/// one line: its control characters are escaped (<see cref="TerminalText.Escape"/>), so a name with a newline in it never
+/// breaks a row in two, nor a name with an ESC steers the terminal.
+/// </summary>
 public sealed class TextTable(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
 
-    public void Add(params string?[] cells) => _rows.Add([.. cells.Select(c => c ?? "")]);
+    public void Add(params string?[] cells) => _rows.Add([.. cells.Select(TerminalText.Escape)]);
 
     public int Count => _rows.Count;
 
@@ -18,7 +22,7 @@ public sealed class TextTable(params string[] headers)
     /// </summary>
     public int[] WriteTo(TextWriter output, int[]? widths)
     {
-        int[] own = [.. headers.Select((h, i) => _rows.Select(r => r[i].Length).Append(h.Length).Append(widths?[i] ?? 0).Max())];
+        int[] own = [.. headers.Select((h, i) => _rows.Select(r => TerminalText.Width(r[i])).Append(h.Length).Append(widths?[i] ?? 0).Max())];
         if (widths is null)
         {
             Write(output, headers, own);
@@ -33,7 +37,7 @@ public sealed class TextTable(params string[] headers)
 
     private static void Write(TextWriter output, string[] cells, int[] widths)
     {
-        string line = string.Join("  ", cells.Select((c, i) => i == cells.Length - 1 ? c : c.PadRight(widths[i])));
+        string line = string.Join("  ", cells.Select((c, i) => i == cells.Length - 1 ? c : TerminalText.PadRight(c, widths[i])));
         output.WriteLine(line.TrimEnd());
     }
 }

@@ -88,7 +88,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
     {
         RemoteReply reply = await _connection.RunAsync("launch the run", nonce => RemoteScripts.Launch(nonce, Machine.WorkRoot, request.Files.RunId, archive,
-            request.KillGrace, request.TimeLimit, request.Environment, request.Command, Machine.KeepWorkDir), SshCopier.CopyLimit, cancellationToken);
+            request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command, Machine.KeepWorkDir), SshCopier.CopyLimit, cancellationToken);
         return await StartedAsync(request, reply.Value('D')!, reply.Value('B') ?? "", reply, _programs!.Contains("rsync"), cancellationToken);
     }
 
@@ -127,7 +127,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         try
         {
             started = await _connection.RunAsync("start the run wrapper",
-                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.Environment, request.Command, Machine.KeepWorkDir),
+                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command, Machine.KeepWorkDir),
                 CallLimit, cancellationToken);
         }
         catch (SshException e)
@@ -215,7 +215,14 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
             return;
         }
         TimeSpan every = DateTimeOffset.UtcNow - followed.Since < TimeSpan.FromSeconds(5) ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(1);
-        await Task.Delay(most < every ? most : every, cancellationToken);
+        try
+        {
+            await Task.Delay(most < every ? most : every, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled: return, as the contract says (a cancel wakes the follower, which then stops the run).
+        }
     }
 
     /// <summary>The wrapper's stop over its own session; tried again (a dropped connection, a restarting sshd) until it is done.</summary>
