@@ -73,6 +73,12 @@ public sealed partial class Lab
     /// <summary>The run with this id or unique id prefix.</summary>
     public Run Show(string idOrPrefix) => _store.Find(idOrPrefix).Run;
 
+    /// <summary>
+    /// The configuration a run follows: what the command that dispatched it (or submitted its batch) was configured with;
+    /// null for a run recorded before runs carried it (the agent's configuration applied).
+    /// </summary>
+    public RunSettings? SettingsOf(string idOrPrefix) => _store.Find(idOrPrefix).Spec.Settings;
+
     public Machine RequireMachine(string name) => _config.FindMachine(name) ?? throw new DispatchException(
         ErrorCodes.MachineUnknown,
         $"no machine named '{name}'; configured machines: {string.Join(", ", _config.Machines.Select(m => m.Name))}");
@@ -106,7 +112,7 @@ public sealed partial class Lab
         TestManifest? manifest = TestManifest.Read(_fs, directory);
         RunSpec spec = new(
             command is { Count: > 0 } ? command : manifest?.Command ?? _config.Defaults.Command,
-            timeout ?? manifest?.Timeout ?? _config.Defaults.Timeout);
+            timeout ?? manifest?.Timeout ?? _config.Defaults.Timeout) { Settings = _config.RunSettings };
         PrepareOutcome outcome = _store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target, Queue: queue));
         if (outcome.Kind != PrepareKind.Busy)
         {
@@ -296,7 +302,7 @@ public sealed partial class Lab
     {
         try
         {
-            await EnsureAgentAsync(cancellationToken);
+            await EnsureAgentOrHandOverAsync(handOver: true, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -335,12 +341,24 @@ public sealed partial class Lab
     /// and if there is work one is started (it takes over runs an agent before it was following). Safe to call from any
     /// client at any time, and cheap when an agent is up: one try of a lock.
     /// </summary>
-    public async Task EnsureAgentAsync(CancellationToken cancellationToken = default)
+    public Task EnsureAgentAsync(CancellationToken cancellationToken = default) => EnsureAgentOrHandOverAsync(handOver: false, cancellationToken);
+
+    /// <param name="handOver">
+    /// This command just gave the agent work: an agent running with another configuration than this command's is replaced
+    /// by one with this command's (its runs go on, each by the configuration it was dispatched under), so that the machines
+    /// and batches this command knows are served. The last command that gave work decides the agent's configuration.
+    /// </param>
+    private async Task EnsureAgentOrHandOverAsync(bool handOver, CancellationToken cancellationToken)
     {
         using (IDisposable? probe = _locks.TryAcquire(_store.Paths.AgentLock))
         {
             if (probe is null)
             {
+                if (handOver && _launcher is not null && _config.Fingerprint is { } mine &&
+                    AgentConfigFile.Read(_store.Paths.Root) is { } serving && serving.Fingerprint != mine)
+                {
+                    await _launcher.HandOverAsync(_store.Paths.Root, cancellationToken);
+                }
                 return;
             }
         }

@@ -289,7 +289,7 @@ public static class PlanFile
                 TestDirHash = hash,
                 Machine = machine,
                 Tags = tags ?? [],
-                Spec = shared.Spec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout),
+                Spec = shared.Spec(command ?? manifest?.Command ?? config.Defaults.Command, timeout ?? manifest?.Timeout ?? config.Defaults.Timeout, config),
                 Retries = retries,
             };
         }
@@ -357,10 +357,12 @@ public static class PlanFile
             return known;
         }
 
-        public RunSpec Spec(IReadOnlyList<string> command, TimeSpan timeout) =>
+        public RunSpec Spec(IReadOnlyList<string> command, TimeSpan timeout, LabConfig config) =>
             _spec is { } last && last.Timeout == timeout && (ReferenceEquals(last.Command, command) || last.Command.SequenceEqual(command))
                 ? last
-                : _spec = new RunSpec(command, timeout);
+                : _spec = new RunSpec(command, timeout) { Settings = _settings ??= config.RunSettings };
+
+        private RunSettings? _settings;
     }
 
     private static string FirstSentence(string message) => message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd();

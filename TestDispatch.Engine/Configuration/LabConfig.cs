@@ -10,6 +10,18 @@ public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyL
 
     /// <summary>The optional Retention section: what the idle agent prunes by itself.</summary>
     public RetentionSettings? Retention { get; init; }
+
+    /// <summary>Where this configuration was read from, in a user's words: the files, then the environment variables.</summary>
+    public string Source { get; init; } = "built in";
+
+    /// <summary>
+    /// A digest of everything it was read from (files' paths and bytes, environment variables): two commands with the same
+    /// one run with the same configuration. Null for a configuration made in code.
+    /// </summary>
+    public string? Fingerprint { get; init; }
+
+    /// <summary>What a run dispatched under this configuration carries with it (see <see cref="RunSettings"/>).</summary>
+    public RunSettings RunSettings => new(Defaults.KillGrace, Defaults.UnreachableGrace, Defaults.LogLimit, Source);
 }
 
 /// <summary>

@@ -55,7 +55,38 @@ public static class LabConfigLoader
             throw new DispatchException(ErrorCodes.ConfigInvalid,
                 "configuration is invalid:\n  - " + string.Join("\n  - ", errors));
         }
-        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines) { Health = health, Retention = retention };
+        (string source, string fingerprint) = Describe(sources);
+        return new LabConfig(Path.GetFullPath(stateDir), defaults, machines)
+        {
+            Health = health, Retention = retention, Source = source, Fingerprint = fingerprint,
+        };
+    }
+
+    /// <summary>The files and environment variables a configuration is read from, and a digest of their bytes.</summary>
+    private static (string Source, string Fingerprint) Describe(ConfigSources sources)
+    {
+        List<string> parts = [];
+        using System.Security.Cryptography.IncrementalHash digest = System.Security.Cryptography.IncrementalHash.CreateHash(
+            System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Add(string text) => digest.AppendData(System.Text.Encoding.UTF8.GetBytes(text + "\0"));
+        foreach (string? file in new[] { sources.DefaultFile, sources.UserFile, sources.ExplicitFile })
+        {
+            if (file is not null && File.Exists(file))
+            {
+                string path = Path.GetFullPath(file);
+                parts.Add(path);
+                Add(path);
+                digest.AppendData(File.ReadAllBytes(path));
+            }
+        }
+        foreach ((string key, string value) in sources.Environment
+            .Where(e => e.Key.StartsWith(ConfigSources.EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value)))
+        {
+            parts.Add($"${key}");
+            Add($"{key}={value}");
+        }
+        return (parts.Count == 0 ? "built in" : string.Join(", ", parts), Convert.ToHexStringLower(digest.GetHashAndReset())[..16]);
     }
 
     private static IConfigurationRoot Build(ConfigSources sources, List<string> errors)

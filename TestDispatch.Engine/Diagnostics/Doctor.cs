@@ -16,7 +16,7 @@ internal static class Doctor
     public static async Task<bool> RunAsync(RunStore store, Fleet fleet, LabConfig config, IFileSystem fs, IFileLocks locks, bool repair,
         Action<Finding> report, CancellationToken cancellationToken)
     {
-        report(new Finding(Health.Ok, "config", $"{config.Machines.Count} machines"));
+        report(new Finding(Health.Ok, "config", $"{config.Machines.Count} machines, read from {config.Source}"));
         if (repair)
         {
             foreach ((string path, UnixFileMode mode) in StateModes.Tighten(fs, store.Paths))

@@ -81,6 +81,12 @@ public static class HealthCheck
                 : pending > 0
                     ? new Finding(Health.Warning, "agent", $"not running, with {pending} runs pending: any dispatch, 'runs' or the app starts it")
                     : new Finding(Health.Ok, "agent", "idle (not running; started on demand)"));
+        if (agentAlive && AgentConfigFile.Read(store.Paths.Root) is { } serving && serving.Fingerprint != config.Fingerprint)
+        {
+            findings.Add(new Finding(Health.Advice, "agent", $"it runs with the configuration from {serving.Source}, not this command's " +
+                $"({config.Source}): each run follows the configuration it was dispatched under, and the next command that gives " +
+                "the agent work (a dispatch, a batch submit) hands it over to one with that command's configuration"));
+        }
 
         foreach (RunRecord record in store.Stream().Where(r => r.Leftovers is { Count: > 0 }))
         {

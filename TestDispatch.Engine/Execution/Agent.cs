@@ -61,7 +61,8 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
             log.Write($"another agent holds {store.Paths.AgentLock}; exiting");
             return 0;
         }
-        log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}" + (keeper is null ? "" : $", kept by keeper {keeper.Keeper}"));
+        log.Write($"agent {Environment.ProcessId} started on {store.Paths.Root}" + (keeper is null ? "" : $", kept by keeper {keeper.Keeper}") +
+            $"; configuration: {config.Source}");
         WritePidFile();
         Serving = true;
         if (janitor is not null)
@@ -265,7 +266,10 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
 
     private bool _handedOver;
 
-    /// <summary>agent.pid: this agent's pid and its keeper's (0 without one), for doctor and for people; advice, never a lock.</summary>
+    /// <summary>
+    /// agent.pid: this agent's pid and its keeper's (0 without one), and agent.config: the configuration it runs with; for
+    /// clients, doctor and people; advice, never a lock.
+    /// </summary>
     private void WritePidFile()
     {
         string path = Path.Combine(store.Paths.Root, "agent.pid");
@@ -274,10 +278,11 @@ public sealed class Agent(RunStore store, Fleet fleet, LabConfig config, IFileSy
             File.WriteAllText(path + ".tmp", $"{Environment.ProcessId} {keeper?.Keeper ?? 0}\n");
             File.SetUnixFileMode(path + ".tmp", FileModes.PrivateFile);
             File.Move(path + ".tmp", path, overwrite: true);
+            AgentConfigFile.Write(store.Paths.Root, config);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            log.Write($"could not write {path}: {e.Message}");
+            log.Write($"could not write {path} or {AgentConfigFile.Name}: {e.Message}");
         }
     }
 

@@ -53,6 +53,49 @@ public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyL
         }
     }
 
+    /// <summary>
+    /// Replaces the agent serving <paramref name="stateDir"/> by one started with this launcher's configuration: its keeper
+    /// (else the agent itself, started by hand) gets SIGTERM, so the agent stops and leaves its runs going, and a successor
+    /// started here waits for agent.lock and takes them over. The pids come from agent.pid and are signalled only while
+    /// their command lines still name this state dir's keeper or agent (a pid reused since is left alone).
+    /// </summary>
+    public async Task HandOverAsync(string stateDir, CancellationToken cancellationToken = default)
+    {
+        string[] fields;
+        try
+        {
+            fields = File.ReadAllText(Path.Combine(stateDir, "agent.pid")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        if (fields.Length != 2 || !int.TryParse(fields[0], out int agent) || !int.TryParse(fields[1], out int keeper))
+        {
+            return;
+        }
+        int target = keeper > 0 && CommandLine(keeper).Contains(Path.Combine(stateDir, KeeperFile), StringComparison.Ordinal) ? keeper
+            : CommandLine(agent) is var line && line.Contains("agent", StringComparison.Ordinal) && line.Contains(stateDir, StringComparison.Ordinal) ? agent
+            : 0;
+        if (target > 0 && Libc.Kill(target, Libc.SIGTERM) == 0)
+        {
+            await StartAsync(stateDir, successor: true, cancellationToken);
+        }
+    }
+
+    /// <summary>A process's command line, its arguments joined by spaces; empty when it is gone.</summary>
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
     private static string Load()
     {
         using Stream stream = typeof(AgentLauncher).Assembly.GetManifestResourceStream("AgentKeeper.sh")

@@ -119,9 +119,9 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 TestDir = run.TestDir,
                 Machine = machine,
                 Command = record.Spec.Command,
-                KillGrace = config.Defaults.KillGrace,
+                KillGrace = SettingsOf(record).KillGrace,
                 TimeLimit = record.Spec.Timeout,
-                LogLimit = config.Defaults.LogLimit,
+                LogLimit = SettingsOf(record).LogLimit,
                 Environment = new Dictionary<string, string>
                 {
                     ["TESTDISPATCH_RUN_ID"] = run.Id,
@@ -145,7 +145,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     private async Task<Ending?> FollowAsync(RunRecord record, Machine machine, ITransport transport, RunFiles files, RunProcess process, bool fresh,
         CancellationToken cancel, CancellationToken agentStopping)
     {
-        TimeSpan grace = config.Defaults.KillGrace;
+        TimeSpan grace = SettingsOf(record).KillGrace;
+        TimeSpan giveUpAfter = GiveUpAfter(SettingsOf(record));
         TimeSpan limit = record.Spec.Timeout;
         bool recorded = process.ProcessGroupId > 0;
         Task stopping = Task.CompletedTask;
@@ -158,11 +159,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         while (true)
         {
             StrongBox<Exception?> lookError = new();
-            if (await LookAsync(transport, files, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, lookError, agentStopping) is not { } looked)
+            if (await LookAsync(transport, files, process, () => cancel.IsCancellationRequested || clock.GetUtcNow() >= limitAt, giveUpAfter, lookError, agentStopping) is not { } looked)
             {
                 await stopGivenUp.CancelAsync();
                 await stopping.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-                return GivenUp(machine, process, cancel.IsCancellationRequested, lookError.Value) with { Process = process };
+                return GivenUp(machine, process, cancel.IsCancellationRequested, giveUpAfter, lookError.Value) with { Process = process };
             }
             state = looked;
             if (state.BootId != process.BootId)
@@ -176,7 +177,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 // A wrapper seen gone before it was done is confirmed by a second look before its run is given up as
                 // lost: under heavy load one look at /proc has been seen to miss a live wrapper.
                 await Task.Delay(TimeSpan.FromMilliseconds(200), agentStopping);
-                state = await LookAsync(transport, files, process, null, new StrongBox<Exception?>(), agentStopping) ?? state;
+                state = await LookAsync(transport, files, process, null, giveUpAfter, new StrongBox<Exception?>(), agentStopping) ?? state;
             }
             if (state.Done || !state.WrapperAlive)
             {
@@ -217,7 +218,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             // The wrapper is gone before it was done: stop what is left of the run ourselves, then read what it wrote.
             await transport.StopAsync(files, process, RunWrapper.Cleanup, grace, agentStopping);
-            state = await LookAsync(transport, files, process, null, new StrongBox<Exception?>(), agentStopping) ?? state;
+            state = await LookAsync(transport, files, process, null, giveUpAfter, new StrongBox<Exception?>(), agentStopping) ?? state;
         }
         ExecutionResult? finish = await transport.FinishAsync(files, process, machine, agentStopping);
         if (machine.Transport == TransportKind.Local && (state.Exit is null || state.Test is null) && DiskSpace.IsFull(files.Directory))
@@ -253,14 +254,17 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// time limit), before the run is given up: a dropped connection or a rebooting switch costs a reconnect, never the
     /// run, but a rig that was switched off must not keep a cancel, a <c>--wait</c> or its batch waiting for ever.
     /// </summary>
-    private TimeSpan GiveUpAfter => config.Defaults.KillGrace + config.Defaults.UnreachableGrace;
+    private static TimeSpan GiveUpAfter(RunSettings settings) => settings.KillGrace + settings.UnreachableGrace;
+
+    /// <summary>The configuration the run was dispatched under (the agent's own for a run recorded before runs carried it).</summary>
+    private RunSettings SettingsOf(RunRecord record) => record.Spec.Settings ?? config.RunSettings;
 
     /// <summary>
     /// A look at the run, tried again for as long as its machine does not answer; null once <paramref name="mayGiveUp"/>
-    /// has said so for <see cref="GiveUpAfter"/> of failed looks in a row (the last failure's message in <paramref name="error"/>).
+    /// has said so for <paramref name="giveUpAfter"/> of failed looks in a row (the last failure's message in <paramref name="error"/>).
     /// </summary>
-    private async Task<WrapperState?> LookAsync(ITransport transport, RunFiles files, RunProcess process, Func<bool>? mayGiveUp, StrongBox<Exception?> error,
-        CancellationToken agentStopping)
+    private async Task<WrapperState?> LookAsync(ITransport transport, RunFiles files, RunProcess process, Func<bool>? mayGiveUp, TimeSpan giveUpAfter,
+        StrongBox<Exception?> error, CancellationToken agentStopping)
     {
         DateTimeOffset? due = null;
         for (int failures = 0; ; failures++)
@@ -279,7 +283,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 if (mayGiveUp?.Invoke() == true)
                 {
                     due ??= clock.GetUtcNow();
-                    if (clock.GetUtcNow() - due >= GiveUpAfter)
+                    if (clock.GetUtcNow() - due >= giveUpAfter)
                     {
                         return null;
                     }
@@ -293,19 +297,19 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// The run given up on a machine that does not answer: interrupted when it was cancelled, timeout when past its limit,
     /// with transport_unreachable (an infrastructure failure, for the machine's health) and what may be left there.
     /// </summary>
-    private Ending GivenUp(Machine machine, RunProcess process, bool cancelled, Exception? error)
+    private Ending GivenUp(Machine machine, RunProcess process, bool cancelled, TimeSpan giveUpAfter, Exception? error)
     {
         RunStatus status = cancelled ? RunStatus.Interrupted : RunStatus.Timeout;
         if (error is not null && IoErrors.Errno(error) is Libc.ENOSPC or Libc.EDQUOT)
         {
             // The machine answers; the controller had no room for what it sent.
-            string full = $"the controller's disk has been full for {Duration.Format(GiveUpAfter)} since the run was " +
+            string full = $"the controller's disk has been full for {Duration.Format(giveUpAfter)} since the run was " +
                 $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error.Message}): its log could not be brought back, so it was given " +
                 $"up; what is left of it on {machine.Name} is stopped once there is room again";
             log.Write($"run in {process.RunDir} on {machine.Name}: given up ({full})");
             return Ending.Failed(ErrorCodes.DiskFull, full) with { GivenUp = status };
         }
-        string why = $"{machine.Name} has not answered for {Duration.Format(GiveUpAfter)} since the run was " +
+        string why = $"{machine.Name} has not answered for {Duration.Format(giveUpAfter)} since the run was " +
             $"{(cancelled ? "cancelled" : "due to end at its time limit")} ({error?.Message}); it was given up: the test may still be " +
             $"running there, in {process.RunDir}";
         log.Write($"run in {process.RunDir} on {machine.Name}: given up ({why})");

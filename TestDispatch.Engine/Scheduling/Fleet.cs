@@ -267,7 +267,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         string dir = Path.TrimEndingDirectorySeparator(fs.Path.GetFullPath(machine.HealthCheck!));
         string hash = TestDirHasher.Compute(fs, dir);
         TestManifest? manifest = TestManifest.Read(fs, dir);
-        RunSpec spec = new(manifest?.Command ?? config.Defaults.Command, manifest?.Timeout ?? config.Defaults.Timeout);
+        RunSpec spec = new(manifest?.Command ?? config.Defaults.Command, manifest?.Timeout ?? config.Defaults.Timeout) { Settings = config.RunSettings };
         return store.Prepare(new PrepareRequest(machine.Name, dir, hash, spec, Target: machine, Queue: true)).Run.Id;
     }
 }

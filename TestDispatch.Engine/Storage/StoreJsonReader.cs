@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
+using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Wrapper;
 using static TestDispatch.Engine.Storage.Utf8JsonReaderExtensions;
@@ -27,6 +28,7 @@ internal sealed class StoreJsonReader
     private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _sharedByChars;
     private readonly List<string> _command = []; // scratch for a list being read (a command, tags)
     private RunSpec? _lastSpec;
+    private RunSettings? _lastSettings;
     private IReadOnlyList<string>? _lastTags;
 
     public StoreJsonReader() => _sharedByChars = _shared.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -461,6 +463,7 @@ internal sealed class StoreJsonReader
     {
         bool hasCommand = false;
         TimeSpan? timeout = null;
+        RunSettings? settings = null;
         reader.Next();
         reader.ExpectObject("a spec");
         while (reader.NextProperty())
@@ -479,6 +482,10 @@ internal sealed class StoreJsonReader
             {
                 timeout = reader.NextDuration();
             }
+            else if (reader.ValueTextEquals("settings"u8))
+            {
+                settings = ReadSettings(ref reader);
+            }
             else
             {
                 reader.Skip();
@@ -488,11 +495,48 @@ internal sealed class StoreJsonReader
         {
             throw Missing(hasCommand ? "spec.timeout" : "spec.command");
         }
-        if (_lastSpec is not { } last || last.Timeout != timeout || !last.Command.SequenceEqual(_command))
+        if (_lastSpec is not { } last || last.Timeout != timeout || !ReferenceEquals(last.Settings, settings) || !last.Command.SequenceEqual(_command))
         {
-            _lastSpec = new RunSpec(_command.ToArray(), timeout.Value);
+            _lastSpec = new RunSpec(_command.ToArray(), timeout.Value) { Settings = settings };
         }
         return _lastSpec;
+    }
+
+    /// <summary>A spec's settings; equal to the previous ones, they are those (most runs share their configuration's).</summary>
+    private RunSettings ReadSettings(ref Utf8JsonReader reader)
+    {
+        TimeSpan? killGrace = null, unreachableGrace = null;
+        long? logLimit = null;
+        string? from = null;
+        reader.Next();
+        reader.ExpectObject("spec.settings");
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("kill_grace"u8))
+            {
+                killGrace = reader.NextDuration();
+            }
+            else if (reader.ValueTextEquals("unreachable_grace"u8))
+            {
+                unreachableGrace = reader.NextDuration();
+            }
+            else if (reader.ValueTextEquals("log_limit"u8))
+            {
+                reader.Next();
+                logLimit = reader.GetInt64();
+            }
+            else if (reader.ValueTextEquals("from"u8))
+            {
+                from = NextSharedString(ref reader);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        RunSettings settings = new(killGrace ?? throw Missing("spec.settings.kill_grace"), unreachableGrace ?? throw Missing("spec.settings.unreachable_grace"),
+            logLimit ?? throw Missing("spec.settings.log_limit"), from ?? throw Missing("spec.settings.from"));
+        return _lastSettings is { } last && last == settings ? last : _lastSettings = settings;
     }
 
     /// <summary>

@@ -35,7 +35,10 @@ public class StoreJsonReaderTests
             PlanEntry = "smoke",
             LogCut = true,
         },
-        Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500)),
+        Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500))
+        {
+            Settings = new Engine.Configuration.RunSettings(TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(2), 7 << 20, "/home/lab/ssh.json, $TESTDISPATCH__Defaults__KillGrace"),
+        },
         Seq = 7,
         CreatedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero),
         Process = new RunProcess

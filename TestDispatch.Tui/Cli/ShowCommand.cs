@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tui.Text;
 
@@ -16,12 +17,14 @@ public static class ShowCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
-            return await Reading.PrintAsync(parse, json, lab.Show(parse.GetValue(id)!), ContractJson.Default.Run, Write);
+            Run run = lab.Show(parse.GetValue(id)!);
+            return await Reading.PrintAsync(parse, json, run, ContractJson.Default.Run, (output, shown) => Write(output, shown, lab.SettingsOf(run.Id)));
         });
         return command;
     }
 
-    public static void Write(TextWriter output, Run run)
+    /// <param name="settings">The configuration the run follows, when known: its row says where it was read from.</param>
+    public static void Write(TextWriter output, Run run, RunSettings? settings = null)
     {
         TextTable table = new("FIELD", "VALUE");
         table.Add("id", run.Id);
@@ -43,6 +46,9 @@ public static class ShowCommand
         }
         table.Add("log", run.LogsPath);
         table.Add("artifacts", run.ArtifactsPath);
+        table.Add("configuration", settings is null ? "the agent's (the run was recorded before runs carried theirs)"
+            : $"{settings.From}: kill grace {Format.Span(settings.KillGrace)}, unreachable grace {Format.Span(settings.UnreachableGrace)}, " +
+              $"log limit {ByteSize.Format(settings.LogLimit)}");
         table.WriteTo(output);
     }
 }

@@ -1,0 +1,118 @@
+using CliWrap;
+using CliWrap.Buffered;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+
+namespace TestDispatch.Tests.Configuration;
+
+/// <summary>
+/// One rule for which configuration governs a run: the configuration of the command that dispatched it (for a batch, of the
+/// command that submitted it), whatever the agent was started with; and the last command that gave the agent work decides
+/// the agent's own configuration, so the machines and batches it knows are served.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class ConfigurationRuleTests : IDisposable
+{
+    private readonly CliHarness _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    /// <summary>A second configuration file for the harness's state dir: same machines unless told, other defaults.</summary>
+    private string OtherConfig(string name, string defaults, string? machinesJson = null)
+    {
+        string path = _cli.Combine(name);
+        File.WriteAllText(path, $$"""
+            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? """
+                [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
+                  { "Name": "local-2", "Transport": "local", "Tags": ["local"] } ]
+                """}} } }
+            """);
+        return path;
+    }
+
+    [Fact]
+    public async Task A_run_follows_the_kill_grace_and_log_limit_of_the_command_that_dispatched_it_not_the_agents()
+    {
+        // The harness's configuration (the agent's here) says KillGrace 1s and the default log limit; the dispatching
+        // command's says 3s and 5 MiB.
+        string dispatcher = OtherConfig("dispatcher.json", """ "AgentIdle": "3s", "KillGrace": "3s", "LogLimit": "5MiB" """);
+        int marker = Random.Shared.Next(100_000, 999_999);
+        string test = _cli.MakeTest("long", $"sleep {marker}");
+        Lab lab = Lab.Open(LabConfigLoader.Load(ConfigSources.ForThisProcess(dispatcher, _cli.StateDir)));
+        Run run = (await lab.DispatchAsync(test, "local-1")).Run;
+
+        Task<BufferedCommandResult> agent = Cli.Wrap(CliHarness.Program[0])
+            .WithArguments(["agent", "--state-dir", _cli.StateDir, "--config", _cli.ConfigFile])
+            .WithValidation(CommandResultValidation.None)
+            .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token);
+        await Eventually.True(() => Processes.WithArgument($"sleep {marker}").Count == 1, TimeSpan.FromSeconds(30), "the test to start");
+        string[] wrapper = WrapperArguments(run.Id);
+        (int _, string shown, string _) = await _cli.Run("show", run.Id);
+        await _cli.Run("cancel", run.Id);
+        BufferedCommandResult agentEnd = await agent;
+
+        int at = Array.IndexOf(wrapper, run.Id);
+        Assert.True(at > 0, string.Join(' ', wrapper));
+        Assert.Equal(("3000", (5L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture)), (wrapper[at + 1], wrapper[at + 3]));
+        string row = shown.Split('\n').Single(l => l.StartsWith("configuration", StringComparison.Ordinal));
+        Assert.Contains(Path.GetFullPath(dispatcher), row, StringComparison.Ordinal);
+        Assert.Contains("kill grace 3s", row, StringComparison.Ordinal);
+        Assert.Contains("log limit 5.0 MiB", row, StringComparison.Ordinal);
+        Assert.True(agentEnd.ExitCode == 0, agentEnd.StandardOutput + agentEnd.StandardError);
+        Assert.Equal(RunStatus.Interrupted, lab.Show(run.Id).Status);
+        Assert.Empty(Processes.CarryingRun(run.Id));
+    }
+
+    [Fact]
+    public async Task A_batch_submitted_under_another_configuration_than_the_running_agents_is_run_by_an_agent_handed_over_to_it()
+    {
+        // An agent started by a command whose configuration knows only "bench-1", kept busy by a long run there.
+        string benchOnly = OtherConfig("bench.json", """ "AgentIdle": "3s", "KillGrace": "1s" """,
+            """[ { "Name": "bench-1", "Transport": "local", "Tags": ["bench"] } ]""");
+        int marker = Random.Shared.Next(100_000, 999_999);
+        string longTest = _cli.MakeTest("long", $"sleep {marker}");
+        (int dispatched, string dispatchOut, string dispatchErr) = await _cli.RunWithConfig(benchOnly, "run", longTest, "--machine", "bench-1", "--json");
+        Assert.True(dispatched == 0, dispatchOut + dispatchErr);
+        string benchRun = System.Text.Json.JsonDocument.Parse(dispatchOut).RootElement.GetProperty("id").GetString()!;
+        await Eventually.True(() => Processes.WithArgument($"sleep {marker}").Count == 1, TimeSpan.FromSeconds(30), "the bench test to start");
+
+        (_, string doctor, _) = await _cli.Run("doctor");
+
+        // A plain command (the harness's configuration: local-1 and local-2) submits a batch for machines tagged "local".
+        _cli.MakeTest("quick", "echo quick");
+        string plan = _cli.Combine("tests", "plan.json");
+        File.WriteAllText(plan, """{ "name": "nightly", "entries": [ { "name": "a", "test_dir": "quick", "tags": ["local"] }, { "name": "b", "test_dir": "quick", "tags": ["local"] } ] }""");
+        using CancellationTokenSource bound = new(TimeSpan.FromSeconds(45));
+        (int submitted, string submitOut, string submitErr) = await _cli.Run(["batch", "submit", plan, "--wait", "--json"], bound.Token);
+
+        // The run already going on bench-1 is taken over by the new agent, and its cancel still stops its test.
+        (int cancelled, _, string cancelErr) = await _cli.RunWithConfig(benchOnly, "cancel", benchRun);
+        Run bench = _cli.OpenLab(startsAgents: false).Show(benchRun);
+
+        Assert.Contains(Path.GetFullPath(_cli.ConfigFile), doctor.Split('\n').First(l => l.Contains(" config ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains(Path.GetFullPath(benchOnly), doctor.Split('\n').First(l => l.StartsWith("it runs with the configuration from ", StringComparison.Ordinal)),
+            StringComparison.Ordinal);
+        Assert.True(submitted == 0, submitOut + submitErr);
+        Assert.Contains("\"completed\":2", submitOut.Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.True(cancelled == 0, cancelErr);
+        Assert.Equal(RunStatus.Interrupted, bench.Status);
+        await Eventually.True(() => Processes.WithArgument($"sleep {marker}").Count == 0, TimeSpan.FromSeconds(15), "the bench test to be stopped");
+    }
+
+    /// <summary>The run wrapper's arguments: sh SCRIPT run RUN_DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES ...</summary>
+    private static string[] WrapperArguments(string runId)
+    {
+        foreach (int pid in Processes.WithArgument(runId))
+        {
+            string[] args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            int at = Array.IndexOf(args, runId);
+            if (at >= 2 && args[at - 2] == "run")
+            {
+                return args;
+            }
+        }
+        throw new InvalidOperationException($"no wrapper process for run {runId}");
+    }
+}
