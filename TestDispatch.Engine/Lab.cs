@@ -164,14 +164,18 @@ public sealed partial class Lab
     /// </summary>
     public async Task<Batch> SubmitBatchAsync(string planPath, CancellationToken cancellationToken = default)
     {
-        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(_fs, planPath, _config);
-        BatchRecord batch = _store.AddBatch(name, _fs.Path.GetFullPath(planPath), entries);
+        (string name, IReadOnlyList<BatchEntry> entries, bool inPlanOrder) = PlanFile.Read(_fs, planPath, _config);
+        BatchRecord batch = _store.AddBatch(name, _fs.Path.GetFullPath(planPath), Ordered(entries, inPlanOrder), inPlanOrder: inPlanOrder);
         await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
         return _store.FindBatch(batch.Id).Batch;
     }
 
     /// <summary>Batches, newest first, with their progress.</summary>
     public IReadOnlyList<Batch> Batches() => _store.Batches();
+
+    /// <summary>A batch's entries with what the recent runs say they take (see <see cref="BatchOrder"/>), unless in plan order.</summary>
+    private IReadOnlyList<BatchEntry> Ordered(IReadOnlyList<BatchEntry> entries, bool inPlanOrder) =>
+        inPlanOrder ? entries : BatchOrder.Expect(entries, _store.Stream().Select(r => r.Run));
 
     /// <summary>Cancels a batch: its waiting items are dropped and its runs cancelled. Returns the batch after the request.</summary>
     public async Task<Batch> CancelBatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)
@@ -214,7 +218,7 @@ public sealed partial class Lab
         {
             try
             {
-                entries.Add(entry with { TestDirHash = TestDirHasher.Compute(_fs, entry.TestDir) });
+                entries.Add(entry with { TestDirHash = TestDirHasher.Compute(_fs, entry.TestDir), Expected = null });
             }
             catch (DispatchException e)
             {
@@ -226,7 +230,7 @@ public sealed partial class Lab
             throw new DispatchException(ErrorCodes.TestDirNotFound,
                 $"cannot rerun batch {old.Id}; nothing was submitted:{string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"))}");
         }
-        BatchRecord batch = _store.AddBatch(old.Name, old.Plan, entries, rerunOf: old.Id);
+        BatchRecord batch = _store.AddBatch(old.Name, old.Plan, Ordered(entries, old.InPlanOrder), rerunOf: old.Id, inPlanOrder: old.InPlanOrder);
         await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
         return _store.FindBatch(batch.Id).Batch;
     }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Batches;
@@ -19,6 +20,11 @@ public sealed record BatchRecord
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? CancelledAt { get; init; }
     public string? RerunOf { get; init; }
+
+    /// <summary>The plan asked for its entries in plan order (<c>"order": "plan"</c>), not longest first.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool InPlanOrder { get; init; }
+
     public required IReadOnlyList<BatchEntry> Entries { get; init; }
 }
 
@@ -35,6 +41,14 @@ public sealed record BatchEntry
     public IReadOnlyList<string> Tags { get; init; } = [];
     public required RunSpec Spec { get; init; }
     public int Retries { get; init; }
+
+    /// <summary>
+    /// How long the entry is expected to take, from the recent runs of its test dir (the mean of the known ones for a test
+    /// dir never run), set at submit: a batch's waiting entries are handed out longest first, plan order among equals.
+    /// Null when nothing was known, or the plan asked for plan order.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TimeSpan? Expected { get; init; }
 
     /// <summary>Whether a machine with this name and these tags may run the entry.</summary>
     public bool Targets(string machine, IReadOnlyCollection<string> tags) =>

@@ -20,11 +20,14 @@ namespace TestDispatch.Engine.Batches;
 public static class PlanFile
 {
     public const int MaxRetries = 10;
-    private static readonly string[] TopKeys = ["name", "entries"];
+    private static readonly string[] TopKeys = ["name", "order", "entries"];
     private static readonly string[] EntryKeys = ["name", "test_dir", "machine", "tags", "command", "timeout", "retries"];
 
-    /// <summary>The plan's batch name and its entries, resolved (absolute test dir, hash, command, time limit).</summary>
-    public static (string Name, IReadOnlyList<BatchEntry> Entries) Read(IFileSystem fs, string path, LabConfig config)
+    /// <summary>
+    /// The plan's batch name, its entries resolved (absolute test dir, hash, command, time limit), and whether it asks for
+    /// plan order (<c>"order": "plan"</c>) rather than the default, longest first (<c>"order": "longest"</c>).
+    /// </summary>
+    public static (string Name, IReadOnlyList<BatchEntry> Entries, bool InPlanOrder) Read(IFileSystem fs, string path, LabConfig config)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
@@ -49,6 +52,7 @@ public static class PlanFile
         }
         List<string> problems = [];
         string name = fs.Path.GetFileNameWithoutExtension(full);
+        bool inPlanOrder = false;
         List<BatchEntry> entries = [];
         try
         {
@@ -77,6 +81,21 @@ public static class PlanFile
                     {
                         reader.Skip();
                         problems.Add("name: must be a non-empty string, e.g. \"nightly\" (or leave it out to use the file name)");
+                    }
+                }
+                else if (reader.ValueTextEquals("order"u8))
+                {
+                    reader.Read();
+                    string? order = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    if (order is "plan" or "longest")
+                    {
+                        inPlanOrder = order == "plan";
+                    }
+                    else
+                    {
+                        reader.Skip();
+                        problems.Add("order: must be \"longest\" (the default: longest expected first, by the recent runs of each test dir) " +
+                            "or \"plan\" (the entries in the order the plan lists them)");
                     }
                 }
                 else if (reader.ValueTextEquals("entries"u8) && !sawEntries)
@@ -111,7 +130,7 @@ public static class PlanFile
             // Valid UTF-8 can still spell text that is not: a \ud800 escape without its pair.
             throw new DispatchException(ErrorCodes.PlanInvalid, $"plan file {path} holds a string that is not text: {FirstSentence(e.Message)}");
         }
-        return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries);
+        return problems.Count > 0 ? throw Invalid(path, problems) : (name, entries, inPlanOrder);
     }
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];

@@ -34,7 +34,7 @@ public static class Scheduler
 
     /// <summary>
     /// A machine loop's next work, in one critical section: the machine's active run (running after an agent restart: to
-    /// follow again; or pending); else, if the machine is free, the first waiting item, in plan order, of the oldest open batch
+    /// follow again; or pending); else, if the machine is free, the first waiting item (longest expected first, see <see cref="BatchOrder"/>) of the oldest open batch
     /// that targets it, made a run on it already running, with <paramref name="target"/> as where it runs. Null when nothing
     /// waits for the machine. With <paramref name="tags"/> null the machine takes no batch items, only the runs dispatched to
     /// it. <paramref name="placement"/> says which queued runs may start and which items the machine takes (by default, all):

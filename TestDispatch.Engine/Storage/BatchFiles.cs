@@ -125,6 +125,10 @@ internal sealed class BatchFiles(IFileSystem fs, StatePaths paths, Durability du
         {
             writer.WriteString("rerun_of"u8, rerunOf);
         }
+        if (batch.InPlanOrder)
+        {
+            writer.WriteBoolean("in_plan_order"u8, true);
+        }
         if (!withEntries)
         {
             writer.WriteNumber("entry_count"u8, batch.Entries.Count);

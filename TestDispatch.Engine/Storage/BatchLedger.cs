@@ -5,7 +5,7 @@ namespace TestDispatch.Engine.Storage;
 
 /// <summary>
 /// One batch in the index: each entry's tries and latest try, its runs still going, and the entries waiting for a
-/// machine in plan order, all kept up to date as its runs change. Taking the next item then costs a look at the
+/// machine in the order they are handed out (see <see cref="HandOutOrder"/>), all kept up to date as its runs change. Taking the next item then costs a look at the
 /// first waiting entries instead of a pass over the whole batch and its runs, which made a batch of 4000 entries
 /// spend 3.7 ms per item under state.lock (quadratic in its size).
 /// </summary>
@@ -19,12 +19,13 @@ internal sealed class BatchLedger
     private readonly Dictionary<string, int> _entryIndex = new(StringComparer.Ordinal);
     private readonly (int Tries, LatestTry? Last)[] _entries;
     private readonly HashSet<string> _active = new(StringComparer.Ordinal);
-    private readonly SortedSet<int> _waiting = [];
+    private readonly SortedSet<int> _waiting;
 
     /// <param name="tried">What runs no longer in the hot state made of the entries (from the snapshot), if any.</param>
     public BatchLedger(BatchRecord batch, IReadOnlyList<EntryTries>? tried = null)
     {
         Record = batch;
+        _waiting = new SortedSet<int>(HandOutOrder(batch.Entries));
         _entries = new (int, LatestTry?)[batch.Entries.Count];
         for (int i = 0; i < batch.Entries.Count; i++)
         {
@@ -54,7 +55,14 @@ internal sealed class BatchLedger
     /// <summary>Whether any of the batch's runs is still going (pending or running).</summary>
     public bool HasActive => _active.Count > 0;
 
-    /// <summary>The entries waiting for a machine, in plan order.</summary>
+    /// <summary>
+    /// The order waiting entries are handed out in, as submitted: longest <see cref="BatchEntry.Expected"/> first, plan order
+    /// among equals (and for a batch with none).
+    /// </summary>
+    private static Comparer<int> HandOutOrder(IReadOnlyList<BatchEntry> entries) => Comparer<int>.Create((a, b) =>
+        Nullable.Compare(entries[b].Expected, entries[a].Expected) is var longer and not 0 ? longer : a.CompareTo(b));
+
+    /// <summary>The entries waiting for a machine, in the order they are handed out.</summary>
     public IEnumerable<BatchEntry> Waiting
     {
         get
@@ -66,7 +74,7 @@ internal sealed class BatchLedger
         }
     }
 
-    /// <summary>The entries waiting for a machine, in plan order, each with its latest try (null before its first).</summary>
+    /// <summary>The entries waiting for a machine, in the order they are handed out, each with its latest try (null before its first).</summary>
     public IEnumerable<(BatchEntry Entry, LatestTry? Last)> WaitingWithLast
     {
         get

@@ -120,7 +120,7 @@ public sealed partial class RunStore
     }
 
     /// <summary>Records a new batch of <paramref name="entries"/> (its items wait for the agent) and returns it.</summary>
-    public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null) => Locked(() =>
+    public BatchRecord AddBatch(string name, string plan, IReadOnlyList<BatchEntry> entries, string? rerunOf = null, bool inPlanOrder = false) => Locked(() =>
     {
         string id;
         do
@@ -136,6 +136,7 @@ public sealed partial class RunStore
             Seq = _index.MaxBatchSeq + 1,
             CreatedAt = _clock.GetUtcNow(),
             RerunOf = rerunOf,
+            InPlanOrder = inPlanOrder,
             Entries = entries,
         });
     });

@@ -547,6 +547,7 @@ internal sealed class StoreJsonReader
     private BatchRecord ReadBatch(ref Utf8JsonReader reader)
     {
         string? id = null, name = null, plan = null, rerunOf = null;
+        bool inPlanOrder = false;
         long? seq = null;
         int? entryCount = null;
         DateTimeOffset? createdAt = null, cancelledAt = null;
@@ -582,6 +583,11 @@ internal sealed class StoreJsonReader
             {
                 rerunOf = NextSharedString(ref reader, nullable: true);
             }
+            else if (reader.ValueTextEquals("in_plan_order"u8))
+            {
+                reader.Next();
+                inPlanOrder = reader.GetBoolean();
+            }
             else if (reader.ValueTextEquals("entry_count"u8))
             {
                 entryCount = reader.NextInt32();
@@ -616,6 +622,7 @@ internal sealed class StoreJsonReader
             CreatedAt = createdAt ?? throw Missing("batch.created_at"),
             CancelledAt = cancelledAt,
             RerunOf = rerunOf,
+            InPlanOrder = inPlanOrder,
             Entries = entries ?? (id is not null && EntriesElsewhere is { } elsewhere ? elsewhere(id, entryCount) : throw Missing("batch.entries")),
         };
     }
@@ -627,6 +634,7 @@ internal sealed class StoreJsonReader
         IReadOnlyList<string> tags = [];
         RunSpec? spec = null;
         int retries = 0;
+        TimeSpan? expected = null;
         reader.ExpectObject("a batch entry");
         while (reader.NextProperty())
         {
@@ -658,6 +666,10 @@ internal sealed class StoreJsonReader
             {
                 retries = reader.NextInt32();
             }
+            else if (reader.ValueTextEquals("expected"u8))
+            {
+                expected = reader.NextDuration();
+            }
             else
             {
                 reader.Skip();
@@ -672,6 +684,7 @@ internal sealed class StoreJsonReader
             Tags = tags,
             Spec = spec ?? throw Missing("entry.spec"),
             Retries = retries,
+            Expected = expected,
         };
     }
 

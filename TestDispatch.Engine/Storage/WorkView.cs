@@ -22,7 +22,7 @@ public interface IWorkView
     OpenBatch? OpenBatch(string id);
 }
 
-/// <summary>A batch that may still have work: whether any of its runs is going, and its entries waiting for a machine, in plan order, each with its latest try.</summary>
+/// <summary>A batch that may still have work: whether any of its runs is going, and its entries waiting for a machine, in the order they are handed out, each with its latest try.</summary>
 public sealed record OpenBatch(BatchRecord Record, bool HasActive, IEnumerable<(BatchEntry Entry, LatestTry? Last)> Waiting);
 
 /// <summary>What a machine takes next: a run already made, or a batch entry to start as a new running run.</summary>

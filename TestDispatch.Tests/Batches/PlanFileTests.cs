@@ -27,7 +27,8 @@ public class PlanFileTests
     private (string Name, IReadOnlyList<BatchEntry> Entries) Read(string json, string path = "/lab/plans/nightly.json")
     {
         _fs.AddFile(path, new MockFileData(json));
-        return PlanFile.Read(_fs, path, Config);
+        (string name, IReadOnlyList<BatchEntry> entries, _) = PlanFile.Read(_fs, path, Config);
+        return (name, entries);
     }
 
     [Fact]
@@ -190,10 +191,32 @@ public class PlanFileTests
         _fs.AddFile("/lab/plans/bom.json", new MockFileData([0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(
             """{ "name": "bom", "entries": [ { "test_dir": "../tests/boot", "machine": "rig-1" } ] }""")]));
 
-        (string name, IReadOnlyList<BatchEntry> entries) = PlanFile.Read(_fs, "/lab/plans/bom.json", Config);
+        (string name, IReadOnlyList<BatchEntry> entries, _) = PlanFile.Read(_fs, "/lab/plans/bom.json", Config);
 
         Assert.Equal("bom", name);
         Assert.Equal("boot", Assert.Single(entries).Name);
+    }
+
+    [Theory]
+    [InlineData("", false)]
+    [InlineData(""" "order": "longest", """, false)]
+    [InlineData(""" "order": "plan", """, true)]
+    public void A_plan_may_ask_for_its_entries_in_plan_order(string order, bool inPlanOrder)
+    {
+        _fs.AddFile("/lab/plans/o.json", new MockFileData($$"""{ {{order}} "entries": [ {{Entry}} ] }"""));
+
+        Assert.Equal(inPlanOrder, PlanFile.Read(_fs, "/lab/plans/o.json", Config).InPlanOrder);
+    }
+
+    [Fact]
+    public void An_order_that_is_neither_longest_nor_plan_is_refused_saying_both()
+    {
+        _fs.AddFile("/lab/plans/o.json", new MockFileData($$"""{ "order": "random", "entries": [ {{Entry}} ] }"""));
+
+        DispatchException error = RefusedAt("/lab/plans/o.json");
+
+        Assert.Contains("order: must be \"longest\"", error.Message, StringComparison.Ordinal);
+        Assert.Contains("or \"plan\"", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -127,6 +127,6 @@ public sealed partial class ErrorContractTests : IDisposable
         Assert.Contains(@"cable\nout\x1b]0;pwned\x07", machines, StringComparison.Ordinal);
         Assert.Contains(@"/tests/two\nlines", batch, StringComparison.Ordinal);
         Assert.All(new[] { runs, show, machines, batch }, text => Assert.DoesNotContain('\u001b', text));
-        Assert.Equal(12, show.TrimEnd().Split('\n').Length); // the header and eleven fields, one line each
+        Assert.Equal(13, show.TrimEnd().Split('\n').Length); // the header and twelve fields, one line each
     }
 }

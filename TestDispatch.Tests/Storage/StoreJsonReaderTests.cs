@@ -135,12 +135,13 @@ public class StoreJsonReaderTests
         CreatedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 0, 125, TimeSpan.FromHours(1)),
         CancelledAt = new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero),
         RerunOf = "a0a1a2a3a4a5",
+        InPlanOrder = true, // never with expected durations in real use; both set here so each is read back
         Entries =
         [
             new BatchEntry
             {
                 Name = "boot", TestDir = "/tests/boot", TestDirHash = "hash-boot", Machine = "rig-07",
-                Spec = new RunSpec(["./run.sh", "--fast \"x\""], TimeSpan.FromMinutes(20)), Retries = 2,
+                Spec = new RunSpec(["./run.sh", "--fast \"x\""], TimeSpan.FromMinutes(20)), Retries = 2, Expected = TimeSpan.FromSeconds(93.5),
             },
             .. Enumerable.Range(0, 3).Select(i => new BatchEntry
             {
