@@ -6,9 +6,10 @@
 #   keeper.sh STATE_DIR PROGRAM [ARG ...]
 #
 # Runs PROGRAM ARG... (the agent) in a process group of its own and waits for it. The agent exits 0 when it is done (idle
-# with no work, or another agent holds agent.lock): so does the keeper. Any other end (killed by a signal, a crash,
-# stopped with runs still going) starts it again after a pause, which doubles while it keeps dying within seconds of its
-# start, up to 30 s; after 10 such deaths in a row the keeper gives up and says so. What the dead agent's processes left
+# with no work, or another agent holds agent.lock): so does the keeper. An agent that refused its configuration (status
+# 2: the file gone or broken since) is not started again either, with a line in the log saying so. Any other end (killed
+# by a signal, a crash, stopped with runs still going) starts it again after a pause, which doubles while it keeps dying
+# within seconds of its start, up to 30 s; after 10 such deaths in a row the keeper gives up and says so. What the dead agent's processes left
 # (an rsync, an ssh session: its process group) is killed first; the runs themselves are their wrappers', untouched.
 # SIGTERM, SIGINT or SIGHUP to the keeper stop the agent (its runs go on) and the keeper with it. A removed state dir ends
 # the keeper at its next start of the agent.
@@ -48,8 +49,11 @@ while :; do
     uptime_s
     started=$up
     # From a shell that leads its own group (setsid started it), a background setsid does not fork: $! is the agent, and
-    # the leader of a group of its own.
-    setsid "$@" &
+    # the leader of a group of its own. What it says before it moves its own output to the log (a configuration it cannot
+    # read) goes to the log too.
+    # The log is made private (0600) if this makes it, whatever the umask the agent and its tests get.
+    [ -e "$log" ] || (umask 077 && true >>"$log") 2>/dev/null
+    setsid "$@" </dev/null >>"$log" 2>&1 &
     agent=$!
     status=
     until [ -n "$status" ]; do
@@ -65,6 +69,12 @@ while :; do
     agent=
     if [ "$status" = 0 ] || [ -n "$stopping" ]; then
         exit 0
+    fi
+    if [ "$status" = 2 ]; then
+        # Bad input (a configuration file gone or broken since the agent was started): starting it again cannot help.
+        # The next command that needs an agent starts one with its own configuration.
+        say "the agent (pid $last) refused its configuration or arguments (status 2; its message is above): not starting it again"
+        exit 1
     fi
     uptime_s
     if [ $((up - started)) -lt 10 ]; then

@@ -57,6 +57,17 @@ start_of() {
 
 uptime_now() { read -r up _ </proc/uptime; }
 
+# ms_of UPTIME: sets $ms to an uptime as /proc/uptime gives it (seconds, two decimals) in milliseconds; 0 if it is not one.
+ms_of() {
+    case $1 in
+    *[!0-9.]* | "" | .* | *.*.*) ms=0; return ;;
+    *.*) hundredths=${1#*.} ;;
+    *) hundredths=0 ;;
+    esac
+    hundredths=${hundredths#0}
+    ms=$((${1%.*} * 1000 + ${hundredths:-0} * 10))
+}
+
 # read_line FILE: sets $line to the file's first line if it is whole.
 read_line() {
     line=
@@ -168,7 +179,7 @@ terminate() {
     load_group
     alive || return 0
     signal_all TERM
-    waited=0
+    waited=${graced_ms:-0}
     while [ "$waited" -lt "$grace_ms" ] && alive; do
         sleep 0.1
         waited=$((waited + 100))
@@ -260,7 +271,17 @@ commit() {
 stop_run() {
     # $1: why. The wrapper's own cleanup after the test passes "", and leaves no stop record.
     if claim_stop; then
-        if [ -n "$1" ] && [ ! -f "$dir/exit" ]; then
+        graced_ms=0
+        read_line "$dir/stop"
+        if [ -n "$line" ]; then
+            # A stop taken over from one killed on the way (its agent was stopped or handed over): the grace counts from
+            # the first SIGTERM, which that stop recorded, so no number of takeovers gives a test more than its grace.
+            uptime_now
+            ms_of "$up"
+            now_ms=$ms
+            ms_of "${line##* }"
+            [ "$now_ms" -gt "$ms" ] && graced_ms=$((now_ms - ms))
+        elif [ -n "$1" ] && [ ! -f "$dir/exit" ]; then
             uptime_now
             commit stop "$1 $up"
         fi

@@ -101,6 +101,17 @@ public sealed class ConfigurationRuleTests : IDisposable
         await Eventually.True(() => Processes.WithArgument($"sleep {marker}").Count == 0, TimeSpan.FromSeconds(15), "the bench test to be stopped");
     }
 
+    [Fact]
+    public async Task Doctor_names_a_configuration_file_with_control_characters_in_its_name_without_steering_the_terminal()
+    {
+        string odd = OtherConfig("odd\nname\u001b[31mRED.json", """ "AgentIdle": "3s" """);
+
+        (_, string doctor, _) = await _cli.RunWithConfig(odd, "doctor");
+
+        Assert.DoesNotContain('\u001b', doctor);
+        Assert.Contains(@"name\x1b[31mRED.json", doctor, StringComparison.Ordinal); // a newline in it may start a line, never steer
+    }
+
     /// <summary>The run wrapper's arguments: sh SCRIPT run RUN_DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES ...</summary>
     private static string[] WrapperArguments(string runId)
     {

@@ -72,6 +72,33 @@ public sealed class KeeperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_keeper_whose_agent_refuses_its_configuration_says_why_in_the_log_and_leaves_instead_of_retrying()
+    {
+        string config = _cli.Combine("gone.json");
+        File.Copy(_cli.ConfigFile, config);
+        (string test, string release) = Waiting("config-gone");
+        (int exit, string id, string error) = await _cli.RunWithConfig(config, "run", test, "--machine", "local-1");
+        Assert.True(exit == 0, error);
+        Lab reader = _cli.OpenLab(startsAgents: false);
+        await StartedAsync(reader, id.Trim());
+        (int agent, int keeper) = await PidsWhen(_ => true, "agent.pid");
+
+        File.Delete(config);
+        System.Diagnostics.Process.GetProcessById(agent).Kill();
+        await Eventually.True(() => Engine.Processes.ProcFs.StartTicks(keeper) is null, TimeSpan.FromSeconds(20), "the keeper to leave");
+        string log = await File.ReadAllTextAsync(Path.Combine(_cli.StateDir, "agent.log"));
+        File.WriteAllText(release, "");
+        (int waited, _, _) = await _cli.Run("run", test, "--machine", "local-1", "--wait"); // the twin: an agent of the harness's config ends it
+
+        Assert.Contains(config, log, StringComparison.Ordinal); // the agent's own message names the missing file
+        Assert.Contains($"keeper {keeper}: the agent", log, StringComparison.Ordinal);
+        Assert.Contains("refused its configuration or arguments (status 2", log, StringComparison.Ordinal);
+        // Started again once after the kill (a killed agent is what the keeper is for), then not after it refused.
+        Assert.Equal(1, log.Split("with work left: starting it again").Length - 1);
+        Assert.Equal(1, waited); // exit 5: the test failed, as it does when released
+    }
+
+    [Fact]
     public async Task A_killed_keeper_is_replaced_and_with_no_work_left_agent_and_keeper_leave_after_AgentIdle()
     {
         (string test, string release) = Waiting("keeper-gone");

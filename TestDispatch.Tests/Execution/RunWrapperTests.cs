@@ -257,6 +257,35 @@ public sealed class RunWrapperTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Shells))]
+    public async Task A_stop_taken_over_counts_the_grace_from_the_first_SIGTERM_not_from_the_takeover(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"trap '' TERM; exec sleep {sleep}"); // ignores SIGTERM: only the end of the grace ends it
+        string script = Script();
+        TimeSpan grace = TimeSpan.FromMinutes(1);
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
+            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
+        // What a stop SIGKILLed two minutes into its grace leaves (its agent handed over, say): its record of the first
+        // SIGTERM, and its claim, with the pid of a process that is gone.
+        double uptime = double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        File.WriteAllText(Path.Combine(dir, "stop"), string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{RunWrapper.Cancel} {uptime - 120:0.00}\n"));
+        BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
+        File.WriteAllText(Path.Combine(dir, "stopping"), gone.StandardOutput);
+
+        // The grace ran out long ago: the takeover kills at once, where it used to give the test another minute.
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel))
+            .ExecuteBufferedAsync().Task.WaitAsync(TimeSpan.FromSeconds(30));
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
     public async Task Two_stops_that_find_a_dead_claimer_take_over_its_claim_one_of_them_only(string shell)
     {
         int sleep = Random.Shared.Next(100_000, 999_999);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Diagnostics;
 using TestDispatch.Engine.Errors;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
@@ -45,8 +46,13 @@ public static class DoctorCommand
         return command;
     }
 
+    /// <summary>
+    /// A finding, its message made safe for the terminal line by line (a path with an ESC in it is a user's file name, never
+    /// a command to the terminal); a message of several lines keeps them.
+    /// </summary>
     private static void Write(TextWriter output, Finding finding)
     {
+        finding = finding with { Message = string.Join('\n', finding.Message.Split('\n').Select(TerminalText.Escape)) };
         switch (finding.Health)
         {
             case Health.Repaired:
