@@ -116,7 +116,7 @@ public sealed partial class Lab
         PrepareOutcome outcome = _store.Prepare(new PrepareRequest(machine, directory, hash, spec, Target: target, Queue: queue));
         if (outcome.Kind != PrepareKind.Busy)
         {
-            await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, cancellationToken);
+            await EnsureAgentOrUndoAsync($"run {outcome.Run.Id}", outcome.Kind == PrepareKind.Created ? why => EndUnstarted(outcome.Run.Id, why) : null, null, cancellationToken);
         }
         return outcome;
     }
@@ -166,7 +166,7 @@ public sealed partial class Lab
     {
         (string name, IReadOnlyList<BatchEntry> entries, bool inPlanOrder) = PlanFile.Read(_fs, planPath, _config);
         BatchRecord batch = _store.AddBatch(name, _fs.Path.GetFullPath(planPath), Ordered(entries, inPlanOrder), inPlanOrder: inPlanOrder);
-        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
+        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), batch.Entries, cancellationToken);
         return _store.FindBatch(batch.Id).Batch;
     }
 
@@ -231,7 +231,7 @@ public sealed partial class Lab
                 $"cannot rerun batch {old.Id}; nothing was submitted:{string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}"))}");
         }
         BatchRecord batch = _store.AddBatch(old.Name, old.Plan, Ordered(entries, old.InPlanOrder), rerunOf: old.Id, inPlanOrder: old.InPlanOrder);
-        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), cancellationToken);
+        await EnsureAgentOrUndoAsync($"batch {batch.Id}", _ => CancelUnstarted(batch.Id), batch.Entries, cancellationToken);
         return _store.FindBatch(batch.Id).Batch;
     }
 
@@ -300,13 +300,13 @@ public sealed partial class Lab
     /// <see cref="EnsureAgentAsync"/> for work just recorded. If no agent can be started (setsid missing, the store failing
     /// under the sweep), the work is not left half made: <paramref name="undo"/> ends it, so nothing waits for an agent that
     /// cannot come, and the error says what was recorded and what became of it. Without an undo (a run another client
-    /// made), it says the work waits.
+    /// made), it says the work waits. <paramref name="entries"/>: a batch's, which the agent must know machines for.
     /// </summary>
-    private async Task EnsureAgentOrUndoAsync(string what, Func<string, string>? undo, CancellationToken cancellationToken)
+    private async Task EnsureAgentOrUndoAsync(string what, Func<string, string>? undo, IReadOnlyList<BatchEntry>? entries, CancellationToken cancellationToken)
     {
         try
         {
-            await EnsureAgentOrHandOverAsync(handOver: true, cancellationToken);
+            await EnsureAgentOrHandOverAsync(entries, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -345,21 +345,23 @@ public sealed partial class Lab
     /// and if there is work one is started (it takes over runs an agent before it was following). Safe to call from any
     /// client at any time, and cheap when an agent is up: one try of a lock.
     /// </summary>
-    public Task EnsureAgentAsync(CancellationToken cancellationToken = default) => EnsureAgentOrHandOverAsync(handOver: false, cancellationToken);
+    public Task EnsureAgentAsync(CancellationToken cancellationToken = default) => EnsureAgentOrHandOverAsync(null, cancellationToken);
 
-    /// <param name="handOver">
-    /// This command just gave the agent work: an agent running with another configuration than this command's is replaced
-    /// by one with this command's (its runs go on, each by the configuration it was dispatched under), so that the machines
-    /// and batches this command knows are served. The last command that gave work decides the agent's configuration.
+    /// <param name="entries">
+    /// A batch this command just submitted. A running agent that knows none of the machines one of its entries may run on
+    /// (it was started by a command with another configuration) is replaced by one with this command's configuration; its
+    /// runs go on, each by the configuration it was dispatched under and on the machine it was given. Runs need no such
+    /// hand-over: each carries its machine and settings, and any agent serves it.
     /// </param>
-    private async Task EnsureAgentOrHandOverAsync(bool handOver, CancellationToken cancellationToken)
+    private async Task EnsureAgentOrHandOverAsync(IReadOnlyList<BatchEntry>? entries, CancellationToken cancellationToken)
     {
         using (IDisposable? probe = _locks.TryAcquire(_store.Paths.AgentLock))
         {
             if (probe is null)
             {
-                if (handOver && _launcher is not null && _config.Fingerprint is { } mine &&
-                    AgentConfigFile.Read(_store.Paths.Root) is { } serving && serving.Fingerprint != mine)
+                if (entries is not null && _launcher is not null && _config.Fingerprint is { } mine &&
+                    AgentConfigFile.Read(_store.Paths.Root) is { } serving && serving.Fingerprint != mine &&
+                    entries.Any(e => !_config.Machines.Any(m => m.CanRunTests && e.Targets(m.Name, m.Tags) && serving.Machines.Contains(m.Name))))
                 {
                     await _launcher.HandOverAsync(_store.Paths.Root, cancellationToken);
                 }

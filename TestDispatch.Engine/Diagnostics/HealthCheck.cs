@@ -84,8 +84,8 @@ public static class HealthCheck
         if (agentAlive && AgentConfigFile.Read(store.Paths.Root) is { } serving && serving.Fingerprint != config.Fingerprint)
         {
             findings.Add(new Finding(Health.Advice, "agent", $"it runs with the configuration from {serving.Source}, not this command's " +
-                $"({config.Source}): each run follows the configuration it was dispatched under, and the next command that gives " +
-                "the agent work (a dispatch, a batch submit) hands it over to one with that command's configuration"));
+                $"({config.Source}): each run follows the configuration it was dispatched under, on the machine it was given; a batch " +
+                "submitted for machines the agent does not know hands it over to one with the submitting command's configuration"));
         }
 
         foreach (RunRecord record in store.Stream().Where(r => r.Leftovers is { Count: > 0 }))

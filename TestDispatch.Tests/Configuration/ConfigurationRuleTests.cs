@@ -102,6 +102,34 @@ public sealed class ConfigurationRuleTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_dispatched_under_another_configuration_does_not_take_the_agent_from_a_batch_for_machines_it_does_not_know()
+    {
+        // A batch for "x-3", a machine only the submitter's configuration knows; then a plain command dispatches one run.
+        string withX = OtherConfig("x.json", """ "AgentIdle": "3s", "KillGrace": "1s" """, """
+            [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] }, { "Name": "x-3", "Transport": "local", "Tags": ["x"] } ]
+            """);
+        string release = _cli.Combine("release");
+        _cli.MakeTest("second", $"while [ ! -e '{release}' ]; do sleep 0.05; done");
+        string plan = _cli.Combine("tests", "x-plan.json");
+        File.WriteAllText(plan, """{ "name": "x", "entries": [ { "name": "a", "test_dir": "second", "tags": ["x"] }, { "name": "b", "test_dir": "second", "tags": ["x"] } ] }""");
+        (int submitted, string submitOut, string submitErr) = await _cli.RunWithConfig(withX, "batch", "submit", plan, "--json");
+        Assert.True(submitted == 0, submitOut + submitErr);
+        string batch = System.Text.Json.JsonDocument.Parse(submitOut).RootElement.GetProperty("id").GetString()!;
+        Lab reader = _cli.OpenLab(startsAgents: false);
+        await Eventually.True(() => reader.ShowBatch(batch).Counts.Running == 1, TimeSpan.FromSeconds(30), "the batch's first entry to start");
+
+        (int ran, string runOut, string runErr) = await _cli.Run("run", _cli.MakeTest("quick", "echo quick"), "--machine", "local-1", "--wait");
+        string serving = File.ReadAllLines(Path.Combine(_cli.StateDir, "agent.config"))[1];
+        File.WriteAllText(release, "");
+
+        Engine.Batches.Batch done = await Eventually.Get(() => reader.ShowBatch(batch) is { IsTerminal: true } b ? b : null, TimeSpan.FromSeconds(45),
+            "the batch to end with nobody typing under its configuration");
+        Assert.True(ran == 0, runOut + runErr);
+        Assert.Contains(Path.GetFullPath(withX), serving, StringComparison.Ordinal); // the run was served without a hand-over
+        Assert.Equal(2, done.Counts.Completed);
+    }
+
+    [Fact]
     public async Task Doctor_names_a_configuration_file_with_control_characters_in_its_name_without_steering_the_terminal()
     {
         string odd = OtherConfig("odd\nname\u001b[31mRED.json", """ "AgentIdle": "3s" """);
