@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text.Json;
+using TestDispatch.Engine;
+using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Runs;
+using TestDispatch.Tests.Support;
+
+namespace TestDispatch.Tests.Machines;
+
+/// <summary>
+/// One machine shared by two engineers, each with a state dir of their own (two labs, each with its own agent), through the
+/// real CLI and real agents: the machine's lock, taken by each run's wrapper on the machine itself, lets one test run there at
+/// a time; the other run waits, pending, naming who holds the machine, and runs once it is free (docs/DESIGN.md §12).
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class SharedMachineTests : IDisposable
+{
+    /// <summary>The machine's lock directory (a fresh one per test: a machine that rebooted, as far as the lock goes) and the tests' trace.</summary>
+    private readonly TempDir _shared = new("testdispatch-shared-");
+    private readonly List<IDisposable> _owned = [];
+
+    public void Dispose()
+    {
+        foreach (IDisposable owned in Enumerable.Reverse(_owned))
+        {
+            owned.Dispose();
+        }
+        _shared.Dispose();
+    }
+
+    private string Locks => _shared.Combine("locks");
+
+    private string Trace => _shared.Combine("trace");
+
+    private CliHarness Lab(string machineJson)
+    {
+        CliHarness lab = new(machinesJson: $"[ {machineJson} ]");
+        _owned.Add(lab);
+        return lab;
+    }
+
+    private string LocalMachine => $$"""{ "Name": "bench", "Transport": "local", "LockDir": "{{Locks}}" }""";
+
+    /// <summary>A test that writes when it started and ended (nanoseconds since the epoch) into the shared trace.</summary>
+    private string Traced(CliHarness lab, string name, double seconds = 1.5) => lab.MakeTest(name, $"""
+        s=$(date +%s%N)
+        sleep {seconds.ToString(CultureInfo.InvariantCulture)}
+        echo "{name} $s $(date +%s%N)" >> '{Trace}'
+        """);
+
+    private static async Task<Run> DispatchAsync(CliHarness lab, string test, string machine)
+    {
+        (int exit, string output, string error) = await lab.Run("run", test, "--machine", machine, "--json");
+        Assert.True(exit == 0, error);
+        return JsonSerializer.Deserialize(output, ContractJson.Default.Run)!;
+    }
+
+    /// <summary>The two tests' spans from the trace, which must not overlap.</summary>
+    private void AssertNeverTogether()
+    {
+        (long Start, long End)[] spans = [.. File.ReadAllLines(Trace).Select(l => l.Split(' ')).Select(f => (long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture)))];
+        Assert.Equal(2, spans.Length);
+        Array.Sort(spans);
+        Assert.True(spans[0].End <= spans[1].Start, $"the tests ran together: {spans[0]} and {spans[1]}");
+    }
+
+    /// <summary>Whichever of the two runs waits for the machine: it is pending, naming the other's state dir and run; with the holder shown in machines.</summary>
+    private static async Task<(CliHarness Waiter, Run Waiting, Run Holding)> WaiterAsync((CliHarness Lab, Run Run) a, (CliHarness Lab, Run Run) b)
+    {
+        return await Eventually.Get(() =>
+        {
+            foreach (((CliHarness lab, Run run), (CliHarness other, Run held)) in new[] { (a, b), (b, a) })
+            {
+                if (lab.OpenLab(startsAgents: false).Show(run.Id) is { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } waiting &&
+                    other.OpenLab(startsAgents: false).Show(held.Id) is { Status: RunStatus.Running } holding)
+                {
+                    return Tuple.Create(lab, waiting, holding);
+                }
+            }
+            return null;
+        }, TimeSpan.FromSeconds(30), "one run to wait for the other's machine") is var (lab, waiting, holding) ? (lab, waiting, holding) : default;
+    }
+
+    [Fact]
+    public async Task Two_labs_dispatching_to_one_local_machine_at_once_never_run_together_and_the_waiting_run_names_the_holder()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string aliceTest = Traced(alice, "alice");
+        string bobTest = Traced(bob, "bob");
+
+        Run[] dispatched = await Task.WhenAll(DispatchAsync(alice, aliceTest, "bench"), DispatchAsync(bob, bobTest, "bench"));
+        (CliHarness waiter, Run waiting, Run holding) = await WaiterAsync((alice, dispatched[0]), (bob, dispatched[1]));
+        string holderDir = waiter == alice ? bob.StateDir : alice.StateDir;
+        MachineState seen = waiter.OpenLab(startsAgents: false).Machines().Single();
+
+        Run aliceRun = await alice.OpenLab().WaitAsync(dispatched[0].Id).WaitAsync(TimeSpan.FromSeconds(60));
+        Run bobRun = await bob.OpenLab().WaitAsync(dispatched[1].Id).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Contains(holderDir, waiting.ErrorMsg, StringComparison.Ordinal);
+        Assert.Contains(holding.Id, waiting.ErrorMsg, StringComparison.Ordinal);
+        Assert.Equal((MachineState.Busy, holding.Id, holderDir), (seen.State, seen.HeldBy?.RunId, seen.HeldBy?.StateDir));
+        Assert.Equal((RunStatus.Completed, ""), (aliceRun.Status, aliceRun.ErrorCode));
+        Assert.Equal((RunStatus.Completed, ""), (bobRun.Status, bobRun.ErrorCode));
+        AssertNeverTogether();
+        Assert.Null(waiter.OpenLab(startsAgents: false).Machines().Single().HeldBy);
+    }
+
+    [Fact]
+    public async Task Two_labs_dispatching_to_one_ssh_machine_at_once_never_run_together()
+    {
+        using SshServer sshd = new();
+        string rig = sshd.Machine("rig", extra: $""", "LockDir": "{Locks}" """);
+        CliHarness alice = Lab(rig);
+        CliHarness bob = Lab(rig);
+        string aliceTest = Traced(alice, "alice");
+        string bobTest = Traced(bob, "bob");
+
+        Run[] dispatched = await Task.WhenAll(DispatchAsync(alice, aliceTest, "rig"), DispatchAsync(bob, bobTest, "rig"));
+        (CliHarness _, Run waiting, Run holding) = await WaiterAsync((alice, dispatched[0]), (bob, dispatched[1]));
+        Run aliceRun = await alice.OpenLab().WaitAsync(dispatched[0].Id).WaitAsync(TimeSpan.FromSeconds(90));
+        Run bobRun = await bob.OpenLab().WaitAsync(dispatched[1].Id).WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Contains(holding.Id, waiting.ErrorMsg, StringComparison.Ordinal);
+        Assert.Equal((RunStatus.Completed, RunStatus.Completed), (aliceRun.Status, bobRun.Status));
+        AssertNeverTogether();
+    }
+
+    [Fact]
+    public async Task A_holder_killed_with_its_whole_wrapper_frees_the_machine_for_the_waiting_run()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string hold = alice.MakeTest("hold", "sleep 600");
+        Run held = await DispatchAsync(alice, hold, "bench");
+        await Eventually.True(() => alice.OpenLab(startsAgents: false).Show(held.Id).Status == RunStatus.Running, what: "alice's test to run");
+        Run waiting = await DispatchAsync(bob, Traced(bob, "bob", 0.1), "bench");
+        await Eventually.True(() => bob.OpenLab(startsAgents: false).Show(waiting.Id).ErrorCode == ErrorCodes.MachineBusyElsewhere, what: "bob's run to wait");
+
+        string wrapperFile = Path.Combine(alice.StateDir, "runs", held.Id, "wrapper");
+        int wrapper = int.Parse(File.ReadAllText(wrapperFile).Split(' ')[0], CultureInfo.InvariantCulture);
+        int group = int.Parse(File.ReadAllText(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")).Split(' ')[0], CultureInfo.InvariantCulture);
+        await CliWrap.Cli.Wrap("kill").WithArguments(["-KILL", "--", $"-{group}", $"{wrapper}"]).ExecuteAsync();
+
+        Run ran = await bob.OpenLab().WaitAsync(waiting.Id).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal((RunStatus.Completed, ""), (ran.Status, ran.ErrorCode));
+        Assert.Single(File.ReadAllLines(Trace));
+    }
+}
