@@ -94,6 +94,7 @@ public sealed class SharedMachineTests : IDisposable
         (CliHarness waiter, Run waiting, Run holding) = await WaiterAsync((alice, dispatched[0]), (bob, dispatched[1]));
         string holderDir = waiter == alice ? bob.StateDir : alice.StateDir;
         MachineState seen = waiter.OpenLab(startsAgents: false).Machines().Single();
+        (_, string table, _) = await waiter.Run("machines");
 
         Run aliceRun = await alice.OpenLab().WaitAsync(dispatched[0].Id).WaitAsync(TimeSpan.FromSeconds(60));
         Run bobRun = await bob.OpenLab().WaitAsync(dispatched[1].Id).WaitAsync(TimeSpan.FromSeconds(60));
@@ -101,6 +102,7 @@ public sealed class SharedMachineTests : IDisposable
         Assert.Contains(holderDir, waiting.ErrorMsg, StringComparison.Ordinal);
         Assert.Contains(holding.Id, waiting.ErrorMsg, StringComparison.Ordinal);
         Assert.Equal((MachineState.Busy, holding.Id, holderDir), (seen.State, seen.HeldBy?.RunId, seen.HeldBy?.StateDir));
+        Assert.Matches($"held by .*@.* since .*run {holding.Id} of {System.Text.RegularExpressions.Regex.Escape(holderDir)}", table);
         Assert.Equal((RunStatus.Completed, ""), (aliceRun.Status, aliceRun.ErrorCode));
         Assert.Equal((RunStatus.Completed, ""), (bobRun.Status, bobRun.ErrorCode));
         AssertNeverTogether();
@@ -134,7 +136,7 @@ public sealed class SharedMachineTests : IDisposable
         CliHarness bob = Lab(LocalMachine);
         string hold = alice.MakeTest("hold", "sleep 600");
         Run held = await DispatchAsync(alice, hold, "bench");
-        await Eventually.True(() => alice.OpenLab(startsAgents: false).Show(held.Id).Status == RunStatus.Running, what: "alice's test to run");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
         Run waiting = await DispatchAsync(bob, Traced(bob, "bob", 0.1), "bench");
         await Eventually.True(() => bob.OpenLab(startsAgents: false).Show(waiting.Id).ErrorCode == ErrorCodes.MachineBusyElsewhere, what: "bob's run to wait");
 
@@ -146,5 +148,28 @@ public sealed class SharedMachineTests : IDisposable
         Run ran = await bob.OpenLab().WaitAsync(waiting.Id).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal((RunStatus.Completed, ""), (ran.Status, ran.ErrorCode));
         Assert.Single(File.ReadAllLines(Trace));
+    }
+
+    [Fact]
+    public async Task Machines_holders_shows_who_holds_each_machine_whichever_state_dir_dispatched_the_run()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "bench");
+        // The test's own record of its start: its wrapper holds the lock by then.
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+
+        (int exit, string json, string error) = await bob.Run("machines", "--holders", "--json");
+        (_, string text, _) = await bob.Run("machines", "--holders");
+        File.WriteAllText(gate, "");
+        await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30));
+        (_, string after, _) = await bob.Run("machines", "--holders", "--json");
+
+        Assert.True(exit == 0, error);
+        MachineHolder seen = JsonSerializer.Deserialize(json, ContractJson.Default.IReadOnlyListMachineHolder)!.Single();
+        Assert.Equal(("bench", held.Id, alice.StateDir, held.TestDir), (seen.Name, seen.HeldBy?.RunId, seen.HeldBy?.StateDir, seen.HeldBy?.TestDir));
+        Assert.Contains(held.Id, text, StringComparison.Ordinal);
+        Assert.Null(JsonSerializer.Deserialize(after, ContractJson.Default.IReadOnlyListMachineHolder)!.Single().HeldBy);
     }
 }
