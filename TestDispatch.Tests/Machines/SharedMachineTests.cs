@@ -172,4 +172,28 @@ public sealed class SharedMachineTests : IDisposable
         Assert.Contains(held.Id, text, StringComparison.Ordinal);
         Assert.Null(JsonSerializer.Deserialize(after, ContractJson.Default.IReadOnlyListMachineHolder)!.Single().HeldBy);
     }
+
+    [Fact]
+    public async Task An_agent_killed_while_its_run_holds_the_machine_leaves_the_lock_with_the_wrapper_until_the_test_ends()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "bench");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+        string[] pids = File.ReadAllText(Path.Combine(alice.StateDir, "agent.pid")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        // The keeper first, so that nothing starts the agent again.
+        await CliWrap.Cli.Wrap("kill").WithArguments(["-KILL", .. pids.Reverse().Where(p => p != "0")]).ExecuteAsync();
+        await Eventually.True(() => !Directory.Exists($"/proc/{pids[0]}"), what: "alice's agent to die");
+        Run waiting = await DispatchAsync(bob, Traced(bob, "bob", 0.1), "bench");
+        await Eventually.True(() => bob.OpenLab(startsAgents: false).Show(waiting.Id).ErrorCode == ErrorCodes.MachineBusyElsewhere, what: "bob's run to wait");
+        bool stillHeld = bob.OpenLab(startsAgents: false).Show(waiting.Id).Status == RunStatus.Pending && !File.Exists(Trace);
+        File.WriteAllText(gate, "");
+
+        Run ran = await bob.OpenLab().WaitAsync(waiting.Id).WaitAsync(TimeSpan.FromSeconds(30));
+        Run alices = await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(stillHeld, "bob's test ran while alice's wrapper still held the machine");
+        Assert.Equal((RunStatus.Completed, RunStatus.Completed), (ran.Status, alices.Status));
+    }
 }
