@@ -196,4 +196,44 @@ public sealed class SharedMachineTests : IDisposable
         Assert.True(stillHeld, "bob's test ran while alice's wrapper still held the machine");
         Assert.Equal((RunStatus.Completed, RunStatus.Completed), (ran.Status, alices.Status));
     }
+
+    [Fact]
+    public async Task Twenty_dispatches_from_four_labs_to_two_machines_all_complete_never_two_at_once_on_one()
+    {
+        string machines = $$"""
+            { "Name": "bench-a", "Transport": "local", "LockDir": "{{Locks}}" }, { "Name": "bench-b", "Transport": "local", "LockDir": "{{Locks}}" }
+            """;
+        CliHarness[] labs = [.. Enumerable.Range(0, 4).Select(_ => Lab(machines))];
+        // Each test its own content: a test dispatched again while its twin waits is that same run.
+        string Test(CliHarness lab, int i) => lab.MakeTest($"t{i}", $"""
+            # test {i} of {lab.StateDir}
+            s=$(date +%s%N)
+            sleep 0.2
+            echo "$TESTDISPATCH_MACHINE $s $(date +%s%N)" >> '{Trace}'
+            """);
+
+        // Each lab queues five runs, alternating the machines: its own queue keeps its runs in order, the lock keeps the labs apart.
+        (CliHarness Lab, Run Run)[] dispatched = await Task.WhenAll(labs.Select(async lab =>
+        {
+            List<(CliHarness, Run)> runs = [];
+            for (int i = 0; i < 5; i++)
+            {
+                (int exit, string output, string error) = await lab.Run("run", Test(lab, i), "--machine", i % 2 == 0 ? "bench-a" : "bench-b", "--queue", "--json");
+                Assert.True(exit == 0, error);
+                runs.Add((lab, JsonSerializer.Deserialize(output, ContractJson.Default.Run)!));
+            }
+            return runs;
+        })).ContinueWith(t => t.Result.SelectMany(r => r).ToArray(), TaskScheduler.Default);
+
+        Run[] ended = await Task.WhenAll(dispatched.Select(d => d.Lab.OpenLab().WaitAsync(d.Run.Id).WaitAsync(TimeSpan.FromSeconds(180))));
+
+        Assert.All(ended, run => Assert.Equal((RunStatus.Completed, ""), (run.Status, run.ErrorCode)));
+        string[][] lines = [.. File.ReadAllLines(Trace).Select(l => l.Split(' '))];
+        Assert.Equal(20, lines.Length);
+        foreach (IGrouping<string, string[]> machine in lines.GroupBy(l => l[0]))
+        {
+            (long Start, long End)[] spans = [.. machine.Select(f => (long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture))).Order()];
+            Assert.All(spans.Zip(spans.Skip(1)), pair => Assert.True(pair.First.End <= pair.Second.Start, $"two tests at once on {machine.Key}: {pair.First} and {pair.Second}"));
+        }
+    }
 }
