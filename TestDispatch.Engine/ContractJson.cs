@@ -14,6 +14,7 @@ namespace TestDispatch.Engine;
 [JsonSerializable(typeof(IReadOnlyList<Run>))]
 [JsonSerializable(typeof(MachineState))]
 [JsonSerializable(typeof(IReadOnlyList<MachineState>))]
+[JsonSerializable(typeof(IReadOnlyList<MachineHolder>))]
 [JsonSerializable(typeof(Batch))]
 [JsonSerializable(typeof(IReadOnlyList<Batch>))]
 public sealed partial class ContractJson : JsonSerializerContext;

@@ -197,6 +197,12 @@ public sealed partial class Lab
         /// <summary>Null for a caller that goes on waiting; throws when the run would wait for ever.</summary>
         public Run? Look(RunRecord record)
         {
+            if (record.Run is { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } waiting)
+            {
+                // Said once per holder: the message changes only when another engineer's run holds the machine.
+                Tell($"{ErrorCodes.MachineBusyElsewhere}: run {id} waits: {waiting.ErrorMsg}; 'testdispatch cancel {id}' drops it");
+                return null;
+            }
             if (record.Run.Status != RunStatus.Pending || lab.Fleet.HoldOn(record) is not { } hold)
             {
                 return null;
@@ -211,13 +217,17 @@ public sealed partial class Lab
                     $"run {id} waits in the queue of machine {hold.Machine}, which takes no new work: {hold.Why}. {hold.Lift} puts it back, " +
                     $"or 'testdispatch cancel {id}' drops the run. The run stays queued.");
             }
-            string note = $"run {id} waits for machine {hold.Machine}: {hold.Why}; {hold.Lift} puts it back, 'testdispatch cancel {id}' drops the run";
+            Tell($"run {id} waits for machine {hold.Machine}: {hold.Why}; {hold.Lift} puts it back, 'testdispatch cancel {id}' drops the run");
+            return null;
+        }
+
+        private void Tell(string note)
+        {
             if (note != _told)
             {
                 _told = note;
                 waitingOn?.Invoke(note);
             }
-            return null;
         }
     }
 

@@ -68,6 +68,10 @@ public sealed partial class Lab
 
     public IReadOnlyList<MachineState> Machines() => Fleet.States();
 
+    /// <summary>Who holds each configured machine right now, seen on the machine itself, whichever state dir dispatched the run.</summary>
+    public async Task<IReadOnlyList<MachineHolder>> HoldersAsync(CancellationToken cancellationToken = default) =>
+        await Task.WhenAll(_config.Machines.Select(m => Diagnostics.LockLook.LookAsync(m, _store.Paths.Root, cancellationToken)));
+
     public IReadOnlyList<Run> Runs(RunFilter filter) => [.. _store.List(filter).Select(r => r.Run)];
 
     /// <summary>The run with this id or unique id prefix.</summary>

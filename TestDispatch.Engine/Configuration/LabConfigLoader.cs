@@ -18,7 +18,7 @@ public static class LabConfigLoader
     private static readonly string[] RetentionKeys = ["OlderThan", "KeepFailed"];
     private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace", "LogLimit"];
     private static readonly string[] MachineKeys =
-        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "Tags", "HealthCheck"];
+        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "LockDir", "Tags", "HealthCheck"];
 
     public static LabConfig Load(ConfigSources sources)
     {
@@ -171,6 +171,12 @@ public static class LabConfigLoader
                 errors.Add($"{key}:KeepWorkDir '{keepText}'{machine.Where} (machine '{name}') is not true or false");
             }
 
+            string lockDir = machine.Value("LockDir") ?? Machine.DefaultLockDir;
+            if (!lockDir.StartsWith('/') || lockDir.Contains('\n'))
+            {
+                errors.Add($"{key}:LockDir '{lockDir}'{machine.Where} (machine '{name}') is not an absolute path; use a local directory every user of the machine shares, such as \"/tmp\"");
+            }
+
             IReadOnlyList<string> tags = machine.List("Tags");
             if (tags.Any(string.IsNullOrWhiteSpace))
             {
@@ -188,6 +194,7 @@ public static class LabConfigLoader
                 SshOptions = machine.List("SshOptions"),
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
+                LockDir = lockDir,
                 Tags = tags,
                 HealthCheck = machine.Value("HealthCheck") is { Length: > 0 } check ? Path.GetFullPath(ExpandHome(check, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)), machine.BaseDirectory) : null,
             };

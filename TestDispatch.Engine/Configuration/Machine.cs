@@ -12,6 +12,18 @@ public sealed record Machine
     public IReadOnlyList<string> SshOptions { get; init; } = [];
     public string WorkRoot { get; init; } = "/var/tmp/testdispatch";
     public bool KeepWorkDir { get; init; }
+
+    /// <summary>
+    /// The directory on the machine holding its lock file, which every user of the machine shares (docs/DESIGN.md §12): local
+    /// (never NFS, whose flock a dead client can keep), and root's and sticky, as /tmp is, so no one can replace another's lock.
+    /// </summary>
+    public string LockDir { get; init; } = DefaultLockDir;
+
+    public const string DefaultLockDir = "/tmp";
+
+    /// <summary>The machine's lock file: whoever runs a test there holds it (flock), whichever state dir dispatched it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string LockFile => $"{LockDir.TrimEnd('/')}/testdispatch-{Name}.lock";
     public IReadOnlyList<string> Tags { get; init; } = [];
 
     /// <summary>A test dir that proves the machine works (LAVA's health check): run when it is resumed, and while health holds it.</summary>

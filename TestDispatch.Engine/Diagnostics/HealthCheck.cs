@@ -162,14 +162,14 @@ public static class HealthCheck
     }
 
     /// <summary>What the local transport and its run wrapper run (the ssh transport adds ssh and rsync).</summary>
-    private static readonly string[] ProgramsNeeded = ["setsid", "sh", "grep", "mv", "sleep", "mkfifo", "head", "tail", "wc"];
+    private static readonly string[] ProgramsNeeded = ["setsid", "flock", "sh", "grep", "mv", "sleep", "mkfifo", "head", "tail", "wc"];
 
     private static string Package(string program) => program switch
     {
         "sh" => "dash",
         "grep" => "grep",
         "mv" or "sleep" or "mkfifo" or "head" or "tail" or "wc" => "coreutils",
-        "setsid" => "util-linux",
+        "setsid" or "flock" => "util-linux",
         _ => program,
     };
 

@@ -15,6 +15,7 @@ public static class SshCheck
 {
     private const string Probe = """
         command -v setsid >/dev/null 2>&1 && printf 'C setsid\n'
+        command -v flock >/dev/null 2>&1 && printf 'C flock\n'
         command -v mkfifo >/dev/null 2>&1 && command -v tail >/dev/null 2>&1 && command -v wc >/dev/null 2>&1 && printf 'C loglimit\n'
         command -v rsync >/dev/null 2>&1 && printf 'C rsync\n'
         command -v tar >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1 && printf 'C tar\n'
@@ -72,6 +73,10 @@ public static class SshCheck
         findings.Add(programs.Contains("setsid")
             ? new Finding(Health.Ok, subject, "setsid: present (the run wrapper starts tests with it)")
             : new Finding(Health.Failure, subject, "setsid: missing on the machine; install util-linux there"));
+        findings.Add(programs.Contains("flock")
+            ? new Finding(Health.Ok, subject, "flock: present (each run locks the machine with it, against other engineers' runs)")
+            : new Finding(Health.Failure, subject, "flock: missing on the machine, so runs there would not be protected from other engineers' runs and are " +
+                "refused (machine_lock_unavailable); install util-linux there"));
         findings.Add(programs.Contains("loglimit")
             ? new Finding(Health.Ok, subject, "log limit: mkfifo, tail and wc present (the run wrapper bounds each run's log with them)")
             : new Finding(Health.Warning, subject, "log limit: mkfifo, tail or wc missing on the machine: runs' logs there are not bounded; install coreutils there"));

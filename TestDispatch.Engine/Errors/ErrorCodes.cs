@@ -35,6 +35,15 @@ public static class ErrorCodes
     /// <summary>A run on the machine was given up while it did not answer, and may still run there: it takes no new work until that run is seen stopped.</summary>
     public const string MachineInDoubt = "machine_in_doubt";
 
+    /// <summary>
+    /// Set on a pending run while its machine's lock is held by another engineer's run (another state dir, another controller):
+    /// the run waits, its message naming the holder, and takes the machine as soon as it is free. Never a verdict.
+    /// </summary>
+    public const string MachineBusyElsewhere = "machine_busy_elsewhere";
+
+    /// <summary>The machine cannot be locked against other engineers' runs (no flock there, an unsafe lock directory): the test was not run.</summary>
+    public const string MachineLockUnavailable = "machine_lock_unavailable";
+
     public const string BadInput = "bad_input";
     public const string ConfigInvalid = "config_invalid";
     public const string RunNotFound = "run_not_found";

@@ -86,7 +86,7 @@ internal sealed class MachineLoop
                 {
                     // It may still run there: the machine takes nothing new until the agent has seen it stopped.
                     await executor.ExecuteAsync(next, cancel.Token, agentStopping,
-                        (process, why) => fleet.Abandon(machine, next.Id, process.RunDir, why));
+                        (process, why) => fleet.Abandon(machine, next.Id, process.RunDir, why), holder => fleet.HeldElsewhere(machine, holder));
                 }
                 finally
                 {
@@ -95,6 +95,10 @@ internal sealed class MachineLoop
                     {
                         (_currentRun, _currentCancel) = (null, null);
                     }
+                }
+                if (fleet.Ledger.Read()[machine].HeldBy is not null)
+                {
+                    fleet.HeldElsewhere(machine, null);
                 }
                 RunRecord after = store.Get(next.Id);
                 if (after.Run.Status.IsTerminal())

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
+using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Processes;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
@@ -23,6 +24,9 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
 
     private readonly StoreRetry _retry = new(log);
 
+    /// <summary>How long a run whose machine another engineer's run holds waits before it tries the machine's lock again.</summary>
+    private static readonly TimeSpan HeldRetry = TimeSpan.FromSeconds(1);
+
     /// <summary>When this agent began: a run already running from before was marked so by an agent before it.</summary>
     private readonly DateTimeOffset _since = clock.GetUtcNow();
 
@@ -31,27 +35,38 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// an earlier agent was following). <paramref name="cancel"/> is the user's cancel; <paramref name="agentStopping"/>
     /// ends only the following. A run given up on a machine that stopped answering (it may still run there) is told to
     /// <paramref name="givenUp"/> (where it lives, and why) before its verdict is written, so that no one who sees the run
-    /// ended can find its machine free, nor an agent dying between the two lose the hold.
+    /// ended can find its machine free, nor an agent dying between the two lose the hold. A run whose machine another
+    /// engineer's run holds (its wrapper found the machine's lock taken) goes back to pending, naming the holder (told to
+    /// <paramref name="held"/> too), and tries again until it takes the machine, is cancelled, or the agent stops.
     /// </summary>
-    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping, Action<RunProcess, string>? givenUp = null)
+    public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping, Action<RunProcess, string>? givenUp = null,
+        Action<LockHolder>? held = null)
     {
         try
         {
             // A run already running, marked so before this agent began, may have a wrapper an agent before this one started
             // without living to record it: it is looked for before anything is launched or given up.
             bool inherited = taken.Run.Status == RunStatus.Running && taken.Run.StartedAt < _since;
-            if (await StartAsync(taken, inherited, agentStopping) is not { } record)
+            while (await StartAsync(taken, inherited, agentStopping) is { } record)
             {
-                return;
-            }
-            CrashPoints.Reached("run-marked-running");
-            if (await EndOfAsync(record, inherited, cancel, agentStopping) is { } ending)
-            {
+                CrashPoints.Reached("run-marked-running");
+                if (await EndOfAsync(record, inherited, cancel, agentStopping) is not { } ending)
+                {
+                    return;
+                }
+                if (ending.HeldBy is { } holder)
+                {
+                    held?.Invoke(holder);
+                    taken = await BackToWaitingAsync(record, ending, holder, cancel, agentStopping);
+                    inherited = false;
+                    continue;
+                }
                 if (ending is { GivenUp: not null, Process: { } process })
                 {
                     givenUp?.Invoke(process, ending.Failure?.ErrorMsg ?? "");
                 }
                 await RecordAsync(record, ending, agentStopping);
+                return;
             }
         }
         catch (OperationCanceledException) when (agentStopping.IsCancellationRequested)
@@ -66,11 +81,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         RunRecord record = taken.Run.Status != RunStatus.Pending ? taken : await _retry.RunAsync($"start run {taken.Id}", () =>
             store.Update(taken.Id, r => r.Run.Status != RunStatus.Pending ? r : r with
             {
-                Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow() },
+                Run = r.Run with { Status = RunStatus.Running, StartedAt = clock.GetUtcNow(), ErrorCode = "", ErrorMsg = "" },
             }), agentStopping);
         if (record.Run.Status != RunStatus.Running)
         {
             return null;
+        }
+        if (taken.Run.ErrorCode == ErrorCodes.MachineBusyElsewhere)
+        {
+            return record; // tried again: the log said so when it began to wait
         }
         log.Write($"run {record.Id} {(record.Process is not null ? "followed again" : inherited ? "taken over" : "started")} on {record.Run.Machine}: {record.Run.TestDir}");
         return record;
@@ -122,6 +141,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 KillGrace = SettingsOf(record).KillGrace,
                 TimeLimit = record.Spec.Timeout,
                 LogLimit = SettingsOf(record).LogLimit,
+                Holder = new LockHolder
+                {
+                    User = Environment.UserName,
+                    Host = Environment.MachineName,
+                    StateDir = store.Paths.Root,
+                    RunId = run.Id,
+                    TestDir = run.TestDir,
+                    Since = clock.GetUtcNow(),
+                }.ToLine(),
                 Environment = new Dictionary<string, string>
                 {
                     ["TESTDISPATCH_RUN_ID"] = run.Id,
@@ -227,6 +255,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             return Ending.Failed(ErrorCodes.DiskFull, $"the controller's disk holding {files.Directory} is full ({ByteSize.Format(DiskSpace.FreeAt(files.Directory) ?? 0)} " +
                 "free): the run wrapper could not write its files, so the test did not run; free space there (or 'testdispatch prune'), then run it again");
         }
+        if (state.NoLock is { } noLock)
+        {
+            return Ending.Failed(ErrorCodes.MachineLockUnavailable, $"{machine.Name} cannot be locked against other engineers' runs: {noLock}; the test was " +
+                "not run, as it would not be protected ('testdispatch doctor' checks every machine)");
+        }
+        if (state.Held is { } heldBy)
+        {
+            return new Ending(state, null) { HeldBy = LockHolder.Parse(heldBy) };
+        }
         if (state.Exit is null)
         {
             return fresh && !recorded && state.Test is null
@@ -314,6 +351,47 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             $"running there, in {process.RunDir}";
         log.Write($"run in {process.RunDir} on {machine.Name}: given up ({why})");
         return Ending.Failed(ErrorCodes.TransportUnreachable, why) with { GivenUp = cancelled ? RunStatus.Interrupted : RunStatus.Timeout };
+    }
+
+    /// <summary>
+    /// Puts a run whose machine another engineer's run holds back to pending, naming the holder: what its wrapper left goes,
+    /// and after a moment (or a cancel) the run as it is then is returned, for another try at the machine's lock.
+    /// </summary>
+    private async Task<RunRecord> BackToWaitingAsync(RunRecord record, Ending ending, LockHolder holder, CancellationToken cancel, CancellationToken agentStopping)
+    {
+        if (ending is { Transport: { } transport, Files: { } files, Process: { } process })
+        {
+            try
+            {
+                await transport.ForgetAsync(files, process, agentStopping);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Write($"run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
+            }
+        }
+        string why = $"{record.Run.Machine} is held by {holder}; this run waits, and takes it as soon as it is free";
+        if (record.Run.ErrorMsg != why)
+        {
+            log.Write($"run {record.Id}: waiting: {why}");
+        }
+        // Not fsync'd: after a crash the run is found running with no wrapper, and launched again, which is what waiting does.
+        RunRecord waiting = await _retry.RunAsync($"put run {record.Id} back to wait for {record.Run.Machine}", () =>
+            store.Update(record.Id, r => r.Run.Status != RunStatus.Running ? r : r with
+            {
+                Run = r.Run with { Status = RunStatus.Pending, StartedAt = null, ErrorCode = ErrorCodes.MachineBusyElsewhere, ErrorMsg = why },
+                Process = null,
+            }, durable: false), agentStopping);
+        using CancellationTokenSource wake = CancellationTokenSource.CreateLinkedTokenSource(cancel, agentStopping);
+        try
+        {
+            await Task.Delay(HeldRetry, wake.Token);
+        }
+        catch (OperationCanceledException) when (!agentStopping.IsCancellationRequested)
+        {
+            // Cancelled: the next start finds it so, and ends it without starting the test.
+        }
+        return store.Get(waiting.Id);
     }
 
     /// <summary>Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.</summary>
@@ -422,6 +500,9 @@ internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, str
 
     /// <summary>That disk was full while the run wrote there (its log could not all be written, or no room is left).</summary>
     public bool DiskFull { get; init; }
+
+    /// <summary>Another engineer's run holds the machine's lock: the test was not started, and the run waits for it.</summary>
+    public LockHolder? HeldBy { get; init; }
 
     public IReadOnlyList<int>? Survivors => Leftover ?? State?.Survivors;
 

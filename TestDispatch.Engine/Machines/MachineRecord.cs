@@ -28,6 +28,9 @@ public sealed record MachineRecord
     /// <summary>A run given up while the machine did not answer, which may still run there; the machine takes no new work until it is seen stopped.</summary>
     public AbandonedRun? Abandoned { get; init; }
 
+    /// <summary>Who held the machine's lock when a run of ours last found it taken (another engineer's run); null once ours took it.</summary>
+    public LockHolder? HeldBy { get; init; }
+
     /// <summary>The last verdicts, oldest first, at most <see cref="MachineHealth.RecentCount"/>.</summary>
     public IReadOnlyList<Verdict> Recent { get; init; } = [];
 

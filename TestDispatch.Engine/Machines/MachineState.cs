@@ -28,6 +28,12 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
     /// <summary>Id of the run occupying the machine (running, or next to start), or null.</summary>
     public string? CurrentRun { get; init; }
 
+    /// <summary>
+    /// Who holds the machine from elsewhere (another state dir, another controller) while our <see cref="CurrentRun"/> waits
+    /// for it, as the holder's record says; null when nothing of ours waits for it.
+    /// </summary>
+    public LockHolder? HeldBy { get; init; }
+
     /// <summary>Status of the newest terminal run on this machine, or null if it never finished one.</summary>
     public RunStatus? LastStatus { get; init; }
 

@@ -48,6 +48,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         {
             State = state,
             CurrentRun = current?.Id,
+            HeldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy : null,
             LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
             Health = MachineHealth.Status(record, config.Health),
             InfraFailures = record.InfraFailures,
@@ -153,6 +154,10 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
     /// <summary>The run given up on the machine was seen stopped (and its directory removed): the machine is back in service.</summary>
     public void Settle(string machine, string run) =>
         ledger.Change(f => f[machine].Abandoned?.Run != run ? f : f.With(machine, f[machine] with { Abandoned = null }));
+
+    /// <summary>Remembers who holds the machine from elsewhere while a run of ours waits for it (null: nobody, as far as we know).</summary>
+    public void HeldElsewhere(string machine, LockHolder? holder) =>
+        ledger.Change(f => f[machine].HeldBy == holder ? f : f.With(machine, f[machine] with { HeldBy = holder }));
 
     /// <summary>Marks the machine drained (who, when, why); returns its pending runs as they were then (its queue).</summary>
     public IReadOnlyList<RunRecord> Drain(string machine, string by, string reason)

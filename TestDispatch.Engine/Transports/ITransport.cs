@@ -68,6 +68,9 @@ public sealed record LaunchRequest
 
     /// <summary>About how many bytes of the test's output its log keeps (its head, then its tail): the wrapper holds it.</summary>
     public required long LogLimit { get; init; }
+
+    /// <summary>Who runs this test, as one line the wrapper writes into the machine's lock file for people to read (see LockHolder).</summary>
+    public required string Holder { get; init; }
 }
 
 /// <summary>The started wrapper, or why the test could not be started (test_dir_not_found, copy_failed, spawn_failed…).</summary>

@@ -73,7 +73,8 @@ public sealed class LocalTransport : ITransport
         {
             WriteScript(script);
             Command command = Cli.Wrap("setsid")
-                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, files.RunId, request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command)])
+                .WithArguments(["sh", .. RunWrapper.RunArguments(script, dir, files.RunId, request.KillGrace, request.TimeLimit, request.LogLimit,
+                    request.Machine.LockFile, request.Holder, request.Environment, request.Command)])
                 .WithWorkingDirectory(dir)
                 .WithStandardInputPipe(PipeSource.Null)
                 .WithStandardOutputPipe(PipeTarget.Null)

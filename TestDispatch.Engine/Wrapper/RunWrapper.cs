@@ -22,19 +22,20 @@ public static class RunWrapper
 
     /// <summary>The files the wrapper writes in a run's directory (the run's log, work and artifacts aside).</summary>
     public static readonly IReadOnlyList<string> ControlFiles =
-        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "done"];
+        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "held", "nolock", "done"];
 
     public static string Script { get; } = Load();
 
     /// <summary>
-    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES NAME=VALUE… -- COMMAND…</c>.
+    /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES LOCK HOLDER NAME=VALUE… -- COMMAND…</c>.
     /// The test's environment is given as words, so it reaches only the test, never the wrapper (which would then find
     /// itself among the run's processes). The wrapper stops the test itself <paramref name="limit"/> after it started, and
-    /// keeps its log to about <paramref name="logBytes"/>.
+    /// keeps its log to about <paramref name="logBytes"/>. It runs the test only while it holds the machine's lock file
+    /// <paramref name="machineLock"/>, into which it writes <paramref name="holder"/> (one line) for people to read.
     /// </summary>
     public static IReadOnlyList<string> RunArguments(string script, string runDir, string runId, TimeSpan grace, TimeSpan limit, long logBytes,
-        IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command) =>
-        [script, "run", runDir, runId, Milliseconds(grace), Milliseconds(limit), logBytes.ToString(CultureInfo.InvariantCulture),
+        string machineLock, string holder, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command) =>
+        [script, "run", runDir, runId, Milliseconds(grace), Milliseconds(limit), logBytes.ToString(CultureInfo.InvariantCulture), machineLock, holder,
             .. environment.Select(e => $"{e.Key}={e.Value}"), "--", .. command];
 
     /// <summary>What the wrapper's <c>cut</c> file says: the log was cut at its limit.</summary>

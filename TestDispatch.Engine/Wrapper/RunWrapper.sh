@@ -3,10 +3,12 @@
 # restart or lose its connection without losing the run. The same script on the controller and on lab machines:
 # POSIX sh only (dash, busybox sh, bash), and no process forked where a builtin does.
 #
-#   RunWrapper.sh run  DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES [NAME=VALUE ...] -- COMMAND [ARG ...]
+#   RunWrapper.sh run  DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES LOCK HOLDER [NAME=VALUE ...] -- COMMAND [ARG ...]
 #   RunWrapper.sh stop DIR RUN_ID GRACE_MS REASON
 #
-# 'run' starts COMMAND in DIR/work, in a session and process group of its own (setsid), stdin from /dev/null,
+# 'run' first takes the machine's lock, LOCK (see take_lock), and writes HOLDER (one line saying who runs what) into it:
+# one run at a time on this machine, whoever dispatched it, for the wrapper's whole life. If another run holds it, or it
+# cannot be had safely here, the test is not started (see held and nolock below). Then 'run' starts COMMAND in DIR/work, in a session and process group of its own (setsid), stdin from /dev/null,
 # stdout and stderr appended to DIR/output.log on one descriptor (their order kept), with NAME=VALUE in its
 # environment only; waits for it; records how it ended; then stops whatever it left behind. LIMIT_MS after the test
 # started, if it still runs, the wrapper stops it itself ('stop ... timeout'): a time limit holds on the machine even
@@ -27,6 +29,8 @@
 #   stopped   "PIDS"                   the stop is over; PIDS survived SIGKILL (an empty file when nothing did)
 #   cut       "cut" or "full"          the log was cut at its limit, or a write to it failed for want of room, or the test
 #                                      failed with the disk holding DIR (nearly) full (else blank)
+#   held      "HOLDER"                 the machine's lock is another run's (its holder record): the test was not started
+#   nolock    "WHY"                    the machine's lock cannot be had safely here: the test was not started
 #   done      (empty)                  the wrapper is finished: nothing of the run is alive but what stopped names
 # exit and stop are written into space reserved when the run starts (exit.tmp, stop.tmp), and the empty files take
 # no space: a disk that fills up while the test runs must not cost its verdict.
@@ -302,7 +306,9 @@ stop_run() {
 # ever), through fd 3, as a background command's stdin is /dev/null. TERM (a survivor holding the output open for ever)
 # ends it. ulimit -f counts 512-byte blocks in every POSIX sh.
 relay() {
-    exec 3<&0
+    # Not the machine's lock: a relay outliving the wrapper (a survivor holding the output) must not keep the machine taken.
+    # Closed here, not by a redirection on the call, which dash and busybox undo by keeping a copy open for the call's end.
+    exec 9>&- 3<&0
     tail_bytes=$((log_bytes / 10))
     head_blocks=$(((log_bytes - tail_bytes) / 512))
     part=
@@ -335,6 +341,7 @@ relay() {
 # run is stopped as a cancel or an agent's timeout would stop it. Sleeps in slices of at most 10 s and leaves as soon as
 # the wrapper is gone (a killed wrapper leaves no watchdog behind for long), or at once when the wrapper kills it.
 watch_deadline() {
+    exec 9>&- # not the machine's lock, as in relay
     wrapper_pid=$$
     sleeping=
     trap 'kill "$sleeping" 2>/dev/null; exit 0' TERM
@@ -351,6 +358,76 @@ watch_deadline() {
     # The stop must not die with the watchdog: the wrapper kills the watchdog once the test has ended.
     trap '' TERM
     exec sh "$0" stop "$dir" "$run_id" "$grace_ms" timeout
+}
+
+# The machine's lock (docs/DESIGN.md §12), on fd 9, held by the wrapper alone: the test, the relay and the watchdog get
+# fd 9 closed, so the kernel frees the lock the moment the wrapper ends, however it ends (kill -9, a reboot), and no
+# process of the test keeps a machine taken. LOCK's directory is shared by every user of the machine (/tmp by default),
+# so it is made the way a shared /tmp demands: the directory must be root's or ours (made 1777 if missing), and sticky if
+# others may write in it, so nobody else can remove or replace the lock file; the lock file is never a symlink, and the
+# file opened is checked to be LOCK itself before anything is written through it (a link planted between the check and
+# the open). Whoever makes the file first makes it 0666: everyone may open and lock it, nobody else may replace it.
+# The holder record is written through the locked descriptor, never by name; it is for people, never the lock itself.
+# Returns 0 holding the lock; else sets $lock_holder (the record of whoever holds it) or $lock_refused (why not here).
+lock_holder=
+lock_refused=
+take_lock() {
+    lock_dir=${lock%/*}
+    if ! command -v flock >/dev/null 2>&1; then
+        lock_refused="flock (util-linux) is not installed, so the machine cannot be locked against other engineers' runs"
+        return 1
+    fi
+    [ -e "$lock_dir" ] || [ -L "$lock_dir" ] || mkdir -m 1777 "$lock_dir" 2>/dev/null
+    if [ -L "$lock_dir" ] || [ ! -d "$lock_dir" ]; then
+        lock_refused="$lock_dir is not a directory (or is a symlink)"
+        return 1
+    fi
+    set -- $(ls -ldn "$lock_dir")
+    case $3 in
+    0 | "$(id -u)") ;;
+    *)
+        lock_refused="$lock_dir belongs to user $3, who could remove or replace the lock files in it; it must be root's (or yours)"
+        return 1
+        ;;
+    esac
+    case $1 in
+    d????w* | d???????w*)
+        case $1 in
+        d????????[tT]*) ;;
+        *)
+            lock_refused="$lock_dir may be written by others but is not sticky, so anyone could replace the lock file in it"
+            return 1
+            ;;
+        esac
+        ;;
+    esac
+    if [ -L "$lock" ]; then
+        lock_refused="$lock is a symlink (a lock file never is; someone else may have put it there): remove it"
+        return 1
+    fi
+    [ -e "$lock" ] || (umask 0 && set -C && true >"$lock") 2>/dev/null
+    if ! command exec 9<>"$lock"; then
+        lock_refused="$lock cannot be opened"
+        return 1
+    fi
+    if [ ! -f "$lock" ] || [ "$(readlink "/proc/$$/fd/9")" != "$lock" ]; then
+        exec 9>&-
+        lock_refused="$lock is not a plain file of its own (a symlink was put there as it was opened?): remove it"
+        return 1
+    fi
+    # A few tries: a look at who holds the machine takes the lock for an instant.
+    tries=0
+    until flock -n 9; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 10 ]; then
+            IFS= read -r lock_holder <&9 || lock_holder=
+            exec 9>&-
+            lock_holder=${lock_holder:-"{}"}
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "$holder" >&9
 }
 
 # The test's own process: after setsid (so $$ leads the new group), records its group, then becomes the test.
@@ -372,7 +449,9 @@ case $1 in
 run)
     limit_ms=$5
     log_bytes=$6
-    shift 6
+    lock=$7
+    holder=$8
+    shift 8
     exec </dev/null >>"$dir/output.log" 2>&1
     cd "$dir/work" || exit 1
     # The claim: a second wrapper for this run (an agent relaunching a run whose launch it could not see) leaves.
@@ -384,6 +463,16 @@ run)
         exit 1
     fi
     set +C
+    if ! take_lock; then
+        if [ -n "$lock_refused" ]; then
+            echo "testdispatch: this machine's lock cannot be had: $lock_refused; the test was not run" >&2
+            echo "$lock_refused" >"$dir/nolock"
+        else
+            echo "$lock_holder" >"$dir/held"
+        fi
+        true >"$dir/done"
+        exit 0
+    fi
     reserve exit
     reserve stop
     echo "                " >"$dir/cut"
@@ -398,7 +487,7 @@ run)
         relay_pid=
         out=$dir/output.log
     fi
-    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" >>"$out" 2>&1 &
+    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" >>"$out" 2>&1 9>&- &
     test_pid=$!
     watch_deadline &
     watchdog=$!
@@ -431,7 +520,7 @@ stop)
     stop_run "$5"
     ;;
 *)
-    echo "usage: $0 run DIR RUN_ID GRACE_MS LIMIT_MS [NAME=VALUE ...] -- COMMAND [ARG ...] | stop DIR RUN_ID GRACE_MS REASON" >&2
+    echo "usage: $0 run DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES LOCK HOLDER [NAME=VALUE ...] -- COMMAND [ARG ...] | stop DIR RUN_ID GRACE_MS REASON" >&2
     exit 2
     ;;
 esac

@@ -33,6 +33,12 @@ public sealed record WrapperState
     /// <summary>What became of the log: <see cref="RunWrapper.LogCut"/>, <see cref="RunWrapper.LogFull"/>, or null when nothing.</summary>
     public string? Log { get; init; }
 
+    /// <summary>The holder record of the run that held the machine's lock, when this run could not take it (the test was not started).</summary>
+    public string? Held { get; init; }
+
+    /// <summary>Why the machine's lock cannot be had there (no flock, an unsafe lock directory): the test was not started.</summary>
+    public string? NoLock { get; init; }
+
     /// <summary>The wrapper's own exit status (128 + N when signal N killed it), when this agent started it and saw it end.</summary>
     public int? WrapperStatus { get; init; }
 
@@ -65,6 +71,8 @@ public sealed record WrapperState
             Survivors = read("stopped") is { } stopped
                 ? [.. (Line(stopped) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(Int).OfType<int>()]
                 : null,
+            Held = Line(read("held")),
+            NoLock = Line(read("nolock")),
             Done = done,
         };
     }

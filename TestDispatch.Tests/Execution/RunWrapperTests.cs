@@ -1,5 +1,6 @@
 using CliWrap;
 using CliWrap.Buffered;
+using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Wrapper;
 using TestDispatch.Tests.Support;
 
@@ -24,6 +25,11 @@ public sealed class RunWrapperTests : IDisposable
     private const long LogBytes = 100 << 20;
 
     public void Dispose() => _temp.Dispose();
+
+    /// <summary>The machine's lock file, in a lock directory of this test's own (the wrapper makes it, 1777).</summary>
+    private string LockFile => _temp.Combine("locks", "testdispatch-rig.lock");
+
+    private const string Holder = """{"user":"tester","run_id":"this"}""";
 
     public static TheoryData<string> Shells => ["dash", "busybox", "bash"];
 
@@ -52,10 +58,17 @@ public sealed class RunWrapperTests : IDisposable
     {
         string bin = _temp.Combine($"bin-{shell}");
         Directory.CreateDirectory(bin);
-        string[] tools = shell == "busybox" ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm", "mkfifo", "head", "tail", "wc", "seq"] : ["sh"];
+        string[] tools = shell == "busybox"
+            ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm", "mkfifo", "head", "tail", "wc", "seq", "ls", "id", "readlink", "mkdir"]
+            : ["sh"];
         foreach (string tool in tools.Where(t => !File.Exists(Path.Combine(bin, t))))
         {
             File.CreateSymbolicLink(Path.Combine(bin, tool), shell == "busybox" ? Which("busybox") : Which(shell == OldGrep ? "dash" : shell));
+        }
+        if (shell == "busybox" && !File.Exists(Path.Combine(bin, "flock")))
+        {
+            // Debian's busybox has no flock applet: a busybox machine has util-linux's, as it has for setsid.
+            File.CreateSymbolicLink(Path.Combine(bin, "flock"), Which("flock"));
         }
         string grep = Path.Combine(bin, "grep");
         if (shell == OldGrep && !File.Exists(grep))
@@ -103,7 +116,7 @@ public sealed class RunWrapperTests : IDisposable
             """);
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(2), Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId, ["WEIRD"] = "a'b\"c $(touch PWNED) \\n" },
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId, ["WEIRD"] = "a'b\"c $(touch PWNED) \\n" },
             ["./run.sh", "arg with space", "-n"])).ExecuteBufferedAsync();
 
         string[] log = File.ReadAllLines(Path.Combine(dir, "output.log"));
@@ -132,7 +145,7 @@ public sealed class RunWrapperTests : IDisposable
             """);
         string script = Script();
         CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(3), Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
 
         BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, TimeSpan.FromSeconds(3), RunWrapper.Cancel))
@@ -156,7 +169,7 @@ public sealed class RunWrapperTests : IDisposable
         Test(dir, $"sleep {sleep} &\nwait");
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
-            TimeSpan.FromMilliseconds(1500), LogBytes, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            TimeSpan.FromMilliseconds(1500), LogBytes, LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
             .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
         Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
@@ -178,7 +191,7 @@ public sealed class RunWrapperTests : IDisposable
         Test(dir, "exit 0");
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1),
-            TimeSpan.FromMilliseconds(7_777), LogBytes, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            TimeSpan.FromMilliseconds(7_777), LogBytes, LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
             .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
         Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
@@ -196,7 +209,7 @@ public sealed class RunWrapperTests : IDisposable
         long bytes = 256 << 10;
 
         BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, bytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
 
         byte[] whole = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(1, 300000).Select(i => $"{i}\n")));
         byte[] log = File.ReadAllBytes(Path.Combine(dir, "output.log"));
@@ -219,7 +232,7 @@ public sealed class RunWrapperTests : IDisposable
         Test(dir, $"echo ran >> '{counter}'");
         string script = Script();
         IReadOnlyList<string> arguments = RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]);
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]);
 
         await Wrapper("dash", arguments).ExecuteBufferedAsync();
         BufferedCommandResult second = await Wrapper("dash", arguments).ExecuteBufferedAsync();
@@ -239,7 +252,7 @@ public sealed class RunWrapperTests : IDisposable
         // A minute's grace: the old wait for a dead claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(1);
         CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         // What a stop SIGKILLed after its claim leaves: the claim, with the pid of a process that is gone.
         BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
@@ -265,7 +278,7 @@ public sealed class RunWrapperTests : IDisposable
         string script = Script();
         TimeSpan grace = TimeSpan.FromMinutes(1);
         CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         // What a stop SIGKILLed two minutes into its grace leaves (its agent handed over, say): its record of the first
         // SIGTERM, and its claim, with the pid of a process that is gone.
@@ -319,7 +332,7 @@ public sealed class RunWrapperTests : IDisposable
             exec {{real("mv")}} "$a1" "$a2" "$a3"
             """);
         CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
         BufferedCommandResult gone = await Cli.Wrap("sh").WithArguments(["-c", "echo $$"]).ExecuteBufferedAsync();
         File.WriteAllText(Path.Combine(dir, "stopping"), gone.StandardOutput);
@@ -348,7 +361,7 @@ public sealed class RunWrapperTests : IDisposable
         // Ten minutes' grace: a wait for the claimer (grace + 10 s) is far past the deadline below.
         TimeSpan grace = TimeSpan.FromMinutes(10);
         CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
-            new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
         await Eventually.True(() => Line(dir, "pgid") is not null, what: "the test to start");
         CommandTask<BufferedCommandResult> first = Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel)).ExecuteBufferedAsync();
         string claim = await Eventually.Get(() => Line(dir, "stop") is not null && File.ReadAllText(Path.Combine(dir, "stopping")) is [.., '\n'] whole
@@ -368,6 +381,136 @@ public sealed class RunWrapperTests : IDisposable
         Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
         Assert.True(File.Exists(Path.Combine(dir, "done")));
         Assert.True(stranger.Alive, $"the stranger at pid {claimer} was left alone");
+    }
+
+    /// <summary>Whether a process other than the caller could take the lock now (flock -n on a descriptor of its own).</summary>
+    private static bool LockIsFree(string lockFile)
+    {
+        using System.Diagnostics.Process flock = System.Diagnostics.Process.Start("flock", ["-n", lockFile, "true"]);
+        flock.WaitForExit();
+        return flock.ExitCode == 0;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_second_run_on_a_held_machine_does_not_start_its_test_and_names_the_holder(string shell)
+    {
+        string first = RunDir(shell);
+        Test(first, "while [ ! -f ../../release ]; do sleep 0.05; done");
+        string second = _temp.Combine("second");
+        Directory.CreateDirectory(Path.Combine(second, "work"));
+        string ran = _temp.Combine("second-ran");
+        Test(second, $"echo ran > '{ran}'");
+        const string holder = """{"user":"alice","host":"ctl-1","run_id":"first"}""";
+        CommandTask<BufferedCommandResult> holding = Wrapper(shell, RunWrapper.RunArguments(Script(), first, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(first, "pgid") is not null, what: "the first test to start");
+
+        BufferedCommandResult refused = await Wrapper(shell, RunWrapper.RunArguments(Script(), second, RunIds.New(), TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string>(), ["./run.sh"])).ExecuteBufferedAsync();
+
+        Assert.True(refused.ExitCode == 0, refused.StandardError);
+        Assert.Equal(holder, Line(second, "held"));
+        Assert.True(File.Exists(Path.Combine(second, "done")));
+        Assert.Null(Line(second, "pgid"));
+        Assert.Null(Line(second, "exit"));
+        Assert.False(File.Exists(ran), "the second test ran while the machine was held");
+        // Read by head, as people read it: .NET's own open takes a shared flock of its own, which a held lock refuses.
+        Assert.Equal(holder + "\n", (await Cli.Wrap("head").WithArguments(["-n", "1", LockFile]).ExecuteBufferedAsync()).StandardOutput);
+
+        File.WriteAllText(_temp.Combine("release"), "");
+        await holding.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(LockIsFree(LockFile), "the lock outlived its wrapper");
+        Assert.Equal("0", Line(first, "exit")?.Split(' ')[0]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_symlink_planted_at_the_lock_path_is_refused_and_nothing_is_written_through_it(string shell)
+    {
+        string dir = RunDir(shell);
+        string ran = _temp.Combine("ran");
+        Test(dir, $"echo ran > '{ran}'");
+        string precious = _temp.Combine("precious");
+        File.WriteAllText(precious, "keep me\n");
+        Directory.CreateDirectory(Path.GetDirectoryName(LockFile)!);
+        File.CreateSymbolicLink(LockFile, precious);
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string>(), ["./run.sh"])).ExecuteBufferedAsync();
+
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        Assert.Contains("is a symlink", Line(dir, "nolock"));
+        Assert.False(File.Exists(ran), "the test ran unprotected");
+        Assert.Equal("keep me\n", File.ReadAllText(precious));
+        Assert.Contains("lock cannot be had", File.ReadAllText(Path.Combine(dir, "output.log")));
+    }
+
+    [Fact]
+    public async Task A_machine_without_flock_runs_nothing_unprotected_and_says_why()
+    {
+        string dir = RunDir("busybox");
+        string ran = _temp.Combine("ran");
+        Test(dir, $"echo ran > '{ran}'");
+        (string sh, string path) = Machine("busybox");
+        File.Delete(Path.Combine(path, "flock"));
+
+        BufferedCommandResult wrapper = await Cli.Wrap("setsid").WithArguments([sh, .. RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit,
+            LogBytes, LockFile, Holder, new Dictionary<string, string>(), ["./run.sh"])])
+            .WithEnvironmentVariables(e => e.Set("PATH", path)).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        Assert.Contains("flock (util-linux) is not installed", Line(dir, "nolock"));
+        Assert.False(File.Exists(ran), "the test ran unprotected");
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+    }
+
+    [Fact]
+    public async Task A_lock_directory_others_may_write_without_its_sticky_bit_or_another_users_is_refused()
+    {
+        Assert.True(Environment.UserName == "root", "this test gives a directory to another user, which needs root");
+        string dir = RunDir("dash");
+        Test(dir, "exit 0");
+        string locks = Path.GetDirectoryName(LockFile)!;
+        Directory.CreateDirectory(locks);
+        File.SetUnixFileMode(locks, (UnixFileMode)0b111_111_111);
+
+        await Wrapper("dash", RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string>(), ["./run.sh"])).ExecuteBufferedAsync();
+        string? open = Line(dir, "nolock");
+        foreach (string name in RunWrapper.ControlFiles)
+        {
+            File.Delete(Path.Combine(dir, name));
+        }
+        File.SetUnixFileMode(locks, (UnixFileMode)0b1_111_111_111);
+        await Cli.Wrap("chown").WithArguments(["nobody", locks]).ExecuteAsync();
+        await Wrapper("dash", RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string>(), ["./run.sh"])).ExecuteBufferedAsync();
+
+        Assert.Contains("not sticky", open);
+        Assert.Contains("belongs to user", Line(dir, "nolock"));
+        Assert.Null(Line(dir, "pgid"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task The_lock_is_the_wrappers_alone_so_its_death_frees_the_machine_though_the_tests_processes_live(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"sleep {sleep} &\nsetsid sleep {sleep + 1} &\nwait");
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Processes.WithArgument($"sleep {sleep + 1}").Count > 0, what: "the test and its child to start");
+        Assert.False(LockIsFree(LockFile), "the wrapper does not hold the machine's lock");
+
+        System.Diagnostics.Process.GetProcessById(running.ProcessId).Kill();
+
+        await Eventually.True(() => LockIsFree(LockFile), TimeSpan.FromSeconds(10), "the lock to be free once the wrapper is killed");
+        Assert.NotEmpty(Processes.WithArgument($"sleep {sleep}"));
+        Assert.NotEmpty(Processes.WithArgument($"sleep {sleep + 1}"));
+        await Wrapper(shell, RunWrapper.StopArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), RunWrapper.Cleanup)).ExecuteBufferedAsync();
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
     }
 
     private static void Shim(string bin, string tool, string body)

@@ -126,6 +126,21 @@ public class RunStoreTests
     }
 
     [Fact]
+    public void A_run_whose_machine_is_held_elsewhere_goes_back_to_pending_only_with_its_start_undone_and_the_reason_said()
+    {
+        RunStore store = _dir.Open();
+        Run run = store.Prepare(Request()).Run;
+        store.Update(run.Id, Running);
+        RunRecord Back(RunRecord r, string code) => r with { Run = r.Run with { Status = RunStatus.Pending, StartedAt = null, ErrorCode = code, ErrorMsg = "held by alice" } };
+
+        DispatchException unsaid = Assert.Throws<DispatchException>(() => store.Update(run.Id, r => Back(r, "")));
+        store.Update(run.Id, r => Back(r, ErrorCodes.MachineBusyElsewhere));
+
+        Assert.Equal(ErrorCodes.IllegalTransition, unsaid.ErrorCode);
+        Assert.Equal((RunStatus.Pending, null, ErrorCodes.MachineBusyElsewhere), (store.Get(run.Id).Run.Status, store.Get(run.Id).Run.StartedAt, store.Get(run.Id).Run.ErrorCode));
+    }
+
+    [Fact]
     public void Update_refuses_to_change_which_machine_a_run_is_on()
     {
         RunStore store = _dir.Open();

@@ -5,19 +5,37 @@ using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
 
-/// <summary><c>machines [--json]</c>: every configured machine and what occupies it.</summary>
+/// <summary>
+/// <c>machines [--json]</c>: every configured machine and what occupies it; <c>--holders</c>: who holds each one right now,
+/// seen on the machine itself, whichever state dir dispatched the run (the lab as it is).
+/// </summary>
 public static class MachinesCommand
 {
     public static Command Build(GlobalOptions global)
     {
         Option<bool> json = GlobalOptions.Json();
-        Command command = new("machines", "List the configured machines: what each is doing, its queue, health and last verdicts") { json };
+        Option<bool> holders = new("--holders") { Description = "Look at every machine's lock: who holds it now, from any state dir or controller" };
+        Command command = new("machines", "List the configured machines: what each is doing, its queue, health and last verdicts") { json, holders };
         command.SetAction(async (parse, cancellationToken) =>
         {
             Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
-            return await Reading.PrintAsync(parse, json, lab.Machines(), ContractJson.Default.IReadOnlyListMachineState, Write);
+            return parse.GetValue(holders)
+                ? await Reading.PrintAsync(parse, json, await lab.HoldersAsync(cancellationToken), ContractJson.Default.IReadOnlyListMachineHolder, WriteHolders)
+                : await Reading.PrintAsync(parse, json, lab.Machines(), ContractJson.Default.IReadOnlyListMachineState, Write);
         });
         return command;
+    }
+
+    private static void WriteHolders(TextWriter output, IReadOnlyList<MachineHolder> holders)
+    {
+        TextTable table = new("NAME", "HELD BY", "SINCE", "RUN", "STATE DIR", "TEST DIR");
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (MachineHolder m in holders)
+        {
+            table.Add(m.Name, m.HeldBy is { } h ? $"{h.User}@{h.Host}" : m.Error is null ? "free" : $"? {m.Error}",
+                Format.When(m.HeldBy?.Since, now), m.HeldBy?.RunId ?? "-", m.HeldBy?.StateDir ?? "-", m.HeldBy?.TestDir ?? "-");
+        }
+        table.WriteTo(output);
     }
 
     private static void Write(TextWriter output, IReadOnlyList<MachineState> machines)

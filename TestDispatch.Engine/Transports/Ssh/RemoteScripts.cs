@@ -31,7 +31,7 @@ internal static class RemoteScripts
             fi
             printf 'W %s\n' "$td_a"
             # done first: the wrapper writes it last, so what it follows is there when read after it (see WrapperState.FromFiles)
-            for td_n in done wrapper pgid exit stop stopped cut; do
+            for td_n in done wrapper pgid exit stop stopped cut held nolock; do
                 if [ -f "$td_d/$td_n" ]; then
                     if IFS= read -r td_line <"$td_d/$td_n"; then printf 'F %s %s\n' "$td_n" "$td_line"; else printf 'P %s\n' "$td_n"; fi
                 fi
@@ -99,11 +99,12 @@ internal static class RemoteScripts
     /// Starts the wrapper in <c>$td_d</c> detached (every descriptor away from the session, so the session ends at once),
     /// waits up to a second for a quick test to be done (saving the polls), then looks.
     /// </summary>
-    private static string StartBody(string runId, TimeSpan grace, TimeSpan limit, long logBytes, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep)
+    private static string StartBody(string runId, TimeSpan grace, TimeSpan limit, long logBytes, string machineLock, string holder,
+        IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep)
     {
         // The wrapper's arguments, with its own path, the run dir and the artifacts dir taken from $td_d (resolved on the machine).
         List<string> words = ["\"$td_d/" + RunWrapper.FileName + "\"", "run", "\"$td_d\""];
-        words.AddRange(RunWrapper.RunArguments("", "", runId, grace, limit, logBytes, environment.Where(e => e.Key != ArtifactsVariable).ToDictionary(), command)
+        words.AddRange(RunWrapper.RunArguments("", "", runId, grace, limit, logBytes, machineLock, holder, environment.Where(e => e.Key != ArtifactsVariable).ToDictionary(), command)
             .Skip(3).Select(PosixShell.Quote));
         words.Insert(words.IndexOf(PosixShell.Quote("--")), $"\"{ArtifactsVariable}=$td_d/artifacts\"");
         return $"""
@@ -172,18 +173,19 @@ internal static class RemoteScripts
     /// A whole launch in one round trip, for a small test dir on a machine with tar and base64: the run's directory, the
     /// test dir unpacked into it, the wrapper started, and a first look.
     /// </summary>
-    public static string Launch(string nonce, string workRoot, string runId, string archiveBase64, TimeSpan grace, TimeSpan limit, long logBytes,
+    public static string Launch(string nonce, string workRoot, string runId, string archiveBase64, TimeSpan grace, TimeSpan limit, long logBytes, string machineLock, string holder,
         IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep) =>
-        Script(nonce, PrepareBody(nonce, workRoot, runId) + "\n" + UnpackBody(nonce, archiveBase64) + "\n" + StartBody(runId, grace, limit, logBytes, environment, command, keep));
+        Script(nonce, PrepareBody(nonce, workRoot, runId) + "\n" + UnpackBody(nonce, archiveBase64) + "\n" + StartBody(runId, grace, limit, logBytes, machineLock, holder, environment, command, keep));
 
     /// <summary>The tar copy into a prepared run dir (a machine without rsync, or a large test dir whose rsync failed).</summary>
     public static string Unpack(string nonce, string runDir, string archiveBase64) =>
         Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + UnpackBody(nonce, archiveBase64));
 
     /// <summary>Starts the wrapper in a prepared run dir, then looks.</summary>
-    public static string Start(string nonce, string runDir, string runId, TimeSpan grace, TimeSpan limit, long logBytes, IReadOnlyDictionary<string, string> environment,
+    public static string Start(string nonce, string runDir, string runId, TimeSpan grace, TimeSpan limit, long logBytes, string machineLock, string holder,
+        IReadOnlyDictionary<string, string> environment,
         IReadOnlyList<string> command, bool keep) =>
-        Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + StartBody(runId, grace, limit, logBytes, environment, command, keep));
+        Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + StartBody(runId, grace, limit, logBytes, machineLock, holder, environment, command, keep));
 
     /// <summary>One look at a run: its wrapper's files and the log from <paramref name="offset"/>.</summary>
     public static string Look(string nonce, string runDir, int wrapperPid, long wrapperTicks, long offset, bool keep) => Script(nonce, $"""

@@ -88,7 +88,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
     {
         RemoteReply reply = await _connection.RunAsync("launch the run", nonce => RemoteScripts.Launch(nonce, Machine.WorkRoot, request.Files.RunId, archive,
-            request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command, Machine.KeepWorkDir), SshCopier.CopyLimit, cancellationToken);
+            request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, Machine.KeepWorkDir), SshCopier.CopyLimit, cancellationToken);
         return await StartedAsync(request, reply.Value('D')!, reply.Value('B') ?? "", reply, _programs!.Contains("rsync"), cancellationToken);
     }
 
@@ -127,7 +127,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         try
         {
             started = await _connection.RunAsync("start the run wrapper",
-                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.LogLimit, request.Environment, request.Command, Machine.KeepWorkDir),
+                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, Machine.KeepWorkDir),
                 CallLimit, cancellationToken);
         }
         catch (SshException e)
