@@ -53,35 +53,32 @@ internal sealed class FaultInjector(ChaosLab lab, LoopbackSshd? sshd, string? di
 
     private void InjectOne()
     {
-        string kind = Pick();
-        if (kind == "disk")
-        {
-            if (diskToFill is not null)
-            {
-                Track(FillDiskAsync(diskToFill, TimeSpan.FromMilliseconds(random.Next(1000, 4000))));
-            }
-            return;
-        }
         IReadOnlyList<ProcessInfo> processes = ProcTable.Read();
         List<ProcessInfo> ours = [.. processes.Where(p => p.IsUnder(lab.Root))];
         HashSet<int> clients = [.. lab.ClientPids];
-        IReadOnlyList<ProcessInfo> targets = kind switch
+        Dictionary<string, IReadOnlyList<ProcessInfo>> targets = new(StringComparer.Ordinal)
         {
-            "agent" => [.. ours.Where(p => IsAgent(p) && !IsKeeper(p))],
-            "keeper" => [.. ours.Where(IsKeeper)],
-            "client" => [.. ours.Where(p => clients.Contains(p.Pid))],
-            "wrapper" => [.. ours.Where(p => p.IsWrapper)],
-            "test" => [.. ours.Where(p => p.Machine is not null && !p.IsWrapper)],
-            "ssh client" => [.. ours.Where(p => p.Comm == "ssh")],
-            "sshd session" => sshd is null ? [] : [.. LoopbackSshd.Sessions(processes, sshd.Pid)],
-            "rsync" => [.. ours.Where(p => p.Comm == "rsync")],
-            _ => [],
+            ["agent"] = [.. ours.Where(p => IsAgent(p) && !IsKeeper(p))],
+            ["keeper"] = [.. ours.Where(IsKeeper)],
+            ["client"] = [.. ours.Where(p => clients.Contains(p.Pid))],
+            ["wrapper"] = [.. ours.Where(p => p.IsWrapper)],
+            ["test"] = [.. ours.Where(p => p.Machine is not null && !p.IsWrapper)],
+            ["ssh client"] = [.. ours.Where(p => p.Comm == "ssh")],
+            ["sshd session"] = sshd is null ? [] : [.. LoopbackSshd.Sessions(processes, sshd.Pid)],
+            ["rsync"] = [.. ours.Where(p => p.Comm == "rsync")],
         };
-        if (targets.Count == 0)
+        // Among the kinds there is something of right now: a fault aimed at nothing teaches nothing.
+        string? kind = Pick([.. Kinds.Where(k => k.Kind == "disk" ? diskToFill is not null : targets[k.Kind].Count > 0)]);
+        if (kind is null)
         {
             return;
         }
-        ProcessInfo victim = targets[random.Next(targets.Count)];
+        if (kind == "disk")
+        {
+            Track(FillDiskAsync(diskToFill!, TimeSpan.FromMilliseconds(random.Next(1000, 4000))));
+            return;
+        }
+        ProcessInfo victim = targets[kind][random.Next(targets[kind].Count)];
         if (random.Next(100) < 60)
         {
             if (ProcTable.Signal(victim.Pid, ProcTable.SIGKILL))
@@ -109,17 +106,21 @@ internal sealed class FaultInjector(ChaosLab lab, LoopbackSshd? sshd, string? di
 
     public static bool IsKeeper(ProcessInfo p) => p.Argv.Any(arg => arg.EndsWith("keeper.sh", StringComparison.Ordinal));
 
-    private string Pick()
+    private string? Pick(IReadOnlyList<(string Kind, int Weight)> kinds)
     {
-        int roll = random.Next(Kinds.Sum(k => k.Weight));
-        foreach ((string kind, int weight) in Kinds)
+        if (kinds.Count == 0)
+        {
+            return null;
+        }
+        int roll = random.Next(kinds.Sum(k => k.Weight));
+        foreach ((string kind, int weight) in kinds)
         {
             if ((roll -= weight) < 0)
             {
                 return kind;
             }
         }
-        return Kinds[^1].Kind;
+        return kinds[^1].Kind;
     }
 
     /// <summary>Fills the disk holding <paramref name="dir"/> to its last byte, for <paramref name="hold"/>, then frees it.</summary>
