@@ -102,6 +102,29 @@ internal sealed class ChaosLab
         }
     }
 
+    /// <summary>The agent log's lines that name any of <paramref name="ids"/>: the evidence a violation report carries.</summary>
+    public string AgentLogAbout(IReadOnlyCollection<string> ids)
+    {
+        try
+        {
+            using FileStream stream = new(Path.Combine(StateDir, "agent.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using StreamReader reader = new(stream);
+            List<string> lines = [];
+            while (reader.ReadLine() is { } line)
+            {
+                if (ids.Any(id => line.Contains(id, StringComparison.Ordinal)))
+                {
+                    lines.Add(line);
+                }
+            }
+            return string.Join(Environment.NewLine, lines.TakeLast(40));
+        }
+        catch (IOException e)
+        {
+            return $"(agent.log unreadable: {e.Message})";
+        }
+    }
+
     /// <summary>Writes a plan of <paramref name="entries"/> (test name, time limit or null) and returns its path.</summary>
     public string WritePlan(string name, IEnumerable<(string Test, string Tags, string? Timeout)> entries)
     {

@@ -200,7 +200,8 @@ internal sealed class ChaosRun(ChaosOptions options, ChaosLab lab, LoopbackSshd?
             Figures.WorstLimitOverrunSeconds = Math.Max(Figures.WorstLimitOverrunSeconds, (lived - Storm.HangLimit).TotalSeconds);
             if (lived > allowed)
             {
-                Figures.Violation($"time limit not held: run {run.Id} ({Storm.HangLimit.TotalSeconds:0}s limit) had its test alive for {lived.TotalSeconds:F1}s: {run.Json}");
+                Figures.Violation($"time limit not held: run {run.Id} ({Storm.HangLimit.TotalSeconds:0}s limit) had its test alive for {lived.TotalSeconds:F1}s: {run.Json}" +
+                    $"{Environment.NewLine}agent.log about it:{Environment.NewLine}{lab.AgentLogAbout([run.Id])}");
             }
         }
     }
@@ -212,7 +213,8 @@ internal sealed class ChaosRun(ChaosOptions options, ChaosLab lab, LoopbackSshd?
         foreach ((string machine, IReadOnlyList<string> ids, string processes) in watch.TakeOverlaps())
         {
             Figures.Violation($"one running run per machine: tests of runs {string.Join(" and ", ids)} alive at once on {machine} ({processes}); the runs now: " +
-                string.Join(" ", ids.Select(id => byId.TryGetValue(id, out RunSeen? run) ? run.Json : id + " unknown")));
+                string.Join(" ", ids.Select(id => byId.TryGetValue(id, out RunSeen? run) ? run.Json : id + " unknown")) +
+                $"{Environment.NewLine}agent.log about them:{Environment.NewLine}{lab.AgentLogAbout(ids)}");
         }
     }
 
@@ -235,7 +237,8 @@ internal sealed class ChaosRun(ChaosOptions options, ChaosLab lab, LoopbackSshd?
         {
             Figures.Count(ref Figures.Orphans);
             string whose = byId.TryGetValue(process.RunId!, out RunSeen? run) ? run.Json : "a run the store does not know";
-            Figures.Violation($"orphan: pid {process.Pid} ({process.CommandLine}) of run {process.RunId} alive after it ended: {whose}");
+            Figures.Violation($"orphan: pid {process.Pid} ({process.CommandLine}) of run {process.RunId} alive after it ended: {whose}" +
+                $"{Environment.NewLine}agent.log about it:{Environment.NewLine}{lab.AgentLogAbout([process.RunId!])}");
             ProcTable.Signal(process.Pid, ProcTable.SIGKILL); // so that the next round starts clean
         }
     }
