@@ -12,8 +12,9 @@ internal sealed class FaultInjector(ChaosLab lab, LoopbackSshd? sshd, string? di
     /// <summary>The longest a process stays stopped: the time-limit check allows for it.</summary>
     public static readonly TimeSpan LongestStop = TimeSpan.FromSeconds(3);
 
+    // Clients are always there and runs only now and then: the run side weighs more, so that it is hit as often.
     private static readonly (string Kind, int Weight)[] Kinds =
-        [("agent", 20), ("keeper", 6), ("client", 14), ("wrapper", 14), ("test", 14), ("ssh client", 10), ("sshd session", 8), ("rsync", 4), ("disk", 5)];
+        [("agent", 16), ("keeper", 5), ("client", 8), ("wrapper", 18), ("test", 16), ("ssh client", 10), ("sshd session", 8), ("rsync", 4), ("disk", 5)];
 
     private readonly ConcurrentDictionary<int, bool> _stopped = new();
     private readonly List<Task> _pending = [];
