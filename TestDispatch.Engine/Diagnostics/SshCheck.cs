@@ -34,34 +34,46 @@ public static class SshCheck
         findings.Add(new Finding(Health.Ok, subject, $"control socket {endpoint.ControlPath} ({length} bytes of at most {SshEndpoint.MaxControlPath})"));
 
         string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        RemoteReply reply;
         string script = $"printf 'TD-BEGIN %s\\n' {nonce}\n{Probe.Replace("ROOT", PosixShell.Quote(machine.WorkRoot), StringComparison.Ordinal)}\nprintf '\\nTD-END %s 0\\n' {nonce}\n";
-        using MemoryStream output = new();
-        StringBuilder error = new();
-        CommandResult result;
-        try
+        // A session through the agent's master is cut when that master ends under it (an agent going idle ends its master with
+        // -O exit): ssh exits 255 with no reason of its own. So a 255 is tried once more: with the master gone, a login.
+        for (int attempt = 1; ; attempt++)
         {
-            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(TimeSpan.FromSeconds(30));
-            result = await Cli.Wrap("ssh").WithArguments(endpoint.Session())
-                .WithStandardInputPipe(PipeSource.FromString(script))
-                .WithStandardOutputPipe(PipeTarget.ToStream(output))
-                .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error))
-                .WithValidation(CommandResultValidation.None)
-                .ExecuteAsync(deadline.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            findings.Add(new Finding(Health.Failure, subject, $"connect: no answer from {machine.Location} within 30s; check the host, port and network"));
-            return findings;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            findings.Add(new Finding(Health.Failure, subject, "connect: ssh (the OpenSSH client) is not installed here; apt-get install openssh-client"));
-            return findings;
-        }
-        string said = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
-        if (RemoteReply.Parse(output.ToArray(), nonce) is not { } reply)
-        {
+            using MemoryStream output = new();
+            StringBuilder error = new();
+            CommandResult result;
+            try
+            {
+                using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                deadline.CancelAfter(TimeSpan.FromSeconds(30));
+                result = await Cli.Wrap("ssh").WithArguments(endpoint.Session())
+                    .WithStandardInputPipe(PipeSource.FromString(script))
+                    .WithStandardOutputPipe(PipeTarget.ToStream(output))
+                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error))
+                    .WithValidation(CommandResultValidation.None)
+                    .ExecuteAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                findings.Add(new Finding(Health.Failure, subject, $"connect: no answer from {machine.Location} within 30s; check the host, port and network"));
+                return findings;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                findings.Add(new Finding(Health.Failure, subject, "connect: ssh (the OpenSSH client) is not installed here; apt-get install openssh-client"));
+                return findings;
+            }
+            string said = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+            if (RemoteReply.Parse(output.ToArray(), nonce) is { } parsed)
+            {
+                reply = parsed;
+                break;
+            }
+            if (result.ExitCode == 255 && attempt == 1)
+            {
+                continue;
+            }
             findings.Add(result.ExitCode == 255
                 ? new Finding(Health.Failure, subject, $"connect: {machine.Location}: {said}; {FixFor(said, machine)}")
                 : new Finding(Health.Failure, subject, $"remote sh: logged in, but 'exec /bin/sh -s' did not run the check (exit {result.ExitCode}{(said.Length > 0 ? ": " + said : "")}); " +

@@ -1,3 +1,6 @@
+using CliWrap;
+using CliWrap.Buffered;
+using TestDispatch.Engine.Diagnostics;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Transports.Ssh;
@@ -92,6 +95,38 @@ public sealed class SshHostileTests : IDisposable
         CliHarness.AssertNoStackTrace(error);
         Assert.Equal((RunStatus.Failed, ErrorCodes.CopyFailed), (run.Status, run.ErrorCode));
         Assert.Empty(Directory.EnumerateFileSystemEntries(disk.Path));
+    }
+
+    [SkippableFact]
+    public async Task Doctor_passes_a_machine_whose_master_ends_in_the_middle_of_its_check()
+    {
+        // Found by the chaos harness: doctor's session goes through the agent's master, and an agent going idle ends its
+        // master (-O exit) with the session in it; ssh exits 255 saying nothing, and doctor said "FAIL connect: ...: ;".
+        Skip.IfNot(SshServer.IsRoot, "needs root (to make a user whose login shell is slow)");
+        using TempDir shellDir = new("td-slow-");
+        File.SetUnixFileMode(shellDir.Path, (UnixFileMode)0b111_101_101);
+        string shell = shellDir.Combine("slow-sh");
+        await File.WriteAllTextAsync(shell, "#!/bin/sh\nsleep 3\nexec /bin/sh \"$@\"\n");
+        File.SetUnixFileMode(shell, (UnixFileMode)0b111_101_101);
+        using SshServer slow = new(user: "td-slow", shell: shell);
+        using CliHarness cli = new(machinesJson: $"[ {slow.Machine("slow")} ]");
+        Engine.Configuration.Machine machine = cli.OpenLab(startsAgents: false).Config.Machines[0];
+        SshEndpoint endpoint = new(machine, cli.StateDir);
+        Directory.CreateDirectory(Path.GetDirectoryName(endpoint.ControlPath)!);
+        await Cli.Wrap("ssh").WithArguments(endpoint.Master(TimeSpan.FromMinutes(1))).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        int[] masters = [.. Processes.WithArgument("ControlPath=" + endpoint.ControlPath).Where(p => CommandLine(p).Contains("-M"))];
+
+        Task<IReadOnlyList<Finding>> checking = SshCheck.RunAsync(machine, cli.StateDir);
+        await Eventually.True(() => Processes.WithArgument(shell).Count > 0, what: "the check's session to be logged in");
+        foreach (int master in masters)
+        {
+            SshServer.Kill(master, "-KILL");
+        }
+        IReadOnlyList<Finding> findings = await checking;
+
+        Assert.NotEmpty(masters);
+        Assert.DoesNotContain(findings, f => f.Health == Health.Failure);
+        Assert.Contains(findings, f => f.Message.StartsWith("connect and log in", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -110,4 +110,16 @@ public sealed class SshPiecesTests
         Assert.StartsWith(SshEndpoint.ShortSocketDir(), elsewhere, StringComparison.Ordinal);
         Assert.NotEqual(SshEndpoint.ControlPathFor(machine with { Port = 2222 }, shortState), inState);
     }
+
+    [Fact]
+    public void Two_machines_on_one_host_and_user_have_a_master_socket_each()
+    {
+        Machine first = new() { Name = "rig-a", Transport = TransportKind.Ssh, Host = "rig.lab", User = "lab", WorkRoot = "/srv/a" };
+        Machine second = first with { Name = "rig-b", WorkRoot = "/srv/b" };
+
+        string state = "/home/lab/.local/state/testdispatch";
+
+        Assert.NotEqual(SshEndpoint.ControlPathFor(first, state), SshEndpoint.ControlPathFor(second, state));
+        Assert.Equal(SshEndpoint.ControlPathFor(first, state), SshEndpoint.ControlPathFor(first with { }, state));
+    }
 }

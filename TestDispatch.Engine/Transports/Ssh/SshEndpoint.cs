@@ -75,13 +75,16 @@ public sealed class SshEndpoint
         : throw new InvalidOperationException($"the ssh argument {word} holds both kinds of quote, which rsync's -e cannot pass");
 
     /// <summary>
-    /// The master's socket for a machine: named by a hash of everything that shapes the connection and of the state dir (two
-    /// agents never share one), in <c>&lt;state&gt;/cm/</c> when that fits in <see cref="MaxControlPath"/> bytes, else in the
+    /// The master's socket for a machine: named by a hash of the machine, everything that shapes the connection and the state dir (two
+    /// agents, or two machines on one host, never share one), in <c>&lt;state&gt;/cm/</c> when that fits in <see cref="MaxControlPath"/> bytes, else in the
     /// user's runtime dir or <c>/tmp/testdispatch-&lt;uid&gt;/</c>.
     /// </summary>
     public static string ControlPathFor(Machine machine, string stateRoot)
     {
-        string key = string.Join('\n', [stateRoot, machine.User ?? "", machine.Host ?? "", machine.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // The machine's name too: each machine's connection counts its own sessions against sshd's MaxSessions and replaces a
+        // master it finds dead, so two machines on one host and user must not share a socket (the chaos harness saw one
+        // machine's agent delete the socket of the other's live master, and start a second master beside it).
+        string key = string.Join('\n', [stateRoot, machine.Name, machine.User ?? "", machine.Host ?? "", machine.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             machine.IdentityFile ?? "", .. machine.SshOptions]);
         string name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16];
         string inState = Path.Combine(stateRoot, "cm", name);
