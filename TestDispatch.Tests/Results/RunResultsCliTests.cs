@@ -199,4 +199,28 @@ public sealed class RunResultsCliTests : IDisposable
         Assert.True(pruned == ExitCodes.Passed, error);
         Assert.False(File.Exists(Path.Combine(_cli.StateDir, "runs", id, "results.jsonl")));
     }
+
+    [Fact]
+    public async Task Batch_show_adds_the_counts_of_its_runs_cases_and_the_failures_that_are_new()
+    {
+        string flag = _cli.Combine("sensor-broken");
+        string test = PytestTest("batched", flag);
+        await RunAsync(test, ExitCodes.TestFailed);
+        File.WriteAllText(flag, "");
+        string plan = _cli.Combine("tests", "plan.json");
+        File.WriteAllText(plan, """{ "name": "nightly", "entries": [ { "name": "sensor", "test_dir": "batched", "machine": "local-1" } ] }""");
+        (int submitted, string id, string error) = await _cli.Run("batch", "submit", plan, "--wait");
+        Assert.True(submitted == ExitCodes.TestFailed, error);
+
+        (int exit, string output, _) = await _cli.Run("batch", "show", id.Trim(), "--json");
+        (_, string text, _) = await _cli.Run("batch", "show", id.Trim());
+
+        Assert.Equal(ExitCodes.Passed, exit);
+        JsonElement batch = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("""{"total":4,"passed":1,"failed":2,"errors":0,"skipped":1,"flaky":0}""", JsonSerializer.Serialize(batch.GetProperty("tests")));
+        JsonElement fresh = Assert.Single(batch.GetProperty("new_failures").EnumerateArray().ToArray());
+        Assert.Equal(("sensor", "pytest::test_lab::test_sensor"), (fresh.GetProperty("entry").GetString(), fresh.GetProperty("case").GetString()));
+        Assert.Matches(@"(?m)^tests\s+1/4 passed, 2 failed, 1 skipped$", text);
+        Assert.Matches(@"(?m)^sensor\s+\w+\s+pytest::test_lab::test_sensor$", text);
+    }
 }
