@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine;
@@ -17,4 +18,6 @@ namespace TestDispatch.Engine;
 [JsonSerializable(typeof(IReadOnlyList<MachineHolder>))]
 [JsonSerializable(typeof(Batch))]
 [JsonSerializable(typeof(IReadOnlyList<Batch>))]
+[JsonSerializable(typeof(RunTests))]
+[JsonSerializable(typeof(IReadOnlyList<CaseRun>))]
 public sealed partial class ContractJson : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Engine.Batches;
@@ -29,6 +30,14 @@ public sealed record Batch
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? RerunOf { get; init; }
 
+    /// <summary>The test cases of the items' latest runs that left results, counted; only in <c>batch show</c>, absent when none did.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TestCounts? Tests { get; init; }
+
+    /// <summary>Cases of the items' latest runs that failed having passed in their test dir's run before; only in <c>batch show</c> with <see cref="Tests"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<NewFailure>? NewFailures { get; init; }
+
     /// <summary>Each plan entry and where it is; only in <c>batch show</c>.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<BatchItem>? Items { get; init; }
@@ -36,6 +45,9 @@ public sealed record Batch
     [JsonIgnore]
     public bool IsTerminal => Status != BatchStatus.Running;
 }
+
+/// <summary>A case that failed in a batch entry's run having passed in its test dir's run before (public JSON contract).</summary>
+public sealed record NewFailure(string Entry, string Run, string Case);
 
 /// <summary>How many of a batch's items are in each state.</summary>
 public sealed record BatchCounts

@@ -11,6 +11,9 @@ public sealed record LabConfig(string StateDir, RunDefaults Defaults, IReadOnlyL
     /// <summary>The optional Retention section: what the idle agent prunes by itself.</summary>
     public RetentionSettings? Retention { get; init; }
 
+    /// <summary>The optional Results section: how far back a case that passed and failed counts as flaky.</summary>
+    public ResultsSettings Results { get; init; } = new(ResultsSettings.DefaultFlakyWindow);
+
     /// <summary>Where this configuration was read from, in a user's words: the files, then the environment variables.</summary>
     public string Source { get; init; } = "built in";
 

@@ -13,9 +13,10 @@ namespace TestDispatch.Engine.Configuration;
 public static class LabConfigLoader
 {
     private const string Root = "TestDispatch";
-    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health", "Retention"];
+    private static readonly string[] RootKeys = ["StateDir", "Defaults", "Machines", "Health", "Retention", "Results"];
     private static readonly string[] HealthKeys = ["InfraFailuresInARow", "MaxHeldShare", "CheckAfter"];
     private static readonly string[] RetentionKeys = ["OlderThan", "KeepFailed"];
+    private static readonly string[] ResultsKeys = ["FlakyWindow"];
     private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace", "LogLimit"];
     private static readonly string[] MachineKeys =
         ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "LockDir", "Tags", "HealthCheck"];
@@ -43,6 +44,8 @@ public static class LabConfigLoader
         read.CheckKnownKeys($"{Root}:Health", HealthKeys);
         HealthRules health = ReadHealth(read);
         RetentionSettings? retention = ReadRetention(read, errors);
+        read.CheckKnownKeys($"{Root}:Results", ResultsKeys);
+        ResultsSettings results = new(ReadPositiveDuration(read, $"{Root}:Results:FlakyWindow") ?? ResultsSettings.DefaultFlakyWindow);
 
         string stateDir = sources.StateDirOverride is { Length: > 0 } overridden
             ? ExpandHome(overridden, sources.Home)
@@ -58,7 +61,7 @@ public static class LabConfigLoader
         (string source, string fingerprint) = Describe(sources);
         return new LabConfig(Path.GetFullPath(stateDir), defaults, machines)
         {
-            Health = health, Retention = retention, Source = source, Fingerprint = fingerprint,
+            Health = health, Retention = retention, Results = results, Source = source, Fingerprint = fingerprint,
         };
     }
 

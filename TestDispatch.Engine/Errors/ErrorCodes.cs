@@ -53,6 +53,15 @@ public static class ErrorCodes
     public const string PlanInvalid = "plan_invalid";
     public const string BatchNotFound = "batch_not_found";
 
+    /// <summary><c>history CASE</c>: no run recorded a case of that name (or none containing it).</summary>
+    public const string CaseNotFound = "case_not_found";
+
+    /// <summary>
+    /// Never a run's error_code: a JUnit report of the run that could not be read whole, named in its log
+    /// (<c>testdispatch: results_error: …</c>) and in its <c>results_error</c> field. The verdict stays the test's.
+    /// </summary>
+    public const string ResultsError = "results_error";
+
     /// <summary>The file system holding the state dir is out of space or quota: nothing was recorded; free space and retry.</summary>
     public const string DiskFull = "disk_full";
 
@@ -75,7 +84,7 @@ public static class ErrorCodes
     public static bool IsMachineUnavailable(string code) => code is MachineBusy or MachineDrained or MachineUnhealthy or MachineDirty or MachineInDoubt;
 
     public static bool IsBadInput(string code) => code is
-        BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;
+        BadInput or ConfigInvalid or PlanInvalid or BatchNotFound or RunNotFound or CaseNotFound or AmbiguousId or MachineUnknown or TestDirNotFound;
 
     /// <summary>
     /// Failures of the infrastructure rather than the test, which a batch entry's <c>retries</c> may retry: the

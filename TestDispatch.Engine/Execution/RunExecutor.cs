@@ -4,6 +4,7 @@ using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Processes;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
@@ -26,6 +27,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
 
     /// <summary>How long a run whose machine another engineer's run holds waits before it tries the machine's lock again.</summary>
     private static readonly TimeSpan HeldRetry = TimeSpan.FromSeconds(1);
+
+    private readonly ResultsRecorder _results = new(store.Paths, log);
 
     /// <summary>When this agent began: a run already running from before was marked so by an agent before it.</summary>
     private readonly DateTimeOffset _since = clock.GetUtcNow();
@@ -248,8 +251,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             await transport.StopAsync(files, process, RunWrapper.Cleanup, grace, agentStopping);
             state = await LookAsync(transport, files, process, null, giveUpAfter, new StrongBox<Exception?>(), agentStopping) ?? state;
         }
+        // A local run's work dir (where its manifest's report patterns point) goes in FinishAsync; a remote run's artifacts come back in it.
+        bool local = machine.Transport == TransportKind.Local;
+        RunResults? results = local && state.Test is not null ? _results.Read(record.Run, files, Path.Combine(process.RunDir, "work"), agentStopping) : null;
         ExecutionResult? finish = await transport.FinishAsync(files, process, machine, agentStopping);
-        if (machine.Transport == TransportKind.Local && (state.Exit is null || state.Test is null) && DiskSpace.IsFull(files.Directory))
+        if (!local && state.Test is not null)
+        {
+            results = _results.Read(record.Run, files, workDir: null, agentStopping);
+        }
+        if (local && (state.Exit is null || state.Test is null) && DiskSpace.IsFull(files.Directory))
         {
             // The wrapper could not write its files: the controller's disk, never the test or the machine.
             return Ending.Failed(ErrorCodes.DiskFull, $"the controller's disk holding {files.Directory} is full ({ByteSize.Format(DiskSpace.FreeAt(files.Directory) ?? 0)} " +
@@ -278,9 +288,9 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         {
             return Ending.Failed(ErrorCodes.SpawnFailed, $"the test's process could not be started (status {state.Exit.Status}); the run's log says why");
         }
-        bool local = machine.Transport == TransportKind.Local;
         return new Ending(state, finish)
         {
+            Results = results,
             DiskFull = state.Log == RunWrapper.LogFull,
             LogDisk = local ? $"the controller's, under {files.Directory}" : $"{machine.Name}'s, under {process.RunDir}",
         };
@@ -412,6 +422,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     private async Task RecordAsync(RunRecord record, Ending ending, CancellationToken agentStopping)
     {
         Run ended = Verdict(record.Run, ending, record.Spec.Timeout) with { EndedAt = clock.GetUtcNow() };
+        if (ending.Results is { } results)
+        {
+            // Kept before the verdict is: whoever sees the run ended with counts finds its cases.
+            ended = _results.Keep(ended, results, store.Paths.Log(record.Id));
+        }
         await _retry.RunAsync($"record the verdict of run {record.Id} ({ended.Status.ToWord()})", () =>
             store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended, Leftovers = ending.Survivors is [_, ..] s ? s : null }),
             agentStopping);
@@ -503,6 +518,9 @@ internal sealed record Ending(WrapperState? State, ExecutionResult? Failure, str
 
     /// <summary>Another engineer's run holds the machine's lock: the test was not started, and the run waits for it.</summary>
     public LockHolder? HeldBy { get; init; }
+
+    /// <summary>The test results its reports gave, null when it left none.</summary>
+    public RunResults? Results { get; init; }
 
     public IReadOnlyList<int>? Survivors => Leftover ?? State?.Survivors;
 

@@ -6,4 +6,5 @@ namespace TestDispatch.Engine.Results;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TestCase))]
 [JsonSerializable(typeof(TestCounts))]
+[JsonSerializable(typeof(CaseIndexEntry))]
 public sealed partial class ResultsJson : JsonSerializerContext;

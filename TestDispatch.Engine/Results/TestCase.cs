@@ -48,4 +48,12 @@ public sealed record TestCase
 
     /// <summary>The report the case was read from, as named to the reader (e.g. "artifacts/junit.xml").</summary>
     public required string Report { get; init; }
+
+    /// <summary>Suite, class and name, as <see cref="QualifiedName"/> joins them: what names a case from run to run.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string FullName => QualifiedName(Suite, ClassName, Name);
+
+    /// <summary>"pytest::test_lab::test_fails": the non-empty parts joined by "::".</summary>
+    public static string QualifiedName(string suite, string className, string name) =>
+        string.Join("::", new[] { suite, className, name }.Where(p => p.Length > 0));
 }

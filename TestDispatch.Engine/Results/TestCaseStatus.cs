@@ -15,3 +15,17 @@ public enum TestCaseStatus
     [JsonStringEnumMemberName("skipped")] Skipped,
     [JsonStringEnumMemberName("flaky")] Flaky,
 }
+
+public static class TestCaseStatusWords
+{
+    /// <summary>The contract's word for the status: passed, failed, error, skipped, flaky.</summary>
+    public static string Word(this TestCaseStatus status) => status switch
+    {
+        TestCaseStatus.Passed => "passed",
+        TestCaseStatus.Failed => "failed",
+        TestCaseStatus.Error => "error",
+        TestCaseStatus.Skipped => "skipped",
+        TestCaseStatus.Flaky => "flaky",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+    };
+}

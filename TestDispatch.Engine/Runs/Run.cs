@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TestDispatch.Engine.Results;
 
 namespace TestDispatch.Engine.Runs;
 
@@ -39,6 +40,14 @@ public sealed record Run
     /// <summary>True when the test's output passed Defaults.LogLimit and the log kept only its head and its tail; absent otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? LogCut { get; init; }
+
+    /// <summary>How its test cases ended, from the JUnit reports the run left; absent when it left none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TestCounts? Tests { get; init; }
+
+    /// <summary>The reports that could not be read whole, one per line ("artifacts/junit.xml line 17, …"); absent when none. Never changes the verdict.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ResultsError { get; init; }
 
     [JsonIgnore]
     public TimeSpan? Duration => StartedAt is { } start ? (EndedAt ?? DateTimeOffset.UtcNow) - start : null;

@@ -33,4 +33,10 @@ public sealed record StatePaths(string Root)
     public string Artifacts(string id) => Path.Combine(RunDir(id), "artifacts");
 
     public string Work(string id) => Path.Combine(RunDir(id), "work");
+
+    /// <summary>A run's test cases, read from its JUnit reports (see <see cref="Results.ResultsFile"/>).</summary>
+    public string Results(string id) => Path.Combine(RunDir(id), Engine.Results.ResultsFile.FileName);
+
+    /// <summary>How each case of each run with results ended (see <see cref="Engine.Results.CaseIndex"/>).</summary>
+    public string CaseIndex => Path.Combine(Root, Engine.Results.CaseIndex.FileName);
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Configuration;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Wrapper;
 using static TestDispatch.Engine.Storage.Utf8JsonReaderExtensions;
@@ -364,6 +365,8 @@ internal sealed class StoreJsonReader
         string? id = null, machine = null, testDir = null, testDirHash = null, artifactsPath = null, logsPath = null;
         string? batchId = null, planEntry = null;
         bool? logCut = null;
+        TestCounts? tests = null;
+        string? resultsError = null;
         string errorCode = "", errorMsg = "";
         RunStatus? status = null;
         int? exitCode = null;
@@ -432,6 +435,14 @@ internal sealed class StoreJsonReader
             {
                 logCut = reader.NextNullableBoolean();
             }
+            else if (reader.ValueTextEquals("tests"u8))
+            {
+                tests = ReadCounts(ref reader);
+            }
+            else if (reader.ValueTextEquals("results_error"u8))
+            {
+                resultsError = reader.NextString();
+            }
             else
             {
                 reader.Skip();
@@ -454,7 +465,52 @@ internal sealed class StoreJsonReader
             BatchId = batchId,
             PlanEntry = planEntry,
             LogCut = logCut,
+            Tests = tests,
+            ResultsError = resultsError,
         };
+    }
+
+    /// <summary>A run's test counts (<see cref="TestCounts"/>), or null for a JSON null.</summary>
+    private static TestCounts? ReadCounts(ref Utf8JsonReader reader)
+    {
+        if (reader.Next() == JsonTokenType.Null)
+        {
+            return null;
+        }
+        reader.ExpectObject("run.tests");
+        int total = 0, passed = 0, failed = 0, errors = 0, skipped = 0, flaky = 0;
+        while (reader.NextProperty())
+        {
+            if (reader.ValueTextEquals("total"u8))
+            {
+                total = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("passed"u8))
+            {
+                passed = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("failed"u8))
+            {
+                failed = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("errors"u8))
+            {
+                errors = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("skipped"u8))
+            {
+                skipped = reader.NextInt32();
+            }
+            else if (reader.ValueTextEquals("flaky"u8))
+            {
+                flaky = reader.NextInt32();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new TestCounts(total, passed, failed, errors, skipped, flaky);
     }
 
     /// <summary>Most runs have the configured default command and timeout, so a spec equal to the previous one is that one.</summary>

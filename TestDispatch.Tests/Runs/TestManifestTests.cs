@@ -22,6 +22,17 @@ public class TestManifestTests
     }
 
     [Fact]
+    public void Reads_the_report_patterns_and_refuses_one_that_leaves_the_work_dir()
+    {
+        Assert.Equal(["build/**/*.xml"], TestManifest.Read(With("""{ "results": ["build/**/*.xml"] }"""), "/t")!.Results);
+        Assert.Empty(TestManifest.Read(With("""{ "timeout": "1m" }"""), "/t")!.Results);
+
+        DispatchException error = Assert.Throws<DispatchException>(() => TestManifest.Read(With("""{ "results": ["../other/*.xml"] }"""), "/t"));
+
+        Assert.Contains("\"results\" pattern '../other/*.xml'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_test_without_a_manifest_has_none() => Assert.Null(TestManifest.Read(new MockFileSystem(), "/t"));
 
     [Theory]

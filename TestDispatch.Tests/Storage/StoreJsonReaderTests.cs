@@ -34,6 +34,8 @@ public class StoreJsonReaderTests
             BatchId = "b-7",
             PlanEntry = "smoke",
             LogCut = true,
+            Tests = new Engine.Results.TestCounts(9, 3, 2, 1, 2, 1),
+            ResultsError = "artifacts/junit.xml line 3, position 1: Unexpected end of file",
         },
         Spec = new RunSpec(["./run.sh", "--name", "x y"], new TimeSpan(1, 2, 3, 4, 500))
         {

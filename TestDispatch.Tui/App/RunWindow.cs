@@ -5,6 +5,7 @@ using Terminal.Gui.Views;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Logs;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tui.Text;
 
@@ -12,7 +13,8 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// One run: its fields on top, its live log below (following the tail while it runs), a strip saying
-/// follow/wrap/search, and the keys. Refreshes itself from the store; Esc or q goes back.
+/// follow/wrap/search, and the keys; <c>t</c> shows its test cases instead of the log (failures first, new ones marked;
+/// Enter says one's message). Refreshes itself from the store; Esc or q goes back.
 /// </summary>
 public sealed class RunWindow : ScreenWindow
 {
@@ -24,6 +26,8 @@ public sealed class RunWindow : ScreenWindow
     private readonly PlainLabel _searchLabel = new() { X = 0, Y = Pos.AnchorEnd(2), Text = "search /", Visible = false };
     private readonly TextField _search = new() { X = 9, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Visible = false };
     private readonly LogPager _pager;
+    private readonly ListView _tests = new() { X = 0, Y = 5, Width = Dim.Fill(), Height = Dim.Fill(3), Visible = false };
+    private IReadOnlyList<CaseResult> _cases = [];
     private Run? _run;
 
     public RunWindow(IApplication app, Lab lab, string runId) : base(app)
@@ -39,13 +43,14 @@ public sealed class RunWindow : ScreenWindow
             new Shortcut(new Key('f'), "follow", null),
             new Shortcut(new Key('w'), "wrap", null),
             new Shortcut(new Key('/'), "search", null),
+            new Shortcut(new Key('t'), "tests", null),
             new Shortcut(new Key('x'), "cancel", null),
             new Shortcut(new Key('r'), "re-run", null),
             new Shortcut(new Key('?'), "help", null),
             new Shortcut(Key.Esc, "back", null),
         ]);
-        Add(_fields, new Line { X = 0, Y = 4, Width = Dim.Fill() }, _log, _strip, Message, _searchLabel, _search, keys);
-        HandleKeysOf(_log);
+        Add(_fields, new Line { X = 0, Y = 4, Width = Dim.Fill() }, _log, _tests, _strip, Message, _searchLabel, _search, keys);
+        HandleKeysOf(_log, _tests);
         _search.KeyDown += (_, key) => key.Handled = key.Handled || HandleSearchKey(key);
 
         _log.SetFocus();
@@ -98,14 +103,119 @@ public sealed class RunWindow : ScreenWindow
             {Format.Status(run).ToUpperInvariant()}  exit {Format.Exit(run)}  on {run.Machine}  {Format.Duration(run)}{(Format.Batch(run) is { Length: > 0 } b ? "  batch " + b : "")}
             test      {TerminalText.Escape(run.TestDir)}
             started   {Format.Time(run.StartedAt)}   ended {Format.Time(run.EndedAt)}{ended}
-            artifacts {TerminalText.Escape(run.ArtifactsPath)}
+            {(run.Tests is { } tests ? $"tests     {Format.Tests(tests)}{(run.ResultsError is null ? "" : "  (a report could not be read: t)")}" : $"artifacts {TerminalText.Escape(run.ArtifactsPath)}")}
             """;
+    }
+
+    /// <summary>Shows the run's test cases instead of its log, or the log again.</summary>
+    private void ToggleTests()
+    {
+        if (_tests.Visible)
+        {
+            _tests.Visible = false;
+            _log.Visible = true;
+            _log.SetFocus();
+            _log.Refresh();
+            SetNeedsDraw();
+            return;
+        }
+        RunTests results;
+        try
+        {
+            results = _lab.Tests(_runId);
+        }
+        catch (DispatchException e)
+        {
+            Say($"{e.ErrorCode}: {e.Message}");
+            return;
+        }
+        if (results.Cases.Count == 0)
+        {
+            Say(results.ResultsError is { } broken ? $"results_error: {broken}" : "this run left no test results (no JUnit XML in its artifacts)");
+            return;
+        }
+        _cases = results.Cases;
+        _log.Visible = false;
+        _tests.Visible = true;
+        _tests.SetFocus();
+        ShowCases(0);
+        Say($"{Format.Tests(results.Tests!)}{(results.ResultsError is { } error ? $"; results_error: {error}" : "")}  Enter: a case's message, t: the log");
+    }
+
+    /// <summary>The list of cases, <paramref name="selected"/> selected.</summary>
+    private void ShowCases(int selected)
+    {
+        Show(CaseLines(_cases), selected);
+    }
+
+    private void Show(IEnumerable<string> lines, int selected)
+    {
+        _tests.SetSource(new System.Collections.ObjectModel.ObservableCollection<string>(lines));
+        _tests.SelectedItem = selected;
+        _tests.EnsureSelectedItemVisible();
+        _tests.SetNeedsDraw();
+    }
+
+    /// <summary>One aligned line per case: status (with its new and flaky marks), seconds, full name, message's first line.</summary>
+    private static IEnumerable<string> CaseLines(IReadOnlyList<CaseResult> cases)
+    {
+        TextTable table = new("STATUS", "TIME_S", "CASE", "MESSAGE");
+        foreach (CaseResult c in cases)
+        {
+            table.Add(Format.Status(c), Format.Seconds(c.TimeS), c.FullName, c.Message.Split('\n', 2)[0]);
+        }
+        using StringWriter text = new();
+        table.WriteTo(text);
+        return text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(TerminalText.ForScreen);
+    }
+
+    /// <summary>The keys of the test cases list: Enter says a case's message, Esc or t goes back to the log; the list moves itself.</summary>
+    private bool HandleTestsKey(Key key)
+    {
+        switch (key)
+        {
+            case var k when k == new Key('t'):
+                ToggleTests();
+                return true;
+            case var k when k == Key.Esc || k == new Key('q'):
+                ToggleTests();
+                return true;
+            case var k when k == Key.Enter || k == new Key('l'):
+                if (_tests.SelectedItem is int row && row >= 0 && row < _cases.Count)
+                {
+                    // Its whole text is in 'testdispatch show ID --tests'.
+                    Say($"{_cases[row].FullName}: {(_cases[row].Message.Length > 0 ? _cases[row].Message : _cases[row].Status.Word())}");
+                }
+                return true;
+            case var k when k == new Key('j'):
+                _tests.MoveDown();
+                return true;
+            case var k when k == new Key('k'):
+                _tests.MoveUp();
+                return true;
+            default:
+                return false;
+        }
     }
 
     protected override bool HandleKey(Key key)
     {
+        if (_tests.Visible && !_search.HasFocus)
+        {
+            if (HandleTestsKey(key))
+            {
+                return true;
+            }
+            if (key == Key.CursorUp || key == Key.CursorDown || key == Key.PageUp || key == Key.PageDown || key == Key.Home || key == Key.End)
+            {
+                return false; // the list moves itself
+            }
+        }
         switch (key)
         {
+            case var k when k == new Key('t'):
+                ToggleTests();
+                return true;
             case var k when k == Key.Esc || k == new Key('q'):
                 Host.RequestStop();
                 return true;

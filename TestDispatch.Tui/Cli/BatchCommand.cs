@@ -155,6 +155,10 @@ public static class BatchCommand
         {
             fields.Add("rerun of", batch.RerunOf);
         }
+        if (batch.Tests is { } tests)
+        {
+            fields.Add("tests", Format.Tests(tests));
+        }
         fields.WriteTo(output);
         output.WriteLine();
         TextTable items = new("ENTRY", "TARGET", "STATUS", "TRIES", "RUN", "MACHINE", "EXIT", "TEST");
@@ -164,6 +168,16 @@ public static class BatchCommand
                 item.RanOn ?? "-", item.ExitCode is { } exit ? Format.Count(exit) : "-", item.TestDir);
         }
         items.WriteTo(output);
+        if (batch.NewFailures is [_, ..] fresh)
+        {
+            output.WriteLine();
+            TextTable failures = new("ENTRY", "RUN", "NEW FAILURE");
+            foreach (NewFailure failure in fresh)
+            {
+                failures.Add(failure.Entry, failure.Run, failure.Case);
+            }
+            failures.WriteTo(output);
+        }
     }
 
     private static Argument<string> IdArgument() => new("id") { Description = "Batch id, or any unique prefix of it" };

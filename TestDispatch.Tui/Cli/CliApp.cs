@@ -22,6 +22,7 @@ public static class CliApp
         root.Subcommands.Add(RunCommand.Build(global));
         root.Subcommands.Add(RunsCommand.Build(global));
         root.Subcommands.Add(ShowCommand.Build(global));
+        root.Subcommands.Add(HistoryCommand.Build(global));
         root.Subcommands.Add(LogsCommand.Build(global));
         root.Subcommands.Add(CancelCommand.Build(global));
         root.Subcommands.Add(BatchCommand.Build(global));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Machines;
+using TestDispatch.Engine.Results;
 using TestDispatch.Engine.Runs;
 
 namespace TestDispatch.Tui.Text;
@@ -34,6 +35,23 @@ public static class Format
 
     public static string Batch(Run run) =>
         run.BatchId is null ? "" : run.PlanEntry is null ? run.BatchId : $"{run.BatchId}/{run.PlanEntry}";
+
+    /// <summary>How a run's test cases ended, for its counts line: "12/15 passed, 2 failed, 1 skipped" (the kinds that happened).</summary>
+    public static string Tests(TestCounts tests)
+    {
+        string[] others = [.. new[] { (tests.Failed, "failed"), (tests.Errors, "errors"), (tests.Flaky, "flaky"), (tests.Skipped, "skipped") }
+            .Where(k => k.Item1 > 0).Select(k => $"{Count(k.Item1)} {k.Item2}")];
+        return string.Join(", ", [$"{PassedOf(tests)} passed", .. others]);
+    }
+
+    /// <summary>Passed of all the cases, for a column: "12/15"; "-" for a run without results.</summary>
+    public static string PassedOf(TestCounts? tests) => tests is { } t ? $"{Count(t.Passed)}/{Count(t.Total)}" : "-";
+
+    /// <summary>A case's seconds shortly: "0.004", "12.3", "-" when the report gave none.</summary>
+    public static string Seconds(double? seconds) => seconds is { } s ? s.ToString(s < 10 ? "0.###" : "0.#", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>A case's status word, with its marks: "failed new", "passed flaky".</summary>
+    public static string Status(CaseResult c) => string.Join(' ', new[] { c.Status.Word(), c.New ? "new" : "", c.Flaky && c.Status != TestCaseStatus.Flaky ? "flaky" : "" }.Where(w => w.Length > 0));
 
     public static string Tags(IReadOnlyList<string> tags) => tags.Count == 0 ? "-" : string.Join(",", tags);
 

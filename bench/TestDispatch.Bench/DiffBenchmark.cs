@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text;
 using TestDispatch.Engine.Logs;
 
@@ -81,27 +80,9 @@ internal static class DiffBenchmark
         return 0;
     }
 
-    private static string Peak() => ProcMemory.Read(Environment.ProcessId) is { } memory ? $"VmHWM {memory.HwmKiB / 1024.0:0} MiB" : "VmHWM ?";
+    private static string Peak() => FreshProcess.Peak();
 
-    private static string Once(IReadOnlyList<string> arguments)
-    {
-        ProcessStartInfo start = new(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // Under 'dotnet TestDispatch.Bench.dll' the process is the dotnet host: hand it the assembly again.
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-        {
-            start.ArgumentList.Add(Assembly.GetExecutingAssembly().Location);
-        }
-        start.ArgumentList.Add(OnceCommand);
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using Process child = Process.Start(start) ?? throw new InvalidOperationException("could not start a child process");
-        Task<string> errors = child.StandardError.ReadToEndAsync();
-        string output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        return child.ExitCode == 0 ? output : throw new InvalidOperationException($"the diff child failed (exit {child.ExitCode}): {output}{errors.Result}");
-    }
+    private static string Once(IReadOnlyList<string> arguments) => FreshProcess.Run(OnceCommand, arguments);
 
     /// <summary>Passing and failing logs of one test: the same lines in another run, with five changes in the failing one.</summary>
     private static long Generate(string pathA, string pathB, long bytes)

@@ -28,6 +28,8 @@ internal static class Program
                 "grep" => GrepBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "diff" => DiffBenchmark.Run(BenchArgs.Parse(args[1..])),
                 DiffBenchmark.OnceCommand => DiffBenchmark.RunOnce(args[1..]),
+                "results" => ResultsBenchmark.Run(BenchArgs.Parse(args[1..])),
+                ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -92,6 +94,10 @@ internal static class Program
         to.WriteLine("          fresh process: wall and CPU time, peak memory (VmHWM) beside an empty child's, the diff found");
         to.WriteLine("          --mb N                      size of each log in MB (default 100)");
         to.WriteLine("          --runs N                    fresh processes, each comparing twice: cold (JIT) and warm (default 1)");
+        to.WriteLine("          --dir PATH; --keep");
+        to.WriteLine("  results what the agent does with a run's JUnit reports once it is over (read them, write results.jsonl and the");
+        to.WriteLine("          case index), on generated reports, each size in a fresh process: wall and CPU time, peak memory (VmHWM)");
+        to.WriteLine("          --mb 1,200                  report sizes in MB");
         to.WriteLine("          --dir PATH; --keep");
         to.WriteLine("  fleet   a batch over 4 local machines, one failing every launch (copy_failed), vs the same batch on 3 healthy ones:");
         to.WriteLine("          entries run on the bad machine before health held it, entries failed in the end, tries, wall time");

@@ -1,0 +1,76 @@
+using System.Text;
+using System.Text.Json;
+
+namespace TestDispatch.Engine.Results;
+
+/// <summary>
+/// <c>cases.jsonl</c> in the state dir: one line per run that had results, appended when its results are recorded, with
+/// each case's name, status and time. It answers "what became of this case before" (new, flaky, history) without
+/// opening every run's <see cref="ResultsFile"/>. The agent is its one writer; each line goes in one append, and a line
+/// cut short by a crash is skipped by the reader, so the file is never wrong, at worst missing a run.
+/// </summary>
+public sealed class CaseIndex(string path)
+{
+    public const string FileName = "cases.jsonl";
+
+    public string Path => path;
+
+    public void Append(CaseIndexEntry entry)
+    {
+        byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(entry, ResultsJson.Default.CaseIndexEntry), (byte)'\n'];
+        using FileStream stream = new(path, new FileStreamOptions
+        {
+            Mode = FileMode.Append, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        // A line left without its end by a crash would glue this one to it: start on a line of our own.
+        if (stream.Length > 0 && LastByte() != '\n')
+        {
+            stream.WriteByte((byte)'\n');
+        }
+        stream.Write(line);
+    }
+
+    /// <summary>Every entry, oldest first; nothing when there is no index yet. A line that does not read is skipped.</summary>
+    public IReadOnlyList<CaseIndexEntry> Read()
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+        List<CaseIndexEntry> entries = [];
+        HashSet<string> runs = new(StringComparer.Ordinal);
+        foreach (string line in File.ReadLines(path, Encoding.UTF8))
+        {
+            try
+            {
+                // A run recorded again (an agent died between its line and its verdict, and the next one read it anew) counts once.
+                if (line.Length > 0 && JsonSerializer.Deserialize(line, ResultsJson.Default.CaseIndexEntry) is { } entry && runs.Add(entry.Run))
+                {
+                    entries.Add(entry);
+                }
+            }
+            catch (JsonException)
+            {
+                // A torn last line (a crash mid-append): that run's cases are missing from history, nothing else.
+            }
+        }
+        return entries;
+    }
+
+    private int LastByte()
+    {
+        using FileStream read = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        read.Seek(-1, SeekOrigin.End);
+        return read.ReadByte();
+    }
+}
+
+/// <summary>One run's line in <see cref="CaseIndex"/>: where and when it ran, and how each of its cases ended.</summary>
+public sealed record CaseIndexEntry(string Run, string TestDir, string TestDirHash, string Machine, DateTimeOffset EndedAt, IReadOnlyList<CaseOutcome> Cases)
+{
+    public static CaseIndexEntry Of(string run, string testDir, string testDirHash, string machine, DateTimeOffset endedAt, IEnumerable<TestCase> cases) =>
+        new(run, testDir, testDirHash, machine, endedAt, [.. cases.Select(c => new CaseOutcome(c.FullName, c.Status, c.TimeSeconds))]);
+}
+
+/// <summary>A case by its <see cref="TestCase.FullName"/>, how it ended and how long it took.</summary>
+public sealed record CaseOutcome(string Name, TestCaseStatus Status, double? TimeSeconds);

@@ -1,0 +1,63 @@
+using TestDispatch.Engine.Results;
+using TestDispatch.Tests.Support;
+
+namespace TestDispatch.Tests.Results;
+
+[Trait("Category", "Unit")]
+public class CaseHistoryTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 7, 12, 0, 0, TimeSpan.Zero);
+
+    private static CaseIndexEntry Entry(string run, string dir, string hash, int daysAgo, params (string Name, TestCaseStatus Status)[] cases) =>
+        new(run, dir, hash, "m", Now.AddDays(-daysAgo), [.. cases.Select(c => new CaseOutcome(c.Name, c.Status, 0.1))]);
+
+    [Fact]
+    public void A_failure_is_new_only_against_the_latest_earlier_run_of_the_same_test_dir()
+    {
+        IReadOnlyList<CaseIndexEntry> index =
+        [
+            Entry("r1", "/t", "h1", 3, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Passed)),
+            Entry("r2", "/t", "h2", 2, ("a", TestCaseStatus.Failed), ("b", TestCaseStatus.Passed)),
+            Entry("x", "/other", "h9", 1, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Passed)),
+            Entry("r3", "/t", "h2", 0, ("a", TestCaseStatus.Failed), ("b", TestCaseStatus.Error)),
+        ];
+
+        Assert.Equal(["a"], CaseHistory.NewFailures(index, "r2"));
+        Assert.Equal(["b"], CaseHistory.NewFailures(index, "r3"));
+        Assert.Empty(CaseHistory.NewFailures(index, "r1"));
+    }
+
+    [Fact]
+    public void A_case_is_flaky_when_it_passed_and_failed_on_the_same_hash_within_the_window()
+    {
+        IReadOnlyList<CaseIndexEntry> index =
+        [
+            Entry("old", "/t", "h", 20, ("a", TestCaseStatus.Failed)),
+            Entry("r1", "/t", "h", 5, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Failed), ("c", TestCaseStatus.Flaky)),
+            Entry("other", "/t", "h-changed", 4, ("b", TestCaseStatus.Passed)),
+            Entry("r2", "/t", "h", 1, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Error)),
+        ];
+
+        Assert.Equal(["c"], CaseHistory.Flaky(index, "h", Now.AddDays(-14)).Order());
+        Assert.Equal(["a", "c"], CaseHistory.Flaky(index, "h", Now.AddDays(-30)).Order());
+    }
+
+    [Fact]
+    public void The_index_reads_back_what_was_appended_skipping_a_torn_line_and_a_run_recorded_twice()
+    {
+        using TempDir dir = new();
+        CaseIndex index = new(dir.Combine(CaseIndex.FileName));
+        CaseIndexEntry first = Entry("r1", "/t", "h", 1, ("a", TestCaseStatus.Passed));
+        CaseIndexEntry second = Entry("r2", "/t", "h", 0, ("a", TestCaseStatus.Failed));
+
+        index.Append(first);
+        File.AppendAllText(index.Path, """{"run":"torn","test_dir":""");
+        index.Append(second);
+        index.Append(second with { Cases = [] });
+
+        IReadOnlyList<CaseIndexEntry> read = index.Read();
+        Assert.Equal(["r1", "r2"], read.Select(e => e.Run));
+        Assert.Equal(second.Cases, read[1].Cases);
+        Assert.Equal(first.EndedAt, read[0].EndedAt);
+    }
+}
