@@ -30,6 +30,10 @@ public sealed record RunLogHit
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? Cut { get; init; }
 
+    /// <summary>Where the hit's line starts in the log, for a view to go there; not in the JSON contract.</summary>
+    [JsonIgnore]
+    public long Offset { get; init; }
+
     public static RunLogHit Of(Run run, LogHit hit, bool runOnly) => new()
     {
         Run = run.Id,
@@ -40,5 +44,6 @@ public sealed record RunLogHit
         Text = runOnly || hit.Kind == LogHitKind.BinaryFile ? null : hit.Text,
         Kind = runOnly ? null : hit.Kind,
         Cut = !runOnly && hit.Cut ? true : null,
+        Offset = hit.Offset,
     };
 }

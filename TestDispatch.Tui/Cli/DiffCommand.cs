@@ -3,7 +3,6 @@ using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Logs;
-using TestDispatch.Engine.Runs;
 using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.Cli;
@@ -33,7 +32,7 @@ public static class DiffCommand
             }
             else if (diff.Diff.Outcome == LogDiffOutcome.Different)
             {
-                UnifiedDiff.Write(diff.Diff, output, Label(diff.Base), Label(diff.Run));
+                UnifiedDiff.Write(diff.Diff, output, Format.DiffLabel(diff.Base), Format.DiffLabel(diff.Run));
             }
             switch (diff.Diff.Outcome)
             {
@@ -50,7 +49,4 @@ public static class DiffCommand
         }));
         return command;
     }
-
-    /// <summary>"a1b2c3d4e5f6 (local-1, completed, ended 2026-12-07 12:00:00)": a diff header naming a run.</summary>
-    public static string Label(Run run) => $"{run.Id} ({run.Machine}, {Format.Status(run)}, ended {Format.Time(run.EndedAt)})";
 }

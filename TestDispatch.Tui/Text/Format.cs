@@ -35,6 +35,9 @@ public static class Format
     public static string Batch(Run run) =>
         run.BatchId is null ? "" : run.PlanEntry is null ? run.BatchId : $"{run.BatchId}/{run.PlanEntry}";
 
+    /// <summary>"a1b2c3d4e5f6 (local-1, completed, ended 2026-12-07 12:00:00)": a run named in a diff's header.</summary>
+    public static string DiffLabel(Run run) => $"{run.Id} ({run.Machine}, {Status(run)}, ended {Time(run.EndedAt)})";
+
     public static string Tags(IReadOnlyList<string> tags) => tags.Count == 0 ? "-" : string.Join(",", tags);
 
     /// <summary>A file mode as ls and chmod write it: 0755.</summary>
