@@ -45,7 +45,8 @@ public sealed class LogsLookbackViewsTests : IDisposable
         using DiffWindow window = new(_ui.App, _engine, failed.Id, new Theme(true));
         _ui.Show(window);
 
-        string screen = _ui.WaitFor("+rail 3: 3350 mV");
+        string screen = _ui.WaitFor(s => s.Contains("+rail 3: 3350 mV", StringComparison.Ordinal) && s.Contains("lines against run", StringComparison.Ordinal),
+            "the diff and what it found");
 
         Assert.Contains("-rail 3: ok", screen, StringComparison.Ordinal);
         Assert.Contains($"--- {passed.Id} (local-1, completed", screen, StringComparison.Ordinal);
