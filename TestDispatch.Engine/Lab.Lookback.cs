@@ -23,8 +23,9 @@ public sealed partial class Lab
         CancellationToken cancellationToken = default)
     {
         LogSearch search = Coded(() => new LogSearch(pattern, options));
-        filter = filter with { TestDir = filter.TestDir is { } dir ? TestDirPath(dir) : null };
-        IEnumerable<Run> runs = _store.Stream(filter).Select(r => r.Run).Where(r => r.Status != RunStatus.Pending);
+        // The limit is applied here, after pending runs are left out: the store's would count them.
+        IEnumerable<Run> runs = _store.Stream(filter with { TestDir = filter.TestDir is { } dir ? TestDirPath(dir) : null, Limit = null })
+            .Select(r => r.Run).Where(r => r.Status != RunStatus.Pending);
         return Search(search, filter.Limit is { } most ? runs.Take(most) : runs, gone, cancellationToken);
     }
 

@@ -61,6 +61,8 @@ public static class GrepCommand
         private readonly BufferedStream _out = new(raw, 1 << 16);
         private Utf8JsonWriter? _json;
         private StreamWriter? _text;
+        private string? _prefixOf;
+        private string _prefix = "";
 
         public void Write(RunLogHit hit)
         {
@@ -75,7 +77,12 @@ public static class GrepCommand
             else
             {
                 _text ??= new StreamWriter(_out, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
-                _text.Write($"{hit.Run}  {TerminalText.Escape(hit.Machine)}  {Format.Time(hit.EndedAt)}");
+                if (!ReferenceEquals(hit.Run, _prefixOf))
+                {
+                    // Once a run, not once a hit: a common word hits thousands of times in one log.
+                    (_prefixOf, _prefix) = (hit.Run, $"{hit.Run}  {TerminalText.Escape(hit.Machine)}  {Format.Time(hit.EndedAt)}");
+                }
+                _text.Write(_prefix);
                 _text.Write(hit.Kind switch
                 {
                     null => "\n",
