@@ -107,7 +107,7 @@ public sealed partial class Lab
     {
         Machine target = RequireRunnableMachine(machine);
         Fleet.RefuseIfOutOfService(machine);
-        string directory = Path.TrimEndingDirectorySeparator(_fs.Path.GetFullPath(testDir));
+        string directory = TestDirPath(testDir);
         string hash = TestDirHasher.Compute(_fs, testDir); // its error shows the path as typed and as resolved
         if (timeout is { } t && (t <= TimeSpan.Zero || t > Duration.MaxTimeLimit))
         {
@@ -124,6 +124,9 @@ public sealed partial class Lab
         }
         return outcome;
     }
+
+    /// <summary>A test dir as runs record it: its full path, without a trailing separator.</summary>
+    public string TestDirPath(string testDir) => Path.TrimEndingDirectorySeparator(_fs.Path.GetFullPath(testDir));
 
     /// <summary>Dispatches a run's test dir again to its machine, with the same command and time limit.</summary>
     public async Task<PrepareOutcome> RedispatchAsync(string idOrPrefix, CancellationToken cancellationToken = default)

@@ -77,6 +77,15 @@ public static class ErrorCodes
     /// <summary>An I/O failure outside the store (a log, a plan, the terminal): the CLI's last resort names it.</summary>
     public const string IoError = "io_error";
 
+    /// <summary>A run's log is not there to read: the run has not started, or it was pruned (maybe while a search read history).</summary>
+    public const string LogGone = "log_gone";
+
+    /// <summary><c>diff</c> found no earlier passing (completed) run of the run's test dir to compare it with.</summary>
+    public const string NoPassingRun = "no_passing_run";
+
+    /// <summary><c>diff</c>: the two logs differ too much to align within its bounds; the message gives the counts.</summary>
+    public const string LogsTooDifferent = "logs_too_different";
+
     /// <summary>Something this program did not expect (a bug): the CLI's last resort, never a stack trace.</summary>
     public const string InternalError = "internal_error";
 

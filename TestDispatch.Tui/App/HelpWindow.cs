@@ -18,6 +18,7 @@ public sealed class HelpWindow : Window
         x              cancel the selected run or batch (y to confirm)
         r              re-run the selected run's test dir on its machine
         R              on Batches: rerun the selected batch's entries that did not pass
+        S              on Runs: search every log in history (Enter opens a hit at its line)
         D  u           on Machines: drain the machine (no new work) / resume it (y to confirm)
                        RECENT: last ten verdicts, oldest first: C completed, F failed (the test),
                        E could not run it (the rig's fault), T timeout, I interrupted
@@ -42,6 +43,7 @@ public sealed class HelpWindow : Window
         t              test cases instead of the log (failures first, new marked); Enter: a case's message; t: the log
         x              cancel this run (y to confirm)
         r              re-run this test dir on this machine
+        D              diff this log against the last pass (times, pids, temp paths ignored)
         Esc  q         back to the lists
         """;
 

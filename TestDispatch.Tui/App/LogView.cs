@@ -90,6 +90,16 @@ public sealed class LogView : View
         Background(() => Page(0));
     }
 
+    /// <summary>Shows the log from the line at <paramref name="offset"/> (a search hit), follow off, <paramref name="mark"/> marked.</summary>
+    public void ShowAt(long offset, string mark)
+    {
+        Follow = false;
+        SearchText = mark;
+        _top = offset; // a refresh before the page comes reads from here, not from the start
+        StateChanged?.Invoke();
+        Background(() => Page(offset));
+    }
+
     /// <summary>Finds the next (or previous) line holding <paramref name="text"/> and shows it at the top.</summary>
     public void Search(string text, bool forward)
     {
@@ -134,6 +144,10 @@ public sealed class LogView : View
                 DrawHighlighted(TerminalText.PadRight(piece, width), normal, hit);
                 row++;
             }
+        }
+        if (row < height && _lines is [.., var last] && last.NextOffset < _length)
+        {
+            Refresh(); // a page read before the first layout (or a resize) holds too few lines for the screen
         }
         SetAttribute(normal);
         for (; row < height; row++)

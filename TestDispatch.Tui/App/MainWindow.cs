@@ -287,11 +287,20 @@ public sealed class MainWindow : ScreenWindow, ITabHost
         Reload();
     }
 
-    public void OpenRun(string runId)
+    public void OpenRun(string runId) => OpenRun(runId, null);
+
+    private void OpenRun(string runId, (long Offset, string Mark)? at)
     {
-        using RunWindow view = new(Host, _lab, runId);
+        using RunWindow view = new(Host, _lab, runId, at);
         Host.Run(view);
         view.StopRefreshing();
+        AfterNestedView();
+    }
+
+    public void SearchLogs()
+    {
+        using SearchWindow view = new(Host, _lab, _theme, (runId, offset, mark) => OpenRun(runId, (offset, mark)));
+        Host.Run(view);
         AfterNestedView();
     }
 

@@ -14,7 +14,7 @@ namespace TestDispatch.Tui.App;
 /// <summary>
 /// One run: its fields on top, its live log below (following the tail while it runs), a strip saying
 /// follow/wrap/search, and the keys; <c>t</c> shows its test cases instead of the log (failures first, new ones marked;
-/// Enter says one's message). Refreshes itself from the store; Esc or q goes back.
+/// Enter says one's message); D opens its diff against the last pass. Refreshes itself from the store; Esc or q goes back.
 /// </summary>
 public sealed class RunWindow : ScreenWindow
 {
@@ -30,7 +30,8 @@ public sealed class RunWindow : ScreenWindow
     private IReadOnlyList<CaseResult> _cases = [];
     private Run? _run;
 
-    public RunWindow(IApplication app, Lab lab, string runId) : base(app)
+    /// <param name="at">Where to open the log instead of its tail (a search hit): a line's byte offset, and a text to mark.</param>
+    public RunWindow(IApplication app, Lab lab, string runId, (long Offset, string Mark)? at = null) : base(app)
     {
         _lab = lab;
         _runId = runId;
@@ -46,6 +47,7 @@ public sealed class RunWindow : ScreenWindow
             new Shortcut(new Key('t'), "tests", null),
             new Shortcut(new Key('x'), "cancel", null),
             new Shortcut(new Key('r'), "re-run", null),
+            new Shortcut(new Key('D'), "diff", null),
             new Shortcut(new Key('?'), "help", null),
             new Shortcut(Key.Esc, "back", null),
         ]);
@@ -54,6 +56,10 @@ public sealed class RunWindow : ScreenWindow
         _search.KeyDown += (_, key) => key.Handled = key.Handled || HandleSearchKey(key);
 
         _log.SetFocus();
+        if (at is { } place)
+        {
+            _log.ShowAt(place.Offset, place.Mark);
+        }
         StartRefreshing(TimeSpan.FromMilliseconds(250), Tick);
     }
 
@@ -279,6 +285,12 @@ public sealed class RunWindow : ScreenWindow
                         ? $"machine_busy: busy with run {outcome.Run.Id}"
                         : $"{(outcome.Kind == PrepareKind.Reused ? "already running as" : "dispatched")} run {outcome.Run.Id} (see Runs)";
                 });
+                return true;
+            case var k when k == new Key('D'):
+                using (DiffWindow diff = new(Host, _lab, _runId, Theme.FromEnvironment()))
+                {
+                    Host.Run(diff);
+                }
                 return true;
             case var k when k == new Key('?'):
                 HelpWindow.Show(Host, HelpWindow.RunKeys);

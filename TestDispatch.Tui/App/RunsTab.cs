@@ -6,7 +6,7 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// The Runs tab: runs newest first, a page at a time (another as the cursor nears the end), patched in place with what
-/// changed at each refresh; Enter opens the run view, r dispatches the run's test again.
+/// changed at each refresh; Enter opens the run view, r dispatches the run's test again, S searches every log.
 /// </summary>
 public sealed class RunsTab : TabView
 {
@@ -138,6 +138,11 @@ public sealed class RunsTab : TabView
             Host.SetQuery(Host.Query with { RunsShown = ScreenQuery.AllRuns });
             Host.Say("loading every run to go to the oldest…");
             return false;
+        }
+        if (key == new Key('S'))
+        {
+            Host.SearchLogs();
+            return true;
         }
         if (key != new Key('r'))
         {

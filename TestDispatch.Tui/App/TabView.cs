@@ -71,6 +71,9 @@ public interface ITabHost
 
     void OpenRun(string runId);
 
+    /// <summary>Opens the search of every log in history.</summary>
+    void SearchLogs();
+
     void OpenBatch(string batchId);
 
     void Say(string text);

@@ -24,6 +24,8 @@ public static class CliApp
         root.Subcommands.Add(ShowCommand.Build(global));
         root.Subcommands.Add(HistoryCommand.Build(global));
         root.Subcommands.Add(LogsCommand.Build(global));
+        root.Subcommands.Add(GrepCommand.Build(global));
+        root.Subcommands.Add(DiffCommand.Build(global));
         root.Subcommands.Add(CancelCommand.Build(global));
         root.Subcommands.Add(BatchCommand.Build(global));
         root.Subcommands.Add(AgentCommand.Build(global));

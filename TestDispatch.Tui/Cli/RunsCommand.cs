@@ -12,37 +12,16 @@ public static class RunsCommand
     public static Command Build(GlobalOptions global)
     {
         Option<bool> json = GlobalOptions.Json();
-        Option<RunStatus?> status = new("--status")
+        RunFilterOptions filters = new();
+        Command command = new("runs", "List runs, newest first");
+        foreach (Option option in filters.All.Append(json))
         {
-            Description = "Only runs with this status: pending, running, completed, failed, interrupted, timeout",
-            CustomParser = result =>
-            {
-                string word = result.Tokens.Single().Value;
-                if (RunStatusExtensions.TryParse(word, out RunStatus parsed))
-                {
-                    return parsed;
-                }
-                result.AddError($"--status '{word}' is not a status; use one of: pending, running, completed, failed, interrupted, timeout");
-                return null;
-            },
-        };
-        Option<string?> machine = new("--machine") { Description = "Only runs on this machine" };
-        Option<string?> batch = new("--batch") { Description = "Only runs of this batch (id or unique prefix)" };
-        Option<int?> limit = new("--limit") { Description = "At most this many runs (newest first)" };
-        limit.Validators.Add(result =>
-        {
-            // Not a number (or too big for one): the parser reports that itself; reading the value here would throw.
-            if (int.TryParse(result.Tokens is [var token] ? token.Value : null, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value is < 1)
-            {
-                result.AddError("--limit must be 1 or more");
-            }
-        });
-        Command command = new("runs", "List runs, newest first") { status, machine, batch, limit, json };
+            command.Options.Add(option);
+        }
         command.SetAction(async (parse, cancellationToken) =>
         {
             Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
-            string? batchId = parse.GetValue(batch) is { } wanted ? lab.FindBatchId(wanted) : null;
-            RunFilter filter = new(parse.GetValue(status), parse.GetValue(machine), batchId, parse.GetValue(limit));
+            RunFilter filter = filters.Filter(parse, lab);
             // Streamed: the store reads history as this writes, so memory stays bounded whatever the history size.
             // Ctrl-C stops a long listing between two runs (exit 130), not after the whole of history.
             IEnumerable<Run> runs = lab.StreamRuns(filter).Select(r =>

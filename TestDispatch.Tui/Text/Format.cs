@@ -53,6 +53,9 @@ public static class Format
     /// <summary>A case's status word, with its marks: "failed new", "passed flaky".</summary>
     public static string Status(CaseResult c) => string.Join(' ', new[] { c.Status.Word(), c.New ? "new" : "", c.Flaky && c.Status != TestCaseStatus.Flaky ? "flaky" : "" }.Where(w => w.Length > 0));
 
+    /// <summary>"a1b2c3d4e5f6 (local-1, completed, ended 2026-12-07 12:00:00)": a run named in a diff's header.</summary>
+    public static string DiffLabel(Run run) => $"{run.Id} ({run.Machine}, {Status(run)}, ended {Time(run.EndedAt)})";
+
     public static string Tags(IReadOnlyList<string> tags) => tags.Count == 0 ? "-" : string.Join(",", tags);
 
     /// <summary>A file mode as ls and chmod write it: 0755.</summary>

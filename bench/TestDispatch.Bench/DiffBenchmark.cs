@@ -85,7 +85,7 @@ internal static class DiffBenchmark
     private static string Once(IReadOnlyList<string> arguments) => FreshProcess.Run(OnceCommand, arguments);
 
     /// <summary>Passing and failing logs of one test: the same lines in another run, with five changes in the failing one.</summary>
-    private static long Generate(string pathA, string pathB, long bytes)
+    internal static long Generate(string pathA, string pathB, long bytes)
     {
         long lines = 0;
         using (StreamWriter a = new(pathA, false, new UTF8Encoding(false), 1 << 20))

@@ -14,9 +14,9 @@ internal static class GrepBenchmark
 {
     private const string Needle = "Connection reset by peer";
 
-    private sealed record Case(string Name, string Pattern, LogSearchOptions Options, string[] GrepArgs, string[] RgArgs);
+    internal sealed record Case(string Name, string Pattern, LogSearchOptions Options, string[] GrepArgs, string[] RgArgs);
 
-    private static readonly Case[] Cases =
+    internal static readonly Case[] Cases =
     [
         new("-F rare", Needle, new(FixedString: true), ["-F"], ["-F"]),
         new("-F -i rare", "connection RESET by peer", new(FixedString: true, IgnoreCase: true), ["-F", "-i"], ["-F", "-i"]),
@@ -104,9 +104,17 @@ internal static class GrepBenchmark
     }
 
     /// <summary>Logs laid out as the store keeps them (runs/&lt;id&gt;/output.log), a few holding the searched-for lines.</summary>
-    private static long Generate(string root, int files, long totalBytes)
+    private static long Generate(string root, int files, long totalBytes) =>
+        WriteLogs([.. Enumerable.Range(0, files).Select(i => Path.Combine(root, "runs", $"{i:x12}", "output.log"))], totalBytes);
+
+    /// <summary>
+    /// Test logs of ~<paramref name="totalBytes"/> in all at these paths: mostly 20-180 KB, one in a hundred a few MB, a few
+    /// holding the lines the cases search for. Returns the bytes written.
+    /// </summary>
+    internal static long WriteLogs(IReadOnlyList<string> paths, long totalBytes)
     {
         long written = 0;
+        int files = paths.Count;
         Parallel.For(0, files, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
         {
             Random sizes = new(i);
@@ -121,15 +129,14 @@ internal static class GrepBenchmark
                 2 when refused => "ERROR [net] connect() refused by 10.0.0.9:22",
                 _ => null,
             });
-            string dir = Path.Combine(root, "runs", $"{i:x12}");
-            Directory.CreateDirectory(dir);
-            File.WriteAllBytes(Path.Combine(dir, "output.log"), log);
+            Directory.CreateDirectory(Path.GetDirectoryName(paths[i])!);
+            File.WriteAllBytes(paths[i], log);
             Interlocked.Add(ref written, log.Length);
         });
         return written;
     }
 
-    private static void Warm(string root)
+    internal static void Warm(string root)
     {
         byte[] buffer = new byte[1 << 20];
         foreach (string file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
@@ -167,7 +174,7 @@ internal static class GrepBenchmark
     }
 
     /// <summary>Runs a tool with its output on a pipe (grep treats /dev/null as -q), counting the lines it prints.</summary>
-    private static long External(string tool, string[] arguments)
+    internal static long External(string tool, string[] arguments)
     {
         ProcessStartInfo start = new(tool, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         using Process process = Process.Start(start)!;
@@ -189,7 +196,7 @@ internal static class GrepBenchmark
     }
 
     /// <summary>Median wall and CPU seconds of one case and tool (CPU: this process for ours, the reaped children for tools).</summary>
-    private sealed record Timing(double Wall, double Cpu, long Hits)
+    internal sealed record Timing(double Wall, double Cpu, long Hits)
     {
         public static readonly Timing None = new(double.NaN, double.NaN, -1);
 
@@ -198,7 +205,7 @@ internal static class GrepBenchmark
         public string Ratio(Timing other) => double.IsNaN(other.Wall) ? "-" : $"{R(Wall / other.Wall)} / {R(Cpu / other.Cpu)}";
     }
 
-    private static Timing Median(int repeats, Func<long> run)
+    internal static Timing Median(int repeats, Func<long> run)
     {
         run(); // warm: JIT, page cache, the tool's own start-up
         List<double> walls = [], cpus = [];
@@ -216,10 +223,10 @@ internal static class GrepBenchmark
         return new Timing(walls[walls.Count / 2], cpus[cpus.Count / 2], hits);
     }
 
-    private static bool OnPath(string tool) =>
+    internal static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, tool)));
 
-    private static string Version(string tool)
+    internal static string Version(string tool)
     {
         ProcessStartInfo start = new(tool, ["--version"]) { RedirectStandardOutput = true, UseShellExecute = false };
         using Process process = Process.Start(start)!;

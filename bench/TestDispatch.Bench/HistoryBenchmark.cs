@@ -88,7 +88,7 @@ internal static class HistoryBenchmark
     }
 
     /// <summary>Builds a store of <paramref name="size"/> ended runs; returns the id of its oldest run ("" when empty).</summary>
-    private static string Generate(LabSandbox lab, int size, int segmentRuns)
+    internal static string Generate(LabSandbox lab, int size, int segmentRuns)
     {
         Directory.CreateDirectory(lab.StateDir);
         StatePaths paths = lab.Paths;
@@ -182,7 +182,7 @@ internal static class HistoryBenchmark
     }
 
     /// <summary>Peak resident set of the testdispatch process of <paramref name="script"/>, in MiB (GNU time's %M).</summary>
-    private static double PeakMiB(string script)
+    internal static double PeakMiB(string script)
     {
         BufferedCommandResult result = Cli.Wrap("/usr/bin/time").WithArguments(["-f", "%M", "sh", "-c", script.Replace(" | wc -l", "", StringComparison.Ordinal)])
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync().GetAwaiter().GetResult();

@@ -30,6 +30,7 @@ internal static class Program
                 DiffBenchmark.OnceCommand => DiffBenchmark.RunOnce(args[1..]),
                 "results" => ResultsBenchmark.Run(BenchArgs.Parse(args[1..])),
                 ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
+                "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -99,6 +100,14 @@ internal static class Program
         to.WriteLine("          case index), on generated reports, each size in a fresh process: wall and CPU time, peak memory (VmHWM)");
         to.WriteLine("          --mb 1,200                  report sizes in MB");
         to.WriteLine("          --dir PATH; --keep");
+        to.WriteLine("  lookback  'testdispatch grep' and 'diff' as users run them (the binary, as for dispatch) on a state dir of runs with");
+        to.WriteLine("          generated logs, against grep -r and rg over the same logs and GNU diff -u on the same two: median wall and CPU");
+        to.WriteLine("          time of the whole process, hits, peak memory, ratios");
+        to.WriteLine("          --runs N                    runs in the store, each with a log (default 10000)");
+        to.WriteLine("          --mb N                      their logs' total size in MB (default 1024)");
+        to.WriteLine("          --diff-mb N                 size of each diffed log in MB (default 100)");
+        to.WriteLine("          --repeats N                 timed calls per tool and case, after one warm-up (default 3)");
+        to.WriteLine("          --testdispatch PATH; --dir PATH; --keep");
         to.WriteLine("  fleet   a batch over 4 local machines, one failing every launch (copy_failed), vs the same batch on 3 healthy ones:");
         to.WriteLine("          entries run on the bad machine before health held it, entries failed in the end, tries, wall time");
         to.WriteLine("          --entries N                 entries in the batch (default 40)");
