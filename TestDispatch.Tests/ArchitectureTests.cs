@@ -34,7 +34,7 @@ public sealed class ArchitectureTests
         ["Runs"] = ["Results", "Wrapper", "Configuration", "Errors", "IO"],
         ["Batches"] = ["Runs", "Results", "Wrapper", "Configuration", "Errors", "IO"],
         ["Machines"] = ["Runs", "Batches", "Configuration", "Errors", "IO"],
-        ["Logs"] = ["Runs", "Errors", "IO"],
+        ["Logs"] = ["Runs", "Results", "Errors", "IO"],
         ["Transports"] = ["Wrapper", "Processes", "Configuration", "Errors", "IO"],
         ["Storage"] = ["Runs", "Batches", "Machines", "Results", "Wrapper", "Configuration", "Errors", "IO"],
         ["Scheduling"] = ["Storage", "Runs", "Batches", "Machines", "Results", "Wrapper", "Configuration", "Errors", "IO"],

@@ -4,6 +4,7 @@ using CliWrap.Buffered;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
+using TestDispatch.Engine.Execution;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Support;
@@ -109,6 +110,15 @@ public sealed class CliHarness : IDisposable
         }
         catch (DispatchException)
         {
+        }
+        // Then the agent and its keeper, which may stay for good (a machine in doubt whose sshd the test took away, say):
+        // the keeper first, so it starts no agent again.
+        foreach (string what in new[] { AgentLauncher.KeeperFile, " agent " })
+        {
+            foreach (int pid in Processes.WithArgument(StateDir).Where(p => Processes.CommandLine(p).Contains(what, StringComparison.Ordinal)))
+            {
+                Engine.IO.Libc.Kill(pid, Engine.IO.Libc.SIGKILL);
+            }
         }
         _dir.Dispose();
     }

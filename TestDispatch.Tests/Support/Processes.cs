@@ -32,6 +32,19 @@ public static class Processes
         return found;
     }
 
+    /// <summary>A process's command line, its arguments joined by spaces; empty once it is gone.</summary>
+    public static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
     /// <summary>The live (not zombie) processes whose environment carries the run's id: what is left of its test.</summary>
     public static IReadOnlyList<int> CarryingRun(string runId)
     {
