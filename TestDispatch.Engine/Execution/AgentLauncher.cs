@@ -28,11 +28,7 @@ public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyL
         string keeper = Path.Combine(stateDir, KeeperFile);
         try
         {
-            // Replaced whole (temp, rename): a keeper running the old one reads on from its own copy.
-            string temp = keeper + ".tmp";
-            File.WriteAllText(temp, Keeper);
-            File.SetUnixFileMode(temp, FileModes.PrivateFile);
-            File.Move(temp, keeper, overwrite: true);
+            WriteKeeper(keeper);
             await Cli.Wrap("setsid")
                 .WithArguments(["-f", "sh", keeper, stateDir, .. testdispatch, "agent", "--background", "--state-dir", stateDir, .. agentArguments,
                     .. successor ? (string[])["--successor"] : []])
@@ -81,6 +77,22 @@ public sealed class AgentLauncher(IReadOnlyList<string> testdispatch, IReadOnlyL
         {
             await StartAsync(stateDir, successor: true, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Writes keeper.sh unless it already holds this build's keeper. Replaced whole (temp, rename): a keeper running the old
+    /// one reads on from its own copy. The temp file is the caller's own, as two clients may start an agent at once.
+    /// </summary>
+    internal static void WriteKeeper(string keeper)
+    {
+        if (File.Exists(keeper) && File.ReadAllText(keeper) == Keeper)
+        {
+            return;
+        }
+        string temp = $"{keeper}.{Environment.ProcessId}-{Guid.NewGuid():N}.tmp";
+        File.WriteAllText(temp, Keeper);
+        File.SetUnixFileMode(temp, FileModes.PrivateFile);
+        File.Move(temp, keeper, overwrite: true);
     }
 
     /// <summary>A process's command line, its arguments joined by spaces; empty when it is gone.</summary>

@@ -131,9 +131,10 @@ public static class StateDirectory
     /// <summary>Whether a name at the root of a state dir is one the store or the agent makes (docs/DESIGN.md §5).</summary>
     private static bool IsStoreName(string name) =>
         name is "state.lock" or "agent.lock" or "history.lock" or "machines.lock" or "machines.json" or "agent.log" or "snapshot.json" or
-            "snapshot.json.tmp" or "runs" or "history" or "batches" or "keeper.sh" or "keeper.sh.tmp" or "agent.pid" or "agent.pid.tmp" or "agent.config" or "agent.config.tmp" or
+            "snapshot.json.tmp" or "runs" or "history" or "batches" or "keeper.sh" or "agent.pid" or "agent.pid.tmp" or "agent.config" or "agent.config.tmp" or
             "reachability.json" or "reachability.json.tmp" or "cm" ||
         name.StartsWith("journal.", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal) ||
+        name.StartsWith("keeper.sh.", StringComparison.Ordinal) && name.EndsWith(".tmp", StringComparison.Ordinal) ||
         name.Contains(".corrupt-", StringComparison.Ordinal);
 
     /// <summary>A mode as ls and chmod write it: 0755.</summary>
