@@ -189,6 +189,10 @@ public sealed class LocalTransport : ITransport
         {
             File.Delete(Path.Combine(process.RunDir, name));
         }
+        foreach (string file in RunWrapper.ControlPatterns.SelectMany(pattern => Directory.EnumerateFiles(process.RunDir, pattern)))
+        {
+            File.Delete(file);
+        }
         return Task.CompletedTask;
     }
 

@@ -24,6 +24,9 @@ public static class RunWrapper
     public static readonly IReadOnlyList<string> ControlFiles =
         [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "held", "nolock", "done"];
 
+    /// <summary>The wrapper's files named by pattern: a stop claim's takeovers (stopping.KEY) and their makings (claim.PID).</summary>
+    public static readonly IReadOnlyList<string> ControlPatterns = ["stopping.*", "claim.*"];
+
     public static string Script { get; } = Load();
 
     /// <summary>

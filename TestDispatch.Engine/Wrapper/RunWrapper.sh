@@ -214,10 +214,12 @@ claim_of() {
     fi
 }
 
-# current_claim: sets $claim to the claim in force, following takeovers (stopping.KEY names who took KEY's claim).
+# current_claim: sets $claim to the claim in force, following takeovers (stopping.KEY names who took KEY's claim; an empty
+# claim's taker is stopping.empty).
 current_claim() {
     read_line "$dir/stopping"
     claim=$line
+    [ -n "$claim" ] || ! read_line "$dir/stopping.empty" || claim=$line
     while [ -n "$claim" ]; do
         claim_of $claim
         read_line "$dir/stopping.$claim_key" && [ -n "$line" ] || return 0
@@ -245,9 +247,17 @@ claim_stop() {
     while [ ! -f "$dir/stopped" ] && [ "$waited" -lt $((grace_ms + 10000)) ]; do
         # A claimer that is gone (a SIGKILLed stop, its pid perhaps a stranger's by now) never finishes: its claim is
         # taken over, by one caller only: the one whose link makes stopping.KEY (a link is made whole, or not at all).
+        # A claim still empty after 2 s is one whose stop was killed between making it and writing its pid (a live
+        # claimer writes it at once; on a full disk it cannot, and two stops at once do no harm).
         current_claim
-        if [ -n "$claim" ] && ! claim_of $claim && echo "$me" 2>/dev/null >"$dir/claim.$$"; then
-            ln "$dir/claim.$$" "$dir/stopping.$claim_key" 2>/dev/null
+        key=
+        if [ -n "$claim" ]; then
+            claim_of $claim || key=$claim_key
+        elif [ "$waited" -ge 2000 ]; then
+            key=empty
+        fi
+        if [ -n "$key" ] && echo "$me" 2>/dev/null >"$dir/claim.$$"; then
+            ln "$dir/claim.$$" "$dir/stopping.$key" 2>/dev/null
             taken=$?
             rm -f "$dir/claim.$$"
             [ "$taken" = 0 ] && return 0

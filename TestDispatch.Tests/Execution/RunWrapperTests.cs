@@ -268,6 +268,34 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
     }
 
+    /// <summary>
+    /// A stop SIGKILLed between making its claim and writing its pid left an empty claim, which every later stop waited
+    /// for until the grace and ten seconds had passed (issue 30, item 5). An empty claim is taken over after 2 s.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_stop_finding_an_empty_claim_takes_it_over_not_after_the_grace_and_ten_seconds(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"exec sleep {sleep}");
+        string script = Script();
+        TimeSpan grace = TimeSpan.FromMinutes(1);
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, grace, Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"])).ExecuteBufferedAsync();
+        await Eventually.True(() => Line(dir, "pgid") is not null && Processes.WithArgument($"sleep {sleep}").Count > 0, what: "the test to start");
+        File.WriteAllText(Path.Combine(dir, "stopping"), "");
+
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, grace, RunWrapper.Cancel))
+            .ExecuteBufferedAsync().Task.WaitAsync(TimeSpan.FromSeconds(30));
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
+        Assert.True(File.Exists(Path.Combine(dir, "stopping.empty")));
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
     [Theory]
     [MemberData(nameof(Shells))]
     public async Task A_stop_taken_over_counts_the_grace_from_the_first_SIGTERM_not_from_the_takeover(string shell)

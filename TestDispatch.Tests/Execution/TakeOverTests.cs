@@ -49,7 +49,8 @@ public sealed class TakeOverTests : IDisposable
 
     private string RunDir(string id) => Path.Combine(_cli.StateDir, "runs", id);
 
-    private bool WrapperFilesLeft(string id) => RunWrapper.ControlFiles.Any(f => File.Exists(Path.Combine(RunDir(id), f)));
+    private bool WrapperFilesLeft(string id) => RunWrapper.ControlFiles.Any(f => File.Exists(Path.Combine(RunDir(id), f))) ||
+        Directory.Exists(RunDir(id)) && RunWrapper.ControlPatterns.Any(p => Directory.EnumerateFiles(RunDir(id), p).Any());
 
     [Theory]
     [MemberData(nameof(Steps))]

@@ -218,11 +218,14 @@ internal static class RemoteScripts
         tar -cf - . | base64 || return 1
         """);
 
+    /// <summary>The wrapper's files as rm's words in the run's directory: its names quoted, its patterns left to the shell's glob.</summary>
+    private static string RemoveControlFiles => string.Join(' ', [.. RunWrapper.ControlFiles.Select(PosixShell.Quote), .. RunWrapper.ControlPatterns]);
+
     /// <summary>After the verdict: the run's directory goes (or, when the work dir is kept, only the wrapper's files).</summary>
     public static string Forget(string nonce, string runDir, bool keep) => Script(nonce, $"""
         td_d={PosixShell.Quote(runDir)}
         {(keep
-            ? "cd \"$td_d\" && rm -f " + string.Join(' ', RunWrapper.ControlFiles.Select(PosixShell.Quote))
+            ? "cd \"$td_d\" && rm -f " + RemoveControlFiles
             : "chmod -R u+rwx \"$td_d\" 2>/dev/null; rm -rf \"$td_d\"")}
         """);
 
@@ -244,7 +247,7 @@ internal static class RemoteScripts
                     sh "$td_d/{{RunWrapper.FileName}}" stop "$td_d" "$td_r" {{((long)grace.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}} {{RunWrapper.Cleanup}} || return 0
                 fi
                 {{(keep
-                    ? "(cd \"$td_d\" && rm -f " + string.Join(' ', RunWrapper.ControlFiles.Select(PosixShell.Quote)) + ") || return 0"
+                    ? "(cd \"$td_d\" && rm -f " + RemoveControlFiles + ") || return 0"
                     : "chmod -R u+rwx \"$td_d\" 2>/dev/null; rm -rf \"$td_d\" || return 0")}}
             fi
             printf 'R %s\n' "$td_r"
