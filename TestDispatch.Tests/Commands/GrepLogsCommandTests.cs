@@ -60,6 +60,33 @@ public sealed class GrepLogsCommandTests : IDisposable
         Assert.Equal(1, otherDirExit);
     }
 
+    /// <summary>The store's limit once counted pending runs, which have no log: queued runs took the places of the newest ended ones.</summary>
+    [Fact]
+    public async Task Limit_counts_runs_with_a_log_not_the_runs_queued_after_them()
+    {
+        string release = _cli.Combine("release");
+        (int started, _, string startError) = await _cli.Run("run", _cli.MakeTest("blocker", $"while [ ! -e '{release}' ]; do sleep 0.05; done"),
+            "--machine", "local-1");
+        Assert.True(started == 0, startError);
+        string needle = _cli.MakeTest("needle", "echo needle");
+        List<string> ended = await Serially(3, async () =>
+        {
+            (_, string output, string error) = await _cli.Run("run", needle, "--machine", "local-2", "--wait", "--json");
+            return JsonDocument.Parse(output).RootElement.GetProperty("id").GetString() ?? throw new InvalidOperationException(error);
+        });
+        for (int i = 0; i < 3; i++)
+        {
+            (int queued, _, string queueError) = await _cli.Run("run", needle, "--machine", "local-1", "--queue");
+            Assert.True(queued == 0, queueError);
+        }
+
+        (int exit, string output, string error) = await _cli.Run("grep", "needle", "--limit", "2");
+        File.WriteAllText(release, "");
+
+        Assert.Equal((0, ""), (exit, error));
+        Assert.Equal([ended[2], ended[1]], output.TrimEnd('\n').Split('\n').Select(h => h[..12]));
+    }
+
     [Fact]
     public async Task A_log_holding_nul_bytes_matches_as_a_binary_file_as_grep_says()
     {
