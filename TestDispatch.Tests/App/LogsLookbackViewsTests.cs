@@ -29,9 +29,9 @@ public sealed class LogsLookbackViewsTests : IDisposable
     }
 
     /// <summary>An ended run of <paramref name="test"/> on local-1 whose log is <paramref name="log"/>.</summary>
-    private Run Ended(string test, RunStatus status, string log)
+    private Run Ended(string test, RunStatus status, string log, string machine = "local-1")
     {
-        Run run = _engine.Store.Prepare(Request(machine: "local-1", hash: Guid.NewGuid().ToString(), testDir: $"/tests/{test}")).Run;
+        Run run = _engine.Store.Prepare(Request(machine: machine, hash: Guid.NewGuid().ToString(), testDir: $"/tests/{test}")).Run;
         Directory.CreateDirectory(Path.GetDirectoryName(run.LogsPath)!);
         File.WriteAllText(run.LogsPath, log);
         return _engine.Store.Update(run.Id, r => Finished(Running(r), status, status == RunStatus.Completed ? 0 : 1)).Run;
@@ -85,6 +85,23 @@ public sealed class LogsLookbackViewsTests : IDisposable
         Assert.True(screen.IndexOf(newer.Id, StringComparison.Ordinal) < screen.IndexOf(older.Id, StringComparison.Ordinal), screen);
         Assert.Contains("read failed: connection RESET by peer", screen, StringComparison.Ordinal); // lower case: any case
         Assert.Equal([(newer.Id, (long)"boot\nsetup\n".Length, "reset by peer")], opened);
+    }
+
+    /// <summary>S once searched every log whatever the Runs tab showed; it searches the runs the tab's filter lets through.</summary>
+    [Fact]
+    public void S_searches_only_the_runs_the_runs_tab_filter_lets_through()
+    {
+        Ended("net", RunStatus.Failed, "Connection reset by peer\n", machine: "local-1");
+        Run two = Ended("net", RunStatus.Failed, "Connection reset by peer\n", machine: "local-2");
+        Ended("power", RunStatus.Failed, "Connection reset by peer\n", machine: "local-2");
+        using SearchWindow window = new(_ui.App, _engine, new Theme(true), (_, _, _) => { }, new RunFilter(Machine: "local-2", Text: "net", Limit: 1000));
+        _ui.Show(window);
+
+        _ui.Type("reset by peer");
+        _ui.Press(Key.Enter);
+        string screen = _ui.WaitFor($"1 hit, in run {two.Id}");
+
+        Assert.Contains("search the logs of local-2 matching 'net':", screen, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -299,7 +299,7 @@ public sealed class MainWindow : ScreenWindow, ITabHost
 
     public void SearchLogs()
     {
-        using SearchWindow view = new(Host, _lab, _theme, (runId, offset, mark) => OpenRun(runId, (offset, mark)));
+        using SearchWindow view = new(Host, _lab, _theme, (runId, offset, mark) => OpenRun(runId, (offset, mark)), _query.RunFilter);
         Host.Run(view);
         AfterNestedView();
     }

@@ -11,7 +11,7 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// 'S' on the Runs tab: a search of every log in history (<see cref="Lab.SearchLogs"/>, as <c>testdispatch grep</c>), newest
-/// run first. Type a pattern (a regex; all lower case ignores case), Enter searches; hits fill the list as they are found, up
+/// run first, among the runs the tab's filter lets through (a machine drilled into, the text typed after '/'). Type a pattern (a regex; all lower case ignores case), Enter searches; hits fill the list as they are found, up
 /// to <see cref="MostHits"/>; Enter on a hit opens its run's view at its line. '/' types another pattern; Esc or q goes back.
 /// </summary>
 public sealed class SearchWindow : ScreenWindow
@@ -22,17 +22,24 @@ public sealed class SearchWindow : ScreenWindow
 
     private readonly Lab _lab;
     private readonly Action<string, long, string> _openAt;
-    private readonly PlainLabel _label = new() { X = 0, Y = 0, Text = "search every log:" };
-    private readonly TextField _pattern = new() { X = 18, Y = 0, Width = Dim.Fill() };
+    private readonly RunFilter _filter;
+    private readonly string _among;
+    private readonly PlainLabel _label;
+    private readonly TextField _pattern;
     private readonly ListGrid _hits;
     private CancellationTokenSource? _search;
 
     /// <param name="openAt">Opens a run's view at a byte offset of its log, with a text to mark there.</param>
-    public SearchWindow(IApplication app, Lab lab, Theme theme, Action<string, long, string> openAt) : base(app)
+    /// <param name="filter">The runs whose logs are searched (its limit is ignored: every matching run is).</param>
+    public SearchWindow(IApplication app, Lab lab, Theme theme, Action<string, long, string> openAt, RunFilter? filter = null) : base(app)
     {
         _lab = lab;
         _openAt = openAt;
-        Title = "Search every log";
+        _filter = (filter ?? RunFilter.All) with { Limit = null };
+        _among = Among(_filter);
+        _label = new PlainLabel { X = 0, Y = 0, Text = $"search {_among}:" };
+        _pattern = new TextField { X = _label.Text.Length + 1, Y = 0, Width = Dim.Fill() };
+        Title = $"Search {_among}";
         _hits = new ListGrid(theme) { X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Fill(2) };
         StatusBar keys = new([
             new Shortcut(Key.Enter, "search / open", null),
@@ -47,9 +54,18 @@ public sealed class SearchWindow : ScreenWindow
             e.Handled = true;
             Open();
         };
-        Say("type a regular expression (all lower case: any case), Enter searches every run's log, newest first");
+        Say($"type a regular expression (all lower case: any case), Enter searches {_among}, newest first");
         _pattern.SetFocus();
     }
+
+    /// <summary>Which logs a filter searches, in words: "every log", "the logs of local-1 matching 'net'".</summary>
+    private static string Among(RunFilter filter) => (filter.Machine, filter.Text) switch
+    {
+        (null, null or "") => "every log",
+        ({ } machine, null or "") => $"the logs of {TerminalText.ForScreen(machine)}",
+        (null, { } text) => $"the logs of runs matching '{TerminalText.ForScreen(text)}'",
+        ({ } machine, { } text) => $"the logs of {TerminalText.ForScreen(machine)} matching '{TerminalText.ForScreen(text)}'",
+    };
 
     private bool HandlePatternKey(Key key)
     {
@@ -77,12 +93,12 @@ public sealed class SearchWindow : ScreenWindow
         CancellationTokenSource cancel = _search = new CancellationTokenSource();
         _hits.Source = new Hits([], pattern);
         LogSearchOptions options = new(IgnoreCase: !pattern.Any(char.IsUpper), MaxLineBytes: 512);
-        Say($"searching every log for '{pattern}'…");
+        Say($"searching {_among} for '{pattern}'…");
         _ = EngineAction.Run(Host, () => Task.Run(() =>
         {
             List<RunLogHit> found = [];
             long shown = Environment.TickCount64;
-            foreach (RunLogHit hit in _lab.SearchLogs(pattern, options, RunFilter.All, cancellationToken: cancel.Token).Take(MostHits))
+            foreach (RunLogHit hit in _lab.SearchLogs(pattern, options, _filter, cancellationToken: cancel.Token).Take(MostHits))
             {
                 found.Add(hit);
                 if (Environment.TickCount64 - shown > 200)
@@ -94,8 +110,9 @@ public sealed class SearchWindow : ScreenWindow
             Show(found, pattern, cancel.Token);
             return found.Count switch
             {
-                0 => $"no log holds '{pattern}'",
+                0 => _among == "every log" ? $"no log holds '{pattern}'" : $"none of {_among} holds '{pattern}'",
                 MostHits => $"the first {MostHits} hits, newest run first: a narrower pattern finds older ones",
+                1 => "1 hit, in run " + found[0].Run + "; Enter opens it at its line",
                 _ => $"{found.Count} hits in {found.Select(h => h.Run).Distinct().Count()} runs, newest first; Enter opens one at its line",
             };
         }, cancel.Token), result =>
