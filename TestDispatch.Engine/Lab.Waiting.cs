@@ -135,7 +135,17 @@ public sealed partial class Lab
     }
 
     /// <summary>The batch with this id or unique id prefix, with its items; waiting items no machine in service may take say why.</summary>
-    public Batch ShowBatch(string idOrPrefix) => WithTests(Held(_store.FindBatch(idOrPrefix, withItems: true).Batch).Batch);
+    public Batch ShowBatch(string idOrPrefix)
+    {
+        (BatchRecord record, Batch batch) = _store.FindBatch(idOrPrefix, withItems: true);
+        batch = batch.IsTerminal ? batch : batch with
+        {
+            ExpectedEnd = BatchOrder.ExpectedEnd(record, batch.Items!,
+                entry => _config.Machines.Where(m => entry.Targets(m.Name, m.Tags)).Select(m => m.Name),
+                id => _store.Find(id).Run.StartedAt, Clock.GetUtcNow()),
+        };
+        return WithTests(Held(batch).Batch);
+    }
 
     /// <summary>A waiting item that no machine in service may take, marked with why; stuck when nothing but a person ends that.</summary>
     private sealed record HeldItem(BatchItem Item, IReadOnlyList<Hold> Holds, bool Stuck);

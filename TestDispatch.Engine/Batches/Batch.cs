@@ -26,6 +26,14 @@ public sealed record Batch
 
     public required BatchCounts Counts { get; init; }
 
+    /// <summary>
+    /// When a running batch is expected to end, from its test dirs' recent durations (an estimate: other work on its
+    /// machines is not counted); only in <c>batch show</c>, absent when history knew none of its test dirs.
+    /// </summary>
+    [JsonConverter(typeof(UtcTimestampConverter))]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? ExpectedEnd { get; init; }
+
     /// <summary>The batch this one re-ran entries of, if any.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? RerunOf { get; init; }

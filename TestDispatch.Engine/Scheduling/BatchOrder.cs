@@ -46,6 +46,55 @@ public static class BatchOrder
         return [.. entries.Select(e => e with { Expected = expected.GetValueOrDefault(e.TestDir, unknown) })];
     }
 
+    /// <summary>
+    /// When the batch is expected to end, by its entries' <see cref="BatchEntry.Expected"/> durations: each running item takes
+    /// what is left of its expected time on its machine, each pending one its whole on the machine it waits for, and the
+    /// waiting ones are handed out longest first, each to the machine that may run it and is free soonest. Null when the
+    /// batch has no expectations (history knew none of its test dirs, or it runs in plan order), is over, or has a waiting
+    /// item no machine may take. Other work on the machines is not counted: an estimate.
+    /// </summary>
+    /// <param name="items">The batch's items, in plan order (as <c>batch show</c> gives them).</param>
+    /// <param name="machinesFor">The machines that may run an entry.</param>
+    /// <param name="startedAt">When a running item's run started its test.</param>
+    public static DateTimeOffset? ExpectedEnd(BatchRecord batch, IReadOnlyList<BatchItem> items, Func<BatchEntry, IEnumerable<string>> machinesFor,
+        Func<string, DateTimeOffset?> startedAt, DateTimeOffset now)
+    {
+        if (batch.Entries.Count != items.Count || batch.Entries.Any(e => e.Expected is null))
+        {
+            return null;
+        }
+        Dictionary<string, TimeSpan> busyFor = new(StringComparer.Ordinal);
+        List<int> waiting = [];
+        bool open = false;
+        for (int i = 0; i < items.Count; i++)
+        {
+            TimeSpan expected = batch.Entries[i].Expected!.Value;
+            BatchItem item = items[i];
+            if (item.Status == BatchProgress.WaitingWord)
+            {
+                waiting.Add(i);
+            }
+            else if (RunStatusExtensions.TryParse(item.Status, out RunStatus status) && !status.IsTerminal() && item.RanOn is { } machine)
+            {
+                // Pending: the whole of it, after what its machine has; running: what is left of it.
+                TimeSpan ran = status == RunStatus.Running && item.RunId is { } id && startedAt(id) is { } started ? now - started : TimeSpan.Zero;
+                busyFor[machine] = busyFor.GetValueOrDefault(machine) + (expected > ran ? expected - ran : TimeSpan.Zero);
+                open = true;
+            }
+        }
+        foreach (int i in waiting.OrderByDescending(i => batch.Entries[i].Expected).ThenBy(i => i))
+        {
+            string? soonest = machinesFor(batch.Entries[i]).MinBy(m => busyFor.GetValueOrDefault(m));
+            if (soonest is null)
+            {
+                return null;
+            }
+            busyFor[soonest] = busyFor.GetValueOrDefault(soonest) + batch.Entries[i].Expected!.Value;
+            open = true;
+        }
+        return open ? now + busyFor.Values.DefaultIfEmpty(TimeSpan.Zero).Max() : null;
+    }
+
     /// <summary>The test decided the verdict (passed or failed on its own): its duration says how long the test takes.</summary>
     private static bool RanToItsEnd(Run run) =>
         run.Status is RunStatus.Completed or RunStatus.Failed && run.ErrorCode.Length == 0 && run.StartedAt is not null && run.EndedAt is not null;

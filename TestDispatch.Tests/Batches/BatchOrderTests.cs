@@ -1,3 +1,4 @@
+using TestDispatch.Engine;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Engine.Scheduling;
@@ -91,6 +92,46 @@ public class BatchOrderTests
 
         Assert.Equal("b", reopened.TakeNext("m1", ["t"])!.Run.PlanEntry);
     }
+
+    private static BatchRecord Planned(params (string Name, double Seconds)[] entries) => new()
+    {
+        Id = "b1", Name = "nightly", Plan = "/plan.json", Seq = 1, CreatedAt = T0,
+        Entries = [.. entries.Select(e => Entry(e.Name) with { Expected = TimeSpan.FromSeconds(e.Seconds) })],
+    };
+
+    private static BatchItem Item(string name, string status, string? machine = null, string? run = null) => new()
+    {
+        Name = name, TestDir = $"/tests/{name}", Status = status, Attempts = run is null ? 0 : 1, RunId = run, RanOn = machine,
+    };
+
+    [Fact]
+    public void The_expected_end_hands_waiting_entries_longest_first_to_the_machine_free_soonest()
+    {
+        // m1 runs a (60 s expected, 20 s in: 40 s left); m2 is idle. Waiting: b 30, c 50, d 10, longest first:
+        // c → m2 (0 → 50), b → m1 (40 → 70), d → m2 (50 → 60). The batch ends when m1 does: 70 s from now.
+        BatchRecord batch = Planned(("a", 60), ("b", 30), ("c", 50), ("d", 10));
+        BatchItem[] items = [Item("a", "running", "m1", "r1"), Item("b", "waiting"), Item("c", "waiting"), Item("d", "waiting")];
+        DateTimeOffset now = T0 + TimeSpan.FromSeconds(20);
+
+        DateTimeOffset? end = BatchOrder.ExpectedEnd(batch, items, _ => ["m1", "m2"], id => id == "r1" ? T0 : null, now);
+
+        Assert.Equal(now + TimeSpan.FromSeconds(70), end);
+    }
+
+    [Fact]
+    public void A_batch_with_an_entry_no_machine_may_take_or_nothing_known_or_nothing_left_has_no_expected_end()
+    {
+        BatchRecord batch = Planned(("a", 10), ("b", 10));
+        BatchItem[] waiting = [Item("a", "waiting"), Item("b", "waiting")];
+        BatchItem[] over = [Item("a", "completed", "m1", "r1"), Item("b", "failed", "m1", "r2")];
+
+        Assert.Null(BatchOrder.ExpectedEnd(batch, waiting, e => e.Name == "b" ? [] : ["m1"], _ => null, T0));
+        Assert.Null(BatchOrder.ExpectedEnd(batch with { Entries = [.. batch.Entries.Select(e => e with { Expected = null })] }, waiting, _ => ["m1"], _ => null, T0));
+        Assert.Null(BatchOrder.ExpectedEnd(batch, over, _ => ["m1"], _ => null, T0));
+        // An overrunning test counts as ending now; a pending one waits its whole time on its machine.
+        Assert.Equal(T0 + TimeSpan.FromSeconds(10),
+            BatchOrder.ExpectedEnd(batch, [Item("a", "running", "m1", "r1"), Item("b", "pending", "m1", "r2")], _ => ["m1"], _ => T0 - TimeSpan.FromHours(1), T0));
+    }
 }
 
 /// <summary>Through the real CLI and agent: the second run of a plan starts its longest test first.</summary>
@@ -132,5 +173,31 @@ public sealed class BatchOrderRunTests : IDisposable
         Assert.Equal(["q1", "q2", "slow"], first); // nothing known yet: plan order
         Assert.Equal(["slow", "q1", "q2"], second);
         Assert.Equal(["q1", "q2", "slow"], asListed);
+    }
+    [Fact]
+    public async Task Batch_show_gives_a_running_batch_s_expected_end_once_history_knows_its_tests()
+    {
+        string release = _cli.Combine("release");
+        File.WriteAllText(release, "");
+        _cli.MakeTest("held", $"sleep 1; while [ ! -e '{release}' ]; do sleep 0.05; done");
+        string plan = _cli.Combine("tests", "plan.json");
+        File.WriteAllText(plan, """{ "entries": [ { "name": "a", "test_dir": "held", "machine": "local-1" }, { "name": "b", "test_dir": "held", "machine": "local-1" } ] }""");
+        await SubmitAndWait(plan);
+        File.Delete(release);
+
+        (int exit, string submitted, string error) = await _cli.Run("batch", "submit", plan, "--json");
+        Assert.True(exit == 0, error);
+        string id = System.Text.Json.JsonDocument.Parse(submitted).RootElement.GetProperty("id").GetString()!;
+        Lab lab = _cli.OpenLab(startsAgents: false);
+        await Eventually.Get(() => lab.ShowBatch(id) is { Counts.Running: 1 } running ? running : null, what: "the batch's first entry to run");
+        (_, string json, _) = await _cli.Run("batch", "show", id, "--json");
+        (_, string text, _) = await _cli.Run("batch", "show", id);
+        File.WriteAllText(release, "");
+        await Eventually.Get(() => lab.ShowBatch(id) is { IsTerminal: true } ended ? ended : null, what: "the batch to end");
+
+        // Two entries of about a second each, one after the other on local-1: about two seconds from submit.
+        DateTimeOffset end = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("expected_end").GetDateTimeOffset();
+        Assert.InRange(end - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(-30), TimeSpan.FromSeconds(30));
+        Assert.Matches(@"expected end\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(an estimate", text);
     }
 }

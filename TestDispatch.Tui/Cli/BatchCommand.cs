@@ -151,6 +151,10 @@ public static class BatchCommand
         fields.Add("plan", batch.Plan);
         fields.Add("created", Format.Time(batch.CreatedAt));
         fields.Add("ended", Format.Time(batch.EndedAt));
+        if (batch.ExpectedEnd is { } expected)
+        {
+            fields.Add("expected end", $"{Format.Time(expected)} (an estimate from its tests' recent durations)");
+        }
         if (batch.RerunOf is not null)
         {
             fields.Add("rerun of", batch.RerunOf);
