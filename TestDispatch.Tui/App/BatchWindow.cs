@@ -96,7 +96,7 @@ public sealed class BatchWindow : ScreenWindow
         _fields.Text = $"""
             {batch.Status.ToWord().ToUpperInvariant()}  {Format.Progress(batch)} {Format.Bar(batch, 20)}  {c.Completed} passed, {c.Done - c.Completed} not, {c.Pending + c.Running} running, {c.Waiting} waiting
             plan      {batch.Plan}{(batch.RerunOf is { } of ? $"   (rerun of {of})" : "")}
-            created   {Format.Time(batch.CreatedAt)}   ended {Format.Time(batch.EndedAt)}
+            created   {Format.Time(batch.CreatedAt)}   {(batch.ExpectedEnd is { } end ? $"expected end {Format.Time(end)} (an estimate)" : $"ended {Format.Time(batch.EndedAt)}")}
             """;
         _items.Source = new BatchItemsTable(batch.Items ?? []);
     }
