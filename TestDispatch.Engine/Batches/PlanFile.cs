@@ -479,7 +479,20 @@ public static class PlanFile
         return true;
     }
 
+    /// <summary>How many of a plan's problems the error lists: a plan generated with one mistake has it in every entry.</summary>
+    internal const int ProblemsListed = 20;
+
     private static DispatchException Invalid(string path, List<string> problems) => new(ErrorCodes.PlanInvalid,
         $"plan file {path} has {problems.Count} problem{(problems.Count == 1 ? "" : "s")}; nothing was submitted:" +
-        string.Concat(problems.Select(p => $"{Environment.NewLine}  - {p}")));
+        string.Concat(problems.Take(ProblemsListed).Select(p => $"{Environment.NewLine}  - {p}")) +
+        (problems.Count > ProblemsListed
+            ? $"{Environment.NewLine}  - and {problems.Count - ProblemsListed} more; {Others(problems.Skip(ProblemsListed))}"
+            : ""));
+
+    /// <summary>What the problems not listed are about, when they are all of one kind; else how to see them.</summary>
+    private static string Others(IEnumerable<string> rest)
+    {
+        string[] kinds = [.. rest.Select(p => p[(p.IndexOf(": ", StringComparison.Ordinal) + 2)..]).Distinct(StringComparer.Ordinal).Take(2)];
+        return kinds.Length == 1 ? $"all of them: {kinds[0]}" : "fix the ones above and submit again to see the rest";
+    }
 }

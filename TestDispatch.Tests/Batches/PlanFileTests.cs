@@ -118,6 +118,21 @@ public class PlanFileTests
         }
     }
 
+    /// <summary>A generated plan with one mistake in each of its 2,000 entries printed 2,000 lines; the first 20 are listed, then what the rest are.</summary>
+    [Fact]
+    public void A_plan_with_one_mistake_in_every_entry_lists_the_first_twenty_and_says_what_the_rest_are()
+    {
+        DispatchException error = Refused($$"""
+            { "entries": [ {{string.Join(", ", Enumerable.Range(0, 2000).Select(i => $$"""{ "name": "e{{i}}", "test_dir": "../tests/boot", "tags": [] }"""))}} ] }
+            """);
+
+        string[] lines = error.Message.Split(Environment.NewLine);
+        Assert.Equal(1 + 20 + 1, lines.Length);
+        Assert.Contains("has 2000 problems; nothing was submitted", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("  - entries[19] ('e19'): tags must be", lines[20], StringComparison.Ordinal);
+        Assert.StartsWith("  - and 1980 more; all of them: tags must be", lines[21], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Two_entries_with_one_name_are_refused_naming_both()
     {
