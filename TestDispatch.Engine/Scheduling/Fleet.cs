@@ -159,6 +159,19 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
     public void HeldElsewhere(string machine, LockHolder? holder) =>
         ledger.Change(f => f[machine].HeldBy == holder ? f : f.With(machine, f[machine] with { HeldBy = holder }));
 
+    /// <summary>
+    /// Whether another machine that the batch entry of <paramref name="run"/> may run on is free now: in service, not known
+    /// held elsewhere, and with no run of this state dir. False for a run that is no batch item.
+    /// </summary>
+    public bool FreeElsewhere(RunRecord run)
+    {
+        Placement placement = Placement();
+        return run.Run is { BatchId: { } batch, PlanEntry: { } name } && store.Read(work =>
+            work.OpenBatch(batch)?.Record.Entries.FirstOrDefault(e => e.Name == name) is { } entry &&
+            config.Machines.Any(m => m.Name != run.Run.Machine && entry.Targets(m.Name, m.Tags) && placement.InService(m.Name) &&
+                placement.Fleet[m.Name].HeldBy is null && !work.ActiveOn(m.Name).Any()));
+    }
+
     /// <summary>Marks the machine drained (who, when, why); returns its pending runs as they were then (its queue).</summary>
     public IReadOnlyList<RunRecord> Drain(string machine, string by, string reason)
     {

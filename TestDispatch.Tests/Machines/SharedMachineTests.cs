@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
@@ -195,6 +196,43 @@ public sealed class SharedMachineTests : IDisposable
         Run alices = await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(stillHeld, "bob's test ran while alice's wrapper still held the machine");
         Assert.Equal((RunStatus.Completed, RunStatus.Completed), (ran.Status, alices.Status));
+    }
+
+    [Fact]
+    public async Task A_batch_entry_whose_machine_is_held_elsewhere_goes_to_another_free_machine_of_its_tags_instead_of_waiting()
+    {
+        string machines = $$"""
+            { "Name": "rig-1", "Transport": "local", "LockDir": "{{Locks}}", "Tags": ["rig"] }, { "Name": "rig-2", "Transport": "local", "LockDir": "{{Locks}}", "Tags": ["rig"] }
+            """;
+        CliHarness alice = Lab(machines);
+        CliHarness bob = Lab(machines);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "rig-1");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+        string plan = bob.Combine("plan.json");
+        File.WriteAllText(plan, $$"""
+            { "entries": [ { "name": "e1", "test_dir": "{{Traced(bob, "e1", 0.5)}}", "tags": ["rig"] }, { "name": "e2", "test_dir": "{{Traced(bob, "e2", 0.5)}}", "tags": ["rig"] } ] }
+            """);
+
+        Batch batch;
+        bool aliceStillHeld;
+        try
+        {
+            string id = (await bob.OpenLab().SubmitBatchAsync(plan)).Id;
+            // Alice holds rig-1 all along: the batch can finish only if neither entry waits on rig-1.
+            batch = await Eventually.Get(() => bob.OpenLab(startsAgents: false).ShowBatch(id) is { Status: not BatchStatus.Running } done ? done : null,
+                TimeSpan.FromSeconds(60), "bob's batch to finish while alice holds rig-1");
+            aliceStillHeld = alice.OpenLab(startsAgents: false).Show(held.Id).Status == RunStatus.Running;
+        }
+        finally
+        {
+            File.WriteAllText(gate, "");
+        }
+
+        Assert.True(aliceStillHeld, "alice's run was no longer holding rig-1");
+        Assert.All(batch.Items!, i => Assert.Equal(("completed", "rig-2"), (i.Status, i.RanOn)));
+        AssertNeverTogether();
+        Assert.Equal(RunStatus.Completed, (await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30))).Status);
     }
 
     [Fact]
