@@ -236,6 +236,31 @@ public sealed class SharedMachineTests : IDisposable
     }
 
     [Fact]
+    public async Task Runs_of_one_lab_waiting_for_a_machine_held_elsewhere_take_it_in_the_order_they_were_queued()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "bench");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+        List<Run> queued = [];
+        for (int i = 0; i < 3; i++)
+        {
+            (int exit, string output, string error) = await bob.Run("run", Traced(bob, $"b{i}", 0.1), "--machine", "bench", "--queue", "--json");
+            Assert.True(exit == 0, error);
+            queued.Add(JsonSerializer.Deserialize(output, ContractJson.Default.Run)!);
+        }
+        await Eventually.True(() => bob.OpenLab(startsAgents: false).Show(queued[0].Id).ErrorCode == ErrorCodes.MachineBusyElsewhere, what: "bob's first run to wait");
+        File.WriteAllText(gate, "");
+
+        Run[] ran = await Task.WhenAll(queued.Select(r => bob.OpenLab().WaitAsync(r.Id).WaitAsync(TimeSpan.FromSeconds(60))));
+
+        Assert.All(ran, r => Assert.Equal((RunStatus.Completed, ""), (r.Status, r.ErrorCode)));
+        Assert.Equal(["b0", "b1", "b2"], File.ReadAllLines(Trace).Select(l => l.Split(' ')[0]));
+        Assert.True(ran[0].StartedAt < ran[1].StartedAt && ran[1].StartedAt < ran[2].StartedAt, "bob's runs took the machine out of their order");
+    }
+
+    [Fact]
     public async Task Twenty_dispatches_from_four_labs_to_two_machines_all_complete_never_two_at_once_on_one()
     {
         string machines = $$"""
