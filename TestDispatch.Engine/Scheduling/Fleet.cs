@@ -14,6 +14,9 @@ namespace TestDispatch.Engine.Scheduling;
 /// </summary>
 public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger, IFileSystem fs, TimeProvider clock)
 {
+    /// <summary>How long the holder the agent's look at an idle machine found is shown: the agent looks once a minute while it runs.</summary>
+    private static readonly TimeSpan HolderFresh = TimeSpan.FromMinutes(2);
+
     public MachineLedger Ledger => ledger;
 
     /// <summary>Which work each machine may take, as of now.</summary>
@@ -29,26 +32,30 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null))];
     }
 
-    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one.</param>
+    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one: a holder its look
+    /// found there shows the machine busy, held by them, while no run of ours is there and the look is fresh.</param>
     private MachineState State(Machine machine, MachineRecord record, List<RunRecord> active, Placement placement, Contact? contact)
     {
         bool unreachable = contact is { Reachable: false };
         RunRecord? running = active.FirstOrDefault(r => r.Run.Status == RunStatus.Running);
         RunRecord? current = running ?? active.FirstOrDefault(placement.MayStart);
+        LockHolder? heldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy
+            : running is null && contact is { HeldBy: { } seen, HeldSeen: { } at } && clock.GetUtcNow() - at < HolderFresh && seen.StateDir != store.Paths.Root ? seen
+            : null;
         string state = !machine.CanRunTests ? MachineState.Unsupported
             : record.Drained is not null ? running is not null ? MachineState.Draining : MachineState.DrainedWord
             : record.Dirty is not null ? MachineHealth.Dirty
             : record.Abandoned is not null ? MachineState.InDoubt
             : record.CheckRun is not null ? MachineHealth.Checking
             : record.UnhealthySince is not null ? MachineHealth.Unhealthy
-            : active.Count > 0 ? MachineState.Busy
+            : active.Count > 0 || heldBy is not null ? MachineState.Busy
             : unreachable ? MachineState.UnreachableState
             : MachineState.Idle;
         return new MachineState(machine)
         {
             State = state,
             CurrentRun = current?.Id,
-            HeldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy : null,
+            HeldBy = heldBy,
             LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
             Health = MachineHealth.Status(record, config.Health),
             InfraFailures = record.InfraFailures,
