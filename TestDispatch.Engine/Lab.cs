@@ -70,7 +70,7 @@ public sealed partial class Lab
 
     /// <summary>Who holds each configured machine right now, seen on the machine itself, whichever state dir dispatched the run.</summary>
     public async Task<IReadOnlyList<MachineHolder>> HoldersAsync(CancellationToken cancellationToken = default) =>
-        await Task.WhenAll(_config.Machines.Select(m => Diagnostics.LockLook.LookAsync(m, _store.Paths.Root, cancellationToken)));
+        await Task.WhenAll(_config.Machines.Select(m => Execution.LockLook.LookAsync(m, _store.Paths.Root, cancellationToken)));
 
     public IReadOnlyList<Run> Runs(RunFilter filter) => [.. _store.List(filter).Select(r => r.Run)];
 

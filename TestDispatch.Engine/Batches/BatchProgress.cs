@@ -109,8 +109,8 @@ public static class BatchProgress
 
     /// <summary>
     /// An item's state from its batch, how many runs it has had and the latest of them: that run's status while it
-    /// goes or once it ended for good; waiting before its first run and after an infrastructure failure while it has
-    /// retries left; dropped when its batch was cancelled before it ran.
+    /// goes or once it ended for good; waiting before its first run, after a try that left a machine held elsewhere, and
+    /// after an infrastructure failure while it has retries left; dropped when its batch was cancelled before it ran.
     /// </summary>
     public static string StatusOf(BatchRecord batch, BatchEntry entry, int tries, LatestTry? last)
     {
@@ -118,7 +118,8 @@ public static class BatchProgress
         {
             return last.Status.ToWord();
         }
-        bool again = last is null || (ErrorCodes.IsRetryable(last.ErrorCode) && tries <= entry.Retries);
+        // A try that left a machine held elsewhere never started the test: the entry waits again, whatever its retries.
+        bool again = last is null || last.ErrorCode == ErrorCodes.MachineBusyElsewhere || (ErrorCodes.IsRetryable(last.ErrorCode) && tries <= entry.Retries);
         return !again ? last!.Status.ToWord()
             : batch.CancelledAt is null ? WaitingWord
             : last is null ? DroppedWord

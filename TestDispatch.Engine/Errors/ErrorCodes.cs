@@ -37,7 +37,8 @@ public static class ErrorCodes
 
     /// <summary>
     /// Set on a pending run while its machine's lock is held by another engineer's run (another state dir, another controller):
-    /// the run waits, its message naming the holder, and takes the machine as soon as it is free. Never a verdict.
+    /// the run waits, its message naming the holder, and takes the machine as soon as it is free. A verdict only for a batch
+    /// item's try that left the held machine for a free one of its tags (interrupted, its test never started; the entry waits again).
     /// </summary>
     public const string MachineBusyElsewhere = "machine_busy_elsewhere";
 

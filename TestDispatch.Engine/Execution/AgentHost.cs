@@ -50,7 +50,7 @@ internal static class AgentHost
             ? new KeeperWatch(keeperPid, () => launcher.StartAsync(store.Paths.Root, successor: true))
             : null;
         Agent agent = new(store, fleet, config, fs, locks, executor, log, clock, janitor, keeper, successor);
-        Task checking = CheckIdleMachinesAsync(store, config, ssh, () => agent.Serving ? janitor : null, log, stop.Token);
+        Task checking = CheckIdleMachinesAsync(store, config, ssh, reachability, () => agent.Serving ? janitor : null, log, stop.Token);
         try
         {
             int exit = await agent.RunAsync(stop.Token);
@@ -67,11 +67,12 @@ internal static class AgentHost
     }
 
     /// <summary>
-    /// While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability), and,
-    /// while the agent serves, a sweep of what runs that are over left there (see <see cref="Janitor"/>).
+    /// While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability, and
+    /// who holds the machine's lock, from whatever state dir), and, while the agent serves, a sweep of what runs that are
+    /// over left there (see <see cref="Janitor"/>).
     /// </summary>
-    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, Func<Janitor?> janitor, TimedLog log,
-        CancellationToken stopping)
+    private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, ReachabilityFile reachability, Func<Janitor?> janitor,
+        TimedLog log, CancellationToken stopping)
     {
         using PeriodicTimer timer = new(TimeSpan.FromSeconds(10));
         try
@@ -91,7 +92,13 @@ internal static class AgentHost
                 Machine[] idle = [.. config.Machines.Where(m => m.Transport == TransportKind.Ssh && !busy.Contains(m.Name))];
                 try
                 {
-                    await ssh.CheckIdleAsync(idle, stopping);
+                    foreach (Machine answered in await ssh.CheckIdleAsync(idle, stopping))
+                    {
+                        if (await LockLook.LookAsync(answered, store.Paths.Root, stopping) is { Error: null } look)
+                        {
+                            reachability.Held(answered.Name, look.HeldBy);
+                        }
+                    }
                     foreach (Machine machine in idle)
                     {
                         if (janitor() is { } sweeping)

@@ -86,7 +86,11 @@ internal sealed class MachineLoop
                 {
                     // It may still run there: the machine takes nothing new until the agent has seen it stopped.
                     await executor.ExecuteAsync(next, cancel.Token, agentStopping,
-                        (process, why) => fleet.Abandon(machine, next.Id, process.RunDir, why), holder => fleet.HeldElsewhere(machine, holder));
+                        (process, why) => fleet.Abandon(machine, next.Id, process.RunDir, why), (holder, run) =>
+                        {
+                            fleet.HeldElsewhere(machine, holder);
+                            return fleet.FreeElsewhere(run);
+                        });
                 }
                 finally
                 {
@@ -96,12 +100,18 @@ internal sealed class MachineLoop
                         (_currentRun, _currentCancel) = (null, null);
                     }
                 }
-                if (fleet.Ledger.Read()[machine].HeldBy is not null)
+                RunRecord after = store.Get(next.Id);
+                // A run that left the machine to its holder keeps it known held: no entry is sent back to it meanwhile.
+                bool left = after.Run is { Status: RunStatus.Interrupted, ErrorCode: ErrorCodes.MachineBusyElsewhere };
+                if (!left && fleet.Ledger.Read()[machine].HeldBy is not null)
                 {
                     fleet.HeldElsewhere(machine, null);
                 }
-                RunRecord after = store.Get(next.Id);
-                if (after.Run.Status.IsTerminal())
+                if (left)
+                {
+                    log.Write($"machine {machine}: held elsewhere; run {next.Id}'s batch entry waits for another machine of its tags");
+                }
+                else if (after.Run.Status.IsTerminal())
                 {
                     Record(fleet, after, log);
                 }

@@ -39,11 +39,13 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// ends only the following. A run given up on a machine that stopped answering (it may still run there) is told to
     /// <paramref name="givenUp"/> (where it lives, and why) before its verdict is written, so that no one who sees the run
     /// ended can find its machine free, nor an agent dying between the two lose the hold. A run whose machine another
-    /// engineer's run holds (its wrapper found the machine's lock taken) goes back to pending, naming the holder (told to
-    /// <paramref name="held"/> too), and tries again until it takes the machine, is cancelled, or the agent stops.
+    /// engineer's run holds (its wrapper found the machine's lock taken) is told to <paramref name="held"/>, which says
+    /// whether it leaves the machine (a batch item another free machine of its tags can take: it ends interrupted, its test
+    /// never started, and its entry waits again); else it goes back to pending, naming the holder, and tries again until it
+    /// takes the machine, is cancelled, or the agent stops.
     /// </summary>
     public async Task ExecuteAsync(RunRecord taken, CancellationToken cancel, CancellationToken agentStopping, Action<RunProcess, string>? givenUp = null,
-        Action<LockHolder>? held = null)
+        Func<LockHolder, RunRecord, bool>? held = null)
     {
         try
         {
@@ -59,7 +61,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 }
                 if (ending.HeldBy is { } holder)
                 {
-                    held?.Invoke(holder);
+                    if (held?.Invoke(holder, record) == true)
+                    {
+                        await LeaveAsync(record, ending, holder, agentStopping);
+                        return;
+                    }
                     taken = await BackToWaitingAsync(record, ending, holder, cancel, agentStopping);
                     inherited = false;
                     continue;
@@ -369,17 +375,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// </summary>
     private async Task<RunRecord> BackToWaitingAsync(RunRecord record, Ending ending, LockHolder holder, CancellationToken cancel, CancellationToken agentStopping)
     {
-        if (ending is { Transport: { } transport, Files: { } files, Process: { } process })
-        {
-            try
-            {
-                await transport.ForgetAsync(files, process, agentStopping);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                log.Write($"run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
-            }
-        }
+        await ForgetAsync(record, ending, agentStopping);
         string why = $"{record.Run.Machine} is held by {holder}; this run waits, and takes it as soon as it is free";
         if (record.Run.ErrorMsg != why)
         {
@@ -402,6 +398,42 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             // Cancelled: the next start finds it so, and ends it without starting the test.
         }
         return store.Get(waiting.Id);
+    }
+
+    /// <summary>
+    /// Ends a batch item's run whose machine another engineer's run holds, its test never started, so that its entry waits
+    /// again and goes to a free machine of its tags (<see cref="ErrorCodes.MachineBusyElsewhere"/> on an interrupted run).
+    /// </summary>
+    private async Task LeaveAsync(RunRecord record, Ending ending, LockHolder holder, CancellationToken agentStopping)
+    {
+        await ForgetAsync(record, ending, agentStopping);
+        string why = $"{record.Run.Machine} is held by {holder}; the test did not start there, and its batch entry went to another free machine of its tags";
+        log.Write($"run {record.Id}: {why}");
+        await _retry.RunAsync($"end run {record.Id}, which leaves {record.Run.Machine} to its holder", () =>
+            store.Update(record.Id, r => r.Run.Status != RunStatus.Running ? r : r with
+            {
+                Run = r.Run with
+                {
+                    Status = RunStatus.Interrupted, StartedAt = null, EndedAt = clock.GetUtcNow(), ErrorCode = ErrorCodes.MachineBusyElsewhere, ErrorMsg = why,
+                },
+                Process = null,
+            }), agentStopping);
+    }
+
+    /// <summary>Removes what the run's wrapper left, when it never started the test; a failure is logged.</summary>
+    private async Task ForgetAsync(RunRecord record, Ending ending, CancellationToken agentStopping)
+    {
+        if (ending is { Transport: { } transport, Files: { } files, Process: { } process })
+        {
+            try
+            {
+                await transport.ForgetAsync(files, process, agentStopping);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Write($"run {record.Id}: could not remove the run wrapper's files in {process.RunDir}: {e.Message}");
+            }
+        }
     }
 
     /// <summary>Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.</summary>

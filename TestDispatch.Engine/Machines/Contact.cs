@@ -1,6 +1,9 @@
 namespace TestDispatch.Engine.Machines;
 
-/// <summary>What the agent last learnt of one machine: whether it answered, since when it is in that state, and why not.</summary>
+/// <summary>
+/// What the agent last learnt of one machine: whether it answered, since when it is in that state, and why not; and who
+/// held its lock when it last looked there (<see cref="HeldSeen"/>), from whatever state dir.
+/// </summary>
 public sealed record Contact
 {
     public required bool Reachable { get; init; }
@@ -10,4 +13,10 @@ public sealed record Contact
     public required DateTimeOffset LastContact { get; init; }
 
     public string? Reason { get; init; }
+
+    /// <summary>Who held the machine's lock at the agent's last look there (<see cref="HeldSeen"/>); null when it was free.</summary>
+    public LockHolder? HeldBy { get; init; }
+
+    /// <summary>When the agent last looked at the machine's lock.</summary>
+    public DateTimeOffset? HeldSeen { get; init; }
 }

@@ -8,8 +8,8 @@ namespace TestDispatch.Engine.Machines;
 /// <summary>
 /// Which work each machine may take now, from the fleet's record (read once per look). A machine in service takes its
 /// queue and batch items; a drained, dirty or unhealthy one takes nothing new, but a machine waiting on its health check
-/// starts that run. A batch entry retried after an infrastructure failure goes to another machine in service that may
-/// run it, and back to the one where it failed only when there is no other.
+/// starts that run. A batch entry retried after an infrastructure failure, or whose try left a machine another engineer
+/// holds, goes to another machine in service that may run it, and back to that one only when there is no other.
 /// </summary>
 public sealed class Placement(IReadOnlyList<Machine> machines, FleetRecord fleet)
 {
@@ -46,7 +46,7 @@ public sealed class Placement(IReadOnlyList<Machine> machines, FleetRecord fleet
         {
             return false;
         }
-        if (_open || last is null || last.Machine != machine || !ErrorCodes.IsRetryable(last.ErrorCode))
+        if (_open || last is null || last.Machine != machine || !(ErrorCodes.IsRetryable(last.ErrorCode) || last.ErrorCode == ErrorCodes.MachineBusyElsewhere))
         {
             return true;
         }

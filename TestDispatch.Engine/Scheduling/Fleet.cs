@@ -14,6 +14,9 @@ namespace TestDispatch.Engine.Scheduling;
 /// </summary>
 public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger, IFileSystem fs, TimeProvider clock)
 {
+    /// <summary>How long the holder the agent's look at an idle machine found is shown: the agent looks once a minute while it runs.</summary>
+    private static readonly TimeSpan HolderFresh = TimeSpan.FromMinutes(2);
+
     public MachineLedger Ledger => ledger;
 
     /// <summary>Which work each machine may take, as of now.</summary>
@@ -29,26 +32,30 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null))];
     }
 
-    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one.</param>
+    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one: a holder its look
+    /// found there shows the machine busy, held by them, while no run of ours is there and the look is fresh.</param>
     private MachineState State(Machine machine, MachineRecord record, List<RunRecord> active, Placement placement, Contact? contact)
     {
         bool unreachable = contact is { Reachable: false };
         RunRecord? running = active.FirstOrDefault(r => r.Run.Status == RunStatus.Running);
         RunRecord? current = running ?? active.FirstOrDefault(placement.MayStart);
+        LockHolder? heldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy
+            : running is null && contact is { HeldBy: { } seen, HeldSeen: { } at } && clock.GetUtcNow() - at < HolderFresh && seen.StateDir != store.Paths.Root ? seen
+            : null;
         string state = !machine.CanRunTests ? MachineState.Unsupported
             : record.Drained is not null ? running is not null ? MachineState.Draining : MachineState.DrainedWord
             : record.Dirty is not null ? MachineHealth.Dirty
             : record.Abandoned is not null ? MachineState.InDoubt
             : record.CheckRun is not null ? MachineHealth.Checking
             : record.UnhealthySince is not null ? MachineHealth.Unhealthy
-            : active.Count > 0 ? MachineState.Busy
+            : active.Count > 0 || heldBy is not null ? MachineState.Busy
             : unreachable ? MachineState.UnreachableState
             : MachineState.Idle;
         return new MachineState(machine)
         {
             State = state,
             CurrentRun = current?.Id,
-            HeldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy : null,
+            HeldBy = heldBy,
             LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
             Health = MachineHealth.Status(record, config.Health),
             InfraFailures = record.InfraFailures,
@@ -158,6 +165,19 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
     /// <summary>Remembers who holds the machine from elsewhere while a run of ours waits for it (null: nobody, as far as we know).</summary>
     public void HeldElsewhere(string machine, LockHolder? holder) =>
         ledger.Change(f => f[machine].HeldBy == holder ? f : f.With(machine, f[machine] with { HeldBy = holder }));
+
+    /// <summary>
+    /// Whether another machine that the batch entry of <paramref name="run"/> may run on is free now: in service, not known
+    /// held elsewhere, and with no run of this state dir. False for a run that is no batch item.
+    /// </summary>
+    public bool FreeElsewhere(RunRecord run)
+    {
+        Placement placement = Placement();
+        return run.Run is { BatchId: { } batch, PlanEntry: { } name } && store.Read(work =>
+            work.OpenBatch(batch)?.Record.Entries.FirstOrDefault(e => e.Name == name) is { } entry &&
+            config.Machines.Any(m => m.Name != run.Run.Machine && entry.Targets(m.Name, m.Tags) && placement.InService(m.Name) &&
+                placement.Fleet[m.Name].HeldBy is null && !work.ActiveOn(m.Name).Any()));
+    }
 
     /// <summary>Marks the machine drained (who, when, why); returns its pending runs as they were then (its queue).</summary>
     public IReadOnlyList<RunRecord> Drain(string machine, string by, string reason)

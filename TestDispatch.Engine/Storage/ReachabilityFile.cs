@@ -11,7 +11,7 @@ namespace TestDispatch.Engine.Storage;
 internal sealed partial class ReachabilityJson : JsonSerializerContext;
 
 /// <summary>
-/// <c>reachability.json</c> in the state dir: the agent's last contact with each ssh machine, by machine name. Only the agent
+/// <c>reachability.json</c> in the state dir: the agent's last contact with each ssh machine, and who held its lock then, by machine name. Only the agent
 /// writes it (tmp + rename, no fsync: it is advice, and the next contact rewrites it); anyone reads it.
 /// </summary>
 public sealed class ReachabilityFile(StatePaths paths)
@@ -41,23 +41,46 @@ public sealed class ReachabilityFile(StatePaths paths)
                 Since = was is not null && was.Reachable == reachable ? was.Since : now,
                 LastContact = reachable ? now : was?.LastContact ?? now,
                 Reason = reachable ? null : why,
+                HeldBy = was?.HeldBy,
+                HeldSeen = was?.HeldSeen,
             };
-            try
+            Write();
+        }
+    }
+
+    /// <summary>Records who holds the machine's lock (null: nobody), as the agent's look there found it now.</summary>
+    public void Held(string machine, LockHolder? holder)
+    {
+        lock (_gate)
+        {
+            _contacts ??= Read(paths).ToDictionary();
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            _contacts[machine] = (_contacts.GetValueOrDefault(machine) ?? new Contact { Reachable = true, Since = now, LastContact = now }) with
             {
-                string temp = FilePath + ".tmp";
-                using (FileStream file = new(temp, new FileStreamOptions
-                {
-                    Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = FileModes.PrivateFile,
-                }))
-                {
-                    JsonSerializer.Serialize(file, _contacts, ReachabilityJson.Default.DictionaryStringContact);
-                }
-                File.Move(temp, FilePath, overwrite: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                HeldBy = holder,
+                HeldSeen = now,
+            };
+            Write();
+        }
+    }
+
+    private void Write()
+    {
+        try
+        {
+            string temp = FilePath + ".tmp";
+            using (FileStream file = new(temp, new FileStreamOptions
             {
-                // Advice only: the next contact tries again.
+                Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = FileModes.PrivateFile,
+            }))
+            {
+                JsonSerializer.Serialize(file, _contacts, ReachabilityJson.Default.DictionaryStringContact);
             }
+            File.Move(temp, FilePath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Advice only: the next contact tries again.
         }
     }
 

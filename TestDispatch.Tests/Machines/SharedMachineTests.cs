@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using TestDispatch.Engine;
+using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
@@ -195,6 +196,104 @@ public sealed class SharedMachineTests : IDisposable
         Run alices = await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(stillHeld, "bob's test ran while alice's wrapper still held the machine");
         Assert.Equal((RunStatus.Completed, RunStatus.Completed), (ran.Status, alices.Status));
+    }
+
+    [Fact]
+    public async Task A_batch_entry_whose_machine_is_held_elsewhere_goes_to_another_free_machine_of_its_tags_instead_of_waiting()
+    {
+        string machines = $$"""
+            { "Name": "rig-1", "Transport": "local", "LockDir": "{{Locks}}", "Tags": ["rig"] }, { "Name": "rig-2", "Transport": "local", "LockDir": "{{Locks}}", "Tags": ["rig"] }
+            """;
+        CliHarness alice = Lab(machines);
+        CliHarness bob = Lab(machines);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "rig-1");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+        string plan = bob.Combine("plan.json");
+        File.WriteAllText(plan, $$"""
+            { "entries": [ { "name": "e1", "test_dir": "{{Traced(bob, "e1", 0.5)}}", "tags": ["rig"] }, { "name": "e2", "test_dir": "{{Traced(bob, "e2", 0.5)}}", "tags": ["rig"] } ] }
+            """);
+
+        Batch batch;
+        bool aliceStillHeld;
+        try
+        {
+            string id = (await bob.OpenLab().SubmitBatchAsync(plan)).Id;
+            // Alice holds rig-1 all along: the batch can finish only if neither entry waits on rig-1.
+            batch = await Eventually.Get(() => bob.OpenLab(startsAgents: false).ShowBatch(id) is { Status: not BatchStatus.Running } done ? done : null,
+                TimeSpan.FromSeconds(60), "bob's batch to finish while alice holds rig-1");
+            aliceStillHeld = alice.OpenLab(startsAgents: false).Show(held.Id).Status == RunStatus.Running;
+        }
+        finally
+        {
+            File.WriteAllText(gate, "");
+        }
+
+        Assert.True(aliceStillHeld, "alice's run was no longer holding rig-1");
+        Assert.All(batch.Items!, i => Assert.Equal(("completed", "rig-2"), (i.Status, i.RanOn)));
+        AssertNeverTogether();
+        Assert.Equal(RunStatus.Completed, (await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(30))).Status);
+    }
+
+    [Fact]
+    public async Task Runs_of_one_lab_waiting_for_a_machine_held_elsewhere_take_it_in_the_order_they_were_queued()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab(LocalMachine);
+        string gate = _shared.Combine("gate");
+        Run held = await DispatchAsync(alice, alice.MakeTest("hold", $"while [ ! -e '{gate}' ]; do sleep 0.05; done"), "bench");
+        await Eventually.True(() => File.Exists(Path.Combine(alice.StateDir, "runs", held.Id, "pgid")), what: "alice's test to run");
+        List<Run> queued = [];
+        for (int i = 0; i < 3; i++)
+        {
+            (int exit, string output, string error) = await bob.Run("run", Traced(bob, $"b{i}", 0.1), "--machine", "bench", "--queue", "--json");
+            Assert.True(exit == 0, error);
+            queued.Add(JsonSerializer.Deserialize(output, ContractJson.Default.Run)!);
+        }
+        await Eventually.True(() => bob.OpenLab(startsAgents: false).Show(queued[0].Id).ErrorCode == ErrorCodes.MachineBusyElsewhere, what: "bob's first run to wait");
+        File.WriteAllText(gate, "");
+
+        Run[] ran = await Task.WhenAll(queued.Select(r => bob.OpenLab().WaitAsync(r.Id).WaitAsync(TimeSpan.FromSeconds(60))));
+
+        Assert.All(ran, r => Assert.Equal((RunStatus.Completed, ""), (r.Status, r.ErrorCode)));
+        Assert.Equal(["b0", "b1", "b2"], File.ReadAllLines(Trace).Select(l => l.Split(' ')[0]));
+        Assert.True(ran[0].StartedAt < ran[1].StartedAt && ran[1].StartedAt < ran[2].StartedAt, "bob's runs took the machine out of their order");
+    }
+
+    [Fact]
+    public async Task An_agents_look_at_an_idle_ssh_machine_shows_it_busy_with_its_holder_before_anything_was_dispatched_there()
+    {
+        using SshServer sshd = new();
+        string rig = sshd.Machine("rig", extra: $""", "LockDir": "{Locks}" """);
+        CliHarness alice = Lab(rig);
+        CliHarness bob = Lab($$"""{{rig}}, { "Name": "desk", "Transport": "local", "LockDir": "{{Locks}}" }""");
+        string gate = _shared.Combine("gate");
+        string started = _shared.Combine("started");
+        string Hold(CliHarness lab) => lab.MakeTest("hold", $"""touch '{started}'-"$TESTDISPATCH_MACHINE"; while [ ! -e '{gate}' ]; do sleep 0.05; done""");
+        Run held = await DispatchAsync(alice, Hold(alice), "rig");
+
+        MachineState seen;
+        string table;
+        try
+        {
+            // The test's own mark of its start: its wrapper holds the lock by then.
+            await Eventually.True(() => File.Exists($"{started}-rig"), TimeSpan.FromSeconds(30), "alice's test to run");
+            // Bob's agent, kept by a run on another machine, looks at the idle rig as it starts.
+            await DispatchAsync(bob, Hold(bob), "desk");
+            seen = await Eventually.Get(() => bob.OpenLab(startsAgents: false).Machines().Single(m => m.Name == "rig") is { HeldBy: not null } m ? m : null,
+                TimeSpan.FromSeconds(30), "bob's agent to see alice holding the rig");
+            (_, table, _) = await bob.Run("machines");
+        }
+        finally
+        {
+            File.WriteAllText(gate, "");
+        }
+
+        Assert.Equal((MachineState.Busy, held.Id, alice.StateDir), (seen.State, seen.HeldBy!.RunId, seen.HeldBy.StateDir));
+        Assert.NotNull(seen.HeldBy.Since);
+        Assert.Null(seen.CurrentRun);
+        Assert.Matches($"rig .*held by .*run {held.Id}", table);
+        Assert.Equal(RunStatus.Completed, (await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(60))).Status);
     }
 
     [Fact]

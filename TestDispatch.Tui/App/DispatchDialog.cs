@@ -8,12 +8,13 @@ using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Runs;
+using TestDispatch.Tui.Text;
 
 namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// 'd': dispatch a test directory. Tab in the path completes directory names; the machine list marks
-/// busy machines and those out of service; F2 chooses to queue behind a busy machine's runs. Errors (busy, missing
+/// busy machines (with who holds one from another state dir, and since when) and those out of service; F2 chooses to queue behind a busy machine's runs. Errors (busy, missing
 /// dir, bad timeout) stay in the dialog with everything typed kept.
 /// </summary>
 public sealed class DispatchDialog : Window
@@ -45,6 +46,8 @@ public sealed class DispatchDialog : Window
         _machines.SetSource(new ObservableCollection<string>(_states.Select(m =>
             !m.Machine.CanRunTests ? $"{m.Name}  (ssh: cannot run tests yet)"
             : m.State is not (MachineState.Idle or MachineState.Busy) ? $"{m.Name}  ({m.State})"
+            : m.HeldBy is { } h ? $"{m.Name}  (busy: held by {TerminalText.Escape(h.User)}@{TerminalText.Escape(h.Host)} since {Format.When(h.Since, DateTimeOffset.UtcNow)}" +
+                $"{(m.CurrentRun is { } waiting ? $", run {waiting} waits" : "")})"
             : m.CurrentRun is { } run ? $"{m.Name}  (busy: {run}{(m.Queue.Count > 0 ? $", {m.Queue.Count} queued" : "")})"
             : $"{m.Name}  {string.Join(",", m.Tags)}")));
         int selected = Math.Max(0, _states.ToList().FindIndex(m => m.Name == machine));

@@ -115,11 +115,11 @@ public static class Format
 
     /// <summary>
     /// Why a machine is out of service, for people: who drained it, when and why; or why health holds it; or who holds it from
-    /// another state dir while our run waits for it.
+    /// another state dir (and which run of ours waits for it, if one does).
     /// </summary>
     public static string Note(MachineState machine, DateTimeOffset now) =>
         machine.HeldBy is { } h ? $"held by {TerminalText.Escape(h.User)}@{TerminalText.Escape(h.Host)} since {When(h.Since, now)} (run {TerminalText.Escape(h.RunId)} " +
-            $"of {TerminalText.Escape(h.StateDir)}); run {machine.CurrentRun} waits for it"
+            $"of {TerminalText.Escape(h.StateDir)})" + (machine.CurrentRun is { } waiting ? $"; run {waiting} waits for it" : "")
         : machine.Drained is { } d ? $"drained by {d.By} {When(d.At, now)}{(d.Reason.Length > 0 ? $": {d.Reason}" : "")}"
         : machine.Unreachable is { } why ? why
         : machine.HealthReason ?? (machine.Health == MachineHealth.Failing ? $"{machine.InfraFailures} infrastructure failures in a row; kept in service so that no tag loses too many machines" : "");

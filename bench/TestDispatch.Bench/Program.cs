@@ -31,6 +31,7 @@ internal static class Program
                 "results" => ResultsBenchmark.Run(BenchArgs.Parse(args[1..])),
                 ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
                 "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "shared" => SharedBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -65,6 +66,11 @@ internal static class Program
         to.WriteLine("          --follow-mb 20,200          log sizes for the follow part, in MB");
         to.WriteLine("          --dir PATH                  where to create the scratch dir (default: the temp dir)");
         to.WriteLine("          --keep                      leave the scratch dir behind");
+        to.WriteLine("  shared    one local machine shared by two state dirs (the binary, as for dispatch): the lock step's cost on a free machine");
+        to.WriteLine("            (the wrapper's take_lock in sh, against that sh without it), a warm 'run --wait' for scale, and the handover gap");
+        to.WriteLine("            (the waiting state dir's started_at minus the holder's ended_at)");
+        to.WriteLine("          --iters N                   calls per timing (default 30); --trials N handovers (default 5)");
+        to.WriteLine("          --testdispatch PATH         the binary; --dir PATH; --keep");
         to.WriteLine("  history   stores of 0, 100k and 1M runs built through the store's writers; per command: median time (hyperfine)");
         to.WriteLine("            and peak memory with the native binary, and a --wait client's peak on a 20k-entry batch");
         to.WriteLine("          --sizes 0,100000,1000000    runs in each store");

@@ -31,9 +31,13 @@ public sealed class SshTransports(string socketRoot, TimeSpan persist, TimedLog 
             return transport;
         });
 
-    /// <summary>Checks the idle machines not checked within <see cref="CheckEvery"/>; failures are told through <see cref="Contact"/>, never thrown.</summary>
-    public async Task CheckIdleAsync(IEnumerable<Machine> idle, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks the idle machines not checked within <see cref="CheckEvery"/>; failures are told through <see cref="Contact"/>,
+    /// never thrown. Returns those that answered, for a further look there.
+    /// </summary>
+    public async Task<IReadOnlyList<Machine>> CheckIdleAsync(IEnumerable<Machine> idle, CancellationToken cancellationToken)
     {
+        List<Machine> answered = [];
         foreach (Machine machine in idle.Where(m => m.Transport == TransportKind.Ssh))
         {
             DateTimeOffset now = DateTimeOffset.UtcNow;
@@ -45,12 +49,14 @@ public sealed class SshTransports(string socketRoot, TimeSpan persist, TimedLog 
             try
             {
                 await ((SshTransport)For(machine)).Connection.ProbeAsync(cancellationToken);
+                answered.Add(machine);
             }
             catch (SshException)
             {
                 // Told through the connection's Contact event.
             }
         }
+        return answered;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,7 +5,7 @@ using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Machines;
 using TestDispatch.Engine.Transports.Ssh;
 
-namespace TestDispatch.Engine.Diagnostics;
+namespace TestDispatch.Engine.Execution;
 
 /// <summary>
 /// Who holds each machine right now, whichever state dir or controller dispatched the run (<c>machines --holders</c>,
