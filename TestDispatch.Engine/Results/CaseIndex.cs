@@ -15,9 +15,14 @@ public sealed class CaseIndex(string path)
 
     public string Path => path;
 
-    public void Append(CaseIndexEntry entry)
+    public void Append(CaseIndexEntry entry) => Append(entry with { Cases = [] }, entry.Cases);
+
+    /// <summary>
+    /// Appends the line of <paramref name="run"/> (its own cases ignored) with <paramref name="cases"/>, written as they are
+    /// enumerated: a run of a million cases costs no more memory than one of ten.
+    /// </summary>
+    public void Append(CaseIndexEntry run, IEnumerable<CaseOutcome> cases)
     {
-        byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(entry, ResultsJson.Default.CaseIndexEntry), (byte)'\n'];
         using FileStream stream = new(path, new FileStreamOptions
         {
             Mode = FileMode.Append, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
@@ -27,7 +32,21 @@ public sealed class CaseIndex(string path)
         {
             stream.WriteByte((byte)'\n');
         }
-        stream.Write(line);
+        using (BufferedStream buffered = new(stream, 64 * 1024))
+        using (Utf8JsonWriter json = new(buffered))
+        {
+            // What the serializer writes for the entry, up to its last property's value: "cases":[]}, the array written here instead.
+            byte[] head = JsonSerializer.SerializeToUtf8Bytes(run with { Cases = [] }, ResultsJson.Default.CaseIndexEntry);
+            buffered.Write(head.AsSpan(0, head.Length - "[]}"u8.Length));
+            json.WriteStartArray();
+            foreach (CaseOutcome outcome in cases)
+            {
+                JsonSerializer.Serialize(json, outcome, ResultsJson.Default.CaseOutcome);
+            }
+            json.WriteEndArray();
+            json.Flush();
+            buffered.Write("}\n"u8);
+        }
     }
 
     /// <summary>Every entry, oldest first; nothing when there is no index yet. A line that does not read is skipped.</summary>
@@ -69,8 +88,11 @@ public sealed class CaseIndex(string path)
 public sealed record CaseIndexEntry(string Run, string TestDir, string TestDirHash, string Machine, DateTimeOffset EndedAt, IReadOnlyList<CaseOutcome> Cases)
 {
     public static CaseIndexEntry Of(string run, string testDir, string testDirHash, string machine, DateTimeOffset endedAt, IEnumerable<TestCase> cases) =>
-        new(run, testDir, testDirHash, machine, endedAt, [.. cases.Select(c => new CaseOutcome(c.FullName, c.Status, c.TimeSeconds))]);
+        new(run, testDir, testDirHash, machine, endedAt, [.. cases.Select(CaseOutcome.Of)]);
 }
 
 /// <summary>A case by its <see cref="TestCase.FullName"/>, how it ended and how long it took.</summary>
-public sealed record CaseOutcome(string Name, TestCaseStatus Status, double? TimeSeconds);
+public sealed record CaseOutcome(string Name, TestCaseStatus Status, double? TimeSeconds)
+{
+    public static CaseOutcome Of(TestCase testCase) => new(testCase.FullName, testCase.Status, testCase.TimeSeconds);
+}
