@@ -15,9 +15,10 @@ namespace TestDispatch.Engine.Execution;
 /// cannot be read is named in the run's log and its record (<c>results_error</c>); it never changes the verdict, which
 /// stays the test's exit status, and never fails the run or the agent.
 /// </summary>
-internal sealed class ResultsRecorder(StatePaths paths, TimedLog log)
+internal sealed class ResultsRecorder(RunStore store, TimedLog log)
 {
     private static readonly IFileSystem Disk = new FileSystem();
+    private readonly StatePaths paths = store.Paths;
 
     /// <summary>
     /// Reads the run's reports: those under its artifacts, and those matching its manifest's patterns in
@@ -65,7 +66,7 @@ internal sealed class ResultsRecorder(StatePaths paths, TimedLog log)
         try
         {
             string kept = paths.Results(ended.Id);
-            new CaseIndex(paths.CaseIndex).Append(
+            store.AppendCases(
                 CaseIndexEntry.Of(ended.Id, ended.TestDir, ended.TestDirHash, ended.Machine, ended.EndedAt ?? DateTimeOffset.UtcNow, []),
                 results.Counts.Total == 0 ? [] : ResultsFile.Stream(kept).Select(CaseOutcome.Of));
         }

@@ -6,7 +6,7 @@ namespace TestDispatch.Engine.Results;
 /// <summary>
 /// <c>cases.jsonl</c> in the state dir: one line per run that had results, appended when its results are recorded, with
 /// each case's name, status and time. It answers "what became of this case before" (new, flaky, history) without
-/// opening every run's <see cref="ResultsFile"/>. The agent is its one writer; each line goes in one append, and a line
+/// opening every run's <see cref="ResultsFile"/>. The agent appends to it and prune takes lines out (see RunStore.AppendCases); a line
 /// cut short by a crash is skipped by the reader, so the file is never wrong, at worst missing a run.
 /// </summary>
 public sealed class CaseIndex(string path)
@@ -74,6 +74,63 @@ public sealed class CaseIndex(string path)
             }
         }
         return entries;
+    }
+
+    /// <summary>
+    /// Rewrites the index without the lines of <paramref name="runs"/> (and without a torn line), through a temporary file
+    /// renamed into place; nothing when none of them is in it. The caller keeps appends out meanwhile. Returns how many went.
+    /// </summary>
+    public int Remove(IReadOnlySet<string> runs)
+    {
+        if (runs.Count == 0 || !File.Exists(path))
+        {
+            return 0;
+        }
+        string temporary = $"{path}.{Environment.ProcessId}.tmp";
+        int removed = 0;
+        try
+        {
+            using (FileStream stream = new(temporary, new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            using (StreamWriter kept = new(stream, new UTF8Encoding(false)))
+            {
+                foreach (string line in File.ReadLines(path, Encoding.UTF8))
+                {
+                    if (RunOf(line) is { } run && !runs.Contains(run))
+                    {
+                        kept.Write(line);
+                        kept.Write('\n');
+                    }
+                    else if (line.Length > 0)
+                    {
+                        removed++;
+                    }
+                }
+            }
+            if (removed > 0)
+            {
+                File.Move(temporary, path, overwrite: true);
+            }
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+        return removed;
+    }
+
+    private static string? RunOf(string line)
+    {
+        try
+        {
+            return line.Length > 0 ? JsonSerializer.Deserialize(line, ResultsJson.Default.CaseIndexEntry)?.Run : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private int LastByte()

@@ -7,14 +7,14 @@ using static TestDispatch.Tests.Support.TestRuns;
 
 namespace TestDispatch.Tests.Results;
 
-/// <summary><c>Results.FlakyWindow</c> through the lab, over runs recorded long ago as the agent records them.</summary>
+/// <summary>What the lab says of cases (flaky, history) over runs recorded long ago as the agent records them, on the real disk.</summary>
 [Trait("Category", "Integration")]
-public sealed class FlakyWindowTests : IDisposable
+public sealed class CaseHistoryLabTests : IDisposable
 {
     private readonly CliHarness _lab = new();
     private readonly Lab _engine;
 
-    public FlakyWindowTests() => _engine = _lab.OpenLab(startsAgents: false);
+    public CaseHistoryLabTests() => _engine = _lab.OpenLab(startsAgents: false);
 
     public void Dispose() => _lab.Dispose();
 
@@ -29,6 +29,21 @@ public sealed class FlakyWindowTests : IDisposable
         Assert.Equal((TestCaseStatus.Passed, true), (sensor.Status, sensor.Flaky));
     }
 
+    [Fact]
+    public void Prune_takes_the_pruned_runs_out_of_the_case_index_and_keeps_the_others()
+    {
+        Run old = Ended(DateTimeOffset.UtcNow.AddDays(-100), TestCaseStatus.Failed);
+        Run recent = Ended(DateTimeOffset.UtcNow.AddDays(-1), TestCaseStatus.Passed);
+        Assert.Equal([recent.Id, old.Id], _engine.CaseRuns("test_sensor").Runs.Select(r => r.Run));
+
+        Assert.Equal([old.Id], _engine.Prune(TimeSpan.FromDays(90), keepFailed: false).Runs.Select(r => r.Id));
+
+        Assert.Equal([recent.Id], new CaseIndex(_engine.Store.Paths.CaseIndex).Read().Select(e => e.Run));
+        Assert.Equal([recent.Id], _engine.CaseRuns("test_sensor").Runs.Select(r => r.Run));
+        Run next = Ended(DateTimeOffset.UtcNow, TestCaseStatus.Passed);
+        Assert.Equal([next.Id, recent.Id], _engine.CaseRuns("test_sensor").Runs.Select(r => r.Run));
+    }
+
     /// <summary>A run of /tests/a whose one case ended so at <paramref name="at"/>, its results kept as the agent keeps them.</summary>
     private Run Ended(DateTimeOffset at, TestCaseStatus status)
     {
@@ -36,7 +51,7 @@ public sealed class FlakyWindowTests : IDisposable
         TestCase[] cases = [new TestCase { Suite = "pytest", ClassName = "test_lab", Name = "test_sensor", Status = status, Report = "artifacts/junit.xml" }];
         Directory.CreateDirectory(Path.GetDirectoryName(_engine.Store.Paths.Results(run.Id))!);
         ResultsFile.Write(_engine.Store.Paths.Results(run.Id), cases);
-        new CaseIndex(_engine.Store.Paths.CaseIndex).Append(CaseIndexEntry.Of(run.Id, run.TestDir, run.TestDirHash, run.Machine, at, cases));
+        _engine.Store.AppendCases(CaseIndexEntry.Of(run.Id, run.TestDir, run.TestDirHash, run.Machine, at, []), cases.Select(CaseOutcome.Of));
         return _engine.Store.Update(run.Id, r => Finished(r) is var ended
             ? ended with { Run = ended.Run with { Tests = TestCounts.Of(cases), EndedAt = at } } : r).Run;
     }
