@@ -10,7 +10,7 @@ public sealed partial class Lab
 {
     /// <summary>
     /// The cases of a run, failures first: new when the case passed in the latest earlier run of the same test dir that
-    /// had results, flaky when it both passed and failed on the same test dir hash within <c>Results.FlakyWindow</c>.
+    /// had results, flaky when it both passed and failed on the same test dir hash within <c>Results.FlakyWindow</c> up to the run's end.
     /// </summary>
     public RunTests Tests(string idOrPrefix)
     {
@@ -21,7 +21,7 @@ public sealed partial class Lab
         }
         IReadOnlyList<CaseIndexEntry> index = CaseIndex().Read();
         IReadOnlySet<string> fresh = CaseHistory.NewFailures(index, run.Id);
-        IReadOnlySet<string> flaky = CaseHistory.Flaky(index, run.TestDirHash, Clock.GetUtcNow() - _config.Results.FlakyWindow);
+        IReadOnlySet<string> flaky = CaseHistory.Flaky(index, run.Id, _config.Results.FlakyWindow);
         return new RunTests(run.Id, run.Tests, run.ResultsError, [.. TestCaseOrder.FailuresFirst(ReadCases(run.Id)).Select(c =>
             CaseResult.Of(c, fresh.Contains(c.FullName), c.Status == TestCaseStatus.Flaky || flaky.Contains(c.FullName)))]);
     }

@@ -15,13 +15,15 @@ namespace TestDispatch.Engine.Execution;
 /// cannot be read is named in the run's log and its record (<c>results_error</c>); it never changes the verdict, which
 /// stays the test's exit status, and never fails the run or the agent.
 /// </summary>
-internal sealed class ResultsRecorder(StatePaths paths, TimedLog log)
+internal sealed class ResultsRecorder(RunStore store, TimedLog log)
 {
     private static readonly IFileSystem Disk = new FileSystem();
+    private readonly StatePaths paths = store.Paths;
 
     /// <summary>
     /// Reads the run's reports: those under its artifacts, and those matching its manifest's patterns in
-    /// <paramref name="workDir"/> (null where the work dir is not on this host). Null when it left none.
+    /// <paramref name="workDir"/> (null where the work dir is not on this host), writing their cases to the run's
+    /// <see cref="ResultsFile"/> as they are read. Null when it left none.
     /// </summary>
     public RunResults? Read(Run run, RunFiles files, string? workDir, CancellationToken cancellationToken)
     {
@@ -35,30 +37,40 @@ internal sealed class ResultsRecorder(StatePaths paths, TimedLog log)
         {
             errors.Add(e.Message);
         }
-        RunResults results;
+        IReadOnlyList<ReportFile> reports = [];
         try
         {
-            results = RunResults.Collect(files.Artifacts, patterns, workDir, cancellationToken);
+            reports = ResultsFinder.Find(files.Artifacts, patterns, workDir);
         }
         catch (Exception e) when (IoErrors.IsIo(e))
         {
-            results = RunResults.Empty with { Errors = [$"could not look for the run's reports: {e.Message}"] };
+            errors.Add($"could not look for the run's reports: {e.Message}");
+        }
+        RunResults results = RunResults.Empty;
+        try
+        {
+            results = reports.Count == 0 ? results : RunResults.Write(reports, paths.Results(run.Id), cancellationToken);
+        }
+        catch (Exception e) when (IoErrors.IsIo(e))
+        {
+            errors.Add($"could not keep the run's results in {paths.RunDir(run.Id)}: {e.Message}");
         }
         results = results with { Errors = [.. errors, .. results.Errors] };
-        return results.Cases.Count == 0 && results.Errors.Count == 0 ? null : results;
+        return results.IsEmpty ? null : results;
     }
 
-    /// <summary>Keeps what <see cref="Read"/> found for the run that ended as <paramref name="ended"/>; returns it with its counts and errors.</summary>
+    /// <summary>Records what <see cref="Read"/> found for the run that ended as <paramref name="ended"/>; returns it with its counts and errors.</summary>
     public Run Keep(Run ended, RunResults results, string logPath)
     {
         List<string> errors = [.. results.Errors];
         try
         {
-            ResultsFile.Write(paths.Results(ended.Id), results.Cases);
-            new CaseIndex(paths.CaseIndex).Append(CaseIndexEntry.Of(ended.Id, ended.TestDir, ended.TestDirHash, ended.Machine,
-                ended.EndedAt ?? DateTimeOffset.UtcNow, results.Cases));
+            string kept = paths.Results(ended.Id);
+            store.AppendCases(
+                CaseIndexEntry.Of(ended.Id, ended.TestDir, ended.TestDirHash, ended.Machine, ended.EndedAt ?? DateTimeOffset.UtcNow, []),
+                results.Counts.Total == 0 ? [] : ResultsFile.Stream(kept).Select(CaseOutcome.Of));
         }
-        catch (Exception e) when (IoErrors.IsIo(e))
+        catch (Exception e) when (IoErrors.IsIo(e) || e is InvalidDataException)
         {
             errors.Add($"could not keep the run's results in {paths.RunDir(ended.Id)}: {e.Message}");
         }

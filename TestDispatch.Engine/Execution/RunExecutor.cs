@@ -28,7 +28,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
     /// <summary>How long a run whose machine another engineer's run holds waits before it tries the machine's lock again.</summary>
     private static readonly TimeSpan HeldRetry = TimeSpan.FromSeconds(1);
 
-    private readonly ResultsRecorder _results = new(store.Paths, log);
+    private readonly ResultsRecorder _results = new(store, log);
 
     /// <summary>When this agent began: a run already running from before was marked so by an agent before it.</summary>
     private readonly DateTimeOffset _since = clock.GetUtcNow();

@@ -25,11 +25,21 @@ public static class CaseHistory
         return new HashSet<string>(run.Cases.Where(c => IsFailure(c.Status) && passed.Contains(c.Name)).Select(c => c.Name), StringComparer.Ordinal);
     }
 
-    /// <summary>The names of the cases that passed and failed on runs of the test dir hashed <paramref name="testDirHash"/> ended since <paramref name="since"/>.</summary>
-    public static IReadOnlySet<string> Flaky(IReadOnlyList<CaseIndexEntry> index, string testDirHash, DateTimeOffset since)
+    /// <summary>
+    /// The names of the cases that passed and failed on runs of <paramref name="runId"/>'s test dir hash that ended within
+    /// <paramref name="window"/> up to its own end: counted from when it ran, not from now, so what a run says does not change
+    /// as days pass (nor as later runs come).
+    /// </summary>
+    public static IReadOnlySet<string> Flaky(IReadOnlyList<CaseIndexEntry> index, string runId, TimeSpan window)
     {
+        int at = LastIndexOf(index, e => e.Run == runId);
+        if (at < 0)
+        {
+            return new HashSet<string>();
+        }
+        (string testDirHash, DateTimeOffset end) = (index[at].TestDirHash, index[at].EndedAt);
         HashSet<string> passed = new(StringComparer.Ordinal), failed = new(StringComparer.Ordinal), flaky = new(StringComparer.Ordinal);
-        foreach (CaseIndexEntry entry in index.Where(e => e.TestDirHash == testDirHash && e.EndedAt >= since))
+        foreach (CaseIndexEntry entry in index.Where(e => e.TestDirHash == testDirHash && e.EndedAt >= end - window && e.EndedAt <= end))
         {
             foreach (CaseOutcome c in entry.Cases)
             {

@@ -6,7 +6,7 @@ namespace TestDispatch.Engine.Results;
 /// <summary>
 /// <c>cases.jsonl</c> in the state dir: one line per run that had results, appended when its results are recorded, with
 /// each case's name, status and time. It answers "what became of this case before" (new, flaky, history) without
-/// opening every run's <see cref="ResultsFile"/>. The agent is its one writer; each line goes in one append, and a line
+/// opening every run's <see cref="ResultsFile"/>. The agent appends to it and prune takes lines out (see RunStore.AppendCases); a line
 /// cut short by a crash is skipped by the reader, so the file is never wrong, at worst missing a run.
 /// </summary>
 public sealed class CaseIndex(string path)
@@ -15,9 +15,14 @@ public sealed class CaseIndex(string path)
 
     public string Path => path;
 
-    public void Append(CaseIndexEntry entry)
+    public void Append(CaseIndexEntry entry) => Append(entry with { Cases = [] }, entry.Cases);
+
+    /// <summary>
+    /// Appends the line of <paramref name="run"/> (its own cases ignored) with <paramref name="cases"/>, written as they are
+    /// enumerated: a run of a million cases costs no more memory than one of ten.
+    /// </summary>
+    public void Append(CaseIndexEntry run, IEnumerable<CaseOutcome> cases)
     {
-        byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(entry, ResultsJson.Default.CaseIndexEntry), (byte)'\n'];
         using FileStream stream = new(path, new FileStreamOptions
         {
             Mode = FileMode.Append, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
@@ -27,7 +32,21 @@ public sealed class CaseIndex(string path)
         {
             stream.WriteByte((byte)'\n');
         }
-        stream.Write(line);
+        using (BufferedStream buffered = new(stream, 64 * 1024))
+        using (Utf8JsonWriter json = new(buffered))
+        {
+            // What the serializer writes for the entry, up to its last property's value: "cases":[]}, the array written here instead.
+            byte[] head = JsonSerializer.SerializeToUtf8Bytes(run with { Cases = [] }, ResultsJson.Default.CaseIndexEntry);
+            buffered.Write(head.AsSpan(0, head.Length - "[]}"u8.Length));
+            json.WriteStartArray();
+            foreach (CaseOutcome outcome in cases)
+            {
+                JsonSerializer.Serialize(json, outcome, ResultsJson.Default.CaseOutcome);
+            }
+            json.WriteEndArray();
+            json.Flush();
+            buffered.Write("}\n"u8);
+        }
     }
 
     /// <summary>Every entry, oldest first; nothing when there is no index yet. A line that does not read is skipped.</summary>
@@ -57,6 +76,63 @@ public sealed class CaseIndex(string path)
         return entries;
     }
 
+    /// <summary>
+    /// Rewrites the index without the lines of <paramref name="runs"/> (and without a torn line), through a temporary file
+    /// renamed into place; nothing when none of them is in it. The caller keeps appends out meanwhile. Returns how many went.
+    /// </summary>
+    public int Remove(IReadOnlySet<string> runs)
+    {
+        if (runs.Count == 0 || !File.Exists(path))
+        {
+            return 0;
+        }
+        string temporary = $"{path}.{Environment.ProcessId}.tmp";
+        int removed = 0;
+        try
+        {
+            using (FileStream stream = new(temporary, new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            using (StreamWriter kept = new(stream, new UTF8Encoding(false)))
+            {
+                foreach (string line in File.ReadLines(path, Encoding.UTF8))
+                {
+                    if (RunOf(line) is { } run && !runs.Contains(run))
+                    {
+                        kept.Write(line);
+                        kept.Write('\n');
+                    }
+                    else if (line.Length > 0)
+                    {
+                        removed++;
+                    }
+                }
+            }
+            if (removed > 0)
+            {
+                File.Move(temporary, path, overwrite: true);
+            }
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+        return removed;
+    }
+
+    private static string? RunOf(string line)
+    {
+        try
+        {
+            return line.Length > 0 ? JsonSerializer.Deserialize(line, ResultsJson.Default.CaseIndexEntry)?.Run : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private int LastByte()
     {
         using FileStream read = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -69,8 +145,11 @@ public sealed class CaseIndex(string path)
 public sealed record CaseIndexEntry(string Run, string TestDir, string TestDirHash, string Machine, DateTimeOffset EndedAt, IReadOnlyList<CaseOutcome> Cases)
 {
     public static CaseIndexEntry Of(string run, string testDir, string testDirHash, string machine, DateTimeOffset endedAt, IEnumerable<TestCase> cases) =>
-        new(run, testDir, testDirHash, machine, endedAt, [.. cases.Select(c => new CaseOutcome(c.FullName, c.Status, c.TimeSeconds))]);
+        new(run, testDir, testDirHash, machine, endedAt, [.. cases.Select(CaseOutcome.Of)]);
 }
 
 /// <summary>A case by its <see cref="TestCase.FullName"/>, how it ended and how long it took.</summary>
-public sealed record CaseOutcome(string Name, TestCaseStatus Status, double? TimeSeconds);
+public sealed record CaseOutcome(string Name, TestCaseStatus Status, double? TimeSeconds)
+{
+    public static CaseOutcome Of(TestCase testCase) => new(testCase.FullName, testCase.Status, testCase.TimeSeconds);
+}

@@ -34,27 +34,31 @@ public static class ResultsFile
     }
 
     /// <summary>The cases in the file at <paramref name="path"/>; a line that is not a case is an <see cref="InvalidDataException"/> naming it.</summary>
-    public static IReadOnlyList<TestCase> Read(string path)
+    public static IReadOnlyList<TestCase> Read(string path) => [.. Stream(path)];
+
+    /// <summary>The cases in the file at <paramref name="path"/>, one at a time as <see cref="Read"/> reads them.</summary>
+    public static IEnumerable<TestCase> Stream(string path)
     {
-        List<TestCase> cases = [];
         int number = 0;
         foreach (string line in File.ReadLines(path, Encoding.UTF8))
         {
             number++;
-            if (string.IsNullOrWhiteSpace(line))
+            if (!string.IsNullOrWhiteSpace(line))
             {
-                continue;
-            }
-            try
-            {
-                cases.Add(JsonSerializer.Deserialize(line, ResultsJson.Default.TestCase)
-                          ?? throw new JsonException("null where a test case was expected"));
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path} line {number}: not a test case: {e.Message}", e);
+                yield return Parse(path, number, line);
             }
         }
-        return cases;
+    }
+
+    private static TestCase Parse(string path, int number, string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(line, ResultsJson.Default.TestCase) ?? throw new JsonException("null where a test case was expected");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} line {number}: not a test case: {e.Message}", e);
+        }
     }
 }

@@ -7,4 +7,5 @@ namespace TestDispatch.Engine.Results;
 [JsonSerializable(typeof(TestCase))]
 [JsonSerializable(typeof(TestCounts))]
 [JsonSerializable(typeof(CaseIndexEntry))]
+[JsonSerializable(typeof(CaseOutcome))]
 public sealed partial class ResultsJson : JsonSerializerContext;

@@ -5,7 +5,7 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Engine.Storage;
 
 /// <summary>
-/// Retention: <c>prune --older-than</c>. Removes ended runs' records, logs and artifacts, never a run that is not
+/// Retention: <c>prune --older-than</c>. Removes ended runs' records, logs, artifacts and test cases (from the case index too), never a run that is not
 /// terminal and never a run of a batch still open; a batch's record goes once none of its runs is left. In the order a
 /// crash cannot hurt: history's segments and index first, then the hot snapshot, then the runs' directories (a crash
 /// between leaves a prune half done, which the next prune finishes; never a record without its log that was not meant).
@@ -61,6 +61,7 @@ public sealed partial class RunStore
         {
             RemoveRunDirectory(run.Id);
         }
+        RemoveCases(hotGone.Concat(historyDropped.Select(r => r.Id)).ToHashSet(StringComparer.Ordinal));
         RemoveHistoryLeftovers(history);
         return report;
     });

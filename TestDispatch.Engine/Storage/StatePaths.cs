@@ -39,4 +39,7 @@ public sealed record StatePaths(string Root)
 
     /// <summary>How each case of each run with results ended (see <see cref="Engine.Results.CaseIndex"/>).</summary>
     public string CaseIndex => Path.Combine(Root, Engine.Results.CaseIndex.FileName);
+
+    /// <summary>Held while <see cref="CaseIndex"/> is appended to or rewritten.</summary>
+    public string CaseIndexLock => CaseIndex + ".lock";
 }

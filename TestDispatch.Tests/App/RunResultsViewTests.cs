@@ -74,6 +74,31 @@ public sealed class RunResultsViewTests : IDisposable
     }
 
     [Fact]
+    public void Enter_on_a_failed_case_whose_message_the_log_holds_shows_the_log_from_that_line_and_t_goes_back_to_the_cases()
+    {
+        File.WriteAllLines(_run.LogsPath, [
+            .. Enumerable.Range(0, 200).Select(i => $"filler line {i}"),
+            "E       AssertionError: sensor out of range (where the log says it)",
+            "after the failure",
+        ]);
+        using HeadlessApp ui = new(80, 24);
+        using RunWindow window = new(ui.App, _engine, _run.Id);
+        ui.Show(window);
+        ui.WaitFor("1/2 passed, 1 failed");
+
+        ui.Press(new Key('t'));
+        ui.WaitFor("failed new");
+        ui.Press(Key.Enter);
+        string log = ui.WaitFor("(where the log says it)");
+        ui.Press(new Key('t'));
+        string cases = ui.WaitFor("failed new");
+
+        Assert.Contains("pytest::test_lab::test_sensor: AssertionError", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("filler line 150", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("(where the log says it)", cases, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_runs_tab_says_passed_of_total_for_a_run_with_results_and_a_dash_for_one_without()
     {
         Run plain = _engine.Store.Prepare(Request(machine: "local-2", hash: "other")).Run;

@@ -38,8 +38,25 @@ public class CaseHistoryTests
             Entry("r2", "/t", "h", 1, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Error)),
         ];
 
-        Assert.Equal(["c"], CaseHistory.Flaky(index, "h", Now.AddDays(-14)).Order());
-        Assert.Equal(["a", "c"], CaseHistory.Flaky(index, "h", Now.AddDays(-30)).Order());
+        Assert.Equal(["c"], CaseHistory.Flaky(index, "r2", TimeSpan.FromDays(14)).Order());
+        Assert.Equal(["a", "c"], CaseHistory.Flaky(index, "r2", TimeSpan.FromDays(30)).Order());
+    }
+
+    [Fact]
+    public void The_flaky_window_ends_at_the_runs_own_end_so_an_old_run_stays_as_it_was_and_later_runs_do_not_count()
+    {
+        IReadOnlyList<CaseIndexEntry> index =
+        [
+            Entry("older", "/t", "h", 32, ("a", TestCaseStatus.Failed), ("b", TestCaseStatus.Passed)),
+            Entry("old", "/t", "h", 30, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Passed)),
+            Entry("later", "/t", "h", 1, ("a", TestCaseStatus.Passed), ("b", TestCaseStatus.Failed)),
+        ];
+
+        // Thirty days on, a 14-day window counted from now would hold neither "older" nor "old"; b failing later is not old's.
+        Assert.Equal(["a"], CaseHistory.Flaky(index, "old", TimeSpan.FromDays(14)));
+        Assert.Empty(CaseHistory.Flaky(index, "later", TimeSpan.FromDays(14)));
+        Assert.Equal(["a", "b"], CaseHistory.Flaky(index, "later", TimeSpan.FromDays(31)).Order());
+        Assert.Empty(CaseHistory.Flaky(index, "unknown", TimeSpan.FromDays(14)));
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class HelpWindow : Window
         G  End         end of the log, follow on
         f              follow on / off w         wrap on / off
         /              search the log; n / N next / previous hit
-        t              test cases instead of the log (failures first, new marked); Enter: a case's message; t: the log
+        t              test cases instead of the log (failures first, new marked); Enter: its message, log at it; t: the log
         x              cancel this run (y to confirm)
         r              re-run this test dir on this machine
         D              diff this log against the last pass (times, pids, temp paths ignored)

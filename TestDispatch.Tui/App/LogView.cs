@@ -100,8 +100,11 @@ public sealed class LogView : View
         Background(() => Page(offset));
     }
 
-    /// <summary>Finds the next (or previous) line holding <paramref name="text"/> and shows it at the top.</summary>
-    public void Search(string text, bool forward)
+    /// <summary>
+    /// Finds the next (or previous) line holding <paramref name="text"/>, from the top line or from <paramref name="from"/>,
+    /// and shows it at the top; when there is none, <paramref name="notFound"/> runs (by default: a message says so).
+    /// </summary>
+    public void Search(string text, bool forward, long? from = null, Action? notFound = null)
     {
         SearchText = text;
         if (text.Length == 0)
@@ -112,13 +115,13 @@ public sealed class LogView : View
         Follow = false;
         _search?.Cancel();
         CancellationTokenSource cancel = _search = new CancellationTokenSource();
-        long from = _top;
+        long start = from ?? _top;
         StateChanged?.Invoke();
         Background(() =>
         {
-            long? hit = _pager.Find(text, from, forward, cancel.Token);
+            long? hit = _pager.Find(text, start, forward, cancel.Token);
             return hit is { } offset ? Page(offset) : null;
-        }, notFound: () => Message?.Invoke($"'{text}' not found {(forward ? "below" : "above")}"));
+        }, notFound: notFound ?? (() => Message?.Invoke($"'{text}' not found {(forward ? "below" : "above")}")));
     }
 
     /// <summary>Tells the run view something worth a line on its message strip.</summary>

@@ -14,7 +14,7 @@ namespace TestDispatch.Tui.App;
 /// <summary>
 /// One run: its fields on top, its live log below (following the tail while it runs), a strip saying
 /// follow/wrap/search, and the keys; <c>t</c> shows its test cases instead of the log (failures first, new ones marked;
-/// Enter says one's message); D opens its diff against the last pass. Refreshes itself from the store; Esc or q goes back.
+/// Enter says one's message and shows the log where it has it); D opens its diff against the last pass. Refreshes itself from the store; Esc or q goes back.
 /// </summary>
 public sealed class RunWindow : ScreenWindow
 {
@@ -145,7 +145,7 @@ public sealed class RunWindow : ScreenWindow
         _tests.Visible = true;
         _tests.SetFocus();
         ShowCases(0);
-        Say($"{Format.Tests(results.Tests!)}{(results.ResultsError is { } error ? $"; results_error: {error}" : "")}  Enter: a case's message, t: the log");
+        Say($"{Format.Tests(results.Tests!)}{(results.ResultsError is { } error ? $"; results_error: {error}" : "")}  Enter: a case's message (and where the log has it), t: the log");
     }
 
     /// <summary>The list of cases, <paramref name="selected"/> selected.</summary>
@@ -189,8 +189,7 @@ public sealed class RunWindow : ScreenWindow
             case var k when k == Key.Enter || k == new Key('l'):
                 if (_tests.SelectedItem is int row && row >= 0 && row < _cases.Count)
                 {
-                    // Its whole text is in 'testdispatch show ID --tests'.
-                    Say($"{_cases[row].FullName}: {(_cases[row].Message.Length > 0 ? _cases[row].Message : _cases[row].Status.Word())}");
+                    ShowCase(_cases[row]);
                 }
                 return true;
             case var k when k == new Key('j'):
@@ -202,6 +201,31 @@ public sealed class RunWindow : ScreenWindow
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// Says the case's message (its whole text is in 'testdispatch show ID --tests'); for a failure whose message the log
+    /// holds, shows the log from its first line holding it, marked; t goes back to the cases.
+    /// </summary>
+    private void ShowCase(CaseResult testCase)
+    {
+        string said = $"{testCase.FullName}: {(testCase.Message.Length > 0 ? testCase.Message : testCase.Status.Word())}";
+        Say(said);
+        string firstLine = testCase.Message.Split('\n', 2)[0].Trim();
+        if (!CaseHistory.IsFailure(testCase.Status) || firstLine.Length == 0)
+        {
+            return;
+        }
+        _tests.Visible = false;
+        _log.Visible = true;
+        _log.SetFocus();
+        _log.Search(firstLine, forward: true, from: 0, notFound: () =>
+        {
+            _log.Visible = false;
+            _tests.Visible = true;
+            _tests.SetFocus();
+            Say($"{said} (not in the log)");
+        });
     }
 
     protected override bool HandleKey(Key key)

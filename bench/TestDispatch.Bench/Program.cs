@@ -103,7 +103,8 @@ internal static class Program
         to.WriteLine("          --runs N                    fresh processes, each comparing twice: cold (JIT) and warm (default 1)");
         to.WriteLine("          --dir PATH; --keep");
         to.WriteLine("  results what the agent does with a run's JUnit reports once it is over (read them, write results.jsonl and the");
-        to.WriteLine("          case index), on generated reports, each size in a fresh process: wall and CPU time, peak memory (VmHWM)");
+        to.WriteLine("          case index), on generated reports, each size in a fresh process: wall and CPU time, peak memory (VmHWM),");
+        to.WriteLine("          streamed and against a baseline holding every case in memory");
         to.WriteLine("          --mb 1,200                  report sizes in MB");
         to.WriteLine("          --dir PATH; --keep");
         to.WriteLine("  lookback  'testdispatch grep' and 'diff' as users run them (the binary, as for dispatch) on a state dir of runs with");

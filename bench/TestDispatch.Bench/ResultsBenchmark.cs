@@ -7,13 +7,15 @@ namespace TestDispatch.Bench;
 
 /// <summary>
 /// What the agent does with a run's results once it is over, on generated JUnit reports of the sizes asked for (1 MB and
-/// 200 MB by default): find and read them (RunResults.Collect), write results.jsonl and the case index line. Each size is
+/// 200 MB by default): find them and stream their cases to results.jsonl (RunResults.Collect), then the case index line
+/// from it; against a baseline that holds every case in memory before writing (how the agent read them before). Each is
 /// read in a fresh process, so its peak resident memory (VmHWM) is its own; an empty child gives the runtime's share.
 /// The reports: about 1 KB per case (a tenth failing with a traceback, every case with some system-out). Figures, not assertions.
 /// </summary>
 internal static class ResultsBenchmark
 {
     public const string OnceCommand = "results-once";
+    private const string HeldFlag = "--held";
 
     public static int Run(BenchArgs args)
     {
@@ -30,8 +32,10 @@ internal static class ResultsBenchmark
                 string run = Path.Combine(root, $"run-{mb}mb");
                 Directory.CreateDirectory(Path.Combine(run, "artifacts"));
                 int cases = Generate(Path.Combine(run, "artifacts", "junit.xml"), mb * 1024L * 1024);
-                Console.WriteLine($"  {mb} MB report ({cases:N0} cases):");
+                Console.WriteLine($"  {mb} MB report ({cases:N0} cases), streamed to results.jsonl:");
                 Console.Write(FreshProcess.Run(OnceCommand, [run]));
+                Console.WriteLine($"  {mb} MB report, baseline: every case held in memory, then written:");
+                Console.Write(FreshProcess.Run(OnceCommand, [run, HeldFlag]));
             }
         }
         finally
@@ -52,18 +56,20 @@ internal static class ResultsBenchmark
             Console.WriteLine(FreshProcess.Peak());
             return 0;
         }
-        if (args is not [var run])
+        if (args is not ([_] or [_, HeldFlag]))
         {
-            throw new BenchUsageException($"{OnceCommand} takes a run directory");
+            throw new BenchUsageException($"{OnceCommand} takes a run directory, and {HeldFlag} for the baseline");
         }
+        string run = args[0];
+        bool held = args.Count == 2;
         foreach (string pass in new[] { "cold", "warm" })
         {
             double cpuStart = CpuClock.ProcessMs();
             long start = Stopwatch.GetTimestamp();
-            RunResults results = RunResults.Collect(Path.Combine(run, "artifacts"));
-            ResultsFile.Write(Path.Combine(run, ResultsFile.FileName), results.Cases);
+            string kept = Path.Combine(run, ResultsFile.FileName);
+            RunResults results = held ? Held(Path.Combine(run, "artifacts"), kept) : RunResults.Collect(Path.Combine(run, "artifacts"), kept);
             new CaseIndex(Path.Combine(run, CaseIndex.FileName)).Append(
-                CaseIndexEntry.Of("run", "/tests/t", "hash", "m", DateTimeOffset.UtcNow, results.Cases));
+                CaseIndexEntry.Of("run", "/tests/t", "hash", "m", DateTimeOffset.UtcNow, []), ResultsFile.Stream(kept).Select(CaseOutcome.Of));
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             double cpu = (CpuClock.ProcessMs() - cpuStart) / 1000;
             long jsonl = new FileInfo(Path.Combine(run, ResultsFile.FileName)).Length;
@@ -72,6 +78,14 @@ internal static class ResultsBenchmark
                 + $"{results.Counts.Total:N0} cases ({results.Counts.Failed:N0} failed), results.jsonl {jsonl / 1048576.0:0.0} MiB, {results.Errors.Count} errors"));
         }
         return 0;
+    }
+
+    /// <summary>The baseline, as the agent read results before they were streamed: every report's cases in a list, then written.</summary>
+    private static RunResults Held(string artifacts, string kept)
+    {
+        List<TestCase> cases = [.. ResultsFinder.Find(artifacts).SelectMany(r => JUnitReport.Read(r.Path, r.Name).Cases)];
+        ResultsFile.Write(kept, cases);
+        return new RunResults(TestCounts.Of(cases), [.. cases.Where(c => CaseHistory.IsFailure(c.Status))], []);
     }
 
     /// <summary>A report of about <paramref name="bytes"/>: cases of ~1 KB, every tenth failing with a traceback.</summary>
