@@ -246,4 +246,21 @@ public sealed class SlurmTransportTests : IAsyncLifetime
         Assert.Equal($"{Path.Combine(_workRoot, run.Id, "work")}\nok\n", await File.ReadAllTextAsync(run.LogsPath));
         await NothingLeftOf(run);
     }
+
+    [Fact]
+    public async Task Machines_shows_a_drained_node_with_its_reason_and_doctor_checks_slurm_and_the_work_root()
+    {
+        await _cluster.Drain("n3", "td: maintenance");
+
+        (int machinesExit, string machines, string machinesError) = await _cli.Run("machines");
+        (_, string doctor, string doctorError) = await _cli.Run("doctor");
+
+        Assert.True(machinesExit == 0, machinesError);
+        Assert.Contains("n3: Slurm: n3 drained (td: maintenance)", machines, StringComparison.Ordinal);
+        Assert.Contains("n1: Slurm: n1 idle", machines, StringComparison.Ordinal);
+        Assert.Contains("fast: Slurm: n1 idle, n2 idle", machines, StringComparison.Ordinal);
+        Assert.Contains("slurmctld answers (scontrol ping)", doctor + doctorError, StringComparison.Ordinal);
+        Assert.Contains($"work root {_workRoot} is writable", doctor + doctorError, StringComparison.Ordinal);
+        Assert.Contains("Slurm has node n1 in partition lab: n1", doctor + doctorError, StringComparison.Ordinal);
+    }
 }
