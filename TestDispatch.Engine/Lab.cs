@@ -68,6 +68,13 @@ public sealed partial class Lab
 
     public IReadOnlyList<MachineState> Machines() => Fleet.States();
 
+    /// <summary>The machines as <see cref="Machines"/> gives them, with what Slurm says of a Slurm machine's node (one sinfo for all).</summary>
+    public async Task<IReadOnlyList<MachineState>> MachinesAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyDictionary<string, string> slurm = await Transports.Slurm.SlurmNodes.DescribeAsync(_config.Machines, cancellationToken);
+        return [.. Fleet.States().Select(m => slurm.TryGetValue(m.Name, out string? nodes) ? m with { Slurm = nodes } : m)];
+    }
+
     /// <summary>Who holds each configured machine right now, seen on the machine itself, whichever state dir dispatched the run.</summary>
     public async Task<IReadOnlyList<MachineHolder>> HoldersAsync(CancellationToken cancellationToken = default) =>
         await Task.WhenAll(_config.Machines.Select(m => Execution.LockLook.LookAsync(m, _store.Paths.Root, cancellationToken)));

@@ -19,7 +19,8 @@ public static class LabConfigLoader
     private static readonly string[] ResultsKeys = ["FlakyWindow"];
     private static readonly string[] DefaultsKeys = ["Command", "Timeout", "AgentIdle", "KillGrace", "UnreachableGrace", "LogLimit"];
     private static readonly string[] MachineKeys =
-        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "LockDir", "Tags", "HealthCheck"];
+        ["Name", "Transport", "Host", "User", "Port", "IdentityFile", "SshOptions", "WorkRoot", "KeepWorkDir", "LockDir", "Tags", "HealthCheck",
+            "Node", "Partition", "Constraint", "SlurmOptions"];
 
     public static LabConfig Load(ConfigSources sources)
     {
@@ -151,11 +152,12 @@ public static class LabConfigLoader
             {
                 "local" => TransportKind.Local,
                 "ssh" => TransportKind.Ssh,
+                "slurm" => TransportKind.Slurm,
                 _ => null,
             };
             if (transport is null)
             {
-                errors.Add($"{key}:Transport '{transportText}'{machine.Where} (machine '{name}') is not a transport; use \"local\" or \"ssh\"");
+                errors.Add($"{key}:Transport '{transportText}'{machine.Where} (machine '{name}') is not a transport; use \"local\", \"ssh\" or \"slurm\"");
             }
             string? host = machine.Value("Host");
             if (transport == TransportKind.Ssh && string.IsNullOrWhiteSpace(host))
@@ -197,6 +199,10 @@ public static class LabConfigLoader
                 SshOptions = machine.List("SshOptions"),
                 WorkRoot = machine.Value("WorkRoot") ?? "/var/tmp/testdispatch",
                 KeepWorkDir = keep,
+                Node = machine.Value("Node") is { Length: > 0 } node ? node : null,
+                Partition = machine.Value("Partition") is { Length: > 0 } partition ? partition : null,
+                Constraint = machine.Value("Constraint") is { Length: > 0 } constraint ? constraint : null,
+                SlurmOptions = machine.List("SlurmOptions"),
                 LockDir = lockDir,
                 Tags = tags,
                 HealthCheck = machine.Value("HealthCheck") is { Length: > 0 } check ? Path.GetFullPath(ExpandHome(check, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)), machine.BaseDirectory) : null,
@@ -204,6 +210,15 @@ public static class LabConfigLoader
             if (defined.Transport == TransportKind.Ssh)
             {
                 errors.AddRange(SshSettings.Problems(defined).Select(p => $"{key}: {p}{machine.Where}"));
+            }
+            if (defined.Transport == TransportKind.Slurm)
+            {
+                if (machine.Value("WorkRoot") is null)
+                {
+                    errors.Add($"{key}:WorkRoot is missing{machine.Where}: Slurm machine '{name}' needs a directory the controller and every node share; " +
+                        "set \"WorkRoot\": \"/shared/testdispatch\"");
+                }
+                errors.AddRange(SlurmSettings.Problems(defined).Select(p => $"{key}: {p}{machine.Where}"));
             }
             machines.Add(defined);
         }

@@ -11,6 +11,18 @@ public sealed record Machine
     public string? IdentityFile { get; init; }
     public IReadOnlyList<string> SshOptions { get; init; } = [];
     public string WorkRoot { get; init; } = "/var/tmp/testdispatch";
+
+    /// <summary>A Slurm machine's node (<c>-w</c>); null for a pool: any node of <see cref="Partition"/> that has <see cref="Constraint"/>.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>A Slurm machine's partition (<c>-p</c>); null for the cluster's default one.</summary>
+    public string? Partition { get; init; }
+
+    /// <summary>The Slurm features a pool's node must have (<c>--constraint</c>).</summary>
+    public string? Constraint { get; init; }
+
+    /// <summary>More sbatch options for every run (<c>--qos=test</c>, <c>--account=lab</c>); those the transport sets itself are refused.</summary>
+    public IReadOnlyList<string> SlurmOptions { get; init; } = [];
     public bool KeepWorkDir { get; init; }
 
     /// <summary>
@@ -42,6 +54,7 @@ public sealed record Machine
     public string Location => Transport switch
     {
         TransportKind.Local => "local",
+        TransportKind.Slurm => $"slurm:{Node ?? (Partition ?? "default") + " pool"}",
         _ => $"{(User is null ? "" : User + "@")}{Host}{(Port == 22 ? "" : $":{Port}")}",
     };
 }
@@ -51,4 +64,5 @@ public enum TransportKind
 {
     Local,
     Ssh,
+    Slurm,
 }

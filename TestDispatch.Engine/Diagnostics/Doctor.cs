@@ -7,7 +7,7 @@ namespace TestDispatch.Engine.Diagnostics;
 
 /// <summary>
 /// <c>doctor [--repair]</c> as one pass: the state dir and its modes, the store and history, the agent, the programs the
-/// transports need, each ssh machine step by step; with repair, the modes made private again and a damaged store rebuilt
+/// transports need, each ssh and Slurm machine step by step; with repair, the modes made private again and a damaged store rebuilt
 /// from what is readable (backups first), then checked again. Each finding is told as it is made.
 /// </summary>
 internal static class Doctor
@@ -33,6 +33,12 @@ internal static class Doctor
             {
                 report(check);
             }
+            findings.AddRange(checks);
+        }
+        foreach (Machine machine in config.Machines.Where(m => m.Transport == TransportKind.Slurm))
+        {
+            IReadOnlyList<Finding> checks = await SlurmCheck.RunAsync(machine, cancellationToken);
+            checks.ToList().ForEach(report);
             findings.AddRange(checks);
         }
 

@@ -23,6 +23,12 @@ public static class ErrorCodes
     /// <summary>A remote run's tree vanished: its wrapper is gone and left no exit status (the work root was wiped, the wrapper killed).</summary>
     public const string RemoteLost = "remote_lost";
 
+    /// <summary>
+    /// A Slurm job ended without its run wrapper's verdict: cancelled by someone else (scancel), preempted, its node failed,
+    /// or it vanished from Slurm; the message says which.
+    /// </summary>
+    public const string JobLost = "job_lost";
+
     /// <summary>The machine was drained (<c>machine drain</c>): it takes no new work until <c>machine resume</c>; the message says who and why.</summary>
     public const string MachineDrained = "machine_drained";
 
@@ -101,5 +107,5 @@ public static class ErrorCodes
     /// machine or the copy failed, or the agent died under the run. A test's own verdict, a timeout, a cancel or a
     /// command that cannot start are never retried.
     /// </summary>
-    public static bool IsRetryable(string code) => code is TransportUnreachable or CopyFailed or ArtifactsFailed or AgentLost or AgentError or RemoteLost;
+    public static bool IsRetryable(string code) => code is TransportUnreachable or CopyFailed or ArtifactsFailed or AgentLost or AgentError or RemoteLost or JobLost;
 }

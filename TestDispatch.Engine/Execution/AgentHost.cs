@@ -8,6 +8,7 @@ using TestDispatch.Engine.Scheduling;
 using TestDispatch.Engine.Storage;
 using TestDispatch.Engine.Transports;
 using TestDispatch.Engine.Transports.Ssh;
+using TestDispatch.Engine.Transports.Slurm;
 
 namespace TestDispatch.Engine.Execution;
 
@@ -43,7 +44,13 @@ internal static class AgentHost
         await using SshTransports ssh = new(store.Paths.Root, config.Defaults.AgentIdle + TimeSpan.FromSeconds(30), log);
         ReachabilityFile reachability = new(store.Paths);
         ssh.Contact += reachability.Record;
-        ITransport For(Machine machine) => machine.Transport == TransportKind.Ssh ? ssh.For(machine) : local;
+        using SlurmTransports slurm = new(log);
+        ITransport For(Machine machine) => machine.Transport switch
+        {
+            TransportKind.Ssh => ssh.For(machine),
+            TransportKind.Slurm => slurm.For(machine),
+            _ => local,
+        };
         RunExecutor executor = new(store, config, For, clock, log);
         Janitor janitor = new(store, fleet, config, For, log);
         KeeperWatch? keeper = launcher is not null && KeeperWatch.OfThisProcess() is { } keeperPid
@@ -89,7 +96,7 @@ internal static class AgentHost
                 {
                     continue;
                 }
-                Machine[] idle = [.. config.Machines.Where(m => m.Transport == TransportKind.Ssh && !busy.Contains(m.Name))];
+                Machine[] idle = [.. config.Machines.Where(m => m.Transport != TransportKind.Local && !busy.Contains(m.Name))];
                 try
                 {
                     foreach (Machine answered in await ssh.CheckIdleAsync(idle, stopping))

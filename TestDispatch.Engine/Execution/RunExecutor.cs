@@ -192,6 +192,7 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         // A stop still trying to reach a machine that stopped answering is called off when the run is given up.
         using CancellationTokenSource stopGivenUp = new();
         DateTimeOffset limitAt = (record.Run.StartedAt ?? clock.GetUtcNow()) + limit;
+        string? queuedWhy = null;
         WrapperState state;
         while (true)
         {
@@ -220,10 +221,19 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             {
                 break;
             }
-            if (!recorded && state.Test is { } started)
+            if (state.Queued is { } queued && !cancel.IsCancellationRequested)
             {
-                process = process with { ProcessGroupId = started.ProcessGroupId, StartTicks = started.StartTicks, StartUptime = started.Uptime };
-                RecordProcess(record.Id, process);
+                if (await QueuedAsync(record, machine, process, queued, queuedWhy, agentStopping) is not { } why)
+                {
+                    // Cancelled while it waited (a pending run ends at once): its job goes too.
+                    await transport.StopAsync(files, process, RunWrapper.Cancel, grace, agentStopping);
+                    return Ending.Cancelled();
+                }
+                queuedWhy = why;
+            }
+            if (!recorded && state.Test is not null)
+            {
+                process = Started(record.Id, process, state);
                 recorded = true;
                 CrashPoints.Reached("run-process-recorded");
             }
@@ -250,6 +260,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
 
         await stopping;
+        if (!recorded && process.JobId != "" && state.Test is not null)
+        {
+            // A test over before any look saw it run (most are short): a job's start is still its test's, not its submission.
+            process = Started(record.Id, process, state);
+        }
         CrashPoints.Reached("run-ended");
         if (!state.Done)
         {
@@ -279,6 +294,16 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         if (state.Held is { } heldBy)
         {
             return new Ending(state, null) { HeldBy = LockHolder.Parse(heldBy) };
+        }
+        if (process.JobId != "" && state.Exit is null)
+        {
+            return cancel.IsCancellationRequested && state.Test is null ? Ending.Cancelled()
+                : state.JobEnd is { } lost ? Ending.Failed(lost.ErrorCode, lost.Message)
+                : Ending.Failed(ErrorCodes.JobLost, $"Slurm job {process.JobId} ended without the run wrapper's verdict");
+        }
+        if (state is { JobEnd: { } end, Stop.Reason: RunWrapper.Signalled })
+        {
+            return Ending.Failed(end.ErrorCode, end.Message);
         }
         if (state.Exit is null)
         {
@@ -436,18 +461,63 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
     }
 
-    /// <summary>Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.</summary>
-    private void RecordProcess(string runId, RunProcess process)
+    /// <summary>
+    /// Records where the test runs, for an agent after this one; a failure to record it is logged, never allowed to cost the run.
+    /// A run a scheduler queued (Slurm) is running from here on, since <paramref name="testStarted"/>: when its test started, not
+    /// when its job was submitted.
+    /// </summary>
+    private void RecordProcess(string runId, RunProcess process, DateTimeOffset? testStarted = null, string? node = null)
     {
         try
         {
             // No fsync: every process on this host reads it from the page cache, and after a power cut the boot id differs anyway.
-            store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with { Process = process }, durable: false);
+            store.Update(runId, r => r.Run.Status.IsTerminal() ? r : r with
+            {
+                Process = process,
+                Run = testStarted is { } started
+                    ? r.Run with { Status = RunStatus.Running, StartedAt = started, ErrorCode = "", ErrorMsg = "", Node = node }
+                    : r.Run,
+            }, durable: false);
         }
         catch (Exception e) when (e is DispatchException or IOException or UnauthorizedAccessException)
         {
             log.Write($"run {runId}: could not record where its test runs (group {process.ProcessGroupId}): {e.Message}");
         }
+    }
+
+    /// <summary>The run's test has started (<paramref name="state"/> says so): where it runs is recorded, and, for a Slurm job, when it started.</summary>
+    private RunProcess Started(string runId, RunProcess process, WrapperState state)
+    {
+        TestStart started = state.Test!;
+        RunProcess running = process with
+        {
+            ProcessGroupId = started.ProcessGroupId, StartTicks = started.StartTicks, StartUptime = started.Uptime,
+            Host = state.Node is { } node ? $"slurm:{node}" : process.Host,
+        };
+        RecordProcess(runId, running, running.JobId == "" ? null : clock.GetUtcNow() - TimeSpan.FromSeconds(Math.Max(0, state.Uptime - started.Uptime)), state.Node);
+        return running;
+    }
+
+    /// <summary>
+    /// A run whose job the scheduler keeps waiting (Slurm's reason: Resources, Priority…) is pending, saying why, as a run
+    /// waiting for a machine another engineer holds is: once per reason. Returns the reason, or null when the run ended
+    /// meanwhile (a cancel ends a pending run at once).
+    /// </summary>
+    private async Task<string?> QueuedAsync(RunRecord record, Machine machine, RunProcess process, string reason, string? told, CancellationToken agentStopping)
+    {
+        string why = $"{machine.Name} is queued in Slurm as job {process.JobId} ({reason}); this run starts when Slurm gives it a node";
+        if (why == told)
+        {
+            return store.Get(record.Id).Run.Status.IsTerminal() ? null : why;
+        }
+        log.Write($"run {record.Id}: waiting: {why}");
+        RunRecord waiting = await _retry.RunAsync($"put run {record.Id} back to wait in Slurm's queue", () =>
+            store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with
+            {
+                Run = r.Run with { Status = RunStatus.Pending, StartedAt = null, ErrorCode = ErrorCodes.MachineBusyElsewhere, ErrorMsg = why },
+                Process = null,
+            }, durable: false), agentStopping);
+        return waiting.Run.Status.IsTerminal() ? null : why;
     }
 
     /// <summary>Records the verdict, retrying until the store takes it; then the wrapper's files go.</summary>
@@ -460,7 +530,11 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             ended = _results.Keep(ended, results, store.Paths.Log(record.Id));
         }
         await _retry.RunAsync($"record the verdict of run {record.Id} ({ended.Status.ToWord()})", () =>
-            store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with { Run = ended, Leftovers = ending.Survivors is [_, ..] s ? s : null }),
+            // The start as recorded last: a Slurm job's test starts after the run was taken (see Started).
+            store.Update(record.Id, r => r.Run.Status.IsTerminal() ? r : r with
+            {
+                Run = ended with { StartedAt = r.Run.StartedAt ?? ended.StartedAt, Node = r.Run.Node }, Leftovers = ending.Survivors is [_, ..] s ? s : null,
+            }),
             agentStopping);
         CrashPoints.Reached("verdict-recorded");
         log.Write($"run {record.Id} {ended.Status.ToWord()} exit={ended.ExitCode?.ToString() ?? "-"} {ended.ErrorCode}");
@@ -499,6 +573,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             }
             return failure.ErrorCode == ErrorCodes.Interrupted
                 ? run with { Status = RunStatus.Interrupted, ErrorCode = ErrorCodes.Interrupted, ErrorMsg = failure.ErrorMsg }
+                : failure.ErrorCode == ErrorCodes.Timeout
+                ? run with { Status = RunStatus.Timeout, ExitCode = null, ErrorCode = ErrorCodes.Timeout, ErrorMsg = failure.ErrorMsg }
                 : run with { Status = RunStatus.Failed, ExitCode = null, ErrorCode = failure.ErrorCode, ErrorMsg = failure.ErrorMsg };
         }
         if (state.Stop is { Reason: RunWrapper.Timeout or RunWrapper.Cancel } stop && stop.Uptime <= exit.Uptime)

@@ -22,7 +22,7 @@ public static class MachineHealth
 
     /// <summary>The errors that say the machine (or the way to it) failed, not the test.</summary>
     public static bool IsInfrastructure(string errorCode) => errorCode is
-        ErrorCodes.TransportUnreachable or ErrorCodes.CopyFailed or ErrorCodes.ArtifactsFailed or ErrorCodes.AgentLost or ErrorCodes.SpawnFailed;
+        ErrorCodes.TransportUnreachable or ErrorCodes.CopyFailed or ErrorCodes.ArtifactsFailed or ErrorCodes.AgentLost or ErrorCodes.SpawnFailed or ErrorCodes.JobLost;
 
     /// <summary>
     /// The fleet after <paramref name="ended"/>, a run its machine's loop took to its end: its verdict joins the recent

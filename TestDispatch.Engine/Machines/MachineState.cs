@@ -12,7 +12,7 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
 {
     public string Name => Machine.Name;
 
-    public string Transport => Machine.Transport == TransportKind.Local ? "local" : "ssh";
+    public string Transport => Machine.Transport.ToString().ToLowerInvariant();
 
     public string? Host => Machine.Host;
 
@@ -55,6 +55,12 @@ public sealed record MachineState([property: JsonIgnore] Machine Machine)
 
     /// <summary>Why the machine is not healthy (with since when), or null.</summary>
     public string? HealthReason { get; init; }
+
+    /// <summary>
+    /// A Slurm machine's node (or a pool's nodes) as Slurm sees it: <c>n2 drained (maintenance)</c>; null for other machines.
+    /// Slurm's drain is the cluster's; <c>machine drain</c> is this user's own hold (see <see cref="Drained"/>).
+    /// </summary>
+    public string? Slurm { get; init; }
 
     /// <summary>Who drained the machine, when and why; null while it is in service.</summary>
     public DrainMark? Drained { get; init; }

@@ -34,6 +34,10 @@ public sealed record Run
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BatchId { get; init; }
 
+    /// <summary>The Slurm node the run's job ran on, once its test started (a pool's machine names no node).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Node { get; init; }
+
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? PlanEntry { get; init; }
 

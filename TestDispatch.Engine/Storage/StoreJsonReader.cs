@@ -363,7 +363,7 @@ internal sealed class StoreJsonReader
     private Run ReadRun(ref Utf8JsonReader reader)
     {
         string? id = null, machine = null, testDir = null, testDirHash = null, artifactsPath = null, logsPath = null;
-        string? batchId = null, planEntry = null;
+        string? batchId = null, planEntry = null, node = null;
         bool? logCut = null;
         TestCounts? tests = null;
         string? resultsError = null;
@@ -431,6 +431,10 @@ internal sealed class StoreJsonReader
             {
                 planEntry = NextSharedString(ref reader, nullable: true);
             }
+            else if (reader.ValueTextEquals("node"u8))
+            {
+                node = NextSharedString(ref reader, nullable: true);
+            }
             else if (reader.ValueTextEquals("log_cut"u8))
             {
                 logCut = reader.NextNullableBoolean();
@@ -463,6 +467,7 @@ internal sealed class StoreJsonReader
             ErrorCode = errorCode,
             ErrorMsg = errorMsg,
             BatchId = batchId,
+            Node = node,
             PlanEntry = planEntry,
             LogCut = logCut,
             Tests = tests,

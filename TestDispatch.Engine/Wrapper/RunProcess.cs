@@ -29,6 +29,9 @@ public sealed record RunProcess
     /// <summary>When the test was spawned, in seconds since that machine booted: its time limit counts from here.</summary>
     public double StartUptime { get; init; }
 
+    /// <summary>The Slurm job running the wrapper ("" on other transports): with its name td-RUN_ID, how the job is found again.</summary>
+    public string JobId { get; init => field = value ?? ""; } = "";
+
     /// <summary>The agent that launched the run (for messages).</summary>
     public int AgentPid { get; init; }
 

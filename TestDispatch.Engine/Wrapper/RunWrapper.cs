@@ -20,9 +20,15 @@ public static class RunWrapper
     /// <summary>Stopping what is left of a run whose wrapper is gone (the agent's cleanup): no verdict comes from it.</summary>
     public const string Cleanup = "cleanup";
 
+    /// <summary>The wrapper stopped the test because whoever ran it sent it SIGTERM (Slurm ending the job: no verdict of ours).</summary>
+    public const string Signalled = "signal";
+
+    /// <summary>Where a controller that cannot run 'stop' on the machine (Slurm) writes the reason before it signals the wrapper.</summary>
+    public const string StopRequest = "stop.request";
+
     /// <summary>The files the wrapper writes in a run's directory (the run's log, work and artifacts aside).</summary>
     public static readonly IReadOnlyList<string> ControlFiles =
-        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "held", "nolock", "done"];
+        [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "held", "nolock", "done", StopRequest];
 
     /// <summary>The wrapper's files named by pattern: a stop claim's takeovers (stopping.KEY) and their makings (claim.PID).</summary>
     public static readonly IReadOnlyList<string> ControlPatterns = ["stopping.*", "claim.*"];

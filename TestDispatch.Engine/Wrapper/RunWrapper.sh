@@ -316,6 +316,7 @@ stop_run() {
 # ever), through fd 3, as a background command's stdin is /dev/null. TERM (a survivor holding the output open for ever)
 # ends it. ulimit -f counts 512-byte blocks in every POSIX sh.
 relay() {
+    trap '' USR1 # a Slurm stop's signal is the wrapper's alone (see signalled); cat and tail inherit the ignore
     # Not the machine's lock: a relay outliving the wrapper (a survivor holding the output) must not keep the machine taken.
     # Closed here, not by a redirection on the call, which dash and busybox undo by keeping a copy open for the call's end.
     exec 9>&- 3<&0
@@ -351,6 +352,7 @@ relay() {
 # run is stopped as a cancel or an agent's timeout would stop it. Sleeps in slices of at most 10 s and leaves as soon as
 # the wrapper is gone (a killed wrapper leaves no watchdog behind for long), or at once when the wrapper kills it.
 watch_deadline() {
+    trap '' USR1
     exec 9>&- # not the machine's lock, as in relay
     wrapper_pid=$$
     sleeping=
@@ -455,6 +457,16 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do export "$1"; shift; done
 shift
 exec "$@"'
 
+# Inside a Slurm job (docs/DESIGN.md, "Slurm machines"), the controller cannot run 'stop' on the node: it writes the
+# reason into DIR/stop.request and sends the wrapper SIGUSR1 (scancel --batch). SIGTERM is Slurm's own end of the job
+# (a scancel by someone else, preemption, its time limit): the test, in a session of its own, would outlive the job, so
+# the wrapper stops it, as reason "signal" unless a stop was requested. Either way the stop runs beside the wrapper, which goes on waiting for the test.
+signalled=
+if [ -n "${SLURM_JOB_ID:-}" ]; then
+    trap 'signalled=USR1' USR1
+    trap 'signalled=TERM' TERM
+fi
+
 case $1 in
 run)
     limit_ms=$5
@@ -501,8 +513,18 @@ run)
     test_pid=$!
     watch_deadline &
     watchdog=$!
-    wait "$test_pid"
-    status=$?
+    while :; do
+        if [ -n "$signalled" ]; then
+            read_line "$dir/stop.request"
+            [ -n "$line" ] || line=signal
+            signalled=
+            sh "$0" stop "$dir" "$run_id" "$grace_ms" "$line" &
+        fi
+        wait "$test_pid"
+        status=$?
+        # A signal that cut the wait short (the test not yet reaped, so still there), not one that came after it.
+        [ -n "$signalled" ] && kill -s 0 "$test_pid" 2>/dev/null || break
+    done
     kill "$watchdog" 2>/dev/null
     # A test that failed on a full disk (its work dir is on the disk DIR is on) failed because of the disk: said in 'cut',
     # before the cleanup frees what it wrote. Available 1K blocks, from the second line of df -P.

@@ -39,6 +39,15 @@ public sealed record WrapperState
     /// <summary>Why the machine's lock cannot be had there (no flock, an unsafe lock directory): the test was not started.</summary>
     public string? NoLock { get; init; }
 
+    /// <summary>Why a scheduler (Slurm) keeps the run's job waiting (<c>Resources</c>, <c>Priority</c>…): the test has not started.</summary>
+    public string? Queued { get; init; }
+
+    /// <summary>The node a scheduler gave the run, once it has one (a pool's machine does not name it).</summary>
+    public string? Node { get; init; }
+
+    /// <summary>How a scheduler ended the run's job without the wrapper's verdict (cancelled by someone else, preempted, node failure, its limit).</summary>
+    public JobEnd? JobEnd { get; init; }
+
     /// <summary>The wrapper's own exit status (128 + N when signal N killed it), when this agent started it and saw it end.</summary>
     public int? WrapperStatus { get; init; }
 
@@ -103,3 +112,9 @@ public sealed record TestExit(int Status, double Uptime);
 
 /// <summary>A stop someone began: <see cref="RunWrapper.Cancel"/>, <see cref="RunWrapper.Timeout"/> or <see cref="RunWrapper.Cleanup"/>.</summary>
 public sealed record StopRecord(string Reason, double Uptime);
+
+/// <summary>
+/// A scheduler's end of a run's job that is no verdict of the test's: an error code (<c>job_lost</c>, or <c>timeout</c> for
+/// the scheduler's own time limit) and a message saying what the scheduler said.
+/// </summary>
+public sealed record JobEnd(string ErrorCode, string Message);

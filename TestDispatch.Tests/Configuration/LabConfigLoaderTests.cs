@@ -118,7 +118,7 @@ public sealed class LabConfigLoaderTests : IDisposable
         DispatchException error = Invalid("""{ "TestDispatch": { "Machines": [ { "Name": "rig", "Transport": "telnet" } ] } }""");
 
         Assert.Contains("TestDispatch:Machines:0:Transport 'telnet'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("use \"local\" or \"ssh\"", error.Message, StringComparison.Ordinal);
+        Assert.Contains("use \"local\", \"ssh\" or \"slurm\"", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public class StoreJsonReaderTests
             ErrorCode = "timeout",
             ErrorMsg = "took \"too\" long\n",
             BatchId = "b-7",
+            Node = "n2",
             PlanEntry = "smoke",
             LogCut = true,
             Tests = new Engine.Results.TestCounts(9, 3, 2, 1, 2, 1),
@@ -46,12 +47,13 @@ public class StoreJsonReaderTests
         Process = new RunProcess
         {
             Host = "lab@rig-07:2222", BootId = "0b1c-boot", RunDir = "/var/tmp/testdispatch/0a1b2c3d4e5f", WrapperPid = 4320,
-            WrapperStartTicks = 987654300, ProcessGroupId = 4321, StartTicks = 987654321, StartUptime = 9876.54, AgentPid = 1234,
+            WrapperStartTicks = 987654300, ProcessGroupId = 4321, StartTicks = 987654321, StartUptime = 9876.54, AgentPid = 1234, JobId = "42",
         },
         Target = new Engine.Configuration.Machine
         {
             Name = "lab-m01", Transport = Engine.Configuration.TransportKind.Ssh, Host = "rig-07", User = "lab", Port = 2222,
             IdentityFile = "~/.ssh/lab", SshOptions = ["-oStrictHostKeyChecking=yes"], WorkRoot = "/var/tmp/td", KeepWorkDir = true, Tags = ["x86", "gpu"], HealthCheck = "/lab/checks/boot",
+            Node = "n2", Partition = "lab", Constraint = "fast", SlurmOptions = ["--qos=test"],
         },
         CancelRequestedAt = new DateTimeOffset(2026, 1, 5, 8, 0, 30, TimeSpan.Zero),
         Leftovers = [4330, 4331],

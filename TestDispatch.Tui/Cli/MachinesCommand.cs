@@ -21,7 +21,7 @@ public static class MachinesCommand
             Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
             return parse.GetValue(holders)
                 ? await Reading.PrintAsync(parse, json, await lab.HoldersAsync(cancellationToken), ContractJson.Default.IReadOnlyListMachineHolder, WriteHolders)
-                : await Reading.PrintAsync(parse, json, lab.Machines(), ContractJson.Default.IReadOnlyListMachineState, Write);
+                : await Reading.PrintAsync(parse, json, await lab.MachinesAsync(cancellationToken), ContractJson.Default.IReadOnlyListMachineState, Write);
         });
         return command;
     }
@@ -48,6 +48,10 @@ public static class MachinesCommand
                 m.Health, Format.Count(m.InfraFailures), Format.Recent(m), Format.Note(m, now));
         }
         table.WriteTo(output);
+        foreach (MachineState m in machines.Where(m => m.Slurm is not null))
+        {
+            output.WriteLine($"{m.Name}: Slurm: {TerminalText.Escape(m.Slurm)}");
+        }
         foreach (MachineState m in machines.Where(m => m.Unreachable is not null))
         {
             output.WriteLine($"{m.Name}: unreachable since {Format.Time(m.Since)}: {TerminalText.Escape(m.Unreachable)}");
