@@ -356,14 +356,19 @@ watch_deadline() {
     exec 9>&- # not the machine's lock, as in relay
     wrapper_pid=$$
     sleeping=
-    trap 'kill "$sleeping" 2>/dev/null; exit 0' TERM
+    ended=
+    # The wrapper's TERM may come between starting a sleep and knowing its pid: the trap only says so, and the loop,
+    # which knows the pid by then, ends the sleep (a trap that exits would leave that sleep behind).
+    trap 'ended=1; kill "$sleeping" 2>/dev/null' TERM
     left=$limit_ms
     while [ "$left" -gt 0 ]; do
         slice=$left
         [ "$slice" -gt 10000 ] && slice=10000
         sleep "$((slice / 1000)).$(printf '%03d' $((slice % 1000)))" &
         sleeping=$!
+        [ -z "$ended" ] || { kill "$sleeping" 2>/dev/null; exit 0; }
         wait "$sleeping"
+        [ -z "$ended" ] || { kill "$sleeping" 2>/dev/null; exit 0; }
         kill -s 0 "$wrapper_pid" 2>/dev/null || exit 0
         left=$((left - slice))
     done
