@@ -21,10 +21,14 @@ public sealed class CliHarness : IDisposable
     {
         StateDir = stateDir ?? _dir.Combine("state");
         ConfigFile = _dir.Combine("config.json");
+        // The default machines lock in this harness's own directory: with the default (/tmp) every test's local-1 would be
+        // one machine shared by tests running at once, whose runs would then wait for each other's (SharedMachineTests share
+        // a lock directory on purpose).
+        string locks = _dir.Combine("locks");
         File.WriteAllText(ConfigFile, $$"""
-            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? """
-                [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
-                  { "Name": "local-2", "Transport": "local", "Tags": ["local", "fast"] } ]
+            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? $$"""
+                [ { "Name": "local-1", "Transport": "local", "Tags": ["local"], "LockDir": "{{locks}}" },
+                  { "Name": "local-2", "Transport": "local", "Tags": ["local", "fast"], "LockDir": "{{locks}}" } ]
                 """}} } }
             """);
     }

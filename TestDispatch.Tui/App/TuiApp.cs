@@ -14,7 +14,7 @@ public static class TuiApp
 {
     public static int Run(Lab lab, CancellationToken cancellationToken = default)
     {
-        using IApplication app = Application.Create();
+        IApplication app = Application.Create();
         app.Init();
         // Leave the mouse to the terminal: engineers select run ids and log lines with it (lazygit#602).
         app.Mouse.IsMouseDisabled = true;
@@ -36,7 +36,7 @@ public static class TuiApp
             hungUp = true;
             closing.Cancel();
         });
-        using MainWindow window = new(app, lab, Theme.FromEnvironment(), closing.Token);
+        MainWindow window = new(app, lab, Theme.FromEnvironment(), closing.Token);
         // Signals arrive on other threads: the UI thread stops view after view (a run view or dialog on
         // top first, then the main window), the same way 'q' and Esc do.
         app.AddTimeout(TimeSpan.FromMilliseconds(100), () =>
@@ -49,12 +49,17 @@ public static class TuiApp
         });
         app.Run(window);
         window.StopRefreshing();
-        if (hungUp)
+        window.Dispose();
+        // The terminal is gone (SIGHUP): there is nothing to restore, and Terminal.Gui 2.5's input thread spins on the
+        // hung-up tty, so disposing the app would wait for it forever. The main loop may also end on the hang-up before the
+        // signal is handled, so a dispose that does not finish soon is taken to mean the same. Everything we own is saved.
+        if (hungUp || !Task.Run(app.Dispose, CancellationToken.None).Wait(DisposeWithin, CancellationToken.None))
         {
-            // The terminal is gone: there is nothing to restore, and Terminal.Gui 2.5's input thread spins
-            // on the hung-up tty, so disposing the app would wait for it forever. Everything we own is saved.
             Environment.Exit(128 + 1);
         }
         return 0;
     }
+
+    /// <summary>How long restoring the terminal may take before the app takes it to be gone.</summary>
+    private static readonly TimeSpan DisposeWithin = TimeSpan.FromSeconds(3);
 }
