@@ -117,8 +117,9 @@ public sealed class SharedMachineTests : IDisposable
         string rig = sshd.Machine("rig", extra: $""", "LockDir": "{Locks}" """);
         CliHarness alice = Lab(rig);
         CliHarness bob = Lab(rig);
-        string aliceTest = Traced(alice, "alice");
-        string bobTest = Traced(bob, "bob");
+        // Long enough that the second launch, over ssh from a second agent on a loaded host, still finds the first running.
+        string aliceTest = Traced(alice, "alice", seconds: 6);
+        string bobTest = Traced(bob, "bob", seconds: 6);
 
         Run[] dispatched = await Task.WhenAll(DispatchAsync(alice, aliceTest, "rig"), DispatchAsync(bob, bobTest, "rig"));
         (CliHarness _, Run waiting, Run holding) = await WaiterAsync((alice, dispatched[0]), (bob, dispatched[1]));
