@@ -82,9 +82,10 @@ public sealed class LogPager(IFileSystem fs, string path) : IDisposable
 
     /// <summary>
     /// The start of the next line after (or before, going backwards) the line at <paramref name="from"/>
-    /// that contains <paramref name="text"/>, or null if there is none.
+    /// that contains <paramref name="text"/>, or null if there is none; going forward <paramref name="fromItsLine"/>, the
+    /// line at <paramref name="from"/> is searched too.
     /// </summary>
-    public long? Find(string text, long from, bool forward, CancellationToken cancellationToken = default)
+    public long? Find(string text, long from, bool forward, bool fromItsLine = false, CancellationToken cancellationToken = default)
     {
         Stream? stream = Open();
         if (stream is null || text.Length == 0)
@@ -96,7 +97,7 @@ public sealed class LogPager(IFileSystem fs, string path) : IDisposable
         byte[] buffer = new byte[Chunk + needle.Length];
         if (forward)
         {
-            long position = NextLineStart(stream, from, length, new byte[Chunk]);
+            long position = fromItsLine ? LineStartOf(Math.Min(from, length)) : NextLineStart(stream, from, length, new byte[Chunk]);
             while (position < length)
             {
                 cancellationToken.ThrowIfCancellationRequested();

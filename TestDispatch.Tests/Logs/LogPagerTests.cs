@@ -64,6 +64,20 @@ public class LogPagerTests
         Assert.Equal("after", lines[1].Text);
     }
 
+    /// <summary>
+    /// Enter on a failed case searches the log from its start: a message on the log's first line was passed over (the
+    /// search starts after the line it is at), and the app said "not in the log" (flaky in CI as the tmux test).
+    /// </summary>
+    [Fact]
+    public void A_search_from_its_line_finds_a_hit_on_that_line_even_the_first()
+    {
+        using LogPager pager = Pager("E  AssertionError: sensor out of range\nmore\nAssertionError again\n");
+
+        Assert.Equal(0, pager.Find("AssertionError", 0, forward: true, fromItsLine: true));
+        Assert.Equal("AssertionError again", pager.ReadLines(pager.Find("AssertionError", 0, forward: true)!.Value, 1)[0].Text);
+        Assert.Equal("AssertionError again", pager.ReadLines(pager.Find("again", 5, forward: true, fromItsLine: true)!.Value, 1)[0].Text);
+    }
+
     [Fact]
     public void Search_finds_the_next_and_previous_line_ignoring_ascii_case()
     {

@@ -101,7 +101,7 @@ public sealed class LogView : View
     }
 
     /// <summary>
-    /// Finds the next (or previous) line holding <paramref name="text"/>, from the top line or from <paramref name="from"/>,
+    /// Finds the next (or previous) line holding <paramref name="text"/>, after the top line or from <paramref name="from"/>'s line on,
     /// and shows it at the top; when there is none, <paramref name="notFound"/> runs (by default: a message says so).
     /// </summary>
     public void Search(string text, bool forward, long? from = null, Action? notFound = null)
@@ -119,7 +119,7 @@ public sealed class LogView : View
         StateChanged?.Invoke();
         Background(() =>
         {
-            long? hit = _pager.Find(text, start, forward, cancel.Token);
+            long? hit = _pager.Find(text, start, forward, fromItsLine: from is not null, cancellationToken: cancel.Token);
             return hit is { } offset ? Page(offset) : null;
         }, notFound: notFound ?? (() => Message?.Invoke($"'{text}' not found {(forward ? "below" : "above")}")));
     }
