@@ -19,15 +19,19 @@ public sealed class ConfigurationRuleTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    /// <summary>A second configuration file for the harness's state dir: same machines unless told, other defaults.</summary>
+    /// <summary>
+    /// A second configuration file for the harness's state dir: same machines unless told, other defaults. Its local machines
+    /// lock in the harness's own directory, as the harness's do, so tests running at once never hold each other's machines.
+    /// </summary>
     private string OtherConfig(string name, string defaults, string? machinesJson = null)
     {
         string path = _cli.Combine(name);
+        string machines = _cli.OwnLocks(machinesJson ?? """
+            [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
+              { "Name": "local-2", "Transport": "local", "Tags": ["local"] } ]
+            """);
         File.WriteAllText(path, $$"""
-            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? """
-                [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
-                  { "Name": "local-2", "Transport": "local", "Tags": ["local"] } ]
-                """}} } }
+            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machines}} } }
             """);
         return path;
     }
@@ -122,8 +126,17 @@ public sealed class ConfigurationRuleTests : IDisposable
         string serving = File.ReadAllLines(Path.Combine(_cli.StateDir, "agent.config"))[1];
         File.WriteAllText(release, "");
 
-        Engine.Batches.Batch done = await Eventually.Get(() => reader.ShowBatch(batch) is { IsTerminal: true } b ? b : null, TimeSpan.FromSeconds(45),
-            "the batch to end with nobody typing under its configuration");
+        Engine.Batches.Batch done;
+        try
+        {
+            done = await Eventually.Get(() => reader.ShowBatch(batch) is { IsTerminal: true } b ? b : null, TimeSpan.FromSeconds(45),
+                "the batch to end with nobody typing under its configuration");
+        }
+        catch (TimeoutException e)
+        {
+            (_, string shown, _) = await _cli.Run("batch", "show", batch, "--json");
+            throw new TimeoutException($"{e.Message}; serving: {serving}{Environment.NewLine}{shown}{Environment.NewLine}agent.log:{Environment.NewLine}{_cli.AgentLogTail()}", e);
+        }
         Assert.True(ran == 0, runOut + runErr);
         Assert.Contains(Path.GetFullPath(withX), serving, StringComparison.Ordinal); // the run was served without a hand-over
         Assert.Equal(2, done.Counts.Completed);

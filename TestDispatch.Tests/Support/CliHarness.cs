@@ -24,14 +24,22 @@ public sealed class CliHarness : IDisposable
         // The default machines lock in this harness's own directory: with the default (/tmp) every test's local-1 would be
         // one machine shared by tests running at once, whose runs would then wait for each other's (SharedMachineTests share
         // a lock directory on purpose).
-        string locks = _dir.Combine("locks");
+        // A test's own machines do the same unless it says where they lock.
+        string machines = OwnLocks(machinesJson ?? """
+            [ { "Name": "local-1", "Transport": "local", "Tags": ["local"] },
+              { "Name": "local-2", "Transport": "local", "Tags": ["local", "fast"] } ]
+            """);
         File.WriteAllText(ConfigFile, $$"""
-            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machinesJson ?? $$"""
-                [ { "Name": "local-1", "Transport": "local", "Tags": ["local"], "LockDir": "{{locks}}" },
-                  { "Name": "local-2", "Transport": "local", "Tags": ["local", "fast"], "LockDir": "{{locks}}" } ]
-                """}} } }
+            { "TestDispatch": { "Defaults": { {{defaults}} }, "Machines": {{machines}} } }
             """);
     }
+
+    /// <summary>
+    /// <paramref name="machinesJson"/> with its local machines locking in this harness's directory (unless it names a
+    /// LockDir itself): for a test's other configuration files on this state dir.
+    /// </summary>
+    public string OwnLocks(string machinesJson) => machinesJson.Contains("\"LockDir\"", StringComparison.Ordinal) ? machinesJson
+        : machinesJson.Replace("\"Transport\": \"local\"", $"\"Transport\": \"local\", \"LockDir\": \"{_dir.Combine("locks")}\"", StringComparison.Ordinal);
 
     /// <summary>The built testdispatch program (copied beside the tests by the project reference).</summary>
     public static IReadOnlyList<string> Program => [Path.Combine(AppContext.BaseDirectory, "testdispatch")];
@@ -100,6 +108,13 @@ public sealed class CliHarness : IDisposable
         File.WriteAllText(runSh, "#!/bin/sh\n" + script + "\n");
         File.SetUnixFileMode(runSh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return dir;
+    }
+
+    /// <summary>The end of this state dir's agent.log, to explain a wait that timed out (a flake under load leaves nothing else).</summary>
+    public string AgentLogTail(int lines = 80)
+    {
+        string log = Path.Combine(StateDir, "agent.log");
+        return File.Exists(log) ? string.Join(Environment.NewLine, File.ReadLines(log).TakeLast(lines)) : "(no agent.log)";
     }
 
     /// <summary>Stops what is left of this state dir's runs (a failed test may leave one waiting forever), then removes the dir.</summary>
