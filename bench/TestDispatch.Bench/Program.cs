@@ -32,6 +32,7 @@ internal static class Program
                 ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
                 "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "shared" => SharedBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "order" => OrderBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -71,6 +72,11 @@ internal static class Program
         to.WriteLine("            (the waiting state dir's started_at minus the holder's ended_at)");
         to.WriteLine("          --iters N                   calls per timing (default 30); --trials N handovers (default 5)");
         to.WriteLine("          --testdispatch PATH         the binary; --dir PATH; --keep");
+        to.WriteLine("  order     CPython's own test modules (40, plan in alphabetical order) as one batch over 2 local machines: the first batch");
+        to.WriteLine("            (nothing known), the same plan again (longest first from history), again with \"order\": \"plan\", against");
+        to.WriteLine("            GNU parallel -j2 and xargs -P2 over the same run.sh in the same sitting");
+        to.WriteLine("          --python PATH               the Python whose test package runs (default: python3 on PATH)");
+        to.WriteLine("          --modules N                 the first N modules of the list (default 40); --testdispatch PATH; --dir PATH");
         to.WriteLine("  history   stores of 0, 100k and 1M runs built through the store's writers; per command: median time (hyperfine)");
         to.WriteLine("            and peak memory with the native binary, and a --wait client's peak on a 20k-entry batch");
         to.WriteLine("          --sizes 0,100000,1000000    runs in each store");
