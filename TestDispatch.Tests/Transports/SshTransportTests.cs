@@ -57,6 +57,21 @@ public sealed class SshTransportTests : IDisposable
         .Select(d => int.Parse(Path.GetFileName(d), System.Globalization.CultureInfo.InvariantCulture))];
 
     [Fact]
+    public async Task A_test_that_prints_nothing_over_ssh_has_an_empty_log_like_a_local_one_not_a_missing_one()
+    {
+        string silent = _cli.MakeTest("silent", "exit 0");
+
+        (int exit, string output, string error) = await _cli.Run("run", silent, "--machine", "rig", "--wait", "--json");
+        string log = System.Text.Json.JsonDocument.Parse(output).RootElement.GetProperty("logs_path").GetString()!;
+        (int grepped, _, string grepError) = await _cli.Run("grep", "anything");
+
+        Assert.True(exit == 0, error);
+        Assert.True(File.Exists(log), $"{log} is missing: 'logs', 'grep' and 'diff' would call the log gone");
+        Assert.Equal(0, new FileInfo(log).Length);
+        Assert.Equal((1, ""), (grepped, grepError));
+    }
+
+    [Fact]
     public async Task A_passing_and_a_failing_test_run_over_ssh_with_their_whole_log_in_order_and_no_remote_tree_left()
     {
         string pass = _cli.MakeTest("pass", "i=0; while [ $i -lt 50 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done\necho \"on $TESTDISPATCH_MACHINE as $TESTDISPATCH_RUN_ID\"");
