@@ -22,8 +22,9 @@ public sealed partial class Lab
         IReadOnlyList<CaseIndexEntry> index = CaseIndex().Read();
         IReadOnlySet<string> fresh = CaseHistory.NewFailures(index, run.Id);
         IReadOnlySet<string> flaky = CaseHistory.Flaky(index, run.Id, _config.Results.FlakyWindow);
-        return new RunTests(run.Id, run.Tests, run.ResultsError, [.. TestCaseOrder.FailuresFirst(ReadCases(run.Id)).Select(c =>
-            CaseResult.Of(c, fresh.Contains(c.FullName), c.Status == TestCaseStatus.Flaky || flaky.Contains(c.FullName)))]);
+        string path = _store.Paths.Results(run.Id);
+        return new RunTests(run.Id, run.Tests, run.ResultsError, TestCaseOrder.FailuresFirst(() => ReadCases(path)).Select(c =>
+            CaseResult.Of(c, fresh.Contains(c.FullName), c.Status == TestCaseStatus.Flaky || flaky.Contains(c.FullName))));
     }
 
     /// <summary>
@@ -70,19 +71,28 @@ public sealed partial class Lab
 
     private CaseIndex CaseIndex() => new(_store.Paths.CaseIndex);
 
-    private IReadOnlyList<TestCase> ReadCases(string runId)
+    /// <summary>The cases in the run's results file, read as they are asked for; none when it has none.</summary>
+    private static IEnumerable<TestCase> ReadCases(string path)
     {
-        try
+        using IEnumerator<TestCase> cases = ResultsFile.Stream(path).GetEnumerator();
+        while (true)
         {
-            return ResultsFile.Read(_store.Paths.Results(runId));
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return [];
-        }
-        catch (InvalidDataException e)
-        {
-            throw new DispatchException(ErrorCodes.StateCorrupt, $"the run's results are damaged: {e.Message}");
+            try
+            {
+                if (!cases.MoveNext())
+                {
+                    yield break;
+                }
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                yield break;
+            }
+            catch (InvalidDataException e)
+            {
+                throw new DispatchException(ErrorCodes.StateCorrupt, $"the run's results are damaged: {e.Message}");
+            }
+            yield return cases.Current;
         }
     }
 }

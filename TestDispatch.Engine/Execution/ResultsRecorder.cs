@@ -21,22 +21,31 @@ internal sealed class ResultsRecorder(RunStore store, TimedLog log)
     private readonly StatePaths paths = store.Paths;
 
     /// <summary>
-    /// Reads the run's reports: those under its artifacts, and those matching its manifest's patterns in
-    /// <paramref name="workDir"/> (null where the work dir is not on this host), writing their cases to the run's
-    /// <see cref="ResultsFile"/> as they are read. Null when it left none.
+    /// The patterns of the reports the run's <c>testdispatch.json</c> names in its work dir (<c>"results"</c>), empty when it
+    /// names none; why it could not be read goes to <paramref name="errors"/>, when given.
     /// </summary>
-    public RunResults? Read(Run run, RunFiles files, string? workDir, CancellationToken cancellationToken)
+    public static IReadOnlyList<string> PatternsOf(Run run, List<string>? errors = null)
     {
-        List<string> errors = [];
-        IReadOnlyList<string> patterns = [];
         try
         {
-            patterns = workDir is null ? [] : TestManifest.Read(Disk, run.TestDir)?.Results ?? [];
+            return TestManifest.Read(Disk, run.TestDir)?.Results ?? [];
         }
         catch (Exception e) when (e is DispatchException || IoErrors.IsIo(e))
         {
-            errors.Add(e.Message);
+            errors?.Add(e.Message);
+            return [];
         }
+    }
+
+    /// <summary>
+    /// Reads the run's reports: those under its artifacts, and those matching its manifest's patterns in
+    /// <paramref name="workDir"/> (the run's work dir, or where a remote machine brought them back: <see cref="RunFiles.Reports"/>),
+    /// writing their cases to the run's <see cref="ResultsFile"/> as they are read. Null when it left none.
+    /// </summary>
+    public RunResults? Read(Run run, RunFiles files, string workDir, CancellationToken cancellationToken)
+    {
+        List<string> errors = [];
+        IReadOnlyList<string> patterns = PatternsOf(run, errors);
         IReadOnlyList<ReportFile> reports = [];
         try
         {

@@ -124,7 +124,8 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
 
         ITransport transport = transports(machine);
-        RunFiles files = store.Paths.Files(run.Id);
+        // A remote machine keeps the work dir until the finish when the test names reports in it, to bring them back.
+        RunFiles files = store.Paths.Files(run.Id) with { ResultPatterns = ResultsRecorder.PatternsOf(run) };
         RunProcess process;
         if (record.Process is { } known)
         {
@@ -272,13 +273,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
             await transport.StopAsync(files, process, RunWrapper.Cleanup, grace, agentStopping);
             state = await LookAsync(transport, files, process, null, giveUpAfter, new StrongBox<Exception?>(), agentStopping) ?? state;
         }
-        // A local run's work dir (where its manifest's report patterns point) goes in FinishAsync; a remote run's artifacts come back in it.
+        // A local run's work dir (where its manifest's report patterns point) goes in FinishAsync; a remote run's artifacts, and
+        // the reports its patterns match, come back in it.
         bool local = machine.Transport == TransportKind.Local;
         RunResults? results = local && state.Test is not null ? _results.Read(record.Run, files, Path.Combine(process.RunDir, "work"), agentStopping) : null;
         ExecutionResult? finish = await transport.FinishAsync(files, process, machine, agentStopping);
         if (!local && state.Test is not null)
         {
-            results = _results.Read(record.Run, files, workDir: null, agentStopping);
+            results = _results.Read(record.Run, files, files.Reports, agentStopping);
+            RemoveReports(record.Id, files);
         }
         if (local && (state.Exit is null || state.Test is null) && DiskSpace.IsFull(files.Directory))
         {
@@ -443,6 +446,22 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
                 },
                 Process = null,
             }), agentStopping);
+    }
+
+    /// <summary>The reports a remote machine brought back go once read, as a local run's work dir does; a failure is logged.</summary>
+    private void RemoveReports(string runId, RunFiles files)
+    {
+        try
+        {
+            if (Directory.Exists(files.Reports))
+            {
+                Directory.Delete(files.Reports, recursive: true);
+            }
+        }
+        catch (Exception e) when (IoErrors.IsIo(e))
+        {
+            log.Write($"run {runId}: could not remove the reports brought back into {files.Reports}: {e.Message}");
+        }
     }
 
     /// <summary>Removes what the run's wrapper left, when it never started the test; a failure is logged.</summary>

@@ -29,5 +29,8 @@ public sealed record CaseResult
     };
 }
 
-/// <summary>A run's results (public JSON contract of <c>show ID --tests --json</c>): its counts, unreadable reports, and its cases, failures first.</summary>
-public sealed record RunTests(string Id, TestCounts? Tests, string? ResultsError, IReadOnlyList<CaseResult> Cases);
+/// <summary>
+/// A run's results (public JSON contract of <c>show ID --tests --json</c>): its counts, unreadable reports, and its cases,
+/// failures first (<see cref="TestCaseOrder"/>), read from its results file each time they are enumerated, never held whole.
+/// </summary>
+public sealed record RunTests(string Id, TestCounts? Tests, string? ResultsError, IEnumerable<CaseResult> Cases);

@@ -1,23 +1,39 @@
 namespace TestDispatch.Engine.Results;
 
-/// <summary>The order a reader wants results in: what needs a look first (failed, error, flaky), then skipped, then passed.</summary>
+/// <summary>
+/// The order a reader wants results in: what needs a look first (failed, error, flaky), then skipped, then passed; each
+/// status in the order of the reports. Streamed from a run's <see cref="ResultsFile"/>, a pass over it per status present,
+/// so memory stays bounded whatever the report's size.
+/// </summary>
 public static class TestCaseOrder
 {
-    public static IReadOnlyList<TestCase> FailuresFirst(IEnumerable<TestCase> cases) =>
-    [
-        .. cases.OrderBy(c => Rank(c.Status))
-            .ThenBy(c => c.Suite, StringComparer.Ordinal)
-            .ThenBy(c => c.ClassName, StringComparer.Ordinal)
-            .ThenBy(c => c.Name, StringComparer.Ordinal),
-    ];
+    private static readonly TestCaseStatus[] Ranked =
+        [TestCaseStatus.Failed, TestCaseStatus.Error, TestCaseStatus.Flaky, TestCaseStatus.Skipped, TestCaseStatus.Passed];
 
-    private static int Rank(TestCaseStatus status) => status switch
+    /// <summary>
+    /// The cases <paramref name="read"/> gives (each call reads them again, in the same order), failures first: the first
+    /// pass gives the failed ones and learns which other statuses there are; one more pass gives each of those.
+    /// </summary>
+    public static IEnumerable<TestCase> FailuresFirst(Func<IEnumerable<TestCase>> read)
     {
-        TestCaseStatus.Failed => 0,
-        TestCaseStatus.Error => 1,
-        TestCaseStatus.Flaky => 2,
-        TestCaseStatus.Skipped => 3,
-        TestCaseStatus.Passed => 4,
-        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
-    };
+        HashSet<TestCaseStatus> later = [];
+        foreach (TestCase testCase in read())
+        {
+            if (testCase.Status == Ranked[0])
+            {
+                yield return testCase;
+            }
+            else
+            {
+                later.Add(testCase.Status);
+            }
+        }
+        foreach (TestCaseStatus status in Ranked.Where(later.Contains))
+        {
+            foreach (TestCase testCase in read().Where(c => c.Status == status))
+            {
+                yield return testCase;
+            }
+        }
+    }
 }

@@ -88,6 +88,17 @@ public sealed record ExecutionResult(string ErrorCode, string ErrorMsg)
 /// <summary>
 /// Where a run's files are on the controller, as the agent names them for a transport: the run's directory (the local
 /// transport runs the test there), its log (new bytes from a remote machine are appended to it; its length is where the
-/// next look starts) and its artifacts directory.
+/// next look starts) and its artifacts directory; and which files of its work dir a remote machine brings back with the
+/// artifacts, into <see cref="Reports"/>.
 /// </summary>
-public sealed record RunFiles(string RunId, string Directory, string Log, string Artifacts);
+public sealed record RunFiles(string RunId, string Directory, string Log, string Artifacts)
+{
+    /// <summary>
+    /// Glob patterns ("build/**/*.xml", "**" for any depth) of the test's reports in its work dir, relative to it: a remote
+    /// machine keeps its work dir until the finish, which brings the files they match back into <see cref="Reports"/>.
+    /// </summary>
+    public IReadOnlyList<string> ResultPatterns { get; init; } = [];
+
+    /// <summary>Where the files <see cref="ResultPatterns"/> match on a remote machine come back, at their paths in its work dir.</summary>
+    public string Reports => Path.Combine(Directory, "reports");
+}

@@ -10,7 +10,7 @@ public class TestCaseOrderTests
         new() { Suite = suite, Name = name, Status = status, Report = "junit.xml" };
 
     [Fact]
-    public void Failures_come_first_then_errors_flaky_skipped_and_passed_each_by_suite_and_name()
+    public void Failures_come_first_then_errors_flaky_skipped_and_passed_each_in_report_order_a_pass_per_status_present()
     {
         TestCase[] cases =
         [
@@ -18,12 +18,28 @@ public class TestCaseOrderTests
             Case("a", "flaky", TestCaseStatus.Flaky), Case("a", "pass", TestCaseStatus.Passed), Case("a", "error", TestCaseStatus.Error),
             Case("a", "fail2", TestCaseStatus.Failed), Case("a", "fail1", TestCaseStatus.Failed),
         ];
+        int passes = 0;
 
-        IReadOnlyList<TestCase> ordered = TestCaseOrder.FailuresFirst(cases);
+        TestCase[] ordered = [.. TestCaseOrder.FailuresFirst(() => { passes++; return cases; })];
 
         Assert.Equal(
-            ["a/fail1", "a/fail2", "b/fail", "a/error", "a/flaky", "a/skip", "a/pass", "b/pass"],
+            ["b/fail", "a/fail2", "a/fail1", "a/error", "a/flaky", "a/skip", "b/pass", "a/pass"],
             ordered.Select(c => $"{c.Suite}/{c.Name}"));
+        Assert.Equal(5, passes);
+    }
+
+    [Fact]
+    public void Cases_that_all_passed_take_two_passes_and_none_take_one()
+    {
+        int passes = 0;
+
+        TestCase[] ordered = [.. TestCaseOrder.FailuresFirst(() => { passes++; return [Case("s", "1", TestCaseStatus.Passed), Case("s", "2", TestCaseStatus.Passed)]; })];
+        int emptyPasses = 0;
+        TestCase[] none = [.. TestCaseOrder.FailuresFirst(() => { emptyPasses++; return []; })];
+
+        Assert.Equal(["1", "2"], ordered.Select(c => c.Name));
+        Assert.Equal((2, 1), (passes, emptyPasses));
+        Assert.Empty(none);
     }
 
     [Fact]

@@ -126,21 +126,23 @@ public sealed class RunWindow : ScreenWindow
             return;
         }
         RunTests results;
+        IReadOnlyList<CaseResult> cases;
         try
         {
             results = _lab.Tests(_runId);
+            cases = [.. results.Cases];
         }
         catch (DispatchException e)
         {
             Say($"{e.ErrorCode}: {e.Message}");
             return;
         }
-        if (results.Cases.Count == 0)
+        if (cases.Count == 0)
         {
             Say(results.ResultsError is { } broken ? $"results_error: {broken}" : "this run left no test results (no JUnit XML in its artifacts)");
             return;
         }
-        _cases = results.Cases;
+        _cases = cases;
         _log.Visible = false;
         _tests.Visible = true;
         _tests.SetFocus();

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text;
+using System.Text.Json;
 using TestDispatch.Engine;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Results;
@@ -25,7 +27,17 @@ public static class ShowCommand
             string shown = parse.GetValue(id)!;
             if (parse.GetValue(tests))
             {
-                return await Reading.PrintAsync(parse, json, lab.Tests(shown), ContractJson.Default.RunTests, WriteTests);
+                RunTests results = lab.Tests(shown);
+                TextWriter output = parse.InvocationConfiguration.Output;
+                if (parse.GetValue(json))
+                {
+                    await WriteTestsJsonAsync(output, results);
+                }
+                else
+                {
+                    WriteTests(output, results);
+                }
+                return ExitCodes.Passed;
             }
             Run run = lab.Show(shown);
             return await Reading.PrintAsync(parse, json, run, ContractJson.Default.Run, (output, r) => Write(output, r, lab.SettingsOf(run.Id)));
@@ -70,7 +82,13 @@ public static class ShowCommand
         table.WriteTo(output);
     }
 
-    /// <summary>The cases, failures first, then each failure's message and text.</summary>
+    /// <summary>Rows the cases' table holds before writing them: its columns are as wide as the widest of the first part.</summary>
+    private const int TablePart = 2_000;
+
+    /// <summary>
+    /// The cases, failures first, then each failure's message and text: streamed, as the cases are read (a pass over the
+    /// run's results for the table, another for the failures' text), so memory stays bounded whatever the report's size.
+    /// </summary>
     public static void WriteTests(TextWriter output, RunTests results)
     {
         if (results.Tests is not { } counts)
@@ -85,18 +103,32 @@ public static class ShowCommand
         {
             output.WriteLine($"results error: {broken}");
         }
-        if (results.Cases.Count == 0)
+        TextTable table = new("STATUS", "TIME_S", "SUITE", "CASE", "MESSAGE");
+        int[]? widths = null;
+        bool any = false;
+        foreach (CaseResult c in results.Cases)
+        {
+            if (!any)
+            {
+                output.WriteLine();
+                any = true;
+            }
+            table.Add(Format.Status(c), Format.Seconds(c.TimeS), c.Suite, c.ClassName.Length > 0 ? $"{c.ClassName}::{c.Name}" : c.Name, FirstLine(c.Message));
+            if (table.Count == TablePart)
+            {
+                widths = table.WriteTo(output, widths);
+            }
+        }
+        if (!any)
         {
             return;
         }
-        output.WriteLine();
-        TextTable table = new("STATUS", "TIME_S", "SUITE", "CASE", "MESSAGE");
-        foreach (CaseResult c in results.Cases)
+        if (widths is null || table.Count > 0)
         {
-            table.Add(Format.Status(c), Format.Seconds(c.TimeS), c.Suite, c.ClassName.Length > 0 ? $"{c.ClassName}::{c.Name}" : c.Name, FirstLine(c.Message));
+            table.WriteTo(output, widths);
         }
-        table.WriteTo(output);
-        foreach (CaseResult c in results.Cases.Where(c => CaseHistory.IsFailure(c.Status) && c.Text.Length > 0))
+        // Failures come first: the reading stops at the first case that is not one.
+        foreach (CaseResult c in results.Cases.TakeWhile(c => CaseHistory.IsFailure(c.Status)).Where(c => c.Text.Length > 0))
         {
             output.WriteLine();
             output.WriteLine($"--- {c.FullName} ({Format.Status(c)})");
@@ -105,6 +137,36 @@ public static class ShowCommand
                 output.WriteLine(TerminalText.ForScreen(line.TrimEnd('\r')));
             }
         }
+    }
+
+    /// <summary>
+    /// The same JSON as serializing <paramref name="results"/> whole (its contract, <see cref="ContractJson"/>), written case by
+    /// case as they are read.
+    /// </summary>
+    public static async Task WriteTestsJsonAsync(TextWriter output, RunTests results)
+    {
+        System.Buffers.ArrayBufferWriter<byte> buffer = new(1 << 16);
+        await using Utf8JsonWriter json = new(buffer, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("id", results.Id);
+        json.WritePropertyName("tests");
+        JsonSerializer.Serialize(json, results.Tests, ContractJson.Default.TestCounts);
+        json.WriteString("results_error", results.ResultsError);
+        json.WriteStartArray("cases");
+        foreach (CaseResult c in results.Cases)
+        {
+            JsonSerializer.Serialize(json, c, ContractJson.Default.CaseResult);
+            if (buffer.WrittenCount >= 1 << 16)
+            {
+                await json.FlushAsync();
+                await output.WriteAsync(Encoding.UTF8.GetString(buffer.WrittenSpan));
+                buffer.ResetWrittenCount();
+            }
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync();
+        await output.WriteLineAsync(Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0];

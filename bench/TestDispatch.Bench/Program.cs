@@ -30,6 +30,8 @@ internal static class Program
                 DiffBenchmark.OnceCommand => DiffBenchmark.RunOnce(args[1..]),
                 "results" => ResultsBenchmark.Run(BenchArgs.Parse(args[1..])),
                 ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
+                "case-history" => CaseHistoryBenchmark.Run(BenchArgs.Parse(args[1..])),
+                CaseHistoryBenchmark.OnceCommand => CaseHistoryBenchmark.RunOnce(args[1..]),
                 "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "shared" => SharedBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "order" => OrderBenchmark.Run(BenchArgs.Parse(args[1..])),
@@ -112,6 +114,10 @@ internal static class Program
         to.WriteLine("          case index), on generated reports, each size in a fresh process: wall and CPU time, peak memory (VmHWM),");
         to.WriteLine("          streamed and against a baseline holding every case in memory");
         to.WriteLine("          --mb 1,200                  report sizes in MB");
+        to.WriteLine("          --dir PATH; --keep");
+        to.WriteLine("  case-history  'history CASE' (read cases.jsonl, find the case's runs) on generated case indexes of ten cases a run,");
+        to.WriteLine("          each size in a fresh process: wall and CPU time, peak memory (VmHWM), ratio to the smallest size's time");
+        to.WriteLine("          --runs 1000,10000,100000    history sizes in runs (1000000 needs some GB of memory)");
         to.WriteLine("          --dir PATH; --keep");
         to.WriteLine("  lookback  'testdispatch grep' and 'diff' as users run them (the binary, as for dispatch) on a state dir of runs with");
         to.WriteLine("          generated logs, against grep -r and rg over the same logs and GNU diff -u on the same two: median wall and CPU");

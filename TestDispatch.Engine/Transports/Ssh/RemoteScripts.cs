@@ -203,18 +203,51 @@ internal static class RemoteScripts
         sh {PosixShell.Words(RunWrapper.StopArguments(runDir + "/" + RunWrapper.FileName, runDir, runId, grace, reason))}
         """);
 
-    /// <summary>Counts the symlinks in artifacts/ (to tell which the copy dropped), then removes work/ and artifacts/ unless kept.</summary>
+    /// <summary>
+    /// Counts the symlinks in artifacts/ (to tell which the copy dropped), then removes reports/ (see <see cref="GatherReports"/>),
+    /// and work/ and artifacts/ unless kept.
+    /// </summary>
     public static string Finish(string nonce, string runDir, bool keep) => Script(nonce, $"""
         td_d={PosixShell.Quote(runDir)}
         td_n=0
         [ -d "$td_d/artifacts" ] && td_n=$(find "$td_d/artifacts" -type l -exec printf x \; | wc -c)
         printf 'S %s\n' $((td_n + 0))
+        rm -rf "$td_d/{ReportsDir}"
         {(keep ? ":" : "chmod -R u+rwx \"$td_d/work\" \"$td_d/artifacts\" 2>/dev/null; rm -rf \"$td_d/work\" \"$td_d/artifacts\"")}
         """);
 
-    /// <summary>The artifacts as a tar archive in base64 (for a machine without rsync).</summary>
-    public static string Pack(string nonce, string runDir) => Script(nonce, $"""
-        cd {PosixShell.Quote(runDir + "/artifacts")} || return 1
+    /// <summary>Where <see cref="GatherReports"/> puts the reports in the run's directory, for the copy back.</summary>
+    public const string ReportsDir = "reports";
+
+    /// <summary>
+    /// The regular files (never a symlink, nor anything under one) under <paramref name="roots"/> of the run's work dir
+    /// (paths relative to it; "." for all of it), as the reply's raw bytes after <c>L</c>: each path relative to the work dir
+    /// and behind "./", ended by a NUL, so that any name comes through. Nothing when the work dir is gone.
+    /// </summary>
+    public static string ListWork(string nonce, string runDir, IReadOnlyList<string> roots) => Script(nonce, $"""
+        printf 'L 0\n'
+        cd {PosixShell.Quote(runDir + "/work")} 2>/dev/null || return 0
+        find {PosixShell.Words(roots.Select(r => "./" + r))} -type f -print0 2>/dev/null
+        return 0
+        """);
+
+    /// <summary>
+    /// Gathers <paramref name="paths"/> (relative to the run's work dir) into <see cref="ReportsDir"/> at the same paths, by
+    /// hard links where the file system allows (else copies), for the copy back to take them as it takes the artifacts.
+    /// </summary>
+    public static string GatherReports(string nonce, string runDir, IReadOnlyList<string> paths) => Script(nonce, $$"""
+        cd {{PosixShell.Quote(runDir)}} || return 1
+        rm -rf {{ReportsDir}} && mkdir {{ReportsDir}} || return 1
+        td_gather() {
+            case $1 in */*) mkdir -p "{{ReportsDir}}/${1%/*}" || return 1 ;; esac
+            ln "work/$1" "{{ReportsDir}}/$1" 2>/dev/null || cp "work/$1" "{{ReportsDir}}/$1" || return 1
+        }
+        {{string.Join('\n', paths.Select(p => "td_gather " + PosixShell.Quote(p) + " || return 1"))}}
+        """);
+
+    /// <summary>A directory of the run's (its artifacts, its gathered reports) as a tar archive in base64 (for a machine without rsync).</summary>
+    public static string Pack(string nonce, string dir) => Script(nonce, $"""
+        cd {PosixShell.Quote(dir)} || return 1
         tar -cf - . | base64 || return 1
         """);
 

@@ -70,23 +70,26 @@ internal sealed class SshCopier(SshConnection connection, TimedLog log)
         }
     }
 
-    /// <summary>Brings <c>DIR/artifacts</c> back into <paramref name="local"/>; what arrived is kept whatever fails.</summary>
-    public async Task<ExecutionResult?> CopyArtifactsAsync(string dir, string local, bool hasRsync, CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings the run's <paramref name="remote"/> directory (its artifacts, or its gathered reports) back into
+    /// <paramref name="local"/>; what arrived is kept whatever fails.
+    /// </summary>
+    public async Task<ExecutionResult?> CopyBackAsync(string remote, string local, bool hasRsync, CancellationToken cancellationToken)
     {
         if (!UsesRsync(hasRsync))
         {
-            return await TarArtifactsAsync(dir, local, cancellationToken);
+            return await TarBackAsync(remote, local, cancellationToken);
         }
         (int exit, string error) = await RsyncAsync(
-            ["-rlt", "--safe-links", "--", connection.Endpoint.RsyncPath(dir + "/artifacts/"), local + "/"], cancellationToken);
+            ["-rlt", "--safe-links", "--", connection.Endpoint.RsyncPath(remote + "/"), local + "/"], cancellationToken);
         if (RsyncCannotTalk(exit))
         {
             // No rsync there (a machine this agent has not copied to), or a login shell that talks on stdout: tar over ssh instead.
             NoteRsyncCannotTalk(exit, error);
-            return await TarArtifactsAsync(dir, local, cancellationToken);
+            return await TarBackAsync(remote, local, cancellationToken);
         }
         return exit == 0 ? null : await CopyFailureAsync(
-            $"copying the artifacts back from {dir}/artifacts on {Machine.Name} failed (rsync exit {exit}): {Last(error)}; what arrived is kept",
+            $"copying {remote} back from {Machine.Name} failed (rsync exit {exit}): {Last(error)}; what arrived is kept",
             ErrorCodes.ArtifactsFailed, cancellationToken);
     }
 
@@ -147,12 +150,12 @@ internal sealed class SshCopier(SshConnection connection, TimedLog log)
         return Convert.ToBase64String(tar.ToArray(), Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal);
     }
 
-    /// <summary>The artifacts as a tar archive over ssh; symlinks that are absolute or lead out of the artifacts are dropped, as rsync's --safe-links does.</summary>
-    private async Task<ExecutionResult?> TarArtifactsAsync(string dir, string local, CancellationToken cancellationToken)
+    /// <summary>A run's directory as a tar archive over ssh; symlinks that are absolute or lead out of it are dropped, as rsync's --safe-links does.</summary>
+    private async Task<ExecutionResult?> TarBackAsync(string remote, string local, CancellationToken cancellationToken)
     {
         try
         {
-            RemoteReply packed = await connection.RunAsync("pack the artifacts", nonce => RemoteScripts.Pack(nonce, dir), CopyLimit, cancellationToken);
+            RemoteReply packed = await connection.RunAsync($"pack {remote}", nonce => RemoteScripts.Pack(nonce, remote), CopyLimit, cancellationToken);
             byte[] archive = Convert.FromBase64String(string.Concat(packed.Lines));
             using TarReader reader = new(new MemoryStream(archive));
             string root = Path.GetFullPath(local) + Path.DirectorySeparatorChar;
@@ -185,7 +188,7 @@ internal sealed class SshCopier(SshConnection connection, TimedLog log)
         }
         catch (Exception e) when (e is SshException or IOException or FormatException or InvalidDataException or UnauthorizedAccessException)
         {
-            return ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"copying the artifacts back from {dir}/artifacts on {Machine.Name} (tar over ssh) failed: {e.Message}");
+            return ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"copying {remote} back from {Machine.Name} (tar over ssh) failed: {e.Message}");
         }
     }
 

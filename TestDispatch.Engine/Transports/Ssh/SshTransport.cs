@@ -88,7 +88,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
     {
         RemoteReply reply = await _connection.RunAsync("launch the run", nonce => RemoteScripts.Launch(nonce, Machine.WorkRoot, request.Files.RunId, archive,
-            request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, Machine.KeepWorkDir), SshCopier.CopyLimit, cancellationToken);
+            request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, KeepsWork(request.Files)), SshCopier.CopyLimit, cancellationToken);
         return await StartedAsync(request, reply.Value('D')!, reply.Value('B') ?? "", reply, _programs!.Contains("rsync"), cancellationToken);
     }
 
@@ -127,7 +127,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         try
         {
             started = await _connection.RunAsync("start the run wrapper",
-                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, Machine.KeepWorkDir),
+                nonce => RemoteScripts.Start(nonce, dir, runId, request.KillGrace, request.TimeLimit, request.LogLimit, Machine.LockFile, request.Holder, request.Environment, request.Command, KeepsWork(request.Files)),
                 CallLimit, cancellationToken);
         }
         catch (SshException e)
@@ -202,7 +202,7 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
     {
         long offset = LogLength(files);
         return _connection.RunAsync(what,
-            nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset, Machine.KeepWorkDir),
+            nonce => RemoteScripts.Look(nonce, process.RunDir, process.WrapperPid, process.WrapperStartTicks, offset, KeepsWork(files)),
             CallLimit, cancellationToken);
     }
 
@@ -254,11 +254,15 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         {
             return null; // the last look removed the work dir: there were no artifacts
         }
+        if (files.ResultPatterns.Count > 0)
+        {
+            await BringReportsAsync(files, process, followed.HasRsync, cancellationToken);
+        }
         ExecutionResult? failure = null;
         if (followed.Artifacts is > 0 or -2)
         {
             Directory.CreateDirectory(files.Artifacts, FileModes.PrivateDirectory);
-            failure = await _copier.CopyArtifactsAsync(process.RunDir, files.Artifacts, followed.HasRsync, cancellationToken);
+            failure = await _copier.CopyBackAsync(process.RunDir + "/artifacts", files.Artifacts, followed.HasRsync, cancellationToken);
         }
         try
         {
@@ -279,6 +283,45 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         }
         return failure;
     }
+
+    /// <summary>
+    /// Brings the files of the work dir the test's report patterns match back into <see cref="RunFiles.Reports"/>, the way the
+    /// artifacts come: listed there, matched here (<see cref="RemoteReports"/>), gathered there, then copied. Whatever fails is
+    /// named in the run's log (the results then lack those reports); it never changes the verdict.
+    /// </summary>
+    private async Task BringReportsAsync(RunFiles files, RunProcess process, bool hasRsync, CancellationToken cancellationToken)
+    {
+        string? problem;
+        try
+        {
+            RemoteReply listed = await _connection.RunAsync("list the run's work dir",
+                nonce => RemoteScripts.ListWork(nonce, process.RunDir, RemoteReports.Roots(files.ResultPatterns)), CallLimit, cancellationToken);
+            IReadOnlyList<string> reports = RemoteReports.Match(listed.Log, files.ResultPatterns);
+            if (reports.Count == 0)
+            {
+                return;
+            }
+            await _connection.RunAsync("gather the run's reports", nonce => RemoteScripts.GatherReports(nonce, process.RunDir, reports), CallLimit,
+                cancellationToken);
+            Directory.CreateDirectory(files.Reports, FileModes.PrivateDirectory);
+            problem = (await _copier.CopyBackAsync(process.RunDir + "/" + RemoteScripts.ReportsDir, files.Reports, hasRsync, cancellationToken))?.ErrorMsg;
+        }
+        catch (SshException e)
+        {
+            problem = e.Message;
+        }
+        if (problem is not null)
+        {
+            AppendLog(files, Encoding.UTF8.GetBytes($"testdispatch: {ErrorCodes.ResultsError}: could not bring back the reports testdispatch.json names " +
+                $"with \"results\" from {process.RunDir}/work on {Machine.Name}: {TimedLog.OneLine(problem)}\n"));
+        }
+    }
+
+    /// <summary>
+    /// Whether the run's work dir stays until the finish: kept by the machine's setting, or holding reports to bring back
+    /// (else a look that finds the run done with no artifacts removes it, saving the finish its round trip).
+    /// </summary>
+    private bool KeepsWork(RunFiles files) => Machine.KeepWorkDir || files.ResultPatterns.Count > 0;
 
     /// <summary>Removes the run's directory in the background: the verdict is recorded, and the machine's next run need not wait for it.</summary>
     public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
