@@ -24,7 +24,7 @@ internal static class RealBatchStores
         string emptyTest = MakeTest(empty.Root);
         Call(empty, "run", emptyTest, "--machine", "local-1", "--wait"); // the agent is up for the timed calls, as on the others
         TextTable table = new("store", "batch s", "snapshot", "snapshot runs", "journal", "batch files", "hot total",
-            "machines ms", "ratio", "runs --limit 50 ms", "ratio", "show ms", "ratio", "run --wait ms", "ratio");
+            "machines ms", "ratio", "cpu", "runs --limit 50 ms", "ratio", "cpu", "show ms", "ratio", "cpu", "run --wait ms", "ratio", "cpu");
         try
         {
             foreach (int entries in batches)
@@ -48,10 +48,11 @@ internal static class RealBatchStores
                     ByteSize.Format(hot.Journal), ByteSize.Format(hot.BatchFiles), ByteSize.Format(hot.Total)];
                 foreach ((string[] args, string[] emptyArgs) in commands)
                 {
-                    (double onEmpty, double onBatch) = TimeBoth(empty, emptyArgs, lab, args, runs);
-                    cells.Add(Ms(onBatch));
-                    cells.Add(Ratio(onBatch / onEmpty));
-                    Console.WriteLine($"  {Count(entries)} {string.Join(' ', args[..Math.Min(args.Length, 1)])}: {Ms(onBatch)} ms vs {Ms(onEmpty)} ms empty");
+                    (Samples onEmpty, Samples onBatch, Samples cpuEmpty, Samples cpuBatch) = TimeBoth(empty, emptyArgs, lab, args, runs);
+                    cells.Add(Ms(onBatch.Median));
+                    cells.Add(Ratio(onBatch.Median / onEmpty.Median));
+                    cells.Add(Ratio(cpuBatch.Median / cpuEmpty.Median));
+                    Console.WriteLine($"  {Count(entries)} {args[0]}: {Ms(onBatch.Median)} ms vs {Ms(onEmpty.Median)} ms empty; CPU {Ms(cpuBatch.Median)} ms vs {Ms(cpuEmpty.Median)} ms");
                 }
                 table.Add([.. cells]);
                 lab.StopAgentsAsync().GetAwaiter().GetResult();
@@ -67,13 +68,14 @@ internal static class RealBatchStores
         Console.WriteLine();
         Console.WriteLine($"  each store: a fresh state dir, one 'batch submit --wait' of N entries of a test that exits 0, tags [local] (2 local machines).");
         Console.WriteLine($"  hot state: snapshot.json + journal.<gen>.jsonl + batches/*.json, what every command reads; the empty store's after its calls: {ByteSize.Format(emptyHot.Total)}.");
-        Console.WriteLine($"  times: median of {runs} calls after 2 warm-ups, agent up, each call alternating with the same one on the empty store; ratio = batch / empty.");
+        Console.WriteLine($"  times: median of {runs} calls after 2 warm-ups, agent up, each call alternating with the same one on the empty store; ratio = batch / empty;\n" +
+            "  cpu: the same ratio of the call's own user+system CPU time (less swayed by other load than wall time).");
     }
 
-    /// <summary>Median wall time of <paramref name="args"/> on each lab, calls alternating (warm-ups first).</summary>
-    private static (double Empty, double Batch) TimeBoth(LabSandbox empty, string[] emptyArgs, LabSandbox lab, string[] args, int runs)
+    /// <summary>Wall and CPU times of <paramref name="args"/> on each lab, calls alternating (warm-ups first).</summary>
+    private static (Samples Empty, Samples Batch, Samples CpuEmpty, Samples CpuBatch) TimeBoth(LabSandbox empty, string[] emptyArgs, LabSandbox lab, string[] args, int runs)
     {
-        Samples onEmpty = new(), onBatch = new();
+        Samples onEmpty = new(), onBatch = new(), cpuEmpty = new(), cpuBatch = new();
         for (int i = -2; i < runs; i++)
         {
             CliCall e = LabSandbox.TimeAsync(empty.Command(emptyArgs)).GetAwaiter().GetResult();
@@ -86,9 +88,11 @@ internal static class RealBatchStores
             {
                 onEmpty.Add(e.Milliseconds);
                 onBatch.Add(b.Milliseconds);
+                cpuEmpty.Add(e.CpuMs);
+                cpuBatch.Add(b.CpuMs);
             }
         }
-        return (onEmpty.Median, onBatch.Median);
+        return (onEmpty, onBatch, cpuEmpty, cpuBatch);
     }
 
     private static string WritePlan(string root, string test, int entries)
