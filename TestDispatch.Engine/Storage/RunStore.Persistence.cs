@@ -1,3 +1,4 @@
+using System.IO.Abstractions;
 using TestDispatch.Engine.Batches;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
@@ -164,12 +165,14 @@ public sealed partial class RunStore
 
     /// <summary>
     /// A snapshot holding more cold runs than a segment takes (one written before history existed: a migration, with
-    /// no step by the user; or one whose compaction a crash cut short) is compacted at once. If that fails (a read-only
+    /// no step by the user; or one whose compaction a crash cut short), or a heavy hot state with a batch over (one
+    /// written before finished batches left at once), is compacted at once. If that fails (a read-only
     /// mount, a full disk) the store still works from the whole snapshot, as before.
     /// </summary>
     private void MigrateIfCold()
     {
-        if (_index.Count < _options.SegmentRuns + _options.RecentRuns || SelectCold().Runs.Count < _options.SegmentRuns)
+        if (!OverBatchTooHeavy() &&
+            (_index.Count < _options.SegmentRuns + _options.RecentRuns || SelectCold().Runs.Count < _options.SegmentRuns))
         {
             return;
         }
@@ -195,7 +198,7 @@ public sealed partial class RunStore
         _index.Apply(record);
         Changed(record.Id);
         Version++;
-        CompactIfLong();
+        CompactIfLong(record.Run.Status.IsTerminal() ? record.Run.BatchId : null);
         return record;
     }
 
@@ -205,7 +208,7 @@ public sealed partial class RunStore
         _index.Apply(batch);
         _batchChanges++;
         Version++;
-        CompactIfLong();
+        CompactIfLong(batch.Id);
         return batch;
     }
 
@@ -216,12 +219,15 @@ public sealed partial class RunStore
     }
 
     /// <summary>
-    /// Compacts once the journal is long. The write that got it there is already durable and acknowledged, so a failed
-    /// compaction (a full disk) fails nothing: the journal just grows, and is tried again some lines later.
+    /// Compacts once the journal is long, in lines or in bytes (<see cref="StoreOptions.CompactAfterBytes"/>), or once the
+    /// write ended batch <paramref name="batchId"/> and the hot state is heavy (<see cref="StoreOptions.HotBytes"/>). The
+    /// write that got it there is already durable and acknowledged, so a failed compaction (a full disk) fails nothing:
+    /// the journal just grows, and is tried again some lines later.
     /// </summary>
-    private void CompactIfLong()
+    private void CompactIfLong(string? batchId)
     {
-        if (_journalLines < _compactAt)
+        bool batchEnded = batchId is not null && _index.Ledger(batchId) is { IsOver: true } && HotBytes() > _options.HotBytes;
+        if (!batchEnded && _journalLines < _compactAt && _journalOffset < _compactAtBytes)
         {
             return;
         }
@@ -236,6 +242,7 @@ public sealed partial class RunStore
             if (_generation == generation)
             {
                 _compactAt = _journalLines + Math.Max(1, _options.CompactAfterLines / 10);
+                _compactAtBytes = _journalOffset + Math.Max(1, _options.CompactAfterBytes / 10);
             }
         }
     }
@@ -269,11 +276,24 @@ public sealed partial class RunStore
         return (runs, batches);
     }
 
+    /// <summary>
+    /// What every process reads of the hot state, in bytes: the snapshot, the journal so far and the hot batches' entries
+    /// (a batch added since the snapshot is in the journal).
+    /// </summary>
+    private long HotBytes() => _snapshotBytes + _journalOffset + _index.BatchIds.Sum(id => FileLength(Paths.BatchFile(id)));
+
+    /// <summary>Whether a batch is over while the hot state is heavier than <see cref="StoreOptions.HotBytes"/>.</summary>
+    private bool OverBatchTooHeavy() => _index.BatchIds.Any(id => _index.Ledger(id)!.IsOver) && HotBytes() > _options.HotBytes;
+
+    /// <summary>
+    /// Moves cold runs and over batches to a history segment when there are <paramref name="minColdRuns"/> cold runs, or
+    /// a batch is over and the hot state is heavy (<see cref="StoreOptions.HotBytes"/>); then writes the hot snapshot.
+    /// </summary>
     private void CompactLocked(int minColdRuns)
     {
         HistoryIndex history = _history.ReadIndex();
         (List<RunRecord> coldRuns, List<BatchRecord> coldBatches) = SelectCold();
-        bool moving = coldRuns.Count >= minColdRuns || (minColdRuns <= 1 && coldBatches.Count > 0);
+        bool moving = coldRuns.Count >= minColdRuns || (coldBatches.Count > 0 && (minColdRuns <= 1 || HotBytes() > _options.HotBytes));
         List<RunRecord> hotRuns;
         List<BatchRecord> hotBatches;
         if (moving)
@@ -381,7 +401,23 @@ public sealed partial class RunStore
         _journal = new JournalFile(_fs, Paths.Journal(generation), _durability);
         _journalOffset = 0;
         _journalLines = 0;
+        _snapshotBytes = FileLength(Paths.Snapshot);
         _compactAt = _options.CompactAfterLines;
+        _compactAtBytes = Math.Max(_options.CompactAfterBytes, _snapshotBytes);
+    }
+
+    /// <summary>A file's length, 0 when it is not there or cannot be looked at (it only decides when to compact).</summary>
+    private long FileLength(string path)
+    {
+        try
+        {
+            IFileInfo info = _fs.FileInfo.New(path);
+            return info.Exists ? info.Length : 0;
+        }
+        catch (Exception e) when (IoErrors.IsIo(e))
+        {
+            return 0;
+        }
     }
 
     /// <summary>A dead journal left behind is harmless (no reader looks at another generation's): the next compaction tries again.</summary>

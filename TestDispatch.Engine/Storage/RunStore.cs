@@ -36,6 +36,8 @@ public sealed partial class RunStore
     private long _journalOffset;
     private int _journalLines;
     private int _compactAt;
+    private long _compactAtBytes;
+    private long _snapshotBytes;
 
     /// <param name="fsync">How written bytes are made durable; by default libc's fsync on the real disk (see <see cref="IFsync"/>).</param>
     public RunStore(IFileSystem fs, IFileLocks locks, string stateDir, TimeProvider? clock = null, StoreOptions? options = null, IFsync? fsync = null)
@@ -45,6 +47,7 @@ public sealed partial class RunStore
         _clock = clock ?? TimeProvider.System;
         _options = options ?? new StoreOptions();
         _compactAt = _options.CompactAfterLines;
+        _compactAtBytes = _options.CompactAfterBytes;
         _durability = new Durability(fsync ?? LibcFsync.For(fs));
         Paths = new StatePaths(fs.Path.GetFullPath(stateDir));
         _snapshot = new SnapshotFile(fs, Paths, _durability);

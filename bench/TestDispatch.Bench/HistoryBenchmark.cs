@@ -13,7 +13,8 @@ using static TestDispatch.Bench.Figures;
 namespace TestDispatch.Bench;
 
 /// <summary>
-/// History at scale (issue 16): builds stores of 0, 100k and 1M runs through the store's own writers (history segments
+/// History at scale. By default (issue 35) its stores are made through the real path, one <c>batch submit --wait</c> each
+/// (<see cref="RealBatchStores"/>). With --sizes (issue 16) it builds stores of that many runs through the store's own writers (history segments
 /// by History.AddSegment, the hot snapshot by SnapshotFile, as compaction writes them), then times the commands every
 /// script uses with the native binary (hyperfine), and peak memory (/usr/bin/time), and a --wait client's peak memory on
 /// a 20k-entry batch. Prints a table; figures, not assertions.
@@ -26,13 +27,33 @@ internal static class HistoryBenchmark
     public static int Run(BenchArgs args)
     {
         string binary = DispatchBenchmark.LocateBinary(args.String("testdispatch"));
-        IReadOnlyList<int> sizes = args.IntList("sizes", min: 0) ?? [0, 100_000, 1_000_000];
+        IReadOnlyList<int>? sizes = args.IntList("sizes", min: 0);
+        IReadOnlyList<int> batches = args.IntList("batches") ?? (sizes is null ? [2_000] : []);
+        sizes ??= [];
         int runs = args.Int("runs") ?? 10;
         int batchEntries = args.Int("batch") ?? 20_000;
         int segmentRuns = args.Int("segment-runs") ?? new StoreOptions().SegmentRuns; // as compaction writes them
         string root = args.String("dir") ?? Path.Combine(Path.GetTempPath(), $"td-history-bench-{Environment.ProcessId}");
         bool keep = args.Flag("keep");
         args.RejectUnused();
+        if (batches.Count > 0)
+        {
+            try
+            {
+                RealBatchStores.Run(binary, Path.Combine(root, "real"), batches, runs);
+            }
+            finally
+            {
+                if (!keep && sizes.Count == 0)
+                {
+                    try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+                }
+            }
+            if (sizes.Count == 0)
+            {
+                return 0;
+            }
+        }
         RequireTool("hyperfine");
         RequireTool("/usr/bin/time");
         Console.WriteLine($"history benchmark: {binary}; sizes {string.Join(", ", sizes)}; load {SyntheticRuns.LoadAverage()}; {Environment.ProcessorCount} cores");

@@ -79,10 +79,12 @@ internal static class Program
         to.WriteLine("            GNU parallel -j2 and xargs -P2 over the same run.sh in the same sitting");
         to.WriteLine("          --python PATH               the Python whose test package runs (default: python3 on PATH)");
         to.WriteLine("          --modules N                 the first N modules of the list (default 40); --testdispatch PATH; --dir PATH");
-        to.WriteLine("  history   stores of 0, 100k and 1M runs built through the store's writers; per command: median time (hyperfine)");
-        to.WriteLine("            and peak memory with the native binary, and a --wait client's peak on a 20k-entry batch");
-        to.WriteLine("          --sizes 0,100000,1000000    runs in each store");
-        to.WriteLine("          --runs N                    hyperfine runs per command (default 10)");
+        to.WriteLine("  history   stores made by one real 'batch submit --wait' of N trivial entries over 2 local machines: the hot state's");
+        to.WriteLine("            bytes, and machines, runs --limit 50, show, run --wait against an empty store in the same run (ratios)");
+        to.WriteLine("          --batches 2000,20000        entries of each store's batch (default 2000)");
+        to.WriteLine("          --sizes 0,100000,1000000    instead or as well: stores of that many runs built through the store's writers; per");
+        to.WriteLine("                                      command: median time (hyperfine), peak memory, a --wait client's peak on a 20k batch");
+        to.WriteLine("          --runs N                    timed calls per command (default 10)");
         to.WriteLine("          --batch N                   entries of the waited batch (default 20000)");
         to.WriteLine("          --testdispatch PATH         the binary; --dir PATH; --keep");
         to.WriteLine("  adoption  one batch of slow tests over 2 local machines, undisturbed and with the agent SIGKILLed at random");
