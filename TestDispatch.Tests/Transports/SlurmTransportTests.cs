@@ -3,6 +3,7 @@ using CliWrap.Buffered;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
+using TestDispatch.Tui.App;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Transports;
@@ -333,6 +334,35 @@ public sealed class SlurmTransportTests : IAsyncLifetime
         Run run = _cli.OpenLab().Store.List().Single().Run;
         Assert.Equal($"{Path.Combine(_workRoot, run.Id, "work")}\nok\n", await File.ReadAllTextAsync(run.LogsPath));
         await NothingLeftOf(run);
+    }
+
+    [Fact]
+    public async Task Machines_and_the_apps_machines_tab_show_who_holds_a_node_with_slurms_state()
+    {
+        string hold = _cli.Combine("hold-n1");
+        string script = _cli.Combine("hold.sh");
+        await File.WriteAllTextAsync(script, $"#!/bin/sh\nwhile [ ! -e '{hold}' ]; do sleep 0.05; done\n");
+        BufferedCommandResult other = await _cluster.Run("sbatch", "--parsable", "-w", "n1", "-N1", "--exclusive", "--job-name", "nightly|soak",
+            "-o", "/dev/null", script);
+        Assert.True(other.ExitCode == 0, other.StandardError);
+        string job = other.StandardOutput.Trim();
+        string held = $"n1 allocated: job {job} (nightly|soak) of {Environment.UserName}";
+        for (DateTime deadline = DateTime.UtcNow.AddSeconds(30); await _cluster.NodeState("n1") != "allocated"; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the other job never held n1");
+        }
+
+        (int exit, string machines, string error) = await _cli.Run("machines");
+        ScreenData screen = await ScreenData.LoadAsync(_cli.OpenLab(startsAgents: false), new ScreenQuery());
+        MachinesTable tab = new(screen.Machines);
+        await File.WriteAllTextAsync(hold, "");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains($"n1: Slurm: {held}", machines, StringComparison.Ordinal);
+        Assert.Contains($"fast: Slurm: {held}, n2 idle", machines, StringComparison.Ordinal);
+        List<string> rows = [.. screen.Machines.Select(m => m.Name)];
+        Assert.Equal($"Slurm: {held}", tab.Cell(rows.IndexOf("n1"), tab.Columns.Count - 1));
+        Assert.Equal("Slurm: n3 idle", tab.Cell(rows.IndexOf("n3"), tab.Columns.Count - 1));
     }
 
     [Fact]
