@@ -32,6 +32,7 @@ internal static class Program
                 ResultsBenchmark.OnceCommand => ResultsBenchmark.RunOnce(args[1..]),
                 "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "shared" => SharedBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "slurm" => SlurmBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -71,6 +72,11 @@ internal static class Program
         to.WriteLine("            (the waiting state dir's started_at minus the holder's ended_at)");
         to.WriteLine("          --iters N                   calls per timing (default 30); --trials N handovers (default 5)");
         to.WriteLine("          --testdispatch PATH         the binary; --dir PATH; --keep");
+        to.WriteLine("  slurm     a 3-node Slurm cluster on 127.0.0.1 it starts (slurm-wlm, munge; the binary, as for dispatch): 'run --wait' of a");
+        to.WriteLine("            trivial test on a node machine vs 'sbatch --wait' of the same script, and N trivial tests as one batch over the");
+        to.WriteLine("            three nodes vs one job array ('sbatch --array=1-N --wait')");
+        to.WriteLine("          --iters N                   calls per latency figure (default 10); --jobs N tests (default 100)");
+        to.WriteLine("          --testdispatch PATH         the binary; --keep");
         to.WriteLine("  history   stores of 0, 100k and 1M runs built through the store's writers; per command: median time (hyperfine)");
         to.WriteLine("            and peak memory with the native binary, and a --wait client's peak on a 20k-entry batch");
         to.WriteLine("          --sizes 0,100000,1000000    runs in each store");
