@@ -25,6 +25,9 @@ public sealed partial class Lab
     private readonly IFileLocks _locks;
     private readonly AgentLauncher? _launcher;
 
+    /// <summary>What Slurm last said of the Slurm machines' nodes, and when (see <see cref="MachinesAsync"/>).</summary>
+    private (DateTimeOffset At, IReadOnlyDictionary<string, string> Nodes)? _slurm;
+
     internal Lab(LabConfig config, RunStore store, IFileSystem fs, IFileLocks locks, AgentLauncher? launcher = null)
     {
         _config = config;
@@ -68,11 +71,19 @@ public sealed partial class Lab
 
     public IReadOnlyList<MachineState> Machines() => Fleet.States();
 
-    /// <summary>The machines as <see cref="Machines"/> gives them, with what Slurm says of a Slurm machine's node (one sinfo for all).</summary>
-    public async Task<IReadOnlyList<MachineState>> MachinesAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The machines as <see cref="Machines"/> gives them, with what Slurm says of a Slurm machine's node and who holds it (one
+    /// sinfo and one squeue for all), asked again only when what was seen is older than <paramref name="slurmMaxAge"/> (the
+    /// app refreshes every second: Slurm's admins object to tools that poll it that often).
+    /// </summary>
+    public async Task<IReadOnlyList<MachineState>> MachinesAsync(TimeSpan slurmMaxAge = default, CancellationToken cancellationToken = default)
     {
-        IReadOnlyDictionary<string, string> slurm = await Transports.Slurm.SlurmNodes.DescribeAsync(_config.Machines, cancellationToken);
-        return [.. Fleet.States().Select(m => slurm.TryGetValue(m.Name, out string? nodes) ? m with { Slurm = nodes } : m)];
+        if (_slurm is not { } seen || Clock.GetUtcNow() - seen.At >= slurmMaxAge)
+        {
+            seen = (Clock.GetUtcNow(), await Transports.Slurm.SlurmNodes.DescribeAsync(_config.Machines, cancellationToken));
+            _slurm = seen;
+        }
+        return [.. Fleet.States().Select(m => seen.Nodes.TryGetValue(m.Name, out string? nodes) ? m with { Slurm = nodes } : m)];
     }
 
     /// <summary>Who holds each configured machine right now, seen on the machine itself, whichever state dir dispatched the run.</summary>

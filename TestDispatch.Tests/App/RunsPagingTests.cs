@@ -13,7 +13,7 @@ namespace TestDispatch.Tests.App;
 public class RunsPagingTests
 {
     [Fact]
-    public void The_runs_tab_loads_one_page_across_hot_and_history_and_more_when_asked()
+    public async Task The_runs_tab_loads_one_page_across_hot_and_history_and_more_when_asked()
     {
         FakeStateDir dir = new();
         RunStore store = dir.Open(new StoreOptions { RecentRuns = 10, SegmentRuns = 100 });
@@ -29,8 +29,8 @@ public class RunsPagingTests
         Lab lab = new(new LabConfig(FakeStateDir.Root, new RunDefaults(["./run.sh"], TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(1)),
             [new Machine { Name = "m1", Transport = TransportKind.Local }]), store, dir.Fs, dir.Locks);
 
-        ScreenData first = ScreenData.Load(lab, new ScreenQuery());
-        ScreenData more = ScreenData.Load(lab, new ScreenQuery { RunsShown = 2 * ScreenQuery.RunsPage }, first);
+        ScreenData first = await ScreenData.LoadAsync(lab, new ScreenQuery());
+        ScreenData more = await ScreenData.LoadAsync(lab, new ScreenQuery { RunsShown = 2 * ScreenQuery.RunsPage }, first);
 
         Assert.Equal(ids.AsEnumerable().Reverse().Take(ScreenQuery.RunsPage), first.AllRuns!.Select(r => r.Id));
         Assert.Equal(ids.AsEnumerable().Reverse(), more.AllRuns!.Select(r => r.Id));

@@ -1,7 +1,7 @@
 namespace TestDispatch.Tests.Support;
 
 /// <summary>
-/// The slurm.conf of the tests' <see cref="SlurmCluster"/>: nodes n1-n3 on 127.0.0.1 (n1 and n2 <c>fast</c>, n3
+/// The slurm.conf of the tests' SlurmCluster: nodes n1-n3 on 127.0.0.1 (n1 and n2 <c>fast</c>, n3
 /// <c>slow</c>) in partition <c>lab</c>, every file under <paramref name="Dir"/>, the cluster's own munge socket.
 /// Where a value differs from Slurm's default, the comment says why; docs/SLURM-FACTS.md says what the defaults do.
 /// </summary>

@@ -3,6 +3,7 @@ using CliWrap.Buffered;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.Runs;
 using TestDispatch.Tests.Support;
+using TestDispatch.Tui.App;
 using TestDispatch.Tui.Cli;
 
 namespace TestDispatch.Tests.Transports;
@@ -27,13 +28,37 @@ public sealed class SlurmTransportTests : IAsyncLifetime
         Environment.SetEnvironmentVariable("SLURM_CONF", cluster.ConfPath);
         _workRoot = Path.Combine(cluster.JobsDir, $"work root 'it''s' $HOME; {Guid.NewGuid():N}"[..40]);
         Directory.CreateDirectory(_workRoot);
-        string root = JsonSerializer.Serialize(_workRoot);
-        _cli = new CliHarness(machinesJson: $$"""
+        _cli = new CliHarness(machinesJson: MachinesJson(_workRoot));
+    }
+
+    /// <summary>Machines n1, n2, n3 (tag <c>slurm</c>) and the pool <c>fast</c>, their run dirs in <paramref name="workRoot"/>.</summary>
+    private static string MachinesJson(string workRoot)
+    {
+        string root = JsonSerializer.Serialize(workRoot);
+        return $$"""
             [ { "Name": "n1", "Transport": "slurm", "Node": "n1", "Partition": "lab", "WorkRoot": {{root}}, "Tags": ["slurm"] },
               { "Name": "n2", "Transport": "slurm", "Node": "n2", "Partition": "lab", "WorkRoot": {{root}}, "Tags": ["slurm"] },
               { "Name": "n3", "Transport": "slurm", "Node": "n3", "Partition": "lab", "WorkRoot": {{root}}, "Tags": ["slurm"] },
               { "Name": "fast", "Transport": "slurm", "Partition": "lab", "Constraint": "fast", "WorkRoot": {{root}} } ]
-            """);
+            """;
+    }
+
+    /// <summary>A test that prints when it started and ended (ns since the epoch, by the node's clock) and its node, after <paramref name="body"/>.</summary>
+    private static string Timed(string body = "sleep 0.3") => $"s=$(date +%s%N)\n{body}\necho \"$s $(date +%s%N) $SLURMD_NODENAME\"";
+
+    /// <summary>Fails if two of the tests' own (start, end, node) lines overlap on one node.</summary>
+    private static void NoOverlapOnAnyNode(IEnumerable<string> logs)
+    {
+        (long Start, long End, string Node)[] spans = [.. logs.Select(log => log.Trim().Split('\n')[^1].Split(' '))
+            .Select(f => (long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture), long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), f[2]))];
+        foreach (IGrouping<string, (long Start, long End, string Node)> node in spans.GroupBy(s => s.Node))
+        {
+            (long Start, long End, string Node)[] ordered = [.. node.OrderBy(s => s.Start)];
+            for (int i = 1; i < ordered.Length; i++)
+            {
+                Assert.True(ordered[i].Start >= ordered[i - 1].End, $"two tests overlapped on {node.Key}: {string.Join(", ", ordered.Select(s => $"{s.Start}-{s.End}"))}");
+            }
+        }
     }
 
     public async Task InitializeAsync() => await _cluster.Reset();
@@ -207,31 +232,95 @@ public sealed class SlurmTransportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_batch_by_tag_spreads_over_the_three_nodes_and_never_runs_two_tests_on_one_node_at_once()
+    public async Task A_batch_of_12_by_tag_spreads_over_the_three_nodes_and_never_runs_two_tests_on_one_node_at_once()
     {
-        string test = _cli.MakeTest("short", "sleep 0.3\necho \"$SLURMD_NODENAME\"");
+        string test = _cli.MakeTest("short", Timed());
         string plan = _cli.Combine("plan.json");
         await File.WriteAllTextAsync(plan, JsonSerializer.Serialize(new
         {
             name = "spread",
-            entries = Enumerable.Range(0, 6).Select(i => new { name = $"t{i}", test_dir = test, tags = new[] { "slurm" } }),
+            entries = Enumerable.Range(0, 12).Select(i => new { name = $"t{i}", test_dir = test, tags = new[] { "slurm" } }),
         }));
 
         (int exit, string output, string error) = await _cli.Run("batch", "submit", plan, "--wait");
 
-        Assert.True(exit == 0, $"{output}\n{error}");
+        Assert.True(exit == 0, $"{output}\n{error}{AgentLog()}");
         RunRecord[] runs = [.. _cli.OpenLab().Store.List().Where(r => r.Run.BatchId is not null)];
-        Assert.Equal(6, runs.Length);
+        Assert.Equal(12, runs.Length);
         Assert.All(runs, r => Assert.Equal(RunStatus.Completed, r.Run.Status));
-        foreach (IGrouping<string, RunRecord> node in runs.GroupBy(r => File.ReadAllText(r.Run.LogsPath).Trim()))
+        Assert.All(runs, r => Assert.Equal(r.Run.Machine, r.Run.Node));
+        NoOverlapOnAnyNode(runs.Select(r => File.ReadAllText(r.Run.LogsPath)));
+        Assert.Equal(["n1", "n2", "n3"], runs.Select(r => r.Run.Node).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task A_job_cancelled_behind_our_back_in_a_batch_is_retried_and_the_entry_passes_on_its_retry()
+    {
+        string tried = _cli.Combine("tried");
+        string test = _cli.MakeTest("retried", $"if [ -e '{tried}' ]; then echo retried; exit 0; fi\ntouch '{tried}'\nwhile :; do sleep 0.05; done");
+        string plan = _cli.Combine("plan.json");
+        await File.WriteAllTextAsync(plan, JsonSerializer.Serialize(new
         {
-            RunRecord[] ordered = [.. node.OrderBy(r => r.Run.StartedAt)];
-            for (int i = 1; i < ordered.Length; i++)
-            {
-                Assert.True(ordered[i].Run.StartedAt >= ordered[i - 1].Run.EndedAt, $"two tests overlapped on {node.Key}");
-            }
-        }
-        Assert.True(runs.Select(r => r.Run.Machine).Distinct().Count() > 1, "the batch used more than one node");
+            name = "retry",
+            entries = new[] { new { name = "scancelled", test_dir = test, tags = new[] { "slurm" }, retries = 1 } },
+        }));
+
+        Task<(int Exit, string Out, string Err)> batch = _cli.Run("batch", "submit", plan, "--wait");
+        RunRecord first = await Eventually.Get(() => File.Exists(tried) ? _cli.OpenLab().Store.List().SingleOrDefault() : null,
+            TimeSpan.FromSeconds(30), "the entry's first try to start");
+        BufferedCommandResult scancel = await _cluster.Run("scancel", "--name", $"td-{first.Id}");
+        (int exit, string output, string error) = await batch.WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.True(scancel.ExitCode == 0, scancel.StandardError);
+        Assert.True(exit == 0, $"{output}\n{error}{AgentLog()}");
+        Run[] tries = [.. _cli.OpenLab().Store.List().Select(r => r.Run).OrderBy(r => r.StartedAt)];
+        Assert.Equal(2, tries.Length);
+        Assert.Equal((RunStatus.Failed, ErrorCodes.JobLost), (tries[0].Status, tries[0].ErrorCode));
+        Assert.Equal((RunStatus.Completed, "retried\n"), (tries[1].Status, await File.ReadAllTextAsync(tries[1].LogsPath)));
+        await JobOver(tries[0].Id);
+        await NothingLeftOf(tries[0]);
+        await NothingLeftOf(tries[1]);
+    }
+
+    [Fact]
+    public async Task A_run_whose_slurmctld_is_down_for_20s_ends_with_its_wrappers_verdict_once_it_is_back()
+    {
+        (string test, string release) = Waiting("outage", exit: 3);
+        string id = await DispatchAsync(test, "--machine", "n1");
+        await StartedAsync(id);
+
+        await _cluster.StopController();
+        DateTimeOffset stopped = DateTimeOffset.UtcNow;
+        await Eventually.True(() => AgentLog().Contains($"could not look at the run in {Path.Combine(_workRoot, id)}", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the agent to find Slurm not answering");
+        await File.WriteAllTextAsync(release, "");
+        await Eventually.True(() => _cluster.JobProcesses().Count == 0, TimeSpan.FromSeconds(30), "the job to end on its node while slurmctld is down");
+        Run during = _cli.OpenLab().Store.Get(id)!.Run;
+        // The outage lasts 20 s in all (several of the agent's failed looks, with their back-off).
+        await Task.Delay(stopped.AddSeconds(20) - DateTimeOffset.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero);
+        await _cluster.StartController();
+        Run ended = await EndedAsync(id);
+
+        Assert.Equal(RunStatus.Running, during.Status);
+        Assert.Equal((RunStatus.Failed, 3, ""), (ended.Status, ended.ExitCode, ended.ErrorCode));
+        Assert.Equal("first\nsecond\n", await File.ReadAllTextAsync(ended.LogsPath));
+        await NothingLeftOf(ended);
+    }
+
+    [Fact]
+    public async Task Two_state_dirs_dispatching_to_one_node_never_run_there_at_once()
+    {
+        using CliHarness other = new(machinesJson: MachinesJson(_workRoot));
+        CliHarness[] labs = [_cli, other, _cli, other];
+
+        // Distinct tests: the same one dispatched again to the same machine would follow the run already there.
+        (int Exit, string Out, string Err)[] dispatched = await Task.WhenAll(labs.Select((lab, i) =>
+            lab.Run("run", lab.MakeTest($"t{i}", Timed($"sleep 0.3 # test {i}")), "--machine", "n2", "--queue")));
+        Assert.All(dispatched, d => Assert.True(d.Exit == 0, d.Err));
+        Run[] ended = await Task.WhenAll(dispatched.Select((d, i) => labs[i].OpenLab().WaitAsync(d.Out.Trim()).WaitAsync(TimeSpan.FromSeconds(90))));
+
+        Assert.All(ended, r => Assert.Equal((RunStatus.Completed, "n2"), (r.Status, r.Node)));
+        NoOverlapOnAnyNode(ended.Select(r => File.ReadAllText(r.LogsPath)));
     }
 
     [Fact]
@@ -245,6 +334,35 @@ public sealed class SlurmTransportTests : IAsyncLifetime
         Run run = _cli.OpenLab().Store.List().Single().Run;
         Assert.Equal($"{Path.Combine(_workRoot, run.Id, "work")}\nok\n", await File.ReadAllTextAsync(run.LogsPath));
         await NothingLeftOf(run);
+    }
+
+    [Fact]
+    public async Task Machines_and_the_apps_machines_tab_show_who_holds_a_node_with_slurms_state()
+    {
+        string hold = _cli.Combine("hold-n1");
+        string script = _cli.Combine("hold.sh");
+        await File.WriteAllTextAsync(script, $"#!/bin/sh\nwhile [ ! -e '{hold}' ]; do sleep 0.05; done\n");
+        BufferedCommandResult other = await _cluster.Run("sbatch", "--parsable", "-w", "n1", "-N1", "--exclusive", "--job-name", "nightly|soak",
+            "-o", "/dev/null", script);
+        Assert.True(other.ExitCode == 0, other.StandardError);
+        string job = other.StandardOutput.Trim();
+        string held = $"n1 allocated: job {job} (nightly|soak) of {Environment.UserName}";
+        for (DateTime deadline = DateTime.UtcNow.AddSeconds(30); await _cluster.NodeState("n1") != "allocated"; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the other job never held n1");
+        }
+
+        (int exit, string machines, string error) = await _cli.Run("machines");
+        ScreenData screen = await ScreenData.LoadAsync(_cli.OpenLab(startsAgents: false), new ScreenQuery());
+        MachinesTable tab = new(screen.Machines);
+        await File.WriteAllTextAsync(hold, "");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains($"n1: Slurm: {held}", machines, StringComparison.Ordinal);
+        Assert.Contains($"fast: Slurm: {held}, n2 idle", machines, StringComparison.Ordinal);
+        List<string> rows = [.. screen.Machines.Select(m => m.Name)];
+        Assert.Equal($"Slurm: {held}", tab.Cell(rows.IndexOf("n1"), tab.Columns.Count - 1));
+        Assert.Equal("Slurm: n3 idle", tab.Cell(rows.IndexOf("n3"), tab.Columns.Count - 1));
     }
 
     [Fact]

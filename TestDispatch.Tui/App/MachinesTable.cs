@@ -6,8 +6,8 @@ namespace TestDispatch.Tui.App;
 
 /// <summary>
 /// The Machines list: each machine, what it is doing (or why it is out of service), its queue, its last ten verdicts as
-/// letters (each in its status colour; the letters stay without colour), its infrastructure failures in a row, and where
-/// it is. What matters to find the bad rig comes first, so it fits 80 columns; narrower, the name (both its ends), the state
+/// letters (each in its status colour; the letters stay without colour), its infrastructure failures in a row, where
+/// it is, and a note (why it is out of service; what Slurm says of a Slurm machine's node and who holds it). What matters to find the bad rig comes first, so it fits 80 columns; narrower, the name (both its ends), the state
 /// (its word whole) and the host (with its port) stay longest.
 /// </summary>
 public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSource
@@ -47,7 +47,7 @@ public sealed class MachinesTable(IReadOnlyList<MachineState> machines) : GridSo
             5 => m.CurrentRun ?? "-",
             6 => m.Machine.Location,
             7 => Format.Tags(m.Tags),
-            _ => Format.Note(m, _now),
+            _ => Format.NoteWithSlurm(m, _now),
         };
     }
 }

@@ -87,7 +87,7 @@ public sealed class MainWindow : ScreenWindow, ITabHost
             string? error = null;
             try
             {
-                data = ScreenData.Load(_lab, query, previous, listAll);
+                data = await ScreenData.LoadAsync(_lab, query, previous, listAll);
                 // Runs outlive agents: if the agent died, a new one takes over what it followed.
                 await _lab.KeepAgentAsync();
             }

@@ -6,7 +6,7 @@ using TestDispatch.Engine.Runs;
 namespace TestDispatch.Tui.App;
 
 /// <summary>
-/// What one refresh brings, loaded off the UI thread: the machines; the runs, either all that match the query
+/// What one refresh brings, loaded off the UI thread: the machines (with what Slurm says of a Slurm machine's node); the runs, either all that match the query
 /// (<see cref="AllRuns"/>) or only those changed since the last load (<see cref="ChangedRuns"/>, to patch the shown
 /// list in place); and the batches, or null when they did not change.
 /// </summary>
@@ -19,16 +19,19 @@ public sealed record ScreenData(
     long BatchChanges,
     ScreenQuery Query)
 {
+    /// <summary>How often the app asks Slurm about its machines' nodes (sinfo and squeue; the lists refresh every second).</summary>
+    public static readonly TimeSpan SlurmEvery = TimeSpan.FromSeconds(5);
+
     public RunFilter RunFilter => Query.RunFilter;
 
     /// <summary>
     /// Loads what changed since <paramref name="previous"/>: only the changed runs when the runs query is the same
     /// (unless <paramref name="relist"/>), the batches only when they or their runs changed.
     /// </summary>
-    public static ScreenData Load(Lab lab, ScreenQuery query, ScreenData? previous = null, bool relist = false)
+    public static async Task<ScreenData> LoadAsync(Lab lab, ScreenQuery query, ScreenData? previous = null, bool relist = false)
     {
         lab.Refresh();
-        IReadOnlyList<MachineState> machines = lab.Machines();
+        IReadOnlyList<MachineState> machines = await lab.MachinesAsync(SlurmEvery);
         if (!string.IsNullOrEmpty(query.MachineText))
         {
             machines = [.. machines.Where(m =>

@@ -21,7 +21,7 @@ public static class MachinesCommand
             Lab lab = await Reading.OpenAsync(global, parse, cancellationToken);
             return parse.GetValue(holders)
                 ? await Reading.PrintAsync(parse, json, await lab.HoldersAsync(cancellationToken), ContractJson.Default.IReadOnlyListMachineHolder, WriteHolders)
-                : await Reading.PrintAsync(parse, json, await lab.MachinesAsync(cancellationToken), ContractJson.Default.IReadOnlyListMachineState, Write);
+                : await Reading.PrintAsync(parse, json, await lab.MachinesAsync(cancellationToken: cancellationToken), ContractJson.Default.IReadOnlyListMachineState, Write);
         });
         return command;
     }

@@ -114,6 +114,17 @@ public static class Format
         machine.Recent.Count == 0 ? "-" : new string([.. machine.Recent.Select(Letter)]);
 
     /// <summary>
+    /// <see cref="Note"/>, then what Slurm says of a Slurm machine's node(s) (state, reason, the job holding it and whose), as
+    /// <c>machines</c> prints under its table: the app's NOTE column is the only place it has for it.
+    /// </summary>
+    public static string NoteWithSlurm(MachineState machine, DateTimeOffset now) => (Note(machine, now), machine.Slurm) switch
+    {
+        (var note, null) => note,
+        ("", var slurm) => $"Slurm: {TerminalText.Escape(slurm)}",
+        (var note, var slurm) => $"{note}; Slurm: {TerminalText.Escape(slurm)}",
+    };
+
+    /// <summary>
     /// Why a machine is out of service, for people: who drained it, when and why; or why health holds it; or who holds it from
     /// another state dir (and which run of ours waits for it, if one does).
     /// </summary>

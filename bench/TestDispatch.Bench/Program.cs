@@ -35,6 +35,7 @@ internal static class Program
                 "lookback" => LookbackBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "shared" => SharedBenchmark.Run(BenchArgs.Parse(args[1..])),
                 "order" => OrderBenchmark.Run(BenchArgs.Parse(args[1..])),
+                "slurm" => SlurmBenchmark.Run(BenchArgs.Parse(args[1..])),
                 _ => throw new BenchUsageException($"unknown benchmark '{args[0]}'"),
             };
         }
@@ -79,6 +80,11 @@ internal static class Program
         to.WriteLine("            GNU parallel -j2 and xargs -P2 over the same run.sh in the same sitting");
         to.WriteLine("          --python PATH               the Python whose test package runs (default: python3 on PATH)");
         to.WriteLine("          --modules N                 the first N modules of the list (default 40); --testdispatch PATH; --dir PATH");
+        to.WriteLine("  slurm     a 3-node Slurm cluster on 127.0.0.1 it starts (slurm-wlm, munge; the binary, as for dispatch): 'run --wait' of a");
+        to.WriteLine("            trivial test on a node machine vs 'sbatch --wait' of the same script, and N trivial tests as one batch over the");
+        to.WriteLine("            three nodes vs one job array ('sbatch --array=1-N --wait')");
+        to.WriteLine("          --iters N                   calls per latency figure (default 10); --jobs N tests (default 100)");
+        to.WriteLine("          --testdispatch PATH         the binary; --keep");
         to.WriteLine("  history   stores made by one real 'batch submit --wait' of N trivial entries over 2 local machines: the hot state's");
         to.WriteLine("            bytes, and machines, runs --limit 50, show, run --wait against an empty store in the same run (ratios)");
         to.WriteLine("          --batches 2000,20000        entries of each store's batch (default 2000)");

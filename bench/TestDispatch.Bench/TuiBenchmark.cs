@@ -546,10 +546,10 @@ internal sealed class TuiBenchmark
         // viewport: 'g' moves the selection to it, and from then on every refresh keeps it at the top.
         PumpUntil(app, id, TimeSpan.FromSeconds(30), () => app.InjectKey(new Key('g')));
 
-        // The same ScreenData.Load work, split into its parts, on another Lab measured on this thread.
+        // The same ScreenData.LoadAsync work, split into its parts, on another Lab measured on this thread.
         Lab probe = new(config, new RunStore(fs, locks, config.StateDir), fs, locks);
         ScreenQuery query = new();
-        ScreenData previous = ScreenData.Load(probe, query);
+        ScreenData previous = ScreenData.LoadAsync(probe, query).GetAwaiter().GetResult();
 
         // Polling the window's refresh count costs nothing, so the loop below neither draws nor reads the screen
         // until the refresh has been applied (then it draws once, as the main loop would).
@@ -637,7 +637,7 @@ internal sealed class TuiBenchmark
         for (int i = -RefreshWarmup; i < refreshes; i++)
         {
             ScreenData before = previous;
-            (double wall, double cpu, double alloc) = Measure(() => previous = ScreenData.Load(probe, query, before));
+            (double wall, double cpu, double alloc) = Measure(() => previous = ScreenData.LoadAsync(probe, query, before).GetAwaiter().GetResult());
             if (previous.AllRuns is not null || previous.ChangedRuns is not { Count: 0 })
             {
                 throw new InvalidOperationException("an idle refresh loaded runs");
