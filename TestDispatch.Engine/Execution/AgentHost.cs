@@ -15,7 +15,7 @@ namespace TestDispatch.Engine.Execution;
 /// <summary>
 /// The agent's process, put together: its stdio moved to agent.log when it runs in the background, SIGPIPE caught (every
 /// test gets it at its default action, as from a shell; ssh gone is EPIPE to the agent, never its death), SIGTERM stopping only the agent (its runs go on), one transport per
-/// kind of machine (ssh contacts recorded for <c>machines</c>), and, while it runs, a look at idle ssh machines.
+/// kind of machine (ssh contacts recorded for <c>machines</c>), and, while it runs, a look at idle machines.
 /// </summary>
 internal static class AgentHost
 {
@@ -75,8 +75,8 @@ internal static class AgentHost
 
     /// <summary>
     /// While the agent runs: the ssh machines with no run of their own get a look at most once a minute (reachability, and
-    /// who holds the machine's lock, from whatever state dir), and, while the agent serves, a sweep of what runs that are
-    /// over left there (see <see cref="Janitor"/>).
+    /// who holds the machine's lock, from whatever state dir), the local ones a look at their lock every ten seconds, and,
+    /// while the agent serves, a sweep of what runs that are over left on the others (see <see cref="Janitor"/>).
     /// </summary>
     private static async Task CheckIdleMachinesAsync(RunStore store, LabConfig config, SshTransports ssh, ReachabilityFile reachability, Func<Janitor?> janitor,
         TimedLog log, CancellationToken stopping)
@@ -97,9 +97,11 @@ internal static class AgentHost
                     continue;
                 }
                 Machine[] idle = [.. config.Machines.Where(m => m.Transport != TransportKind.Local && !busy.Contains(m.Name))];
+                Machine[] idleHere = [.. config.Machines.Where(m => m.Transport == TransportKind.Local && m.CanRunTests && !busy.Contains(m.Name))];
                 try
                 {
-                    foreach (Machine answered in await ssh.CheckIdleAsync(idle, stopping))
+                    // A local machine's look is one sh on this host: at every tick. An ssh machine's follows its reachability look.
+                    foreach (Machine answered in idleHere.Concat(await ssh.CheckIdleAsync(idle, stopping)))
                     {
                         if (await LockLook.LookAsync(answered, store.Paths.Root, stopping) is { Error: null } look)
                         {

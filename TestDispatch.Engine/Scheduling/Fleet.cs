@@ -29,10 +29,10 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         Placement placement = new(config.Machines, fleet);
         IReadOnlyDictionary<string, Contact> contacts = ReachabilityFile.Read(store.Paths);
         return [.. config.Machines.Select(machine => State(machine, fleet[machine.Name], [.. active[machine.Name]], placement,
-            machine.Transport == TransportKind.Ssh ? contacts.GetValueOrDefault(machine.Name) : null))];
+            machine.Transport is TransportKind.Ssh or TransportKind.Local ? contacts.GetValueOrDefault(machine.Name) : null))];
     }
 
-    /// <param name="contact">The agent's last contact with an ssh machine (reachability.json), if it had one: a holder its look
+    /// <param name="contact">The agent's last contact with an ssh or local machine (reachability.json), if it had one: a holder its look
     /// found there shows the machine busy, held by them, while no run of ours is there and the look is fresh.</param>
     private MachineState State(Machine machine, MachineRecord record, List<RunRecord> active, Placement placement, Contact? contact)
     {

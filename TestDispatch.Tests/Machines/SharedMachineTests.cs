@@ -298,6 +298,38 @@ public sealed class SharedMachineTests : IDisposable
     }
 
     [Fact]
+    public async Task An_agents_look_at_an_idle_local_machine_shows_it_busy_with_its_holder_before_anything_was_dispatched_there()
+    {
+        CliHarness alice = Lab(LocalMachine);
+        CliHarness bob = Lab($$"""{{LocalMachine}}, { "Name": "desk", "Transport": "local", "LockDir": "{{Locks}}" }""");
+        string gate = _shared.Combine("gate");
+        string started = _shared.Combine("started");
+        string Hold(CliHarness lab) => lab.MakeTest("hold", $"""touch '{started}'-"$TESTDISPATCH_MACHINE"; while [ ! -e '{gate}' ]; do sleep 0.05; done""");
+        Run held = await DispatchAsync(alice, Hold(alice), "bench");
+
+        MachineState seen;
+        string table;
+        try
+        {
+            await Eventually.True(() => File.Exists($"{started}-bench"), TimeSpan.FromSeconds(30), "alice's test to run");
+            // Bob's agent, kept by a run on his other machine, looks at the idle bench as it starts.
+            await DispatchAsync(bob, Hold(bob), "desk");
+            seen = await Eventually.Get(() => bob.OpenLab(startsAgents: false).Machines().Single(m => m.Name == "bench") is { HeldBy: not null } m ? m : null,
+                TimeSpan.FromSeconds(30), "bob's agent to see alice holding the bench");
+            (_, table, _) = await bob.Run("machines");
+        }
+        finally
+        {
+            File.WriteAllText(gate, "");
+        }
+
+        Assert.Equal((MachineState.Busy, held.Id, alice.StateDir), (seen.State, seen.HeldBy!.RunId, seen.HeldBy.StateDir));
+        Assert.Null(seen.CurrentRun);
+        Assert.Matches($"bench .*held by .*run {held.Id}", table);
+        Assert.Equal(RunStatus.Completed, (await alice.OpenLab().WaitAsync(held.Id).WaitAsync(TimeSpan.FromSeconds(60))).Status);
+    }
+
+    [Fact]
     public async Task Twenty_dispatches_from_four_labs_to_two_machines_all_complete_never_two_at_once_on_one()
     {
         string machines = $$"""
