@@ -131,11 +131,7 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
                 throw Unreachable($"no answer within {most.TotalSeconds:0}s while trying to {what}");
             }
             string stderr = error.ToString();
-            if (result.ExitCode == 255 || stderr.Contains("Control socket connect", StringComparison.Ordinal) ||
-                stderr.Contains("disabling multiplexing", StringComparison.Ordinal))
-            {
-                _up = false; // the next call checks the master, and starts a new one if it died
-            }
+            NoteSessionFailure(result.ExitCode, stderr);
             if (RemoteReply.Parse(output.ToArray(), nonce) is not { } reply)
             {
                 throw result.ExitCode == 255
@@ -152,6 +148,144 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
         finally
         {
             _sessions.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs a script that streams raw bytes between its markers: <paramref name="send"/> writes what the script reads on stdin
+    /// (sent only once the begin marker says the shell has read the whole script), <paramref name="receive"/> reads what it
+    /// writes, straight from ssh's stdout. Neither side holds more than a buffer; the end marker's status is checked as
+    /// <see cref="RunAsync"/> does.
+    /// </summary>
+    public async Task StreamAsync(string what, Func<string, string> script, Func<Stream, CancellationToken, Task>? send,
+        Func<Stream, CancellationToken, Task>? receive, TimeSpan most, CancellationToken cancellationToken)
+    {
+        string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        byte[] begin = Encoding.ASCII.GetBytes($"TD-BEGIN {nonce}\n");
+        await EnsureMasterAsync(cancellationToken);
+        await _sessions.WaitAsync(cancellationToken);
+        try
+        {
+            TaskCompletionSource<bool> begun = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            Exception? failed = null;
+            byte[] tail = [];
+            StringBuilder error = new();
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(most);
+            CommandResult result;
+            try
+            {
+                result = await Cli.Wrap("ssh").WithArguments(endpoint.Session())
+                    .WithStandardInputPipe(PipeSource.Create(async (stdin, token) =>
+                    {
+                        await stdin.WriteAsync(Encoding.UTF8.GetBytes(script(nonce)), token);
+                        await stdin.FlushAsync(token);
+                        if (send is not null && await begun.Task)
+                        {
+                            await send(stdin, token);
+                        }
+                    }))
+                    .WithStandardOutputPipe(PipeTarget.Create(async (stdout, token) =>
+                    {
+                        using BufferedStream buffered = new(stdout, 1 << 16);
+                        try
+                        {
+                            if (!await SkipPastAsync(buffered, begin, token))
+                            {
+                                return;
+                            }
+                            begun.TrySetResult(true);
+                            if (receive is not null)
+                            {
+                                try
+                                {
+                                    await receive(buffered, token);
+                                }
+                                catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+                                {
+                                    failed = e; // the end marker says whether the machine failed first; read on to it
+                                }
+                            }
+                            tail = await LastBytesAsync(buffered, 4096, token);
+                        }
+                        finally
+                        {
+                            begun.TrySetResult(false);
+                        }
+                    }))
+                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error))
+                    .WithValidation(CommandResultValidation.None)
+                    .ExecuteAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                _up = false;
+                throw Unreachable($"no answer within {most.TotalSeconds:0}s while trying to {what}");
+            }
+            string stderr = error.ToString();
+            NoteSessionFailure(result.ExitCode, stderr);
+            if (RemoteReply.EndStatus(tail, nonce) is not { } status)
+            {
+                throw result.ExitCode == 255
+                    ? Unreachable(LastLine(stderr) ?? "the connection failed")
+                    : new SshException($"could not {what} on {machine.Name}: the remote shell ended early (exit {result.ExitCode}){Said(stderr)}", unreachable: false);
+            }
+            Contact?.Invoke(true, null);
+            if (status != 0)
+            {
+                throw new SshException($"could not {what} on {machine.Name} (status {status}){Said(stderr)}", unreachable: false);
+            }
+            if (failed is not null)
+            {
+                throw new SshException($"could not {what} on {machine.Name}: {failed.Message}", unreachable: false);
+            }
+        }
+        finally
+        {
+            _sessions.Release();
+        }
+    }
+
+    /// <summary>Reads <paramref name="input"/> up to and past <paramref name="marker"/>; false when it ended first.</summary>
+    private static async Task<bool> SkipPastAsync(Stream input, byte[] marker, CancellationToken cancellationToken)
+    {
+        byte[] one = new byte[1];
+        int matched = 0;
+        while (await input.ReadAsync(one, cancellationToken) == 1)
+        {
+            matched = one[0] == marker[matched] ? matched + 1 : one[0] == marker[0] ? 1 : 0;
+            if (matched == marker.Length)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Reads <paramref name="input"/> to its end, keeping only its last <paramref name="most"/> bytes.</summary>
+    private static async Task<byte[]> LastBytesAsync(Stream input, int most, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[most * 2];
+        int kept = 0;
+        while (await input.ReadAsync(buffer.AsMemory(kept), cancellationToken) is var read and > 0)
+        {
+            kept += read;
+            if (kept == buffer.Length)
+            {
+                Array.Copy(buffer, most, buffer, 0, most);
+                kept = most;
+            }
+        }
+        return buffer[..kept];
+    }
+
+    /// <summary>A session that failed as a whole (ssh's 255, or its master gone): the next call checks the master first.</summary>
+    private void NoteSessionFailure(int exitCode, string stderr)
+    {
+        if (exitCode == 255 || stderr.Contains("Control socket connect", StringComparison.Ordinal) ||
+            stderr.Contains("disabling multiplexing", StringComparison.Ordinal))
+        {
+            _up = false; // the next call checks the master, and starts a new one if it died
         }
     }
 
