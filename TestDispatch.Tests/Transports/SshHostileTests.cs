@@ -158,6 +158,45 @@ public sealed class SshHostileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_master_stopped_mid_run_is_ended_and_replaced_and_the_run_goes_on_to_its_verdict()
+    {
+        // A SIGSTOPped master takes sessions on its socket and never answers: every call stalled up to its 60 s limit, and the
+        // run ended transport_unreachable. It is now found not answering, SIGKILLed and replaced within seconds.
+        string test = _cli.MakeTest("steady", "echo begun\nsleep 4\necho done");
+        string socket = SshEndpoint.ControlPathFor(_cli.OpenLab().Config.Machines[0], _cli.StateDir);
+        (_, string output, string error) = await _cli.Run("run", test, "--machine", "rig", "--json");
+        Assert.True(output.Length > 0, error);
+        string id = System.Text.Json.JsonDocument.Parse(output).RootElement.GetProperty("id").GetString()!;
+        Run started = _cli.OpenLab().Store.Get(id).Run;
+        await Eventually.True(() => File.Exists(started.LogsPath) && File.ReadAllText(started.LogsPath).Contains("begun", StringComparison.Ordinal),
+            what: "the test to begin");
+        int[] masters = [.. Processes.WithArgument("ControlPath=" + socket).Where(p => CommandLine(p).Contains("-M"))];
+        try
+        {
+            foreach (int master in masters)
+            {
+                SshServer.Kill(master, "-STOP");
+            }
+
+            Run ended = await _cli.OpenLab().WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(45)); // the old code's call limit alone is 60 s
+
+            Assert.NotEmpty(masters);
+            Assert.Equal((RunStatus.Completed, "begun\ndone\n"), (ended.Status, await File.ReadAllTextAsync(ended.LogsPath)));
+            Assert.All(masters, m => Assert.True(CommandLine(m).Length <= 1, $"the stopped master {m} is still there")); // gone or a zombie
+            Assert.Contains("does not answer on its socket (stopped?); ended it", await File.ReadAllTextAsync(Path.Combine(_cli.StateDir, "agent.log")),
+                StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (int master in masters.Where(m => CommandLine(m).Length > 1))
+            {
+                SshServer.Kill(master, "-CONT");
+                SshServer.Kill(master, "-KILL");
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_test_that_removes_its_own_run_directory_at_once_leaves_no_process_behind_its_verdict()
     {
         string test = _cli.MakeTest("vandal", "echo bye\nrm -rf \"$(dirname \"$PWD\")\"\nsleep 120");

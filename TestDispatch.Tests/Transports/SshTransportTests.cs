@@ -324,8 +324,8 @@ public sealed class SshTransportTests : IDisposable
         Assert.Equal(["rig-a", "rig-b"], batch.Items!.Select(i => i.RanOn).Distinct().Order());
     }
 
-    [Fact]
-    public async Task A_machine_without_rsync_gets_the_test_dir_and_gives_artifacts_back_by_tar_over_ssh()
+    /// <summary>A PATH of links to this host's programs, rsync left out: an sshd with it plays a machine without rsync.</summary>
+    private string PathWithoutRsync()
     {
         string bin = _sshd.Combine("bin-without-rsync");
         Directory.CreateDirectory(bin);
@@ -334,7 +334,13 @@ public sealed class SshTransportTests : IDisposable
         {
             File.CreateSymbolicLink(Path.Combine(bin, tool!), File.Exists(Path.Combine("/usr/bin", tool!)) ? Path.Combine("/usr/bin", tool!) : Path.Combine("/bin", tool!));
         }
-        using SshServer bare = new(path: bin);
+        return bin;
+    }
+
+    [Fact]
+    public async Task A_machine_without_rsync_gets_the_test_dir_and_gives_artifacts_back_by_tar_over_ssh()
+    {
+        using SshServer bare = new(path: PathWithoutRsync());
         using CliHarness cli = new(machinesJson: $"[ {bare.Machine("bare")} ]");
         string test = cli.MakeTest("art", """
             command -v rsync || echo "no rsync here"
@@ -352,6 +358,33 @@ public sealed class SshTransportTests : IDisposable
         Assert.Equal("made\n", await File.ReadAllTextAsync(Path.Combine(run.ArtifactsPath, "made.txt")));
         Assert.False(File.Exists(Path.Combine(run.ArtifactsPath, "leak")) || new FileInfo(Path.Combine(run.ArtifactsPath, "leak")).LinkTarget is not null);
         Assert.Contains(run.Id, output, StringComparison.Ordinal);
+        await Eventually.True(() => bare.Leftovers().Count == 0, what: "the remote run dir to be removed");
+    }
+
+    [Fact]
+    public async Task Without_rsync_a_large_test_dir_and_many_artifacts_are_streamed_by_tar_byte_for_byte()
+    {
+        using SshServer bare = new(path: PathWithoutRsync());
+        using CliHarness cli = new(machinesJson: $"[ {bare.Machine("bare")} ]");
+        string test = cli.MakeTest("big", """
+            mkdir -p "$TESTDISPATCH_ARTIFACTS/many/deeper"
+            i=0; while [ $i -lt 300 ]; do echo "artifact $i" > "$TESTDISPATCH_ARTIFACTS/many/deeper/$i.txt"; i=$((i+1)); done
+            cp input.bin "$TESTDISPATCH_ARTIFACTS/input-again.bin"
+            head -c 40000000 /dev/urandom > "$TESTDISPATCH_ARTIFACTS/made.bin"
+            sha256sum < "$TESTDISPATCH_ARTIFACTS/made.bin"
+            """);
+        byte[] input = System.Security.Cryptography.RandomNumberGenerator.GetBytes(8 << 20); // well past the inline launch's 512 KiB
+        await File.WriteAllBytesAsync(Path.Combine(test, "input.bin"), input);
+
+        (int exit, _, string error) = await cli.Run("run", test, "--machine", "bare", "--wait", "--json");
+        Run run = cli.OpenLab().Store.List().Single().Run;
+
+        Assert.True(exit == 0, $"{error} {run.ErrorMsg}");
+        Assert.Equal(input, await File.ReadAllBytesAsync(Path.Combine(run.ArtifactsPath, "input-again.bin")));
+        string made = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.OpenRead(Path.Combine(run.ArtifactsPath, "made.bin"))));
+        Assert.StartsWith(made, await File.ReadAllTextAsync(run.LogsPath), StringComparison.Ordinal);
+        Assert.All(Enumerable.Range(0, 300), i =>
+            Assert.Equal($"artifact {i}\n", File.ReadAllText(Path.Combine(run.ArtifactsPath, "many", "deeper", $"{i}.txt"))));
         await Eventually.True(() => bare.Leftovers().Count == 0, what: "the remote run dir to be removed");
     }
 

@@ -29,6 +29,20 @@ internal sealed class RemoteReply
     public IEnumerable<string> Values(char kind) =>
         Lines.Where(l => l.Length >= 1 && l[0] == kind && (l.Length == 1 || l[1] == ' ')).Select(l => l.Length > 2 ? l[2..] : "");
 
+    /// <summary>The status in the end marker that <paramref name="tail"/> (the last bytes a script wrote) ends with, or null.</summary>
+    public static int? EndStatus(ReadOnlySpan<byte> tail, string nonce)
+    {
+        byte[] end = Encoding.ASCII.GetBytes($"\nTD-END {nonce} ");
+        int stop = tail.LastIndexOf(end);
+        if (stop < 0)
+        {
+            return null;
+        }
+        ReadOnlySpan<byte> rest = tail[(stop + end.Length)..];
+        int newline = rest.IndexOf((byte)'\n');
+        return newline >= 0 && int.TryParse(Encoding.ASCII.GetString(rest[..newline]), out int status) ? status : null;
+    }
+
     /// <summary>The reply in <paramref name="output"/>, or null when the script did not get to its end marker (the session failed).</summary>
     public static RemoteReply? Parse(byte[] output, string nonce)
     {

@@ -8,7 +8,9 @@ namespace TestDispatch.Engine.Transports.Ssh;
 /// The POSIX sh scripts the ssh transport sends to a machine's <c>/bin/sh -s</c> (docs/SSH.md §5). Every value in them is
 /// quoted by <see cref="PosixShell.Quote"/>; each script runs as a function with stdin from /dev/null (so no shell reads
 /// past it, whether it buffers its input like dash or reads it line by line like bash), and prints its answer between
-/// <c>TD-BEGIN nonce</c> and <c>TD-END nonce STATUS</c>, so a MOTD or a chatty profile changes nothing.
+/// <c>TD-BEGIN nonce</c> and <c>TD-END nonce STATUS</c>, so a MOTD or a chatty profile changes nothing. The tar copies
+/// stream raw bytes: <see cref="Unpack"/> reads an archive sent on stdin only after its begin marker, <see cref="Pack"/>
+/// writes one between its markers.
 /// </summary>
 internal static class RemoteScripts
 {
@@ -177,9 +179,18 @@ internal static class RemoteScripts
         IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> command, bool keep) =>
         Script(nonce, PrepareBody(nonce, workRoot, runId) + "\n" + UnpackBody(nonce, archiveBase64) + "\n" + StartBody(runId, grace, limit, logBytes, machineLock, holder, environment, command, keep));
 
-    /// <summary>The tar copy into a prepared run dir (a machine without rsync, or a large test dir whose rsync failed).</summary>
-    public static string Unpack(string nonce, string runDir, string archiveBase64) =>
-        Script(nonce, $"td_d={PosixShell.Quote(runDir)}\n" + UnpackBody(nonce, archiveBase64));
+    /// <summary>
+    /// The tar copy into a prepared run dir (a machine without rsync, or a large test dir whose rsync failed): a tar archive,
+    /// raw, follows the script on stdin once the script has said its begin marker; what tar leaves unread is read away, so the
+    /// shell never takes it for commands.
+    /// </summary>
+    public static string Unpack(string nonce, string runDir) => Script(nonce, $$"""
+        cd {{PosixShell.Quote(runDir + "/work")}} || { cat >/dev/null; return 1; }
+        tar -xpf -
+        td_s=$?
+        cat >/dev/null
+        return $td_s
+        """, readsStdin: true);
 
     /// <summary>Starts the wrapper in a prepared run dir, then looks.</summary>
     public static string Start(string nonce, string runDir, string runId, TimeSpan grace, TimeSpan limit, long logBytes, string machineLock, string holder,
@@ -245,10 +256,13 @@ internal static class RemoteScripts
         {{string.Join('\n', paths.Select(p => "td_gather " + PosixShell.Quote(p) + " || return 1"))}}
         """);
 
-    /// <summary>A directory of the run's (its artifacts, its gathered reports) as a tar archive in base64 (for a machine without rsync).</summary>
+    /// <summary>
+    /// A directory of the run's (its artifacts, its gathered reports) as a raw tar archive between the markers (for a machine
+    /// without rsync), read as it comes.
+    /// </summary>
     public static string Pack(string nonce, string dir) => Script(nonce, $"""
         cd {PosixShell.Quote(dir)} || return 1
-        tar -cf - . | base64 || return 1
+        tar -cf - . || return 1
         """);
 
     /// <summary>The wrapper's files as rm's words in the run's directory: its names quoted, its patterns left to the shell's glob.</summary>
@@ -298,15 +312,19 @@ internal static class RemoteScripts
     private static string WriteWrapper(string nonce, string dirWord) =>
         $"cat >\"{dirWord}/{RunWrapper.FileName}\" <<'TD_WRAPPER_{nonce}' || return 1\n{RunWrapper.Script.TrimEnd('\n')}\nTD_WRAPPER_{nonce}";
 
-    private static string Script(string nonce, string body)
+    /// <summary>
+    /// The body as a function, then one last line that runs it between the markers and exits: the shell has read that whole
+    /// line before the body runs, so once the begin marker is out it reads nothing more of stdin (what a script that
+    /// <paramref name="readsStdin"/> is sent after it is the script's own), and nothing after it is ever run as a command.
+    /// </summary>
+    private static string Script(string nonce, string body, bool readsStdin = false)
     {
         StringBuilder script = new();
         script.Append("td_main() {\n");
         script.Append(body.TrimEnd('\n'));
         script.Append("\n}\n");
-        script.Append(CultureInfo.InvariantCulture, $"printf 'TD-BEGIN %s\\n' {nonce}\n");
-        script.Append("td_main </dev/null\n");
-        script.Append(CultureInfo.InvariantCulture, $"printf '\\nTD-END %s %s\\n' {nonce} \"$?\"\n");
+        script.Append(CultureInfo.InvariantCulture,
+            $"printf 'TD-BEGIN %s\\n' {nonce}; td_main{(readsStdin ? "" : " </dev/null")}; printf '\\nTD-END %s %s\\n' {nonce} \"$?\"; exit\n");
         return script.ToString();
     }
 }

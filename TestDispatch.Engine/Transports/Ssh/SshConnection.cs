@@ -16,7 +16,8 @@ public sealed class SshException(string message, bool unreachable) : IOException
 
 /// <summary>
 /// The agent's connection to one ssh machine (docs/SSH.md §4): one master per machine, started with <c>-fNM</c>, checked with
-/// <c>-O check</c> before use once it has failed, and started again when dead; every session goes through it with
+/// <c>-O check</c> before use once it has failed and while a call waits on it, started again when dead, and ended and
+/// started again when it does not answer (SIGSTOPped); every session goes through it with
 /// <c>ControlMaster=no</c>, at most <see cref="MaxSessions"/> at once (below sshd's default MaxSessions of 10, past which
 /// ssh silently falls back to full logins).
 /// </summary>
@@ -26,9 +27,19 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
 
     private static readonly TimeSpan MasterTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a session that has not ended checks that its master answers (a stopped master stalls it silently).</summary>
+    private static readonly TimeSpan StallCheck = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long <c>-O check</c> may take: a local call, so a master that says nothing in this time is stopped or hung.</summary>
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(10);
+
     private readonly SemaphoreSlim _sessions = new(MaxSessions, MaxSessions);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _up;
+    private volatile int _masterPid;
+    private volatile int _generation;
+
+    private enum MasterState { Answers, Gone, Stalled }
 
     public Machine Machine => machine;
 
@@ -51,10 +62,15 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
             {
                 return;
             }
-            if (await CheckAsync(cancellationToken))
+            MasterState state = await CheckAsync(cancellationToken);
+            if (state == MasterState.Answers)
             {
                 _up = true;
                 return;
+            }
+            if (state == MasterState.Stalled)
+            {
+                EndStalledMaster();
             }
             string socket = endpoint.ControlPath;
             string dir = Path.GetDirectoryName(socket)!;
@@ -82,10 +98,11 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
             {
                 throw Unreachable(LastLine(started.StandardError) ?? $"ssh exited with {started.ExitCode}");
             }
-            if (!await CheckAsync(cancellationToken))
+            if (await CheckAsync(cancellationToken) != MasterState.Answers)
             {
                 throw Unreachable("the master connection started but does not answer on its socket " + socket);
             }
+            _generation++;
             _up = true;
             log.Write($"machine {machine.Name}: connected to {machine.Location} (master {socket})");
         }
@@ -106,52 +123,267 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
     /// <summary>Runs one of <see cref="RemoteScripts"/> (made with <paramref name="script"/> from a fresh nonce) and returns its answer.</summary>
     public async Task<RemoteReply> RunAsync(string what, Func<string, string> script, TimeSpan most, CancellationToken cancellationToken)
     {
-        string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        await EnsureMasterAsync(cancellationToken);
-        await _sessions.WaitAsync(cancellationToken);
-        try
+        for (int attempt = 0; ; attempt++)
         {
-            using MemoryStream output = new();
-            StringBuilder error = new();
-            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(most);
-            CommandResult result;
+            string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+            await EnsureMasterAsync(cancellationToken);
+            await _sessions.WaitAsync(cancellationToken);
             try
             {
-                result = await Cli.Wrap("ssh").WithArguments(endpoint.Session())
+                using MemoryStream output = new();
+                StringBuilder error = new();
+                Command session = Cli.Wrap("ssh").WithArguments(endpoint.Session())
                     .WithStandardInputPipe(PipeSource.FromString(script(nonce)))
                     .WithStandardOutputPipe(PipeTarget.ToStream(output))
-                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error))
-                    .WithValidation(CommandResultValidation.None)
-                    .ExecuteAsync(deadline.Token);
+                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error));
+                if (await WatchedAsync(session, what, most, cancellationToken) is not { } result)
+                {
+                    if (attempt == 0 && output.ToArray().AsSpan().IndexOf(BeginMarker(nonce)) < 0)
+                    {
+                        continue; // its master was stopped before the script began: the script runs on the new master
+                    }
+                    throw Unreachable($"its master connection stopped answering while trying to {what}");
+                }
+                string stderr = error.ToString();
+                NoteSessionFailure(result.ExitCode, stderr);
+                if (RemoteReply.Parse(output.ToArray(), nonce) is not { } reply)
+                {
+                    throw result.ExitCode == 255
+                        ? Unreachable(LastLine(stderr) ?? "the connection failed")
+                        : new SshException($"could not {what} on {machine.Name}: the remote shell ended early (exit {result.ExitCode}){Said(stderr)}", unreachable: false);
+                }
+                Contact?.Invoke(true, null);
+                if (reply.Status != 0)
+                {
+                    throw new SshException($"could not {what} on {machine.Name} (status {reply.Status}){Said(stderr)}", unreachable: false);
+                }
+                return reply;
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            finally
             {
-                _up = false;
-                throw Unreachable($"no answer within {most.TotalSeconds:0}s while trying to {what}");
+                _sessions.Release();
             }
-            string stderr = error.ToString();
-            if (result.ExitCode == 255 || stderr.Contains("Control socket connect", StringComparison.Ordinal) ||
-                stderr.Contains("disabling multiplexing", StringComparison.Ordinal))
+        }
+    }
+
+    /// <summary>
+    /// Runs a script that streams raw bytes between its markers: <paramref name="send"/> writes what the script reads on stdin
+    /// (sent only once the begin marker says the shell has read the whole script), <paramref name="receive"/> reads what it
+    /// writes, straight from ssh's stdout. Neither side holds more than a buffer; the end marker's status is checked as
+    /// <see cref="RunAsync"/> does.
+    /// </summary>
+    public async Task StreamAsync(string what, Func<string, string> script, Func<Stream, CancellationToken, Task>? send,
+        Func<Stream, CancellationToken, Task>? receive, TimeSpan most, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+            await EnsureMasterAsync(cancellationToken);
+            await _sessions.WaitAsync(cancellationToken);
+            try
             {
-                _up = false; // the next call checks the master, and starts a new one if it died
+                TaskCompletionSource<bool> begun = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                Exception? failed = null;
+                byte[] tail = [];
+                StringBuilder error = new();
+                Command session = Cli.Wrap("ssh").WithArguments(endpoint.Session())
+                    .WithStandardInputPipe(PipeSource.Create(async (stdin, token) =>
+                    {
+                        await stdin.WriteAsync(Encoding.UTF8.GetBytes(script(nonce)), token);
+                        await stdin.FlushAsync(token);
+                        if (send is not null && await begun.Task)
+                        {
+                            await send(stdin, token);
+                        }
+                    }))
+                    .WithStandardOutputPipe(PipeTarget.Create(async (stdout, token) =>
+                    {
+                        using BufferedStream buffered = new(stdout, 1 << 16);
+                        try
+                        {
+                            if (!await SkipPastAsync(buffered, BeginMarker(nonce), token))
+                            {
+                                return;
+                            }
+                            begun.TrySetResult(true);
+                            if (receive is not null)
+                            {
+                                try
+                                {
+                                    await receive(buffered, token);
+                                }
+                                catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+                                {
+                                    failed = e; // the end marker says whether the machine failed first; read on to it
+                                }
+                            }
+                            tail = await LastBytesAsync(buffered, 4096, token);
+                        }
+                        finally
+                        {
+                            begun.TrySetResult(false);
+                        }
+                    }))
+                    .WithStandardErrorPipe(PipeTarget.ToStringBuilder(error));
+                if (await WatchedAsync(session, what, most, cancellationToken) is not { } result)
+                {
+                    if (attempt == 0 && begun.Task is { IsCompletedSuccessfully: true, Result: false })
+                    {
+                        continue; // its master was stopped before the script began: nothing was sent, so all of it goes on the new master
+                    }
+                    throw Unreachable($"its master connection stopped answering while trying to {what}");
+                }
+                string stderr = error.ToString();
+                NoteSessionFailure(result.ExitCode, stderr);
+                if (RemoteReply.EndStatus(tail, nonce) is not { } status)
+                {
+                    throw result.ExitCode == 255
+                        ? Unreachable(LastLine(stderr) ?? "the connection failed")
+                        : new SshException($"could not {what} on {machine.Name}: the remote shell ended early (exit {result.ExitCode}){Said(stderr)}", unreachable: false);
+                }
+                Contact?.Invoke(true, null);
+                if (status != 0)
+                {
+                    throw new SshException($"could not {what} on {machine.Name} (status {status}){Said(stderr)}", unreachable: false);
+                }
+                if (failed is not null)
+                {
+                    throw new SshException($"could not {what} on {machine.Name}: {failed.Message}", unreachable: false);
+                }
+                return;
             }
-            if (RemoteReply.Parse(output.ToArray(), nonce) is not { } reply)
+            finally
             {
-                throw result.ExitCode == 255
-                    ? Unreachable(LastLine(stderr) ?? "the connection failed")
-                    : new SshException($"could not {what} on {machine.Name}: the remote shell ended early (exit {result.ExitCode}){Said(stderr)}", unreachable: false);
+                _sessions.Release();
             }
-            Contact?.Invoke(true, null);
-            if (reply.Status != 0)
+        }
+    }
+
+    /// <summary>
+    /// Runs a session for at most <paramref name="most"/>, checking its master every <see cref="StallCheck"/> while it runs: a
+    /// master that does not answer (SIGSTOPped, hung) is ended, so this and every other session on it stop waiting on it, and
+    /// the next call starts a new one. Null when this session was ended so.
+    /// </summary>
+    private async Task<CommandResult?> WatchedAsync(Command session, string what, TimeSpan most, CancellationToken cancellationToken)
+    {
+        int generation = _generation;
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(most);
+        using CancellationTokenSource ended = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+        Task<CommandResult> running = session.WithValidation(CommandResultValidation.None).ExecuteAsync(ended.Token);
+        bool stalled = false;
+        try
+        {
+            while (!running.IsCompleted && !stalled && !deadline.IsCancellationRequested)
             {
-                throw new SshException($"could not {what} on {machine.Name} (status {reply.Status}){Said(stderr)}", unreachable: false);
+                await Task.WhenAny(running, Task.Delay(StallCheck, deadline.Token));
+                if (!running.IsCompleted && !deadline.IsCancellationRequested && await CheckAsync(deadline.Token) == MasterState.Stalled)
+                {
+                    await EndStalledMasterAsync(generation, deadline.Token);
+                    stalled = true;
+                    await ended.CancelAsync();
+                }
             }
-            return reply;
+            return await running;
+        }
+        catch (OperationCanceledException) when (stalled && !deadline.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _up = false;
+            throw Unreachable($"no answer within {most.TotalSeconds:0}s while trying to {what}");
+        }
+    }
+
+    /// <summary>Ends the master found not answering, unless a new one was started since this session began.</summary>
+    private async Task EndStalledMasterAsync(int generation, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (generation == _generation)
+            {
+                EndStalledMaster();
+            }
         }
         finally
         {
-            _sessions.Release();
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// SIGKILLs a master that does not answer on its socket (checked to be ours by its command line) and removes the socket:
+    /// a stopped master would otherwise hold every session that connects to it until its call's limit, and stay for ever.
+    /// </summary>
+    private void EndStalledMaster()
+    {
+        int pid = _masterPid;
+        string cmdline;
+        try
+        {
+            cmdline = pid > 0 ? File.ReadAllText($"/proc/{pid}/cmdline") : "";
+        }
+        catch (IOException)
+        {
+            cmdline = "";
+        }
+        bool ours = cmdline.Split('\0').Contains("-M") && cmdline.Contains(endpoint.ControlPath, StringComparison.Ordinal);
+        if (ours)
+        {
+            Libc.Kill(pid, Libc.SIGKILL);
+        }
+        File.Delete(endpoint.ControlPath);
+        _up = false;
+        _generation++;
+        log.Write($"machine {machine.Name}: the master connection{(ours ? $" (pid {pid})" : "")} does not answer on its socket (stopped?); " +
+            $"{(ours ? "ended it" : "left it")} and starting a new one");
+    }
+
+    private static byte[] BeginMarker(string nonce) => Encoding.ASCII.GetBytes($"TD-BEGIN {nonce}\n");
+
+    /// <summary>Reads <paramref name="input"/> up to and past <paramref name="marker"/>; false when it ended first.</summary>
+    private static async Task<bool> SkipPastAsync(Stream input, byte[] marker, CancellationToken cancellationToken)
+    {
+        byte[] one = new byte[1];
+        int matched = 0;
+        while (await input.ReadAsync(one, cancellationToken) == 1)
+        {
+            matched = one[0] == marker[matched] ? matched + 1 : one[0] == marker[0] ? 1 : 0;
+            if (matched == marker.Length)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Reads <paramref name="input"/> to its end, keeping only its last <paramref name="most"/> bytes.</summary>
+    private static async Task<byte[]> LastBytesAsync(Stream input, int most, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[most * 2];
+        int kept = 0;
+        while (await input.ReadAsync(buffer.AsMemory(kept), cancellationToken) is var read and > 0)
+        {
+            kept += read;
+            if (kept == buffer.Length)
+            {
+                Array.Copy(buffer, most, buffer, 0, most);
+                kept = most;
+            }
+        }
+        return buffer[..kept];
+    }
+
+    /// <summary>A session that failed as a whole (ssh's 255, or its master gone): the next call checks the master first.</summary>
+    private void NoteSessionFailure(int exitCode, string stderr)
+    {
+        if (exitCode == 255 || stderr.Contains("Control socket connect", StringComparison.Ordinal) ||
+            stderr.Contains("disabling multiplexing", StringComparison.Ordinal))
+        {
+            _up = false; // the next call checks the master, and starts a new one if it died
         }
     }
 
@@ -188,26 +420,41 @@ internal sealed class SshConnection(Machine machine, SshEndpoint endpoint, TimeS
         }
     }
 
-    /// <summary>Whether the master answers on its socket (a local call: no round trip to the machine).</summary>
-    private async Task<bool> CheckAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the master answers on its socket (a local call: no round trip to the machine), is gone, or is stalled: its
+    /// socket takes the connection but nothing answers (SIGSTOPped). Notes the pid it gives.
+    /// </summary>
+    private async Task<MasterState> CheckAsync(CancellationToken cancellationToken)
     {
         if (!File.Exists(endpoint.ControlPath))
         {
-            return false;
+            return MasterState.Gone;
         }
         try
         {
             using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(TimeSpan.FromSeconds(10));
-            CommandResult check = await Cli.Wrap("ssh").WithArguments(endpoint.Control("check"))
+            deadline.CancelAfter(CheckTimeout);
+            BufferedCommandResult check = await Cli.Wrap("ssh").WithArguments(endpoint.Control("check"))
                 .WithStandardInputPipe(PipeSource.Null)
                 .WithValidation(CommandResultValidation.None)
-                .ExecuteAsync(deadline.Token);
-            return check.ExitCode == 0;
+                .ExecuteBufferedAsync(Encoding.UTF8, deadline.Token);
+            if (check.ExitCode != 0)
+            {
+                return MasterState.Gone;
+            }
+            // "Master running (pid=N)"
+            string said = check.StandardError;
+            int at = said.IndexOf("(pid=", StringComparison.Ordinal);
+            int end = at < 0 ? -1 : said.IndexOf(')', at);
+            if (end > 0 && int.TryParse(said.AsSpan(at + 5, end - at - 5), out int pid))
+            {
+                _masterPid = pid;
+            }
+            return MasterState.Answers;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return false;
+            return MasterState.Stalled;
         }
     }
 

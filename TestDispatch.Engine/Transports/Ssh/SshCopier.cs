@@ -7,7 +7,7 @@ namespace TestDispatch.Engine.Transports.Ssh;
 
 /// <summary>
 /// How bytes go to and from one ssh machine (docs/SSH.md, "rsync"): a test dir by rsync (modes kept), or as a tar archive in
-/// base64 over the connection where the machine has no rsync (or its login shell garbles rsync's protocol); artifacts back
+/// a stream over the connection where the machine has no rsync (or its login shell garbles rsync's protocol); artifacts back
 /// by rsync <c>--safe-links</c>, or by tar with the same rule (links that are absolute or lead out of the artifacts are
 /// dropped). A dropped connection under a copy costs a reconnect and a second copy, never the run.
 /// </summary>
@@ -44,30 +44,37 @@ internal sealed class SshCopier(SshConnection connection, TimedLog log)
             }
             NoteRsyncCannotTalk(exit, error);
         }
-        if (!programs.Contains("tar") || !programs.Contains("base64"))
+        if (!programs.Contains("tar"))
         {
             return ExecutionResult.Failure(ErrorCodes.CopyFailed,
-                $"{Machine.Name} has neither rsync nor tar and base64 to receive the test dir; install rsync there");
+                $"{Machine.Name} has neither rsync nor tar to receive the test dir; install rsync there");
         }
-        string archive;
+        Exception? unreadable = null;
         try
         {
-            archive = Archive(testDir);
+            // The archive is made as it is sent: tar's bytes go straight into ssh's stdin, whatever the test dir's size.
+            await connection.StreamAsync("unpack the test dir", nonce => RemoteScripts.Unpack(nonce, dir), async (stdin, token) =>
+            {
+                try
+                {
+                    await TarFile.CreateFromDirectoryAsync(testDir, stdin, includeBaseDirectory: false, token);
+                }
+                catch (Exception e) when (e is UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException)
+                {
+                    unreadable = e; // the machine gets a cut archive, and says so in its status
+                }
+            }, receive: null, CopyLimit, cancellationToken);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not read {testDir} to copy it: {e.Message}");
-        }
-        try
-        {
-            await connection.RunAsync("unpack the test dir", nonce => RemoteScripts.Unpack(nonce, dir, archive), CopyLimit, cancellationToken);
-            return null;
-        }
-        catch (SshException e)
+        catch (SshException e) when (unreadable is null)
         {
             return ExecutionResult.Failure(e.Unreachable ? ErrorCodes.TransportUnreachable : ErrorCodes.CopyFailed,
                 $"copying {testDir} to {dir}/work on {Machine.Name} (tar over ssh) failed: {e.Message}");
         }
+        catch (SshException)
+        {
+            // the machine's tar saw the archive cut short where this side could not read: that is the reason to give
+        }
+        return unreadable is null ? null : ExecutionResult.Failure(ErrorCodes.CopyFailed, $"could not read {testDir} to copy it: {unreadable.Message}");
     }
 
     /// <summary>
@@ -150,45 +157,53 @@ internal sealed class SshCopier(SshConnection connection, TimedLog log)
         return Convert.ToBase64String(tar.ToArray(), Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal);
     }
 
-    /// <summary>A run's directory as a tar archive over ssh; symlinks that are absolute or lead out of it are dropped, as rsync's --safe-links does.</summary>
+    /// <summary>
+    /// A run's directory as a tar archive over ssh, unpacked as it comes; symlinks that are absolute or lead out of it are
+    /// dropped, as rsync's --safe-links does.
+    /// </summary>
     private async Task<ExecutionResult?> TarBackAsync(string remote, string local, CancellationToken cancellationToken)
     {
         try
         {
-            RemoteReply packed = await connection.RunAsync($"pack {remote}", nonce => RemoteScripts.Pack(nonce, remote), CopyLimit, cancellationToken);
-            byte[] archive = Convert.FromBase64String(string.Concat(packed.Lines));
-            using TarReader reader = new(new MemoryStream(archive));
-            string root = Path.GetFullPath(local) + Path.DirectorySeparatorChar;
-            while (reader.GetNextEntry() is { } entry)
-            {
-                string target = Path.GetFullPath(Path.Combine(local, entry.Name));
-                if (!target.StartsWith(root, StringComparison.Ordinal) && target + Path.DirectorySeparatorChar != root)
-                {
-                    continue;
-                }
-                switch (entry.EntryType)
-                {
-                    case TarEntryType.Directory:
-                        Directory.CreateDirectory(target);
-                        break;
-                    case TarEntryType.SymbolicLink:
-                        string resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, entry.LinkName));
-                        if (!Path.IsPathRooted(entry.LinkName) && resolved.StartsWith(root, StringComparison.Ordinal))
-                        {
-                            File.CreateSymbolicLink(target, entry.LinkName);
-                        }
-                        break;
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile:
-                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        entry.ExtractToFile(target, overwrite: true);
-                        break;
-                }
-            }
+            await connection.StreamAsync($"pack {remote}", nonce => RemoteScripts.Pack(nonce, remote), send: null,
+                (stdout, token) => ExtractAsync(stdout, local, token), CopyLimit, cancellationToken);
             return null;
         }
-        catch (Exception e) when (e is SshException or IOException or FormatException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException)
         {
             return ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"copying {remote} back from {Machine.Name} (tar over ssh) failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Unpacks a tar stream into <paramref name="local"/> entry by entry, keeping only what stays inside it.</summary>
+    private static async Task ExtractAsync(Stream archive, string local, CancellationToken cancellationToken)
+    {
+        await using TarReader reader = new(archive, leaveOpen: true);
+        string root = Path.GetFullPath(local) + Path.DirectorySeparatorChar;
+        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
+        {
+            string target = Path.GetFullPath(Path.Combine(local, entry.Name));
+            if (!target.StartsWith(root, StringComparison.Ordinal) && target + Path.DirectorySeparatorChar != root)
+            {
+                continue;
+            }
+            switch (entry.EntryType)
+            {
+                case TarEntryType.Directory:
+                    Directory.CreateDirectory(target);
+                    break;
+                case TarEntryType.SymbolicLink:
+                    string resolved = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(target)!, entry.LinkName));
+                    if (!Path.IsPathRooted(entry.LinkName) && resolved.StartsWith(root, StringComparison.Ordinal))
+                    {
+                        File.CreateSymbolicLink(target, entry.LinkName);
+                    }
+                    break;
+                case TarEntryType.RegularFile or TarEntryType.V7RegularFile:
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    await entry.ExtractToFileAsync(target, overwrite: true, cancellationToken);
+                    break;
+            }
         }
     }
 
