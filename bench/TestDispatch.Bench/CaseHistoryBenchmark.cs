@@ -17,6 +17,7 @@ internal static class CaseHistoryBenchmark
     public const string OnceCommand = "case-history-once";
     private const int CasesPerRun = 10;
     private const string Case = "test_rail2::test_case_7";
+    private const string AbsentCase = "test_rail2::test_case_77";
 
     public static int Run(BenchArgs args)
     {
@@ -76,6 +77,12 @@ internal static class CaseHistoryBenchmark
             warmMs = ms;
             said.Add($"{pass} {Figures.Ms(ms)} ms wall, {Figures.Ms(cpu)} ms CPU, {found.Runs.Count} runs found");
         }
+        // A case no run had: every line is passed over by the prefilter, none parsed.
+        double absentCpu = CpuClock.ProcessMs();
+        long absentStart = Stopwatch.GetTimestamp();
+        CaseLookup absent = CaseHistory.Find(new CaseIndex(index).Read(AbsentCase), AbsentCase);
+        said.Add($"absent case {Figures.Ms(Stopwatch.GetElapsedTime(absentStart).TotalMilliseconds)} ms wall, " +
+            $"{Figures.Ms(CpuClock.ProcessMs() - absentCpu)} ms CPU, {absent.Matches.Count} names found");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{warmMs:R}\t{string.Join("; ", said)}; {FreshProcess.Peak()}"));
         return 0;
     }
