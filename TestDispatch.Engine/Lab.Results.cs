@@ -19,9 +19,9 @@ public sealed partial class Lab
         {
             return new RunTests(run.Id, null, run.ResultsError, []);
         }
-        IReadOnlyList<CaseIndexEntry> index = CaseIndex().Read();
-        IReadOnlySet<string> fresh = CaseHistory.NewFailures(index, run.Id);
-        IReadOnlySet<string> flaky = CaseHistory.Flaky(index, run.Id, _config.Results.FlakyWindow);
+        // Only the lines of its test dir, then of its hash, are parsed: the index is streamed, never held whole.
+        IReadOnlySet<string> fresh = CaseHistory.NewFailures(CaseIndex().Read(run.TestDir), run.Id);
+        IReadOnlySet<string> flaky = CaseHistory.Flaky(CaseIndex().Read(run.TestDirHash), run.Id, _config.Results.FlakyWindow);
         string path = _store.Paths.Results(run.Id);
         return new RunTests(run.Id, run.Tests, run.ResultsError, TestCaseOrder.FailuresFirst(() => ReadCases(path)).Select(c =>
             CaseResult.Of(c, fresh.Contains(c.FullName), c.Status == TestCaseStatus.Flaky || flaky.Contains(c.FullName))));
@@ -34,7 +34,7 @@ public sealed partial class Lab
     public CaseLookup CaseRuns(string name, string? testDir = null)
     {
         string? dir = testDir is null ? null : Path.TrimEndingDirectorySeparator(_fs.Path.GetFullPath(testDir));
-        CaseLookup found = CaseHistory.Find(CaseIndex().Read(), name, dir);
+        CaseLookup found = CaseHistory.Find(CaseIndex().Read(name), name, dir);
         string where = dir is null ? "" : $" of {dir}";
         return found switch
         {
@@ -54,7 +54,7 @@ public sealed partial class Lab
         {
             return batch;
         }
-        IReadOnlyList<CaseIndexEntry> index = CaseIndex().Read();
+        IReadOnlyList<CaseIndexEntry> index = [.. CaseIndex().Read()];
         Dictionary<string, CaseIndexEntry> byRun = index.ToDictionary(e => e.Run, StringComparer.Ordinal);
         TestCounts? counts = null;
         List<NewFailure> fresh = [];

@@ -7,37 +7,41 @@ namespace TestDispatch.Engine.Results;
 /// </summary>
 public static class CaseHistory
 {
-    /// <summary>The names of <paramref name="runId"/>'s failed and error cases that passed in the latest earlier run of its test dir.</summary>
-    public static IReadOnlySet<string> NewFailures(IReadOnlyList<CaseIndexEntry> index, string runId)
+    /// <summary>
+    /// The names of <paramref name="runId"/>'s failed and error cases that passed in the latest earlier run of its test dir.
+    /// One pass that stops at the run, holding each test dir's latest entry so far.
+    /// </summary>
+    public static IReadOnlySet<string> NewFailures(IEnumerable<CaseIndexEntry> index, string runId)
     {
-        int at = LastIndexOf(index, e => e.Run == runId);
-        if (at < 0)
+        Dictionary<string, CaseIndexEntry> latest = new(StringComparer.Ordinal);
+        foreach (CaseIndexEntry entry in index)
         {
-            return new HashSet<string>();
+            if (entry.Run == runId)
+            {
+                if (!latest.TryGetValue(entry.TestDir, out CaseIndexEntry? before))
+                {
+                    break;
+                }
+                HashSet<string> passed = [.. before.Cases.Where(c => c.Status == TestCaseStatus.Passed).Select(c => c.Name)];
+                return new HashSet<string>(entry.Cases.Where(c => IsFailure(c.Status) && passed.Contains(c.Name)).Select(c => c.Name), StringComparer.Ordinal);
+            }
+            latest[entry.TestDir] = entry;
         }
-        CaseIndexEntry run = index[at];
-        int before = LastIndexOf(index, e => e.TestDir == run.TestDir, at - 1);
-        if (before < 0)
-        {
-            return new HashSet<string>();
-        }
-        HashSet<string> passed = [.. index[before].Cases.Where(c => c.Status == TestCaseStatus.Passed).Select(c => c.Name)];
-        return new HashSet<string>(run.Cases.Where(c => IsFailure(c.Status) && passed.Contains(c.Name)).Select(c => c.Name), StringComparer.Ordinal);
+        return new HashSet<string>();
     }
 
     /// <summary>
     /// The names of the cases that passed and failed on runs of <paramref name="runId"/>'s test dir hash that ended within
     /// <paramref name="window"/> up to its own end: counted from when it ran, not from now, so what a run says does not change
-    /// as days pass (nor as later runs come).
+    /// as days pass (nor as later runs come). <paramref name="index"/> is gone through twice: to find the run, then its hash's runs.
     /// </summary>
-    public static IReadOnlySet<string> Flaky(IReadOnlyList<CaseIndexEntry> index, string runId, TimeSpan window)
+    public static IReadOnlySet<string> Flaky(IEnumerable<CaseIndexEntry> index, string runId, TimeSpan window)
     {
-        int at = LastIndexOf(index, e => e.Run == runId);
-        if (at < 0)
+        if (index.FirstOrDefault(e => e.Run == runId) is not { } run)
         {
             return new HashSet<string>();
         }
-        (string testDirHash, DateTimeOffset end) = (index[at].TestDirHash, index[at].EndedAt);
+        (string testDirHash, DateTimeOffset end) = (run.TestDirHash, run.EndedAt);
         HashSet<string> passed = new(StringComparer.Ordinal), failed = new(StringComparer.Ordinal), flaky = new(StringComparer.Ordinal);
         foreach (CaseIndexEntry entry in index.Where(e => e.TestDirHash == testDirHash && e.EndedAt >= end - window && e.EndedAt <= end))
         {
@@ -59,17 +63,19 @@ public static class CaseHistory
     /// <summary>
     /// The runs that had the case named <paramref name="name"/> (its full name, else the one full name containing it), newest
     /// first; with <paramref name="testDir"/>, only that test dir's. Several names containing it are a <see cref="CaseLookup"/>
-    /// with no runs and those names; none, one with no names.
+    /// with no runs and those names; none, one with no names. One pass, keeping only the entries with a case containing the name.
     /// </summary>
-    public static CaseLookup Find(IReadOnlyList<CaseIndexEntry> index, string name, string? testDir = null)
+    public static CaseLookup Find(IEnumerable<CaseIndexEntry> index, string name, string? testDir = null)
     {
-        IReadOnlyList<CaseIndexEntry> entries = testDir is null ? index : [.. index.Where(e => e.TestDir == testDir)];
         SortedSet<string> names = new(StringComparer.Ordinal);
-        foreach (CaseOutcome c in entries.SelectMany(e => e.Cases))
+        List<CaseIndexEntry> had = [];
+        foreach (CaseIndexEntry entry in index.Where(e => testDir is null || e.TestDir == testDir))
         {
-            if (c.Name == name || c.Name.Contains(name, StringComparison.Ordinal))
+            CaseOutcome[] matching = [.. entry.Cases.Where(c => c.Name.Contains(name, StringComparison.Ordinal))];
+            if (matching.Length > 0)
             {
-                names.Add(c.Name);
+                names.UnionWith(matching.Select(c => c.Name));
+                had.Add(entry with { Cases = matching });
             }
         }
         string? found = names.Contains(name) ? name : names.Count == 1 ? names.Min : null;
@@ -78,9 +84,9 @@ public static class CaseHistory
             return new CaseLookup(null, [.. names], []);
         }
         List<CaseRun> runs = [];
-        for (int i = entries.Count - 1; i >= 0; i--)
+        for (int i = had.Count - 1; i >= 0; i--)
         {
-            CaseIndexEntry e = entries[i];
+            CaseIndexEntry e = had[i];
             if (e.Cases.FirstOrDefault(c => c.Name == found) is { } outcome)
             {
                 runs.Add(new CaseRun(e.Run, found, outcome.Status, e.Machine, e.TestDir, outcome.TimeSeconds, e.EndedAt));
@@ -90,18 +96,6 @@ public static class CaseHistory
     }
 
     public static bool IsFailure(TestCaseStatus status) => status is TestCaseStatus.Failed or TestCaseStatus.Error;
-
-    private static int LastIndexOf(IReadOnlyList<CaseIndexEntry> index, Func<CaseIndexEntry, bool> match, int from = int.MaxValue)
-    {
-        for (int i = Math.Min(from, index.Count - 1); i >= 0; i--)
-        {
-            if (match(index[i]))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
 }
 
 /// <summary>A case looked up by name: the full name found (null when none or several match), the names that matched, and its runs.</summary>

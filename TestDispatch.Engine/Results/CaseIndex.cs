@@ -49,32 +49,64 @@ public sealed class CaseIndex(string path)
         }
     }
 
-    /// <summary>Every entry, oldest first; nothing when there is no index yet. A line that does not read is skipped.</summary>
-    public IReadOnlyList<CaseIndexEntry> Read()
+    /// <summary>
+    /// The entries, oldest first, read a line at a time (memory stays that of one line, whatever the index's size); nothing
+    /// when there is no index yet. A line that does not read is skipped, and a run recorded again counts once. With
+    /// <paramref name="containing"/>, a line is parsed only when its raw text may hold that text in one of its strings
+    /// (see <see cref="VerbatimPart"/>): the caller still checks the entries, which are a superset of those holding it.
+    /// </summary>
+    public IEnumerable<CaseIndexEntry> Read(string? containing = null)
     {
         if (!File.Exists(path))
         {
-            return [];
+            yield break;
         }
-        List<CaseIndexEntry> entries = [];
+        string needle = containing is null ? "" : VerbatimPart(containing);
         HashSet<string> runs = new(StringComparer.Ordinal);
         foreach (string line in File.ReadLines(path, Encoding.UTF8))
         {
+            if (line.Length == 0 || !line.Contains(needle, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            CaseIndexEntry? entry;
             try
             {
-                // A run recorded again (an agent died between its line and its verdict, and the next one read it anew) counts once.
-                if (line.Length > 0 && JsonSerializer.Deserialize(line, ResultsJson.Default.CaseIndexEntry) is { } entry && runs.Add(entry.Run))
-                {
-                    entries.Add(entry);
-                }
+                entry = JsonSerializer.Deserialize(line, ResultsJson.Default.CaseIndexEntry);
             }
             catch (JsonException)
             {
                 // A torn last line (a crash mid-append): that run's cases are missing from history, nothing else.
+                continue;
+            }
+            // A run recorded again (an agent died between its line and its verdict, and the next one read it anew) counts once.
+            if (entry is not null && runs.Add(entry.Run))
+            {
+                yield return entry;
             }
         }
-        return entries;
     }
+
+    /// <summary>
+    /// The longest part of <paramref name="text"/> made of characters the serializer never escapes (ASCII letters and
+    /// digits, space, and <c>_ . : - /</c>): a line whose strings hold the text has it as is, even when the text has quotes,
+    /// backslashes or non-ASCII characters, written escaped. No such part (""): any line may hold the text.
+    /// </summary>
+    private static string VerbatimPart(string text)
+    {
+        (int start, int length) = (0, 0);
+        for (int i = 0, run = 0; i < text.Length; i++)
+        {
+            run = IsVerbatim(text[i]) ? run + 1 : 0;
+            if (run > length)
+            {
+                (start, length) = (i - run + 1, run);
+            }
+        }
+        return text.Substring(start, length);
+    }
+
+    private static bool IsVerbatim(char c) => char.IsAsciiLetterOrDigit(c) || c is ' ' or '_' or '.' or ':' or '-' or '/';
 
     /// <summary>
     /// Rewrites the index without the lines of <paramref name="runs"/> (and without a torn line), through a temporary file

@@ -72,9 +72,30 @@ public class CaseHistoryTests
         index.Append(second);
         index.Append(second with { Cases = [] });
 
-        IReadOnlyList<CaseIndexEntry> read = index.Read();
+        IReadOnlyList<CaseIndexEntry> read = [.. index.Read()];
         Assert.Equal(["r1", "r2"], read.Select(e => e.Run));
         Assert.Equal(second.Cases, read[1].Cases);
         Assert.Equal(first.EndedAt, read[0].EndedAt);
+    }
+
+    [Theory]
+    [InlineData("test_current[\"1 µA\"]", "test_current[\"1 µA\"]")]
+    [InlineData("test_path[C:\\tmp\\x]", "C:\\tmp")]
+    [InlineData("test_тест", "тест")]
+    public void History_finds_a_case_whose_name_the_index_writes_escaped_by_its_whole_name_or_a_part(string name, string asked)
+    {
+        using TempDir dir = new();
+        CaseIndex index = new(dir.Combine(CaseIndex.FileName));
+        string full = $"pytest::test_lab::{name}";
+        index.Append(Entry("r1", "/t", "h", 2, (full, TestCaseStatus.Passed), ("pytest::test_lab::other", TestCaseStatus.Failed)));
+        index.Append(Entry("r2", "/t", "h", 1, ("pytest::test_lab::other", TestCaseStatus.Passed)));
+        index.Append(Entry("r3", "/t", "h", 0, (full, TestCaseStatus.Failed)));
+        // The quote, backslash or non-ASCII letters are escaped on disk: a filter on the raw line must not look for them as they are.
+        Assert.DoesNotContain(asked, File.ReadAllText(index.Path), StringComparison.Ordinal);
+
+        CaseLookup found = CaseHistory.Find(index.Read(asked), asked);
+
+        Assert.Equal(full, found.Name);
+        Assert.Equal([("r3", TestCaseStatus.Failed), ("r1", TestCaseStatus.Passed)], found.Runs.Select(r => (r.Run, r.Status)));
     }
 }
