@@ -15,12 +15,16 @@ namespace TestDispatch.Engine.Execution;
 /// </summary>
 public static class LockLook
 {
-    /// <summary>H and the record when held; F when free (or no lock file: nobody ran there since boot); N when there is no flock.</summary>
+    /// <summary>
+    /// H and the record when held; F when free (or no lock file: nobody ran there since boot); N when there is no flock. The
+    /// file is opened read only: flock(1) given a path opens it with O_CREAT, which fs.protected_regular refuses for another
+    /// user's lock file in a sticky directory, and the lock would then look held for ever.
+    /// </summary>
     private const string Probe = """
         td_l=LOCK
         if ! command -v flock >/dev/null 2>&1; then
             printf 'N\n'
-        elif [ -f "$td_l" ] && [ ! -L "$td_l" ] && ! flock -n "$td_l" true 2>/dev/null; then
+        elif [ -f "$td_l" ] && [ ! -L "$td_l" ] && ! flock -n 8 8<"$td_l" 2>/dev/null; then
             IFS= read -r td_h <"$td_l" || td_h=
             printf 'H %s\n' "$td_h"
         else

@@ -14,7 +14,9 @@ namespace TestDispatch.Tests.Machines;
 /// One local machine shared by two real users (made with useradd: the tests run as root, as CI does), each running the real
 /// CLI under their own uid with a state dir of their own, the machine's lock in a root-owned sticky 1777 directory as /tmp
 /// is (docs/DESIGN.md §12): their tests never run together, each sees the other holding the machine, and neither can
-/// replace the other's lock file or make the other's wrapper write through a planted symlink.
+/// replace the other's lock file or make the other's wrapper write through a planted symlink. The kernel is set as most
+/// systemd hosts set it, fs.protected_regular=1: a user may not open another's file in a sticky directory with O_CREAT (so
+/// the second user's wrapper and look must lock the first user's lock file without asking to create it).
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class TwoUsersTests : IDisposable
@@ -26,8 +28,13 @@ public sealed class TwoUsersTests : IDisposable
     private readonly TempDir _dir = new("testdispatch-users-");
     private readonly Dictionary<string, CliHarness> _labs = [];
 
+    private const string ProtectedRegular = "/proc/sys/fs/protected_regular";
+
+    private readonly string _protectedRegular = File.ReadAllText(ProtectedRegular).Trim();
+
     public TwoUsersTests()
     {
+        File.WriteAllText(ProtectedRegular, "1");
         File.SetUnixFileMode(_dir.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
             UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(Locks);
@@ -58,6 +65,7 @@ public sealed class TwoUsersTests : IDisposable
             lab.Dispose();
         }
         _dir.Dispose();
+        File.WriteAllText(ProtectedRegular, _protectedRegular);
     }
 
     private string Locks => _dir.Combine("locks");
