@@ -142,6 +142,29 @@ public sealed class SlurmTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reports_the_manifest_names_in_the_work_dir_are_read_for_a_job_and_a_symlinked_one_is_not()
+    {
+        string test = _cli.MakeTest("reports", """
+            mkdir -p "out/it's \"here\"" elsewhere
+            printf '<testsuite name="job"><testcase name="reads"/><testcase name="breaks"><failure message="broke"/></testcase></testsuite>' > "out/it's \"here\"/junit.xml"
+            printf '<testsuite name="secret"><testcase name="not_read"/></testsuite>' > elsewhere/secret.xml
+            ln -s ../elsewhere/secret.xml out/linked.xml
+            exit 1
+            """);
+        File.WriteAllText(Path.Combine(test, "testdispatch.json"), """{ "results": ["out/**/*.xml"] }""");
+
+        (int exit, string output, string error) = await _cli.Run("run", test, "--machine", "n1", "--wait", "--json");
+        JsonElement run = JsonDocument.Parse(output).RootElement;
+        (int shown, string tests, string showError) = await _cli.Run("show", run.GetProperty("id").GetString()!, "--tests", "--json");
+
+        Assert.True(exit == ExitCodes.TestFailed, $"exit {exit}: {error}{AgentLog()}");
+        Assert.True(shown == ExitCodes.Passed, showError);
+        Assert.Equal("""{"total":2,"passed":1,"failed":1,"errors":0,"skipped":0,"flaky":0}""", JsonSerializer.Serialize(run.GetProperty("tests")));
+        Assert.Equal(["breaks", "reads"], JsonDocument.Parse(tests).RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        await NothingLeftOf(_cli.OpenLab().Store.Get(run.GetProperty("id").GetString()!).Run);
+    }
+
+    [Fact]
     public async Task The_log_is_followed_while_the_job_runs_and_a_cancel_stops_the_test_ends_the_job_and_leaves_nothing()
     {
         (string test, _) = Waiting("follow");

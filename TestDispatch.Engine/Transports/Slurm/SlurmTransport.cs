@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Microsoft.Extensions.FileSystemGlobbing;
+using Microsoft.Extensions.FileSystemGlobbing.Abstractions;
 using TestDispatch.Engine.Configuration;
 using TestDispatch.Engine.Errors;
 using TestDispatch.Engine.IO;
@@ -294,12 +296,60 @@ public sealed class SlurmTransport(Machine definition, SlurmQueue queue, TimedLo
         {
             failure = ExecutionResult.Failure(ErrorCodes.ArtifactsFailed, $"could not bring the artifacts back from {artifacts}: {e.Message}");
         }
+        BringReports(files, Path.Combine(process.RunDir, "work"));
         if (!machine.KeepWorkDir)
         {
             Remove(Path.Combine(process.RunDir, "work"));
             Remove(artifacts);
         }
         return Task.FromResult(failure);
+    }
+
+    /// <summary>
+    /// Copies the files of the work dir (on the shared work root) the test's report patterns match into
+    /// <see cref="RunFiles.Reports"/>, at their paths in it, before the work dir goes: read there as an ssh run's are.
+    /// Regular files only, never through a symlink. A copy that fails is said in the agent's log; the run's results then
+    /// lack those reports, and its verdict stays the test's.
+    /// </summary>
+    private void BringReports(RunFiles files, string work)
+    {
+        if (files.ResultPatterns.Count == 0 || !Directory.Exists(work))
+        {
+            return;
+        }
+        try
+        {
+            Matcher matcher = new(StringComparison.Ordinal);
+            matcher.AddIncludePatterns(files.ResultPatterns);
+            foreach (FilePatternMatch match in matcher.Execute(new DirectoryInfoWrapper(new DirectoryInfo(work))).Files)
+            {
+                string from = Path.Combine(work, match.Path);
+                if (new FileInfo(from) is not { Exists: true, LinkTarget: null } || AnyLinkBetween(work, from))
+                {
+                    continue;
+                }
+                string to = Path.Combine(files.Reports, match.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!, FileModes.PrivateDirectory);
+                File.Copy(from, to, overwrite: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Write($"run {files.RunId}: could not bring the reports back from {work}: {e.Message}");
+        }
+    }
+
+    /// <summary>Whether a directory between <paramref name="root"/> and <paramref name="path"/> is a symlink.</summary>
+    private static bool AnyLinkBetween(string root, string path)
+    {
+        for (string? dir = Path.GetDirectoryName(path); dir is not null && dir.Length > root.Length; dir = Path.GetDirectoryName(dir))
+        {
+            if (new DirectoryInfo(dir).LinkTarget is not null)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public Task ForgetAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
