@@ -64,7 +64,7 @@ public sealed class ConfigurationRuleTests : IDisposable
         Assert.Contains(Path.GetFullPath(dispatcher), row, StringComparison.Ordinal);
         Assert.Contains("kill grace 3s", row, StringComparison.Ordinal);
         Assert.Contains("log limit 5.0 MiB", row, StringComparison.Ordinal);
-        Assert.True(agentEnd.ExitCode == 0, agentEnd.StandardOutput + agentEnd.StandardError);
+        Assert.True(agentEnd.ExitCode == 0, $"the agent exited {agentEnd.ExitCode}: {agentEnd.StandardOutput}{agentEnd.StandardError}");
         Assert.Equal(RunStatus.Interrupted, lab.Show(run.Id).Status);
         Assert.Empty(Processes.CarryingRun(run.Id));
     }

@@ -134,9 +134,17 @@ public sealed class SshServer : IDisposable
             what: "sshd's pid file").GetAwaiter().GetResult(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Kills the server and its sessions: from now on the machine refuses connections.</summary>
+    /// <summary>
+    /// Kills the server and its sessions: from now on the machine refuses connections. Only while the pid is still this
+    /// server's (its command line names this server's config): a server that died by itself left its pid to whatever the host
+    /// started next, which, and whose children, would be killed instead (another test's agent or CLI, SIGKILLed from nowhere).
+    /// </summary>
     public void Stop()
     {
+        if (_pid > 0 && !Processes.CommandLine(_pid).Contains(Combine("sshd_config"), StringComparison.Ordinal))
+        {
+            _pid = 0;
+        }
         if (_pid > 0)
         {
             foreach (int session in Sessions())

@@ -58,9 +58,13 @@ public static class MachineCommand
             MachineState machine = await lab.ResumeAsync(parse.GetValue(name)!, cancellationToken);
             await global.Console.Out.WriteLineAsync(parse.GetValue(json)
                 ? JsonSerializer.Serialize(machine, ContractJson.Default.MachineState)
-                : machine.Health == MachineHealth.Checking
-                    ? $"{machine.Name} {machine.State}: {machine.HealthReason}; it takes other work once that passes"
-                    : $"{machine.Name} {machine.State}: back in service");
+                : machine.Health switch
+                {
+                    MachineHealth.Checking => $"{machine.Name} {machine.State}: {machine.HealthReason}; it takes other work once that passes",
+                    // Its health check ran, and failed, before this command read the machine back (a fast check on a fast agent).
+                    MachineHealth.Unhealthy => $"{machine.Name} {machine.State}: not back in service: {machine.HealthReason}",
+                    _ => $"{machine.Name} {machine.State}: back in service",
+                });
             return ExitCodes.Passed;
         });
         return command;

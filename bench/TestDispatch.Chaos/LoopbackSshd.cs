@@ -93,6 +93,11 @@ internal sealed class LoopbackSshd : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         IReadOnlyList<ProcessInfo> processes = ProcTable.Read();
+        // Only while the pid is still this server's: one that died by itself left its pid, and children, to a stranger.
+        if (!processes.Any(p => p.Pid == Pid && p.Mentions(Path.Combine(Dir, "sshd_config"))))
+        {
+            return;
+        }
         foreach (ProcessInfo session in Sessions(processes, Pid))
         {
             ProcTable.Signal(session.Pid, ProcTable.SIGCONT);
