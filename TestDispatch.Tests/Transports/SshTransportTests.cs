@@ -214,7 +214,7 @@ public sealed class SshTransportTests : IDisposable
         string test = _cli.MakeTest("long", $"i=0; while [ ! -e '{release}' ]; do echo tick $i; i=$((i+1)); sleep 0.1; done\necho done");
         Run run = await RunAsync(test, "--machine", "rig");
         await Eventually.True(() => File.Exists(run.LogsPath) && File.ReadAllText(run.LogsPath).Contains("tick 5", StringComparison.Ordinal),
-            what: "the test to tick");
+            TimeSpan.FromSeconds(60), "the test to tick"); // a first login and launch over ssh took over 20 s on a loaded CI host
 
         string socket = SshEndpoint.ControlPathFor(_cli.OpenLab().Config.Machines[0], _cli.StateDir);
         IReadOnlyList<int> masters = Processes.WithArgument("ControlPath=" + socket).Where(p =>
