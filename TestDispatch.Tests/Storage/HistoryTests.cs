@@ -211,18 +211,27 @@ public class HistoryTests
     {
         RunStore store = _dir.Open(Small);
         List<RunRecord> first, second;
+        List<string> made = [];
         HistoryIndex index;
-        do
+        RunRecord a, b;
+        string shared;
+        // Until two runs of different segments share a prefix that no more than the five runs an ambiguity names share
+        // (the runs of every try stay in the store).
+        while (true)
         {
             first = Finish(store, 6);
             store.Compact();
             second = Finish(store, 6);
             store.Compact();
             index = Index();
+            made.AddRange([.. first.Select(r => r.Id), .. second.Select(r => r.Id)]);
+            if (first.Take(4).SelectMany(x => second.Take(4).Select(y => (x, y))).FirstOrDefault(p => p.x.Id[..2] == p.y.Id[..2]) is ({ } x, { } y) &&
+                made.Count(id => id.StartsWith(CommonPrefix(x.Id, y.Id), StringComparison.Ordinal)) <= 5)
+            {
+                (a, b, shared) = (x, y, CommonPrefix(x.Id, y.Id));
+                break;
+            }
         }
-        while (!first.Take(4).Any(a => second.Take(4).Any(b => a.Id[0] == b.Id[0] && a.Id[1] == b.Id[1])));
-        (RunRecord a, RunRecord b) = first.Take(4).SelectMany(x => second.Take(4).Select(y => (x, y))).First(p => p.x.Id[..2] == p.y.Id[..2]);
-        string shared = CommonPrefix(a.Id, b.Id);
 
         DispatchException e = Assert.Throws<DispatchException>(() => _dir.Open(Small).Find(shared));
 
