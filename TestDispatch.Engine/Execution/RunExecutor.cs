@@ -104,6 +104,27 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         return record;
     }
 
+    /// <summary>
+    /// Fences off a run this agent found no wrapper of (see <see cref="ITransport.FenceAsync"/>): null once no wrapper can start
+    /// its test, else the wrapper that made its file first (looked for again while its line is not whole yet).
+    /// </summary>
+    private static async Task<RunProcess?> FencedAsync(ITransport transport, RunFiles files, CancellationToken agentStopping)
+    {
+        if (await transport.FenceAsync(files, agentStopping))
+        {
+            return null;
+        }
+        for (int look = 0; ; look++)
+        {
+            RunProcess? found = await transport.FindAsync(files, agentStopping);
+            if (found is not null || look == 50)
+            {
+                return found;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100), agentStopping);
+        }
+    }
+
     /// <summary>How the run ended; null when the agent stopped first.</summary>
     private async Task<Ending?> EndOfAsync(RunRecord record, bool inherited, CancellationToken cancel, CancellationToken agentStopping)
     {
@@ -138,7 +159,15 @@ public sealed class RunExecutor(RunStore store, LabConfig config, Func<Machine, 
         }
         else if (cancel.IsCancellationRequested)
         {
-            return Ending.Cancelled();
+            // An agent before this one may have launched the run without living to record it, its launch still on its way on
+            // the machine (a remote launch script goes on without its client): fenced off, it can never start the test once
+            // the run is recorded ended and its machine free. A wrapper that got there first is followed, and stopped.
+            if (!inherited || await FencedAsync(transport, files, agentStopping) is not { } late)
+            {
+                return Ending.Cancelled();
+            }
+            log.Write($"run {run.Id}: a wrapper an earlier agent launched started as the run was fenced off (pid {late.WrapperPid}); following it to stop it");
+            process = late;
         }
         else
         {

@@ -26,6 +26,14 @@ public interface ITransport
     /// </summary>
     Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Keeps any wrapper from ever starting this run's test: for an agent ending a run it found no wrapper of (cancelled before
+    /// it started), which an agent before it may have launched without living to record it, the launch still on its way on
+    /// the machine (a remote launch script goes on without its client). Makes the run's <c>wrapper</c> file, which a wrapper
+    /// makes itself, exclusively, before it starts anything. False when a wrapper made it first: find it and follow it.
+    /// </summary>
+    Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default);
+
     /// <summary>What the wrapper has written so far, and whether it still runs (for a remote machine, new log bytes are also copied).</summary>
     Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default);
 

@@ -97,6 +97,8 @@ public sealed class LocalTransport : ITransport
 
     public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(Started(files));
 
+    public Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(RunWrapper.Fence(files.Directory));
+
     /// <summary>
     /// The wrapper started for this run, if one was: its own record of itself, or, in the instant before it writes that, the
     /// live process running it (a second launch then would copy the test dir again under it and start a second test).

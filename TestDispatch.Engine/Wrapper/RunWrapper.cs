@@ -36,6 +36,34 @@ public static class RunWrapper
     public static string Script { get; } = Load();
 
     /// <summary>
+    /// What an agent writes into a run's <c>wrapper</c> file to fence the run off (see <see cref="Fence"/>): no pid, so no reader
+    /// takes it for a wrapper.
+    /// </summary>
+    public const string Fenced = "fenced";
+
+    /// <summary>
+    /// Keeps any wrapper from ever starting the test of the run in <paramref name="runDir"/> (a directory the caller can reach as a
+    /// path: this host's, or a shared work root): makes its <c>wrapper</c> file, which a wrapper must make itself, exclusively,
+    /// before it starts anything. For an agent giving up a run an earlier agent may have launched without living to record it,
+    /// whose launch may still be on its way. False when a wrapper made the file first: it is there, to be found and followed.
+    /// Safe to repeat.
+    /// </summary>
+    public static bool Fence(string runDir)
+    {
+        Directory.CreateDirectory(runDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            using FileStream file = new(Path.Combine(runDir, "wrapper"), FileMode.CreateNew, FileAccess.Write);
+            file.Write(System.Text.Encoding.ASCII.GetBytes(Fenced + "\n"));
+            return true;
+        }
+        catch (IOException) when (File.Exists(Path.Combine(runDir, "wrapper")))
+        {
+            return File.ReadAllText(Path.Combine(runDir, "wrapper")) == Fenced + "\n"; // fenced already, by an agent that died then
+        }
+    }
+
+    /// <summary>
     /// The arguments to sh that run a test: <c>SCRIPT run DIR RUN_ID GRACE_MS LIMIT_MS LOG_BYTES LOCK HOLDER NAME=VALUE… -- COMMAND…</c>.
     /// The test's environment is given as words, so it reaches only the test, never the wrapper (which would then find
     /// itself among the run's processes). The wrapper stops the test itself <paramref name="limit"/> after it started, and

@@ -49,8 +49,15 @@ public sealed class TakeOverTests : IDisposable
 
     private string RunDir(string id) => Path.Combine(_cli.StateDir, "runs", id);
 
-    private bool WrapperFilesLeft(string id) => RunWrapper.ControlFiles.Any(f => File.Exists(Path.Combine(RunDir(id), f))) ||
+    private bool WrapperFilesLeft(string id) => RunWrapper.ControlFiles.Any(f => File.Exists(Path.Combine(RunDir(id), f)) && !(f == "wrapper" && Fenced(id))) ||
         Directory.Exists(RunDir(id)) && RunWrapper.ControlPatterns.Any(p => Directory.EnumerateFiles(RunDir(id), p).Any());
+
+    /// <summary>
+    /// Whether the run was fenced off: its <c>wrapper</c> file made by the agent that ended it before any wrapper started, so that
+    /// a launch of a dead agent's still on its way never starts the test. It stays until the next agent's sweep removes the run's files.
+    /// </summary>
+    private bool Fenced(string id) => File.Exists(Path.Combine(RunDir(id), "wrapper")) &&
+        File.ReadAllText(Path.Combine(RunDir(id), "wrapper")) == RunWrapper.Fenced + "\n";
 
     [Theory]
     [MemberData(nameof(Steps))]
@@ -100,6 +107,7 @@ public sealed class TakeOverTests : IDisposable
         Assert.Equal(RunStatus.Interrupted, ended.Status);
         Assert.True(Starts(starts) <= 1, $"the test started {Starts(starts)} times");
         Assert.Equal(Starts(starts) == 1 ? "cancelled; the test was stopped" : "cancelled before the test started", ended.ErrorMsg);
+        Assert.Equal(Starts(starts) == 0, Fenced(run.Id));
         Assert.Empty(Processes.CarryingRun(run.Id));
         Assert.Equal(1, TimesRecordedEnded(run.Id));
         Assert.False(WrapperFilesLeft(run.Id), "the wrapper's files are left");

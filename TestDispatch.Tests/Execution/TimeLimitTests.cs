@@ -57,6 +57,7 @@ public sealed class TimeLimitTests : IDisposable
             inner.SweepAsync(runs, grace, cancellationToken);
 
         public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => inner.FindAsync(files, cancellationToken);
+        public Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) => inner.FenceAsync(files, cancellationToken);
         public async Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
         {
             await Task.Delay(delay, cancellationToken);

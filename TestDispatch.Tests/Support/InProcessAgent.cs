@@ -59,6 +59,7 @@ public sealed class BrokenTransport(string errorCode) : ITransport
         Task.FromResult<IReadOnlyList<string>>([.. runs.Select(r => r.Files.RunId)]);
 
     public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult<RunProcess?>(null);
+    public Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(true);
     public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default)
     {
         return Task.FromResult(LaunchResult.Failed(errorCode, $"could not copy {request.TestDir} to {request.Machine.Name}: the rig's disk is gone (simulated)"));

@@ -111,6 +111,7 @@ internal static class FleetBenchmark
             Task.FromResult<IReadOnlyList<string>>([.. runs.Select(r => r.Files.RunId)]);
 
         public Task<RunProcess?> FindAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult<RunProcess?>(null);
+        public Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(true);
         public Task<LaunchResult> LaunchAsync(LaunchRequest request, CancellationToken cancellationToken = default) =>
             Task.FromResult(LaunchResult.Failed(ErrorCodes.CopyFailed, $"could not copy the test dir to {request.Machine.Name}: its disk is gone (simulated)"));
 

@@ -157,6 +157,9 @@ public sealed class SlurmTransport(Machine definition, SlurmQueue queue, TimedLo
         return File.Exists(Path.Combine(dir, "wrapper")) ? Process(dir, "", definition.Location) : null;
     }
 
+    /// <summary>The run's directory is on the shared work root, where the job's wrapper makes its file: fenced there.</summary>
+    public Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) => Task.FromResult(RunWrapper.Fence(RunDir(files.RunId)));
+
     public async Task<WrapperState> LookAsync(RunFiles files, RunProcess process, CancellationToken cancellationToken = default)
     {
         _since.TryAdd(process.RunDir, DateTimeOffset.UtcNow);

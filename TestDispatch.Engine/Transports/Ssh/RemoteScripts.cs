@@ -168,6 +168,22 @@ internal static class RemoteScripts
         fi
         """);
 
+    /// <summary>
+    /// Fences a run off (see <see cref="ITransport.FenceAsync"/>): makes its directory if need be and its <c>wrapper</c> file,
+    /// exclusively; says K when it made it (or an earlier fence did), nothing when a wrapper made it first.
+    /// </summary>
+    public static string Fence(string nonce, string workRoot, string runId) => Script(nonce, $$"""
+        td_root={{PosixShell.Quote(workRoot)}}
+        case $td_root in "~/"*) td_root=$HOME/${td_root#"~/"} ;; esac
+        td_d=$td_root/{{PosixShell.Quote(runId)}}
+        mkdir -p "$td_root" && (umask 077 && mkdir -p "$td_d") || return 1
+        if (set -C && echo {{RunWrapper.Fenced}} >"$td_d/wrapper") 2>/dev/null; then
+            printf 'K\n'
+        elif IFS= read -r td_line <"$td_d/wrapper" && [ "$td_line" = {{RunWrapper.Fenced}} ]; then
+            printf 'K\n'
+        fi
+        """);
+
     /// <summary>The first step of a launch whose test dir goes by rsync: the run's directory, ready for the copy.</summary>
     public static string Prepare(string nonce, string workRoot, string runId) => Script(nonce, PrepareBody(nonce, workRoot, runId));
 

@@ -84,6 +84,10 @@ public sealed class SshTransport : ITransport, IAsyncDisposable
         return wrapper is { } found ? Process(dir, reply.Value('B') ?? "", found.Pid, found.StartTicks) : null;
     }
 
+    public async Task<bool> FenceAsync(RunFiles files, CancellationToken cancellationToken = default) =>
+        (await _connection.RunAsync("fence the run off", nonce => RemoteScripts.Fence(nonce, Machine.WorkRoot, files.RunId), CallLimit, cancellationToken))
+            .Value('K') is not null;
+
     /// <summary>A small test dir: the run's directory, the copy and the start in one script.</summary>
     private async Task<LaunchResult> LaunchInOneAsync(LaunchRequest request, string archive, CancellationToken cancellationToken)
     {
