@@ -103,6 +103,12 @@ public static class HealthCheck
                 $"they are gone and 'testdispatch machine resume {machine.Name}' puts it back (look with 'ps -o pid,stat,wchan,cmd -p {string.Join(",", dirty.Pids)}')"));
         }
 
+        findings.Add(new Finding(Health.Advice, "processes", "a test's processes are followed by process group, session and " +
+            "TESTDISPATCH_RUN_ID; one that leaves all three (env -i setsid) is found only while it keeps the test's output open, and " +
+            "the run's log names it. Only a cgroup could follow it further; this host's cgroups are " +
+            (fs.File.Exists("/sys/fs/cgroup/cgroup.controllers") ? "v2, which testdispatch does not use yet" : "v1 (or none), which cannot be delegated to a user") +
+            " (docs/RELIABILITY.md)"));
+
         foreach (string program in ProgramsNeeded)
         {
             findings.Add(OnPath(program) is { } path

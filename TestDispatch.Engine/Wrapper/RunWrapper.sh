@@ -202,6 +202,56 @@ terminate() {
     fi
 }
 
+# Whether PID is a live process (not a zombie).
+running() {
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    set -- ${stat##*) }
+    [ "$1" != Z ]
+}
+
+# A process that left the run's group, session and environment (env -i setsid ...) is out of the sweep's sight (only a
+# cgroup could follow it; docs/RELIABILITY.md). One that kept the test's output open holds the relay, and the run, open:
+# found by its descriptor on the FIFO (the relay's own aside: the relay and its children), named in the log, stopped as
+# terminate stops the rest. All builtins: this runs only when the relay outlives the cleanup.
+stop_escaped() {
+    escaped=
+    for f in /proc/[0-9]*/fd/*; do
+        [ "$f" -ef "$dir/output.fifo" ] || continue
+        p=${f#/proc/}
+        p=${p%%/*}
+        [ "$p" = "$relay_pid" ] && continue
+        read -r stat 2>/dev/null <"/proc/$p/stat" || continue
+        set -- ${stat##*) }
+        [ "$2" = "$relay_pid" ] && continue
+        start_of "$p" || continue
+        case " $escaped " in *" $p:"*) ;; *) escaped="$escaped $p:$start" ;; esac
+    done
+    [ -n "$escaped" ] || return 0
+    names=
+    for e in $escaped; do
+        comm=
+        read -r comm 2>/dev/null <"/proc/${e%%:*}/comm"
+        names="$names ${e%%:*} ($comm)"
+    done
+    echo "testdispatch: processes left the run's process group, session and environment but kept its output open:$names; stopping them" >>"$dir/output.log"
+    signal TERM
+    waited=0
+    while [ "$waited" -lt "$grace_ms" ] && [ -n "$escaped_alive" ]; do
+        sleep 0.1
+        waited=$((waited + 100))
+        signal 0
+    done
+    [ -n "$escaped_alive" ] && signal KILL
+}
+
+# signal SIG: sends SIG to the escaped processes still alive and still the ones found; leaves those in $escaped_alive.
+signal() {
+    escaped_alive=
+    for e in $escaped; do
+        start_of "${e%%:*}" && [ "$start" = "${e#*:}" ] && kill -s "$1" "${e%%:*}" 2>/dev/null && escaped_alive="$escaped_alive $e"
+    done
+}
+
 # claim_of LINE: sets $claim_key to the name a claim "PID START" is taken over by (stopping.KEY), and whether its
 # claimer is alive: the same pid with the same start time (a bare pid, from an older wrapper: that pid is alive).
 claim_of() {
@@ -551,9 +601,16 @@ run)
     stop_run ""
     if [ -n "$relay_pid" ]; then
         # The relay ends when the last writer of the test's output has: the cleanup above stopped them all, unless some
-        # survived SIGKILL (see stopped), which would hold it open for ever.
+        # survived SIGKILL (see stopped), which would hold it open for ever, or escaped it (see stop_escaped). It has
+        # mostly ended (and been reaped) by now; else it gets a second to drain what the test wrote.
         read_line "$dir/stopped"
         [ -n "$line" ] && kill -s TERM "$relay_pid" 2>/dev/null
+        waited=0
+        while running "$relay_pid" && [ "$waited" -lt 1000 ]; do
+            sleep 0.05
+            waited=$((waited + 50))
+        done
+        running "$relay_pid" && stop_escaped
         wait "$relay_pid"
     fi
     case $room in '' | *[!0-9]*) ;; *) [ "$room" -lt 256 ] && echo full 1<>"$dir/cut" ;; esac

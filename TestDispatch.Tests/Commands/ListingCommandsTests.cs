@@ -206,6 +206,7 @@ public sealed class ListingCommandsTests : IDisposable
         Assert.Equal(ExitCodes.Passed, exit);
         Assert.Contains("ok    store", output, StringComparison.Ordinal);
         Assert.Contains("ok    setsid", output, StringComparison.Ordinal);
+        Assert.Matches("processes .*env -i setsid.*this host's cgroups are (v1|v2)", output);
     }
 
     /// <summary>

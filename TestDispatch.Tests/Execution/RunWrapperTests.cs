@@ -59,7 +59,7 @@ public sealed class RunWrapperTests : IDisposable
         string bin = _temp.Combine($"bin-{shell}");
         Directory.CreateDirectory(bin);
         string[] tools = shell == "busybox"
-            ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm", "mkfifo", "head", "tail", "wc", "seq", "ls", "id", "readlink", "mkdir"]
+            ? ["sh", "setsid", "grep", "mv", "sleep", "cat", "kill", "ln", "rm", "mkfifo", "head", "tail", "wc", "seq", "ls", "id", "readlink", "mkdir", "env"]
             : ["sh"];
         foreach (string tool in tools.Where(t => !File.Exists(Path.Combine(bin, t))))
         {
@@ -129,6 +129,32 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Null(Line(dir, "stop"));
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
         Assert.Empty(Directory.EnumerateFiles(_temp.Path, "PWNED", SearchOption.AllDirectories));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_process_that_escapes_with_env_i_setsid_but_keeps_the_output_is_named_and_stopped_and_the_run_ends(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"""
+            env -i "$(command -v setsid)" "$(command -v sleep)" {sleep} &
+            sleep 1 # a daemon that has left by the time the test ends
+            echo started
+            exit 0
+            """);
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+
+        string log = File.ReadAllText(Path.Combine(dir, "output.log"));
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError + log);
+        Assert.Equal("0", Line(dir, "exit")?.Split(' ')[0]);
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.StartsWith("started\n", log, StringComparison.Ordinal);
+        Assert.Matches(@"testdispatch: processes left the run's process group, session and environment but kept its output open: \d+ \(sleep\); stopping them", log);
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
     }
 
     [Theory]
