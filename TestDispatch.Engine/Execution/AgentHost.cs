@@ -103,9 +103,10 @@ internal static class AgentHost
                     // A local machine's look is one sh on this host: at every tick. An ssh machine's follows its reachability look.
                     foreach (Machine answered in idleHere.Concat(await ssh.CheckIdleAsync(idle, stopping)))
                     {
+                        DateTimeOffset looked = DateTimeOffset.UtcNow;
                         if (await LockLook.LookAsync(answered, store.Paths.Root, stopping) is { Error: null } look)
                         {
-                            reachability.Held(answered.Name, look.HeldBy);
+                            reachability.Held(answered.Name, look.HeldBy, looked);
                         }
                     }
                     foreach (Machine machine in idle)

@@ -39,8 +39,11 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
         bool unreachable = contact is { Reachable: false };
         RunRecord? running = active.FirstOrDefault(r => r.Run.Status == RunStatus.Running);
         RunRecord? current = running ?? active.FirstOrDefault(placement.MayStart);
+        // A look begun before a run of ours last ended there is stale: that run held the machine after it.
+        RunRecord? lastEnded = store.LastFinishedOn(machine.Name);
         LockHolder? heldBy = current is { Run: { Status: RunStatus.Pending, ErrorCode: ErrorCodes.MachineBusyElsewhere } } ? record.HeldBy
-            : running is null && contact is { HeldBy: { } seen, HeldSeen: { } at } && clock.GetUtcNow() - at < HolderFresh && seen.StateDir != store.Paths.Root ? seen
+            : running is null && contact is { HeldBy: { } seen, HeldSeen: { } at } && clock.GetUtcNow() - at < HolderFresh && seen.StateDir != store.Paths.Root &&
+                !(lastEnded?.Run.EndedAt > at) ? seen
             : null;
         string state = !machine.CanRunTests ? MachineState.Unsupported
             : record.Drained is not null ? running is not null ? MachineState.Draining : MachineState.DrainedWord
@@ -56,7 +59,7 @@ public sealed class Fleet(LabConfig config, RunStore store, MachineLedger ledger
             State = state,
             CurrentRun = current?.Id,
             HeldBy = heldBy,
-            LastStatus = store.LastFinishedOn(machine.Name)?.Run.Status,
+            LastStatus = lastEnded?.Run.Status,
             Health = MachineHealth.Status(record, config.Health),
             InfraFailures = record.InfraFailures,
             HealthReason = record.Dirty is { } dirty

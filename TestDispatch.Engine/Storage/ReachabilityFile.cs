@@ -48,8 +48,8 @@ public sealed class ReachabilityFile(StatePaths paths)
         }
     }
 
-    /// <summary>Records who holds the machine's lock (null: nobody), as the agent's look there found it now.</summary>
-    public void Held(string machine, LockHolder? holder)
+    /// <summary>Records who holds the machine's lock (null: nobody), as the agent's look there begun at <paramref name="looked"/> found it.</summary>
+    public void Held(string machine, LockHolder? holder, DateTimeOffset looked)
     {
         lock (_gate)
         {
@@ -58,7 +58,7 @@ public sealed class ReachabilityFile(StatePaths paths)
             _contacts[machine] = (_contacts.GetValueOrDefault(machine) ?? new Contact { Reachable = true, Since = now, LastContact = now }) with
             {
                 HeldBy = holder,
-                HeldSeen = now,
+                HeldSeen = looked,
             };
             Write();
         }

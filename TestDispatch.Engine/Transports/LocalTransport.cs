@@ -109,7 +109,8 @@ public sealed class LocalTransport : ITransport
         {
             return recorded;
         }
-        if (WrapperProcesses.Find(files.Directory, files.RunId) is not { } live)
+        // A wrapper leaves at once without its run's work dir (its first step is to go there): none to look for in /proc.
+        if (!Directory.Exists(Path.Combine(files.Directory, "work")) || WrapperProcesses.Find(files.Directory, files.RunId) is not { } live)
         {
             return null;
         }
@@ -267,6 +268,11 @@ public sealed class LocalTransport : ITransport
 
     private static string? Read(string path)
     {
+        // Most of a look's files are not there yet: asked first, as an exception per missing file costs more than the look.
+        if (!File.Exists(path))
+        {
+            return null;
+        }
         try
         {
             return File.ReadAllText(path);

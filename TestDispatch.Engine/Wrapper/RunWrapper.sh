@@ -106,19 +106,28 @@ group_alive() {
     return 1
 }
 
-# /proc/PID/environ is NUL-separated: grep -z reads it a variable at a time (GNU grep and busybox have it; checked on
-# grep's own command line, NUL-separated too). Without it grep stops at the first NUL: one tr per process instead.
-if grep -z -x -q -F -e -z /proc/self/cmdline 2>/dev/null; then nul_lines=1; else nul_lines=; fi
-
-# The environ files of every process of the run found by its environment (same user; others' are unreadable).
+# The environ files of every process of the run found by its environment (same user; others' are unreadable), into
+# $carried. /proc/PID/environ is NUL-separated: grep -z reads it a variable at a time (GNU grep and busybox have it).
+# Whether this grep has it is learnt from the first call itself, at no extra cost: grep's own command line (NUL-separated
+# too) holds the pattern as one argument, so /proc/self/cmdline is among the files it names exactly when -z works.
+# Without it grep stops at the first NUL: one tr per process instead.
+nul_lines=
 carrying() {
-    if [ -n "$nul_lines" ]; then
-        grep -l -z -x -F -s -e "TESTDISPATCH_RUN_ID=$run_id" /proc/[0-9]*/environ
-    else
-        for f in /proc/[0-9]*/environ; do
-            tr '\000' '\n' 2>/dev/null <"$f" | grep -q -x -F -e "TESTDISPATCH_RUN_ID=$run_id" && echo "$f"
-        done
+    if [ "$nul_lines" != no ]; then
+        carried=$(grep -l -z -x -F -s -e "TESTDISPATCH_RUN_ID=$run_id" /proc/self/cmdline /proc/[0-9]*/environ 2>/dev/null)
+        case $carried in
+        /proc/self/cmdline*)
+            nul_lines=yes
+            carried=${carried#/proc/self/cmdline}
+            return 0
+            ;;
+        esac
+        nul_lines=no
     fi
+    carried=
+    for f in /proc/[0-9]*/environ; do
+        tr '\000' '\n' 2>/dev/null <"$f" | grep -q -x -F -e "TESTDISPATCH_RUN_ID=$run_id" && carried="$carried $f"
+    done
 }
 
 # The run's processes found by their environment: $swept their pids, $swept_starts "PID:START" of each as found, so a
@@ -128,7 +137,8 @@ swept_starts=
 sweep() {
     swept=
     swept_starts=
-    for f in $(carrying); do
+    carrying
+    for f in $carried; do
         p=${f#/proc/}
         p=${p%/environ}
         [ "$p" = $$ ] && continue
@@ -211,8 +221,10 @@ running() {
 
 # A process that left the run's group, session and environment (env -i setsid ...) is out of the sweep's sight (only a
 # cgroup could follow it; docs/RELIABILITY.md). One that kept the test's output open holds the relay, and the run, open:
-# found by its descriptor on the FIFO (the relay's own aside: the relay and its children), named in the log, stopped as
-# terminate stops the rest. All builtins: this runs only when the relay outlives the cleanup.
+# found by its descriptor on the FIFO (the relay's own aside: the relay and its children), stopped as terminate stops the
+# rest, and named in $escaped_names (for the log, once the relay has written all the test's output). All builtins: this
+# runs only when the relay outlives the cleanup.
+escaped_names=
 stop_escaped() {
     escaped=
     for f in /proc/[0-9]*/fd/*; do
@@ -227,13 +239,11 @@ stop_escaped() {
         case " $escaped " in *" $p:"*) ;; *) escaped="$escaped $p:$start" ;; esac
     done
     [ -n "$escaped" ] || return 0
-    names=
     for e in $escaped; do
         comm=
         read -r comm 2>/dev/null <"/proc/${e%%:*}/comm"
-        names="$names ${e%%:*} ($comm)"
+        escaped_names="$escaped_names ${e%%:*} ($comm)"
     done
-    echo "testdispatch: processes left the run's process group, session and environment but kept its output open:$names; stopping them" >>"$dir/output.log"
     signal TERM
     waited=0
     while [ "$waited" -lt "$grace_ms" ] && [ -n "$escaped_alive" ]; do
@@ -481,7 +491,7 @@ take_lock() {
         lock_refused="$lock cannot be opened"
         return 1
     fi
-    if [ ! -f "$lock" ] || [ "$(readlink "/proc/$$/fd/9")" != "$lock" ]; then
+    if [ ! -f "$lock" ] || [ -L "$lock" ] || [ ! "/proc/$$/fd/9" -ef "$lock" ]; then
         exec 9>&-
         lock_refused="$lock is not a plain file of its own (a symlink was put there as it was opened?): remove it"
         return 1
@@ -503,20 +513,24 @@ take_lock() {
     echo "$holder" 2>/dev/null >&9 || echo "$holder" 2>/dev/null 1<>"/proc/$$/fd/9"
 }
 
-# The test's own process: after setsid (so $$ leads the new group), records its group, then becomes the test.
-# shellcheck disable=SC2016
-test_process='dir=$1
-mask=$2
-shift 2
-f() { shift 19; s=$1; }
-read -r stat </proc/$$/stat
-f ${stat##*) }
-read -r up _ </proc/uptime
-echo "$$ $s $up" >"$dir/pgid"
-umask "$mask"
-while [ $# -gt 0 ] && [ "$1" != -- ]; do export "$1"; shift; done
-shift
-exec "$@"'
+# The test's own process, a fork of the wrapper ($$ is the wrapper's; /proc/self is the fork): records itself as the run's
+# group (its pid, start and the time) before anything of the test runs, closes the machine's lock, takes the test's
+# output and umask, then becomes setsid, which makes it lead a session and group of that number (a fork never leads a
+# group, so setsid need not fork), and setsid becomes the test with NAME=VALUE in its environment.
+test_process() {
+    exec 9>&- >>"$out" 2>&1
+    read -r stat </proc/self/stat
+    field22 ${stat##*) }
+    uptime_now
+    echo "${stat%% *} $start $up" >"$dir/pgid"
+    umask "$mask"
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        export "$1"
+        shift
+    done
+    shift
+    exec setsid "$@"
+}
 
 # Inside a Slurm job (docs/DESIGN.md, "Slurm machines"), the controller cannot run 'stop' on the node: it writes the
 # reason into DIR/stop.request and sends the wrapper SIGUSR1 (scancel --batch). SIGTERM is Slurm's own end of the job
@@ -570,7 +584,7 @@ run)
         relay_pid=
         out=$dir/output.log
     fi
-    setsid sh -c "$test_process" sh "$dir" "$mask" "$@" >>"$out" 2>&1 9>&- &
+    test_process "$@" &
     test_pid=$!
     watch_deadline &
     watchdog=$!
@@ -612,6 +626,8 @@ run)
         done
         running "$relay_pid" && stop_escaped
         wait "$relay_pid"
+        [ -z "$escaped_names" ] ||
+            echo "testdispatch: processes left the run's process group, session and environment but kept its output open; they were stopped:$escaped_names" >>"$dir/output.log"
     fi
     case $room in '' | *[!0-9]*) ;; *) [ "$room" -lt 256 ] && echo full 1<>"$dir/cut" ;; esac
     true >"$dir/done"

@@ -153,7 +153,7 @@ public sealed class RunWrapperTests : IDisposable
         Assert.Equal("0", Line(dir, "exit")?.Split(' ')[0]);
         Assert.True(File.Exists(Path.Combine(dir, "done")));
         Assert.StartsWith("started\n", log, StringComparison.Ordinal);
-        Assert.Matches(@"testdispatch: processes left the run's process group, session and environment but kept its output open: \d+ \(sleep\); stopping them", log);
+        Assert.Matches(@"\ntestdispatch: processes left the run's process group, session and environment but kept its output open; they were stopped: \d+ \(sleep\)\n$", log);
         Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
     }
 

@@ -83,6 +83,30 @@ public sealed class SharedMachineTests : IDisposable
         }, TimeSpan.FromSeconds(30), "one run to wait for the other's machine") is var (lab, waiting, holding) ? (lab, waiting, holding) : default;
     }
 
+    /// <summary>
+    /// The agent's idle look found the machine held by another lab's run, but a run of this lab ran there after the look began
+    /// (under load, a look can take long, and its answer comes after that run ended): the machine shows free, not held by a
+    /// run that was long gone (a flake of the test below under load).
+    /// </summary>
+    [Fact]
+    public async Task A_holder_found_by_a_look_begun_before_a_run_of_ours_last_ended_there_is_not_shown()
+    {
+        CliHarness lab = Lab(LocalMachine);
+        (int exit, _, string error) = await lab.Run("run", lab.MakeTest("quick", "exit 0"), "--machine", "bench", "--wait");
+        Lab opened = lab.OpenLab(startsAgents: false);
+        DateTimeOffset ended = opened.Store.LastFinishedOn("bench")!.Run.EndedAt!.Value;
+        LockHolder other = new() { User = "bob", Host = "lab", StateDir = "/elsewhere/state", RunId = "0123456789ab", TestDir = "/t", Since = ended.AddMinutes(-1) };
+
+        new Engine.Storage.ReachabilityFile(opened.Store.Paths).Held("bench", other, looked: ended.AddSeconds(-1));
+        LockHolder? before = lab.OpenLab(startsAgents: false).Machines().Single().HeldBy;
+        new Engine.Storage.ReachabilityFile(opened.Store.Paths).Held("bench", other, looked: DateTimeOffset.UtcNow);
+        LockHolder? after = lab.OpenLab(startsAgents: false).Machines().Single().HeldBy;
+
+        Assert.True(exit == 0, error);
+        Assert.Null(before);
+        Assert.Equal(other.RunId, after?.RunId);
+    }
+
     [Fact]
     public async Task Two_labs_dispatching_to_one_local_machine_at_once_never_run_together_and_the_waiting_run_names_the_holder()
     {
