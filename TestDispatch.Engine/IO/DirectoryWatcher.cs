@@ -13,9 +13,13 @@ public sealed class DirectoryWatcher : IDisposable
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
     private readonly IFileSystemWatcher? _watcher;
+    private readonly IReadOnlySet<string>? _wakesFor;
 
-    public DirectoryWatcher(IFileSystem fs, string stateDir, NotifyFilters changes = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size)
+    /// <param name="wakesFor">The names whose changes wake the waiter (null: every name).</param>
+    public DirectoryWatcher(IFileSystem fs, string stateDir, NotifyFilters changes = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
+        IReadOnlySet<string>? wakesFor = null)
     {
+        _wakesFor = wakesFor;
         if (fs is not FileSystem)
         {
             return;
@@ -25,9 +29,9 @@ public sealed class DirectoryWatcher : IDisposable
         {
             watcher = fs.FileSystemWatcher.New(stateDir);
             watcher.NotifyFilter = changes;
-            watcher.Changed += (_, _) => Wake();
-            watcher.Created += (_, _) => Wake();
-            watcher.Renamed += (_, _) => Wake();
+            watcher.Changed += (_, e) => WakeFor(e.Name);
+            watcher.Created += (_, e) => WakeFor(e.Name);
+            watcher.Renamed += (_, e) => WakeFor(e.Name);
             watcher.Error += (_, _) => Wake(); // an overflow: something changed, look now
             watcher.EnableRaisingEvents = true;
             _watcher = watcher;
@@ -49,6 +53,14 @@ public sealed class DirectoryWatcher : IDisposable
     /// <summary>Waits until the next change or <paramref name="timeout"/>, whichever comes first.</summary>
     public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         await _changed.WaitAsync(timeout, cancellationToken);
+
+    private void WakeFor(string? name)
+    {
+        if (_wakesFor is null || name is null || _wakesFor.Contains(name))
+        {
+            Wake();
+        }
+    }
 
     /// <summary>Wakes the waiter as a change would: for events of this process that touch no file.</summary>
     public void Wake()

@@ -142,8 +142,9 @@ public sealed class LocalTransport : ITransport
     /// <summary>The wrapper's files appearing (inotify, else a poll), or the end of a wrapper this agent started.</summary>
     public async Task WaitAsync(RunFiles files, RunProcess process, TimeSpan most, CancellationToken cancellationToken = default)
     {
-        // File names only: the test's writes to output.log would wake the follower for nothing.
-        DirectoryWatcher watcher = _watchers.GetOrAdd(process.RunDir, dir => new DirectoryWatcher(RealDisk, dir, NotifyFilters.FileName));
+        // File names only, and only the wrapper's records: the test's writes to output.log, and the wrapper's scratch files
+        // (a reservation, the FIFO, a stop's claim), would wake the follower for a look that finds nothing new.
+        DirectoryWatcher watcher = _watchers.GetOrAdd(process.RunDir, dir => new DirectoryWatcher(RealDisk, dir, NotifyFilters.FileName, RunWrapper.Records));
         Task changed = watcher.WaitAsync(most, cancellationToken);
         await (_children.TryGetValue(process.RunDir, out Task? child) ? Task.WhenAny(changed, child) : Task.WhenAny(changed));
     }

@@ -30,6 +30,9 @@ public static class RunWrapper
     public static readonly IReadOnlyList<string> ControlFiles =
         [FileName, "wrapper", "pgid", "exit", "exit.tmp", "stop", "stop.tmp", "stopping", "stopped", "cut", "output.fifo", "output.tail", "held", "nolock", "done", StopRequest];
 
+    /// <summary>The files in which the wrapper records what a follower reads (<see cref="WrapperState"/>): a change of any other says nothing new.</summary>
+    public static readonly IReadOnlySet<string> Records = new HashSet<string>(["wrapper", "pgid", "exit", "stop", "stopped", "cut", "held", "nolock", "done"], StringComparer.Ordinal);
+
     /// <summary>The wrapper's files named by pattern: a stop claim's takeovers (stopping.KEY) and their makings (claim.PID).</summary>
     public static readonly IReadOnlyList<string> ControlPatterns = ["stopping.*", "claim.*"];
 
