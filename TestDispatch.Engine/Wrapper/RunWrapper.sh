@@ -102,6 +102,8 @@ group_alive() {
         return 1
     fi
     kill -s 0 $dd "-$group" 2>/dev/null && return 0
+    # The test's process records the group just before it makes it (setsid): until then its pid alone answers.
+    [ -n "$start" ] && running "$group" && return 0
     group=
     return 1
 }
@@ -150,7 +152,7 @@ sweep() {
 
 signal_all() {
     if group_alive; then
-        kill -s "$1" $dd "-$group" 2>/dev/null
+        kill -s "$1" $dd "-$group" 2>/dev/null || kill -s "$1" "$group" 2>/dev/null
     fi
     sweep
     for e in $swept_starts; do
@@ -226,32 +228,44 @@ running() {
 # runs only when the relay outlives the cleanup.
 escaped_names=
 stop_escaped() {
-    escaped=
-    for f in /proc/[0-9]*/fd/*; do
-        [ "$f" -ef "$dir/output.fifo" ] || continue
-        p=${f#/proc/}
-        p=${p%%/*}
-        [ "$p" = "$relay_pid" ] && continue
-        read -r stat 2>/dev/null <"/proc/$p/stat" || continue
-        set -- ${stat##*) }
-        [ "$2" = "$relay_pid" ] && continue
-        start_of "$p" || continue
-        case " $escaped " in *" $p:"*) ;; *) escaped="$escaped $p:$start" ;; esac
-    done
-    [ -n "$escaped" ] || return 0
-    for e in $escaped; do
-        comm=
-        read -r comm 2>/dev/null <"/proc/${e%%:*}/comm"
-        escaped_names="$escaped_names ${e%%:*} ($comm)"
-    done
-    signal TERM
-    waited=0
-    while [ "$waited" -lt "$grace_ms" ] && [ -n "$escaped_alive" ]; do
+    rounds=0
+    while :; do
+        escaped=
+        for f in /proc/[0-9]*/fd/*; do
+            [ "$f" -ef "$dir/output.fifo" ] || continue
+            p=${f#/proc/}
+            p=${p%%/*}
+            [ "$p" = "$relay_pid" ] && continue
+            read -r stat 2>/dev/null <"/proc/$p/stat" || continue
+            set -- ${stat##*) }
+            [ "$2" = "$relay_pid" ] && continue
+            start_of "$p" || continue
+            case " $escaped " in *" $p:"*) ;; *) escaped="$escaped $p:$start" ;; esac
+        done
+        [ -n "$escaped" ] || return 0
+        for e in $escaped; do
+            comm=
+            read -r comm 2>/dev/null <"/proc/${e%%:*}/comm"
+            escaped_names="$escaped_names ${e%%:*} ($comm)"
+        done
+        signal TERM
+        waited=0
+        while [ "$waited" -lt "$grace_ms" ] && [ -n "$escaped_alive" ]; do
+            sleep 0.1
+            waited=$((waited + 100))
+            signal 0
+        done
+        [ -n "$escaped_alive" ] && signal KILL
+        # Those found may have handed the output on meanwhile (a supervisor restarting its worker): looked for again, a few
+        # times; past that the relay is ended, so that nothing outside the run can keep it open for ever.
+        rounds=$((rounds + 1))
+        if [ "$rounds" -ge 5 ]; then
+            kill -s TERM "$relay_pid" 2>/dev/null
+            return 0
+        fi
         sleep 0.1
-        waited=$((waited + 100))
-        signal 0
+        running "$relay_pid" || return 0
     done
-    [ -n "$escaped_alive" ] && signal KILL
 }
 
 # signal SIG: sends SIG to the escaped processes still alive and still the ones found; leaves those in $escaped_alive.
@@ -627,7 +641,7 @@ run)
         running "$relay_pid" && stop_escaped
         wait "$relay_pid"
         [ -z "$escaped_names" ] ||
-            echo "testdispatch: processes left the run's process group, session and environment but kept its output open; they were stopped:$escaped_names" >>"$dir/output.log"
+            printf '\n%s\n' "testdispatch: processes left the run's process group, session and environment but kept its output open; they were stopped:$escaped_names" >>"$dir/output.log"
     fi
     case $room in '' | *[!0-9]*) ;; *) [ "$room" -lt 256 ] && echo full 1<>"$dir/cut" ;; esac
     true >"$dir/done"

@@ -159,6 +159,59 @@ public sealed class RunWrapperTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Shells))]
+    public async Task An_escaped_supervisor_that_restarts_its_worker_on_the_output_cannot_keep_the_run_open(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Test(dir, $"""
+            env -i "$(command -v setsid)" sh -c 'trap : TERM; while :; do "$0" {sleep}; done' "$(command -v sleep)" &
+            sleep 1
+            echo started
+            """);
+
+        BufferedCommandResult wrapper = await Wrapper(shell, RunWrapper.RunArguments(Script(), dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, new Dictionary<string, string> { ["TESTDISPATCH_RUN_ID"] = RunId }, ["./run.sh"]))
+            .ExecuteBufferedAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+
+        Assert.True(wrapper.ExitCode == 0, wrapper.StandardError);
+        Assert.True(File.Exists(Path.Combine(dir, "done")));
+        Assert.Contains("kept its output open; they were stopped:", File.ReadAllText(Path.Combine(dir, "output.log")), StringComparison.Ordinal);
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+    }
+
+    /// <summary>
+    /// The test's process records its group just before it makes it (setsid), with the test's environment words exported in
+    /// between (many of them widen that instant): a stop then must still stop the test, by its pid.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shells))]
+    public async Task A_stop_in_the_instant_the_test_records_its_group_before_making_it_still_stops_the_test(string shell)
+    {
+        int sleep = Random.Shared.Next(100_000, 999_999);
+        string dir = RunDir(shell);
+        Dictionary<string, string> environment = Enumerable.Range(0, 20_000).ToDictionary(i => $"V{i}", _ => "x");
+        environment["TESTDISPATCH_RUN_ID"] = RunId;
+        string script = Script();
+        CommandTask<BufferedCommandResult> running = Wrapper(shell, RunWrapper.RunArguments(script, dir, RunId, TimeSpan.FromSeconds(1), Limit, LogBytes,
+            LockFile, Holder, environment, ["sleep", sleep.ToString(System.Globalization.CultureInfo.InvariantCulture)])).ExecuteBufferedAsync();
+        string pgid = Path.Combine(dir, "pgid");
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(File.Exists(pgid) && new FileInfo(pgid).Length > 0) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(1);
+        }
+
+        BufferedCommandResult stop = await Wrapper(shell, RunWrapper.StopArguments(script, dir, RunId, TimeSpan.FromSeconds(1), RunWrapper.Cancel))
+            .ExecuteBufferedAsync();
+        BufferedCommandResult wrapper = await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(stop.ExitCode == 0 && wrapper.ExitCode == 0, stop.StandardError + wrapper.StandardError);
+        Assert.Empty(Processes.WithArgument($"sleep {sleep}"));
+        Assert.Equal(RunWrapper.Cancel, Line(dir, "stop")?.Split(' ')[0]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shells))]
     public async Task Stop_gives_the_test_its_whole_grace_then_kills_what_ignores_SIGTERM(string shell)
     {
         int sleep = Random.Shared.Next(100_000, 999_999);
