@@ -138,8 +138,8 @@ public sealed class RunWrapperTests : IDisposable
         int sleep = Random.Shared.Next(100_000, 999_999);
         string dir = RunDir(shell);
         Test(dir, $"""
-            env -i "$(command -v setsid)" "$(command -v sleep)" {sleep} &
-            sleep 1 # a daemon that has left by the time the test ends
+            env -i "$(command -v setsid)" "$(command -v sh)" -c ': >"$1"; exec "$2" {sleep}' sh "$PWD/escaped" "$(command -v sleep)" &
+            while [ ! -e escaped ]; do sleep 0.05; done # a daemon that has left by the time the test ends
             echo started
             exit 0
             """);
@@ -164,8 +164,8 @@ public sealed class RunWrapperTests : IDisposable
         int sleep = Random.Shared.Next(100_000, 999_999);
         string dir = RunDir(shell);
         Test(dir, $"""
-            env -i "$(command -v setsid)" sh -c 'trap : TERM; while :; do "$0" {sleep}; done' "$(command -v sleep)" &
-            sleep 1
+            env -i "$(command -v setsid)" "$(command -v sh)" -c 'trap : TERM; : >"$1"; while :; do "$0" {sleep}; done' "$(command -v sleep)" "$PWD/escaped" &
+            while [ ! -e escaped ]; do sleep 0.05; done
             echo started
             """);
 
